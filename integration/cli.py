@@ -1,0 +1,304 @@
+"""The ``zdtriage`` command line. The only place that turns errors into exit codes:
+0 success, 2 bad configuration or usage (one line, no traceback), 1 anything else."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import config as config_mod
+from . import pipeline, reports, store
+from .config import Config, ConfigError
+from .timeutil import iso, parse_time
+
+
+class UsageProblem(click.ClickException):
+    exit_code = 2
+
+
+def _load(ctx: click.Context, *, need_secrets: bool = True) -> Config:
+    path = config_mod.resolve_path(ctx.obj.get("config_path"), os.environ)
+    try:
+        return config_mod.load(path, need_secrets=need_secrets)
+    except ConfigError as exc:
+        raise UsageProblem(f"config: {exc}") from None
+
+
+def _context(cfg: Config, *, clients: bool = True) -> pipeline.Context:
+    from . import batches, zendesk
+
+    db = store.open_db(cfg.state.path)
+    ctx = pipeline.Context(config=cfg, db=db)
+    if clients:
+        ctx.zendesk = zendesk.make_client(cfg.zendesk)
+        ctx.anthropic = batches.make_client(cfg.anthropic)
+    return ctx
+
+
+def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, sort_keys=True) if as_json else text)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    # the SDKs log request details at DEBUG only; keep their INFO chatter (and any header) out
+    for noisy in ("httpx", "httpx2", "anthropic", "urllib3", "zenpy", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config file (default: $ZDTRIAGE_CONFIG, then config/zdtriage.toml).")
+@click.version_option(package_name="zendesk-batch-triage")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Triage Zendesk tickets with Claude through the Message Batches API."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run every stage once (ingest, submit, poll, writeback) and exit.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def run(ctx: click.Context, once: bool, verbose: bool) -> None:
+    """Run the service: every stage on its schedule until SIGTERM or Ctrl-C."""
+    from .daemon import AlreadyRunning, log_summary, run_forever, single_instance
+
+    cfg = _load(ctx)
+    _setup_logging(verbose)
+    try:
+        with single_instance(cfg.state.path):
+            pctx = _context(cfg)
+            if once:
+                for summary in pipeline.run_once(pctx):
+                    log_summary(summary)
+            else:
+                run_forever(pctx)
+    except AlreadyRunning as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Tickets per state, batches in flight, spend today, error rate, last problems."""
+    cfg = _load(ctx, need_secrets=False)
+    pctx = _context(cfg, clients=False)
+    data = reports.status(pctx.db, cfg, time.time())
+    lines = ["tickets: " + ", ".join(f"{k} {v}" for k, v in data["tickets"].items())]
+    lines.append(f"batches open: {data['batches_open']}")
+    for b in data["batches"]:
+        warn = "  ALERT: open for more than 20 h" if b["alert"] else ""
+        lines.append(f"  {b['batch_id'] or '(creating)'}  {b['requests']} requests  age {b['age_seconds'] // 60} min"
+                     f"  expires in {b['expires_in_seconds'] // 3600} h{warn}")
+    budget = f" of ${data['budget_daily_usd']:.2f}" if data["budget_daily_usd"] else " (no cap)"
+    lines.append(f"spend today: ${data['spend_today_usd']:.4f} spent, ${data['reserved_today_usd']:.4f} reserved{budget}")
+    lines.append(f"error rate: {data['error_rate']:.2%}")
+    for stage, problem in data["problems"].items():
+        lines.append(f"problem in {stage} since {problem['at']}: {problem['message']}")
+    _emit(data, as_json, "\n".join(lines))
+
+
+@cli.command()
+@click.option("--tickets", type=click.IntRange(min=1), help="Hypothetical number of tickets.")
+@click.option("--input-tokens", type=click.IntRange(min=0), help="Input tokens per ticket (hypothetical).")
+@click.option("--output-tokens", type=click.IntRange(min=0), help="Output tokens per ticket (hypothetical).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_context
+def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, output_tokens: int | None,
+             as_json: bool) -> None:
+    """Cost estimate for what is queued now, or for --tickets N --input-tokens I --output-tokens O."""
+    if tickets is not None and (input_tokens is None or output_tokens is None):
+        raise UsageProblem("--tickets needs --input-tokens and --output-tokens")
+    cfg = _load(ctx, need_secrets=False)
+    db = store.open_db(cfg.state.path) if tickets is None else store.open_db(":memory:")
+    data = reports.estimate(db, cfg, tickets=tickets, input_tokens=input_tokens, output_tokens=output_tokens)
+    lines = [f"{'model':<20} {'tickets':>8} {'input tok':>12} {'output tok':>12} {'standard':>11} {'batch':>11}"]
+    for m in data["models"]:
+        mark = " *" if m["configured"] else ""
+        lines.append(f"{m['model']:<20} {m['tickets']:>8} {m['input_tokens']:>12} {m['output_tokens']:>12} "
+                     f"${m['standard_usd']:>10.2f} ${m['batch_usd']:>10.2f}{mark}")
+    lines.append("* the configured model; output counted at max_tokens (worst case) for queued tickets")
+    _emit(data, as_json, "\n".join(lines))
+
+
+@cli.command()
+@click.option("--since", help="Only tickets changed since this date (ISO-8601).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_context
+def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
+    """Cost per ticket, submit-to-written time, error rate, counts per priority/category/sentiment."""
+    if since:
+        try:
+            since = iso(parse_time(since))
+        except ValueError:
+            raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
+    cfg = _load(ctx, need_secrets=False)
+    data = reports.report(store.open_db(cfg.state.path), cfg, since=since)
+    t = data["submit_to_written_seconds"]
+    lines = [
+        f"tickets written: {data['tickets_written']}   dead: {data['tickets_dead']}",
+        f"cost: ${data['cost_usd']:.4f}   per ticket: ${data['cost_per_ticket_usd']:.5f}",
+        f"submit to written: median {t['median']} s, p95 {t['p95']} s",
+        f"error rate: {data['error_rate']:.2%}",
+    ]
+    if data["error_rate"] > reports.ERROR_RATE_WARNING:
+        lines.append("WARNING: error rate above 0.5 % — see `zdtriage status` and `zdtriage retry --dead`")
+    for key in ("by_priority", "by_category", "by_sentiment"):
+        lines.append(f"{key[3:]}: " + ", ".join(f"{k} {v}" for k, v in sorted(data[key].items())))
+    if data["draft_acceptance_rate"] is not None:
+        lines.append(f"drafts used: {data['drafts_used']}, rejected: {data['drafts_rejected']} "
+                     f"({data['draft_acceptance_rate']:.0%} accepted)")
+    _emit(data, as_json, "\n".join(lines))
+
+
+@cli.command()
+@click.option("--dead", is_flag=True, help="Also revive dead tickets.")
+@click.option("--ticket", "tickets", type=int, multiple=True, help="Only these ticket ids (repeatable).")
+@click.pass_context
+def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
+    """Put failed (and with --dead, dead) tickets back in the queue."""
+    cfg = _load(ctx, need_secrets=False)
+    db = store.open_db(cfg.state.path)
+    states = ["failed", "dead"] if dead else ["failed"]
+    now = iso(time.time())
+    sql = (f"update tickets set state = 'queued', queued_at = ?, changed_at = ?, attempts = 0, invalid_answers = 0, "
+           f"write_attempts = 0, next_attempt_at = null, failed_tag_at = null "
+           f"where state in ({', '.join('?' for _ in states)})")
+    params: list[Any] = [now, now, *states]
+    if tickets:
+        sql += f" and id in ({', '.join('?' for _ in tickets)})"
+        params += list(tickets)
+    with db.atomic():
+        n = db.execute(sql, params).rowcount
+    click.echo(f"{n} ticket(s) back in the queue")
+
+
+@cli.command()
+@click.option("--since", required=True, help="Queue tickets created since this date (ISO-8601).")
+@click.pass_context
+def backfill(ctx: click.Context, since: str) -> None:
+    """Queue tickets created since DATE that were never triaged."""
+    from . import zendesk as zd
+
+    try:
+        start = int(parse_time(since))
+    except ValueError:
+        raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
+    cfg = _load(ctx)
+    _setup_logging(False)
+    from .daemon import AlreadyRunning, single_instance
+
+    try:
+        with single_instance(cfg.state.path):
+            pctx = _context(cfg)
+            queued = pages = 0
+            cursor = None
+            while True:
+                try:
+                    page = zd.fetch_ticket_page(pctx.zendesk, cursor=cursor, start_time=None if cursor else start)
+                except zd.ZendeskRateLimited as exc:
+                    click.echo(f"rate limited; waiting {exc.retry_after:.0f}s", err=True)
+                    time.sleep(exc.retry_after)
+                    continue
+                fresh = [t for t in page["tickets"] if (pipeline._epoch(t["created_at"]) or 0) >= start]
+                with pctx.db.atomic():
+                    queued += pipeline.save_tickets(pctx, fresh)["queued"]
+                pages += 1
+                click.echo(f"page {pages}: {queued} queued so far", err=True)
+                cursor = page["after_cursor"]
+                if page["end_of_stream"] or not cursor:
+                    break
+            pipeline.fetch_missing_conversations(pctx)
+    except AlreadyRunning as exc:
+        raise UsageProblem(f"{exc}; stop the service before a backfill") from None
+    except zd.ZendeskError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{queued} ticket(s) queued")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Configuration commands."""
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate the config and print it with secrets masked."""
+    cfg = _load(ctx.find_root())
+    for section, values in cfg.masked().items():
+        click.echo(f"[{section}]")
+        for key, value in values.items():
+            click.echo(f"{key} = {json.dumps(value)}")
+        click.echo("")
+    click.echo("config OK")
+
+
+@cli.command()
+@click.option("--tickets", type=click.IntRange(min=1, max=100_000), default=200, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Keep the demo's files here.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def demo(tickets: int, seed: int, workdir: str | None, as_json: bool) -> None:
+    """Triage simulated tickets end to end: no account, no network."""
+    from .demo import run_demo
+
+    result = run_demo(tickets=tickets, seed=seed, workdir=Path(workdir) if workdir else None, quiet=as_json)
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True))
+    if not result["ok"]:
+        raise click.ClickException(result["problem"])
+
+
+@cli.command()
+@click.option("--zendesk-port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--anthropic-port", type=click.IntRange(0, 65535), default=8766, show_default=True)
+@click.option("--tickets", type=click.IntRange(min=0), default=50, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--processing-seconds", type=float, default=5.0, show_default=True, help="How long a batch takes.")
+def sim(zendesk_port: int, anthropic_port: int, tickets: int, seed: int, processing_seconds: float) -> None:
+    """Run the Zendesk and Anthropic simulators on 127.0.0.1 until Ctrl-C."""
+    from .sim.anthropic import AnthropicSim
+    from .sim.zendesk import ZendeskSim
+
+    zsim = ZendeskSim(port=zendesk_port, email="triage-bot@example.com", token="sim-token")
+    asim = AnthropicSim(port=anthropic_port, api_key="sim-key", processing_seconds=processing_seconds)
+    try:
+        zurl, aurl = zsim.start(), asim.start()
+    except OSError as exc:
+        raise UsageProblem(f"cannot listen: {exc.strerror} (pick other ports with --zendesk-port/--anthropic-port)") from None
+    zsim.seed(tickets, seed)
+    click.echo(f"Zendesk simulator:   {zurl}   (email triage-bot@example.com, token sim-token)")
+    click.echo(f"Anthropic simulator: {aurl}   (api key sim-key)")
+    click.echo(f"{tickets} tickets seeded (seed {seed}). Inspect: {zurl}/_sim/tickets  {aurl}/_sim/batches")
+    click.echo("Ctrl-C to stop.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        zsim.stop()
+        asim.stop()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,256 @@
+"""Zendesk through zenpy: ``fetch_*`` read, ``write_*`` change. Network only: no database here.
+
+Rate limits never block the caller: a 429 raises :class:`ZendeskRateLimited` with the
+``Retry-After`` seconds, and the stage that called us ends and resumes from its saved cursor
+at its next run (the incremental export allows only 10 requests a minute).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Iterator
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+from zenpy import Zenpy
+from zenpy.lib.api_objects import Comment, Ticket
+from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
+
+from .config import ZendeskConfig
+
+EXPORT_PAGE_SIZE = 1000  # the most the incremental export returns per page
+UPDATE_MANY_LIMIT = 100  # tickets per update_many / show_many call
+TIMEOUT = 30.0
+
+
+class ZendeskError(Exception):
+    """A Zendesk call failed; ``str()`` is one line, no secrets."""
+
+
+class ZendeskRateLimited(ZendeskError):
+    def __init__(self, retry_after: float, url: str) -> None:
+        super().__init__(f"rate limited by Zendesk on {urlsplit(url).path}; retry after {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
+class ZendeskAuthError(ZendeskError):
+    """401/403: the token is wrong, revoked, or lacks the rights (admin needed for exports)."""
+
+
+class ZendeskUnavailable(ZendeskError):
+    """5xx after retries, or the connection failed."""
+
+
+def _raise_for_limits(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    # runs inside requests for every response: zenpy would otherwise sleep through Retry-After
+    if response.status_code == 429:
+        try:
+            retry_after = float(response.headers.get("retry-after", "60"))
+        except ValueError:
+            retry_after = 60.0
+        raise ZendeskRateLimited(max(retry_after, 1.0), response.url)
+    if response.status_code in (401, 403):
+        raise ZendeskAuthError(
+            f"Zendesk refused the credentials ({response.status_code} on {urlsplit(response.url).path}): "
+            "check zendesk.email, the API token, and that the user is an admin"
+        )
+    return response
+
+
+def make_session() -> requests.Session:
+    """A requests session: reads retried on 5xx with backoff, 429/401 turned into exceptions."""
+    session = requests.Session()
+    # only idempotent reads are retried here; a write that may have landed is checked by the pipeline
+    retry = Retry(
+        total=3,
+        connect=2,
+        backoff_factor=0.5,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.hooks["response"].append(_raise_for_limits)
+    return session
+
+
+def make_client(cfg: ZendeskConfig) -> Zenpy:
+    """Build the zenpy client from the settings (the one place that knows how to reach Zendesk)."""
+    if cfg.url:
+        # zenpy has no base-URL argument; these two variables are its documented override
+        parts = urlsplit(cfg.url)
+        os.environ["ZENPY_FORCE_SCHEME"] = parts.scheme
+        os.environ["ZENPY_FORCE_NETLOC"] = parts.netloc
+    return Zenpy(
+        subdomain=cfg.subdomain,
+        email=cfg.email,
+        token=cfg.token,
+        session=make_session(),
+        timeout=TIMEOUT,
+        disable_cache=True,  # zenpy caches tickets for 30 s otherwise: we need fresh tags
+    )
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except (ZendeskError, RecordNotFoundException):
+        raise
+    except requests.exceptions.RetryError as exc:
+        raise ZendeskUnavailable(f"Zendesk kept failing: {exc.reason}") from None
+    except requests.exceptions.RequestException as exc:
+        raise ZendeskUnavailable(f"cannot reach Zendesk: {type(exc).__name__}") from None
+    except APIException as exc:
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", "?")
+        if isinstance(status, int) and status >= 500:
+            raise ZendeskUnavailable(f"Zendesk answered {status}") from None
+        raise ZendeskError(f"Zendesk answered {status}: {str(exc)[:300]}") from None
+    except ZenpyException as exc:
+        raise ZendeskError(f"zenpy: {str(exc)[:300]}") from None
+
+
+def _ticket_dict(ticket: Any) -> dict[str, Any]:
+    data = ticket.to_dict() if hasattr(ticket, "to_dict") else dict(ticket)
+    return {
+        "id": int(data["id"]),
+        "subject": data.get("subject") or data.get("raw_subject") or "",
+        "description": data.get("description") or "",
+        "status": data.get("status") or "",
+        "tags": list(data.get("tags") or []),
+        "requester_id": data.get("requester_id"),
+        "created_at": data.get("created_at"),
+        "updated_at": data.get("updated_at"),
+        "generated_timestamp": data.get("generated_timestamp"),
+    }
+
+
+def fetch_ticket_page(client: Zenpy, *, cursor: str | None = None, start_time: int | None = None,
+                      per_page: int = EXPORT_PAGE_SIZE) -> dict[str, Any]:
+    """One page of the cursor-based incremental ticket export.
+
+    Returns ``{"tickets": [...], "after_cursor": str | None, "end_of_stream": bool}``. The stream has
+    ended only when ``end_of_stream`` is true; an empty page with ``end_of_stream`` false is not the end.
+    """
+    if cursor:
+        page = _call(client.tickets.incremental, cursor=cursor, per_page=per_page)
+    else:
+        page = _call(client.tickets.incremental, start_time=int(start_time or 0), per_page=per_page)
+    tickets = [_ticket_dict(t) for t in (page.values or [])]
+    return {
+        "tickets": tickets,
+        "after_cursor": getattr(page, "after_cursor", None),
+        "end_of_stream": bool(getattr(page, "end_of_stream", True)),
+    }
+
+
+def fetch_comment_events(client: Zenpy, start_time: int) -> dict[str, Any]:
+    """One page of the incremental ticket-event export with comment events.
+
+    Returns ``{"comments": [{ticket_id, id, author_id, public, body, created_at}], "end_time": int | None,
+    "end_of_stream": bool}``: every comment added to any ticket since ``start_time``, in one call per
+    1,000 events instead of one comments call per ticket.
+    """
+    page = _call(client.tickets.events, start_time=int(start_time), include="comment_events")
+    comments = []
+    for event in page.values or []:
+        data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+        for child in data.get("child_events") or []:
+            if child.get("event_type") != "Comment" and "body" not in child:
+                continue
+            comments.append({
+                "ticket_id": int(data["ticket_id"]),
+                "id": int(child.get("id") or 0),
+                "author_id": child.get("author_id"),
+                "public": bool(child.get("public", True)),
+                "body": child.get("body") or "",
+                "created_at": float(data.get("timestamp") or 0),
+            })
+    end_time = getattr(page, "end_time", None)
+    return {"comments": comments, "end_time": int(end_time) if end_time else None,
+            "end_of_stream": bool(getattr(page, "end_of_stream", True))}
+
+
+def fetch_comments(client: Zenpy, ticket_id: int) -> list[dict[str, Any]]:
+    """Every comment of one ticket (cursor pagination). Used only where the event export cannot help."""
+    out = []
+    for comment in _call(client.tickets.comments, ticket_id):
+        data = comment.to_dict()
+        out.append({
+            "ticket_id": ticket_id,
+            "id": int(data["id"]),
+            "author_id": data.get("author_id"),
+            "public": bool(data.get("public", True)),
+            "body": data.get("plain_body") or data.get("body") or "",
+            "created_at": data.get("created_at"),
+        })
+    return out
+
+
+def fetch_tickets(client: Zenpy, ids: list[int]) -> list[dict[str, Any]]:
+    """Current state of up to 100 tickets in one ``show_many`` call; missing ids are absent."""
+    if len(ids) > UPDATE_MANY_LIMIT:
+        raise ValueError(f"show_many takes at most {UPDATE_MANY_LIMIT} ids")
+    if not ids:
+        return []
+    return [_ticket_dict(t) for t in _call(client.tickets, ids=ids)]
+
+
+def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:
+    """Send up to 100 per-ticket updates in one ``update_many`` call; return the job id.
+
+    Each update is ``{"id", "additional_tags": [...], "comment": {"body", "public": False} | None,
+    "priority": str | None}``. ``additional_tags`` adds: an agent's own tags are never replaced.
+    """
+    if not updates:
+        raise ValueError("nothing to update")
+    if len(updates) > UPDATE_MANY_LIMIT:
+        raise ValueError(f"update_many takes at most {UPDATE_MANY_LIMIT} tickets")
+    tickets = []
+    for update in updates:
+        ticket = Ticket(id=update["id"])
+        ticket.additional_tags = list(update["additional_tags"])
+        if update.get("comment"):
+            ticket.comment = Comment(body=update["comment"]["body"], public=False)
+        if update.get("priority"):
+            ticket.priority = update["priority"]
+        tickets.append(ticket)
+    job = _call(client.tickets.update, tickets)
+    return str(job.id)
+
+
+def fetch_jobs(client: Zenpy, job_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Job statuses: ``{"id", "status", "results": [{"id", "success", "error", "details"}]}``; a job
+    Zendesk no longer knows is ``{"id", "status": "missing"}``."""
+    for job_id in job_ids:
+        try:
+            job = _call(client.job_status, id=job_id)
+        except RecordNotFoundException:
+            yield {"id": job_id, "status": "missing", "results": []}
+            continue
+        results = []
+        for item in job.results or []:
+            data = item.to_dict() if hasattr(item, "to_dict") else dict(item)
+            success = data.get("success")
+            if success is None:
+                # failed items carry {index, error, id, details} and no success key (recorded fixture)
+                success = not data.get("error")
+            results.append({
+                "id": int(data["id"]) if data.get("id") is not None else None,
+                "index": data.get("index"),
+                "success": bool(success),
+                "error": data.get("error") or data.get("status"),
+                "details": str(data.get("details") or data.get("errors") or "")[:300],
+            })
+        yield {"id": job_id, "status": job.status, "results": results}
+
+
+def is_closed_error(result: dict[str, Any]) -> bool:
+    """A per-ticket job failure that means the ticket can no longer be updated."""
+    text = f"{result.get('error')} {result.get('details')}".lower()
+    return "closed" in text or "notfound" in text.replace(" ", "") or "not found" in text
