@@ -1,0 +1,175 @@
+"""``zdtriage demo``: both simulators on loopback, N seeded tickets, the real daemon, a report.
+
+Success means, read from the Zendesk simulator's own state (not from our database): every
+eligible ticket carries exactly one internal note and its tags — or, when its answers were
+refused (an injected instruction pushing a value outside the lists), no note and the failed tag —
+no public comment was written, ineligible tickets were not touched, agents' tags were kept.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import config as config_mod
+from . import daemon, pipeline, prompt, reports, store
+from . import batches as anth
+from . import zendesk as zd
+
+TIMEOUT_SECONDS = 110.0
+SCHEDULE = {"ingest_every": "4s", "submit_every": "3s", "poll_every": "2s", "writeback_every": "2s", "min_batch": 1}
+
+
+def eligible_ids(tickets: list[dict[str, Any]], triage: config_mod.TriageConfig) -> set[int]:
+    """Tickets the pipeline must triage: configured status, no skip tag, not triaged before."""
+    marker = prompt.marker_tag(triage)
+    return {t["id"] for t in tickets
+            if t["status"] in triage.statuses and not set(t["tags"]) & set(triage.skip_tags) and marker not in t["tags"]}
+
+
+def check_outcome(before: list[dict[str, Any]], after: list[dict[str, Any]],
+                  triage: config_mod.TriageConfig) -> dict[str, Any]:
+    """Compare the simulator's tickets before and after a run; list every violation of the contract."""
+    eligible = eligible_ids(before, triage)
+    old = {t["id"]: t for t in before}
+    marker, failed = prompt.marker_tag(triage), prompt.failed_tag(triage)
+    problems: list[str] = []
+    written = dead = 0
+    for t in after:
+        ours = [c for c in t["comments"] if prompt.NOTE_FOOTER in (c.get("body") or "")]
+        if any(c.get("public") for c in ours):
+            problems.append(f"ticket {t['id']}: a public comment was written")
+        kept = set(old[t["id"]]["tags"]) - set(t["tags"]) if t["id"] in old else set()
+        if kept:
+            problems.append(f"ticket {t['id']}: tags removed {sorted(kept)}")
+        if t["id"] not in eligible:
+            if len(t["comments"]) != len(old.get(t["id"], t)["comments"]):
+                problems.append(f"ticket {t['id']}: not eligible but was written to")
+            continue
+        if len(ours) == 1 and marker in t["tags"]:
+            written += 1
+        elif not ours and failed in t["tags"]:
+            dead += 1
+        else:
+            problems.append(f"ticket {t['id']}: {len(ours)} notes, marker {'present' if marker in t['tags'] else 'absent'}")
+    return {"eligible": len(eligible), "written": written, "failed": dead, "problems": problems}
+
+
+def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, quiet: bool = False,
+             timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
+    """Run the demo; returns the report (``ok`` false with ``problem`` when the contract was broken)."""
+    from .sim.anthropic import AnthropicSim
+    from .sim.zendesk import ZendeskSim
+
+    started = time.monotonic()
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="zdtriage-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    zsim = ZendeskSim(email="triage-bot@example.com", token="sim-token", job_complete_after_seconds=1.0)
+    asim = AnthropicSim(api_key="sim-key", processing_seconds=3.0, seed=seed)
+    zurl, aurl = zsim.start(), asim.start()
+    stop = threading.Event()
+    worker: threading.Thread | None = None
+    handler = logging.FileHandler(workdir / "demo.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("zdtriage")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        zsim.seed(tickets, seed)
+        before = zsim.snapshot()
+        oldest = min(t["created_at"] for t in before) if before else time.time()
+        raw = {
+            "zendesk": {"subdomain": "demo", "email": "triage-bot@example.com", "url": zurl,
+                        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest - 60)), "verify_after": "20s"},
+            "anthropic": {"base_url": aurl},
+            "schedule": SCHEDULE,
+            "state": {"path": str(workdir / "state.db")},
+        }
+        cfg = config_mod.parse(raw, {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"})
+        eligible = eligible_ids(before, cfg.triage)
+        ctx = pipeline.Context(config=cfg, db=store.open_db(cfg.state.path),
+                               zendesk=zd.make_client(cfg.zendesk), anthropic=anth.make_client(cfg.anthropic))
+        worker = threading.Thread(target=daemon.run_forever, args=(ctx, stop), name="demo-daemon", daemon=True)
+        worker.start()
+        done_states = ("written", "dead", "skipped")
+        reader = store.open_db(cfg.state.path)
+
+        def settled() -> int:
+            row = next(reader.query(
+                f"select count(*) as n from tickets where state in ({', '.join('?' for _ in done_states)}) "
+                "and write_started_at is null and (state != 'dead' or failed_tag_at is not null)", list(done_states)))
+            return row["n"]
+
+        with click.progressbar(length=len(eligible), label="Triaging", file=io.StringIO() if quiet else None,
+                               show_pos=True) as bar:
+            shown = 0
+            while time.monotonic() - started < timeout:
+                n = settled()
+                bar.update(n - shown)
+                shown = n
+                if n >= len(eligible):
+                    break
+                time.sleep(0.3)
+        stop.set()
+        worker.join(timeout=30)
+        after = zsim.snapshot()
+        outcome = check_outcome(before, after, cfg.triage)
+        rep = reports.report(reader, cfg)
+        calls = sum(zsim.call_counts().values())
+        elapsed = time.monotonic() - started
+        result = {
+            "ok": not outcome["problems"] and outcome["written"] + outcome["failed"] == len(eligible),
+            "tickets_seeded": tickets,
+            "eligible": len(eligible),
+            "triaged": outcome["written"] + outcome["failed"],
+            "written": outcome["written"],
+            "failed": outcome["failed"],
+            "zendesk_calls": calls,
+            "zendesk_calls_per_ticket": round(calls / max(len(eligible), 1), 3),
+            "cost_usd": rep["cost_usd"],
+            "cost_per_ticket_usd": rep["cost_per_ticket_usd"],
+            "by_priority": rep["by_priority"],
+            "by_category": rep["by_category"],
+            "elapsed_seconds": round(elapsed, 1),
+            "workdir": str(workdir),
+            "problems": outcome["problems"][:20],
+        }
+        if not result["ok"]:
+            result["problem"] = (outcome["problems"][0] if outcome["problems"]
+                                 else f"only {result['triaged']} of {len(eligible)} tickets settled in {timeout:.0f}s")
+        if not quiet:
+            click.echo(render(result))
+        return result
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=30)
+        zsim.stop()
+        asim.stop()
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def render(r: dict[str, Any]) -> str:
+    lines = [
+        "",
+        f"Tickets seeded      {r['tickets_seeded']} ({r['eligible']} eligible: the rest closed, solved or opted out)",
+        f"Written             {r['written']} (one internal note + tags each)",
+        f"Failed              {r['failed']} (answers refused twice, e.g. an injected instruction; tagged, no note)",
+        f"Zendesk calls       {r['zendesk_calls']} ({r['zendesk_calls_per_ticket']} per ticket)",
+        f"Simulated cost      ${r['cost_usd']:.4f} (${r['cost_per_ticket_usd']:.5f} per ticket, batch prices)",
+        f"Elapsed             {r['elapsed_seconds']} s",
+        "Priorities          " + ", ".join(f"{k} {v}" for k, v in sorted(r["by_priority"].items())),
+        "Categories          " + ", ".join(f"{k} {v}" for k, v in sorted(r["by_category"].items())),
+        f"State and log       {r['workdir']}",
+        "Result              " + ("OK: every eligible ticket written exactly once" if r["ok"] else f"FAILED: {r.get('problem')}"),
+    ]
+    return "\n".join(lines)

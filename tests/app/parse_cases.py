@@ -1,0 +1,29 @@
+"""Note texts and what parseNote (assets/triage.js) must make of them; shared by the browser
+and Node tests."""
+
+PARSE_CASES = [
+    (
+        "AI triage \u2014 priority P1 \u00b7 category billing \u00b7 sentiment angry \u00b7 confidence 0.9\n\nDraft.\n\n"
+        "\u2014 Draft by zendesk-batch-triage (triage-id zbt-7-3). Review before sending.",
+        {"priority": "P1", "category": "billing", "sentiment": "angry", "confidence": 0.9,
+         "draft": "Draft.", "triageId": "zbt-7-3", "ticketId": 7, "sequence": 3},
+    ),
+    (  # extra spaces, CRLF, no middle dots
+        "  AI triage \u2014   priority  P3   category  technical  sentiment neutral   confidence  0.5 \r\n\r\n"
+        "Line one\r\nLine two\r\n\r\n\r\n"
+        "\u2014 Draft by zendesk-batch-triage (triage-id zbt-12-1). Review before sending.\r\n",
+        {"priority": "P3", "category": "technical", "sentiment": "neutral", "confidence": 0.5,
+         "draft": "Line one\nLine two", "triageId": "zbt-12-1"},
+    ),
+    (  # no header at all: everything above the footer is the draft
+        "Just a draft.\n\nSecond paragraph.\n\u2014 Draft by zendesk-batch-triage (triage-id zbt-1-1). Review before sending.",
+        {"priority": None, "confidence": None, "draft": "Just a draft.\n\nSecond paragraph."},
+    ),
+    (  # header lines right after each other until the first blank line are not draft
+        "AI triage \u2014 priority P4 \u00b7 category other \u00b7 sentiment positive \u00b7 confidence 1\n"
+        "(model note)\n\nThe draft\n\n\u2014 Draft by zendesk-batch-triage (triage-id zbt-1-2). Review before sending.",
+        {"priority": "P4", "confidence": 1, "draft": "The draft"},
+    ),
+    ("AI triage \u2014 priority P1\n\nNo footer here.", None),
+    ("Draft by zendesk-batch-triage is mentioned mid-line \u2014 not a footer.", None),
+]
