@@ -22,6 +22,7 @@ from . import config as config_mod
 from . import daemon, pipeline, prompt, reports, store
 from . import batches as anth
 from . import zendesk as zd
+from .timeutil import parse_time
 
 TIMEOUT_SECONDS = 110.0
 SCHEDULE = {"ingest_every": "4s", "submit_every": "3s", "poll_every": "2s", "writeback_every": "2s", "min_batch": 1}
@@ -85,7 +86,7 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
     try:
         zsim.seed(tickets, seed)
         before = zsim.snapshot()
-        oldest = min(t["created_at"] for t in before) if before else time.time()
+        oldest = min(parse_time(t["created_at"]) for t in before) if before else time.time()
         raw = {
             "zendesk": {"subdomain": "demo", "email": "triage-bot@example.com", "url": zurl,
                         "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest - 60)), "verify_after": "20s"},
