@@ -83,6 +83,7 @@ class SimServer:
         self.port = port
         self.clock = clock
         self.latency_seconds = 0.0
+        self.max_body_bytes: int | None = None  # larger bodies get body_too_large() without being kept
         self.calls: Counter[str] = Counter()
         self.lock = threading.RLock()  # guards the simulator's state; handlers take it
         self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
@@ -102,6 +103,10 @@ class SimServer:
 
     def not_found(self, request: Request) -> Response:
         return Response(404, {"error": "Not found"})
+
+    def body_too_large(self, request: Request) -> Response:
+        """Answer to a body over ``max_body_bytes`` (the body is read and dropped, not kept)."""
+        return Response(413, {"error": "Payload too large"})
 
     def dispatch(self, request: Request) -> Response:
         allowed = False
@@ -138,6 +143,7 @@ class SimServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: avoid a 40 ms delayed ACK
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
                 pass
@@ -145,7 +151,15 @@ class SimServer:
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                too_large = sim.max_body_bytes is not None and length > sim.max_body_bytes
+                if too_large:
+                    remaining = length
+                    while remaining > 0:  # drain, so the client reads our answer instead of a reset
+                        chunk = self.rfile.read(min(remaining, 1 << 20))
+                        if not chunk:
+                            break
+                        remaining -= len(chunk)
+                raw = self.rfile.read(length) if length and not too_large else b""
                 request = Request(
                     method=self.command,
                     path=parts.path,
@@ -153,6 +167,9 @@ class SimServer:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     raw_body=raw,
                 )
+                if too_large:
+                    self._send(sim.body_too_large(request))
+                    return
                 if sim.latency_seconds:
                     time.sleep(sim.latency_seconds)
                 try:
@@ -193,7 +210,9 @@ class SimServer:
 
         self._httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=type(self).__name__, daemon=True)
+        # A short poll interval: stop() waits up to one interval, and tests stop a server each.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=type(self).__name__, daemon=True)
         self._thread.start()
         return self.base_url
 
