@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .pricing import PRICES, price_for
+from .redact import KINDS as REDACT_KINDS
 
 DEFAULT_PATH = "config/zdtriage.toml"
 
@@ -47,6 +48,7 @@ class AnthropicConfig:
     max_tokens: int = 512
     base_url: str | None = None
     max_attempts: int = 4
+    retry_backoff: float = 60.0
     api_key: str = field(default="", repr=False)
 
 
@@ -74,6 +76,12 @@ class TriageConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    redact: tuple[str, ...] = ()
+    drop_text_after_write: bool = False
+
+
+@dataclass(frozen=True)
 class BudgetConfig:
     daily_usd: float = 50.0
 
@@ -90,6 +98,7 @@ class Config:
     schedule: ScheduleConfig = ScheduleConfig()
     triage: TriageConfig = TriageConfig()
     budget: BudgetConfig = BudgetConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     state: StateConfig = StateConfig()
 
     def masked(self) -> dict[str, dict[str, Any]]:
@@ -240,6 +249,7 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
         max_tokens=_int("anthropic.max_tokens", a.get("max_tokens", AnthropicConfig.max_tokens), 64, 64000),
         base_url=_url("anthropic.base_url", a["base_url"]) if "base_url" in a else None,
         max_attempts=_int("anthropic.max_attempts", a.get("max_attempts", AnthropicConfig.max_attempts), 1, 20),
+        retry_backoff=parse_duration("anthropic.retry_backoff", a.get("retry_backoff", "1m")),
         api_key=api_key,
     )
 
@@ -287,10 +297,19 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
         raise ConfigError("budget.daily_usd", "must be 0 (no cap) or more")
     budget = BudgetConfig(daily_usd=float(daily))
 
+    pv = _section(raw, "privacy", PrivacyConfig)
+    kinds = _list("privacy.redact", pv.get("redact", []), allow_empty=True)
+    for kind in kinds:
+        if kind not in REDACT_KINDS:
+            raise ConfigError("privacy.redact", f"{kind!r} is not one of {', '.join(REDACT_KINDS)}")
+    drop = pv.get("drop_text_after_write", False)
+    privacy = PrivacyConfig(redact=kinds, drop_text_after_write=_expect("privacy.drop_text_after_write", drop, bool,
+                                                                         "true or false"))
+
     st = _section(raw, "state", StateConfig)
     state = StateConfig(path=_str("state.path", st.get("path", StateConfig.path)))
 
-    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget, state=state)
+    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget, privacy=privacy, state=state)
 
 
 def resolve_path(path: str | None, environ: Mapping[str, str]) -> Path:

@@ -33,7 +33,6 @@ from .store import State
 from .timeutil import day_start, iso, parse_time
 
 EXPORT_PAGES_PER_RUN = 4  # the export allows 10 requests a minute, shared by tickets and events
-BACKOFF_BASE = 60.0
 BACKOFF_MAX = 3600.0
 MAX_WRITE_ATTEMPTS = 5
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
@@ -73,8 +72,8 @@ def _record_problem(ctx: Context, stage: str, message: str | None) -> None:
     store.set_sync(ctx.db, f"problem:{stage}", json.dumps({"at": iso(ctx.now()), "message": message}) if message else None)
 
 
-def _backoff(attempts: int) -> float:
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+def _backoff(base: float, attempts: int) -> float:
+    return min(base * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
 
 
 def _eligible(ticket: dict[str, Any], config: Config) -> tuple[bool, str]:
@@ -138,6 +137,7 @@ def save_tickets(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
         ctx.db["tickets"].update(t["id"], zd_fields)
         if not eligible and row["state"] in (State.QUEUED, State.FAILED):
             store.transition(ctx.db, t["id"], [row["state"]], State.SKIPPED, now, last_error=why)
+            _drop_text(ctx, t["id"])
             store.log_event(ctx.db, now, "skipped", ticket_id=t["id"], detail=why)
             stats["skipped"] += 1
     return stats
@@ -260,7 +260,7 @@ def build_request(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
     """The batch request for one stored ticket (custom_id + params)."""
     a = ctx.config.anthropic
     params = prompt.request_params(row["subject"] or "", _messages(ctx, row), model=a.model, max_tokens=a.max_tokens,
-                                   triage=ctx.config.triage)
+                                   triage=ctx.config.triage, redact_kinds=ctx.config.privacy.redact)
     return {"custom_id": prompt.custom_id(row["id"], row["triage_n"]), "params": params}
 
 
@@ -427,7 +427,7 @@ def _fail(ctx: Context, ticket_id: int, local_id: str, reason: str, *, retryable
         store.log_event(ctx.db, now, "dead", ticket_id=ticket_id, batch=local_id, detail=reason)
         return "dead"
     store.transition(ctx.db, ticket_id, [State.SUBMITTED], State.FAILED, now,
-                     next_attempt_at=iso(now + _backoff(attempts)), **common)
+                     next_attempt_at=iso(now + _backoff(ctx.config.anthropic.retry_backoff, attempts)), **common)
     return "failed"
 
 
@@ -558,6 +558,18 @@ def _update_for(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _drop_text(ctx: Context, ticket_id: int) -> None:
+    """Retention: once a ticket is done, keep its outcome but not the customer's words."""
+    if ctx.config.privacy.drop_text_after_write:
+        row = store.get_ticket(ctx.db, ticket_id)
+        answer = store.loads(row["answer"], None) if row else None
+        if answer:
+            answer.pop("draft", None)  # the draft quotes the customer too
+        ctx.db["tickets"].update(ticket_id, {"subject": None, "description": None,
+                                             "answer": json.dumps(answer) if answer else None})
+        ctx.db.execute("delete from comments where ticket_id = ?", [ticket_id])
+
+
 def _settle_write(ctx: Context, ticket_id: int, ok: bool, error: str = "", *, closed: bool = False) -> str:
     """Record the outcome of our write for one ticket (database only)."""
     now = ctx.now()
@@ -570,9 +582,11 @@ def _settle_write(ctx: Context, ticket_id: int, ok: bool, error: str = "", *, cl
         return "failed_tagged" if ok else "failed_tag_error"
     if ok:
         store.transition(ctx.db, ticket_id, [State.ANSWERED], State.WRITTEN, now, **clear)
+        _drop_text(ctx, ticket_id)
         return "written"
     if closed:
         store.transition(ctx.db, ticket_id, [State.ANSWERED], State.SKIPPED, now, last_error=error[:300], **clear)
+        _drop_text(ctx, ticket_id)
         store.log_event(ctx.db, now, "skipped", ticket_id=ticket_id, detail=error)
         return "skipped"
     attempts = (row["write_attempts"] or 0) + 1

@@ -15,6 +15,7 @@ from importlib.resources import files
 from typing import Any, Mapping, Sequence
 
 from .config import TriageConfig
+from .redact import redact
 
 CHARS_PER_TOKEN = 4.0  # rough for English; the cost issue calibrates it from real usage
 NOTE_FOOTER = "— Draft by zendesk-batch-triage"
@@ -66,15 +67,20 @@ class Message:
     body: str
 
 
-def build_conversation(subject: str, messages: Sequence[Message], max_input_tokens: int) -> str:
-    """The user turn: subject and messages, oldest first, cut to ``max_input_tokens`` keeping the newest."""
+def build_conversation(subject: str, messages: Sequence[Message], max_input_tokens: int,
+                       redact_kinds: Sequence[str] = ()) -> str:
+    """The user turn: subject and messages, oldest first, cut to ``max_input_tokens`` keeping the newest.
+
+    Text is cleaned (HTML, control characters, bad encodings) and, when configured, personal data
+    is redacted before anything is measured or sent.
+    """
     budget = int(max_input_tokens * CHARS_PER_TOKEN)
-    head = f"Subject: {clean_text(subject)[:500]}\n"
+    head = f"Subject: {redact(clean_text(subject), redact_kinds)[:500]}\n"
     budget -= len(head) + 40
     parts: list[str] = []
     omitted = 0
     for index, message in enumerate(reversed(messages)):
-        body = clean_text(message.body)
+        body = redact(clean_text(message.body), redact_kinds)
         block = f"\n[{message.author}]\n{body}\n"
         if len(block) <= budget:
             parts.append(block)
@@ -118,13 +124,14 @@ def system_prompt(triage: TriageConfig) -> str:
 
 
 def request_params(ticket_subject: str, messages: Sequence[Message], *, model: str, max_tokens: int,
-                   triage: TriageConfig) -> dict[str, Any]:
+                   triage: TriageConfig, redact_kinds: Sequence[str] = ()) -> dict[str, Any]:
     """The ``params`` of one Message Batches request."""
     return {
         "model": model,
         "max_tokens": max_tokens,
         "system": [{"type": "text", "text": system_prompt(triage)}],
-        "messages": [{"role": "user", "content": build_conversation(ticket_subject, messages, triage.max_input_tokens)}],
+        "messages": [{"role": "user", "content": build_conversation(ticket_subject, messages, triage.max_input_tokens,
+                                                                        redact_kinds)}],
         "output_config": {"format": {"type": "json_schema", "schema": answer_schema(triage)}},
     }
 
