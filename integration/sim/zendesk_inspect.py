@@ -1,0 +1,225 @@
+"""The part of the Zendesk simulator that the real API lacks: seeding, inspection, faults.
+
+``ZendeskInspection`` is mixed into ``ZendeskSim``. Its methods are the Python interface the
+tests, the demo and the benchmarks use; the same operations are served over HTTP under
+``/_sim/`` (no auth, no rate limits, no injected faults):
+
+| HTTP | Python |
+|---|---|
+| ``POST /_sim/seed {"n", "seed"}`` | ``seed(n, seed)`` |
+| ``POST /_sim/tickets {fields}`` | ``add_ticket(**fields)`` |
+| ``POST /_sim/tickets/{id}/reply {"body"}`` | ``add_customer_reply(id, body)`` |
+| ``GET /_sim/tickets`` | ``snapshot()`` |
+| ``GET /_sim/calls`` | ``call_counts()`` |
+| ``GET /_sim/stats`` | ``stats()`` |
+| ``PUT /_sim/faults {"rate_429", "rate_500", "rate_503", "seed", "latency_seconds"}`` | ``set_faults(...)`` |
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import random
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from integration.sim import corpus
+from integration.sim import zendesk_shapes as shapes
+from integration.sim.server import Handler, Request, Response
+from integration.sim.zendesk_store import AGENT_IDS, BOT_USER_ID, Store, Ticket, comments_of
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Seeding allocates millions of small objects; the cyclic GC rescanning them all (they hold
+    no cycles) made seeding 100,000 tickets several times slower. Process-wide, but only for
+    the duration of one seed() call, and the previous state is restored."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class ZendeskInspection:
+    """Seeding and inspection for ``ZendeskSim`` (which provides the attributes declared here)."""
+
+    store: Store
+    lock: threading.RLock
+    clock: Callable[[], float]
+    latency_seconds: float
+    _faults: dict[str, float]
+    _fault_rng: random.Random
+    _counters: dict[str, int]
+
+    if TYPE_CHECKING:  # provided by SimServer; declared for type checkers only (MRO!)
+
+        def route(self, method: str, pattern: str, handler: Handler) -> None: ...
+
+        def call_counts(self) -> dict[str, int]: ...
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def _register_sim_routes(self) -> None:
+        self.route("POST", "/_sim/seed", self._sim_seed)
+        self.route("POST", "/_sim/tickets", self._sim_add_ticket)
+        self.route("GET", "/_sim/tickets", self._sim_tickets)
+        self.route("POST", "/_sim/tickets/{id}/reply", self._sim_reply)
+        self.route("GET", "/_sim/calls", lambda r: Response(200, {"calls": self.call_counts()}))
+        self.route("GET", "/_sim/stats", lambda r: Response(200, self.stats()))
+        self.route("PUT", "/_sim/faults", self._sim_faults)
+
+    # -- /_sim/ over HTTP -------------------------------------------------------------------
+    def _sim_seed(self, request: Request) -> Response:
+        body = request.json() or {}
+        return Response(201, {"ids": self.seed(int(body.get("n", 10)), int(body.get("seed", 0)))})
+
+    def _sim_add_ticket(self, request: Request) -> Response:
+        return Response(201, {"ticket": self.add_ticket(**(request.json() or {}))})
+
+    def _sim_reply(self, request: Request) -> Response:
+        body = request.json() or {}
+        try:
+            return Response(201, {"ticket": self.add_customer_reply(int(request.params["id"]), str(body.get("body", "")))})
+        except KeyError:
+            return Response(404, shapes.NOT_FOUND)
+
+    def _sim_tickets(self, request: Request) -> Response:
+        return Response(200, {"tickets": self.snapshot()})
+
+    def _sim_faults(self, request: Request) -> Response:
+        body = request.json() or {}
+        if "latency_seconds" in body:
+            self.latency_seconds = float(body["latency_seconds"])
+        rates = {k: float(body[k]) for k in ("rate_429", "rate_500", "rate_503") if k in body}
+        self.set_faults(**{**self._faults, **rates}, seed=body.get("seed"))
+        return Response(200, {"faults": dict(self._faults), "latency_seconds": self.latency_seconds})
+
+    # -- Python inspection API --------------------------------------------------------------
+    def seed(self, n: int, seed: int) -> list[int]:
+        """Add ``n`` tickets from ``corpus.generate(n, seed)``, opened hours to days before the
+        clock's now and last changed at least an hour ago, so the next export returns them."""
+        with self.lock, _gc_paused():
+            now = self.clock()
+            ids = []
+            first_id = len(self.store.tickets) + 1
+            for offset, spec in enumerate(corpus.generate(n, seed)):
+                created = int(now - spec["created_offset_seconds"])
+                # the thread fills the first half of the ticket's life: all of it is >= 1 h old
+                step = spec["created_offset_seconds"] / 2 / (len(spec["comments"]) + 1)
+                agent = AGENT_IDS[(first_id + offset) % len(AGENT_IDS)]
+                thread = [
+                    (c["body"], c["public"], None if c["author"] == "customer" else agent, int(created + (k + 1) * step))
+                    for k, c in enumerate(spec["comments"])
+                ]
+                t = self.store.create_ticket(
+                    subject=spec["subject"],
+                    description=spec["description"],
+                    created_at=created,
+                    status=spec["status"],
+                    priority=spec["priority"],
+                    tags=spec["tags"],
+                    thread=thread,
+                    reindex=False,
+                )
+                ids.append(t.id)
+            self.store.resort()
+            return ids
+
+    def add_ticket(self, **fields: Any) -> dict[str, Any]:
+        """Add one ticket and return its snapshot.
+
+        Fields: ``subject``, ``description`` (the first, public comment), ``status``, ``tags``,
+        ``priority``, ``created_at`` (epoch; default now, so it is exported only after
+        ``export_exclude_recent_seconds``), ``custom_fields`` ({id: value} or [{id, value}]),
+        ``comments`` ([{body, public, author: "customer"|"agent"|user id, created_at}])."""
+        with self.lock:
+            now = self._now()
+            created = int(fields.get("created_at") or now)
+            custom = fields.get("custom_fields") or {}
+            if isinstance(custom, list):
+                custom = {int(item["id"]): item.get("value") for item in custom}
+            thread: list[tuple[str, bool, int | None, int]] = []
+            for k, c in enumerate(fields.get("comments") or []):
+                author = c.get("author", "customer")
+                author_id = None if author == "customer" else (AGENT_IDS[0] if author == "agent" else int(author))
+                at = int(c.get("created_at") or created + k + 1)
+                thread.append((str(c["body"]), bool(c.get("public", True)), author_id, at))
+            t = self.store.create_ticket(
+                subject=str(fields.get("subject", "Sample ticket")),
+                description=str(fields.get("description", "")),
+                created_at=created,
+                status=str(fields.get("status", "new")),
+                priority=fields.get("priority"),
+                tags=fields.get("tags") or [],
+                custom_fields={int(k): v for k, v in custom.items()},
+                thread=thread,
+            )
+            return self._snapshot_one(t)
+
+    def add_customer_reply(self, ticket_id: int, body: str) -> dict[str, Any]:
+        """A public comment by the requester (bumps updated_at / generated_timestamp). A reply to
+        a closed ticket creates a follow-up ticket, as Zendesk does; that ticket is returned."""
+        with self.lock:
+            t = self.store.tickets[int(ticket_id)]
+            return self._snapshot_one(self.store.customer_reply(t, body, self._now()))
+
+    def delete_ticket(self, ticket_id: int) -> None:
+        """Soft-delete a ticket (it then exports with status ``deleted``)."""
+        with self.lock:
+            self.store.delete(self.store.tickets[int(ticket_id)], BOT_USER_ID, self._now())
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every ticket, deleted ones included, with tags, fields and all comments."""
+        with self.lock:
+            self.store.process_jobs(self.clock(), BOT_USER_ID)
+            return [self._snapshot_one(t) for t in self.store.tickets.values()]
+
+    def ticket(self, ticket_id: int) -> dict[str, Any]:
+        """The snapshot of one ticket."""
+        with self.lock:
+            self.store.process_jobs(self.clock(), BOT_USER_ID)
+            return self._snapshot_one(self.store.tickets[int(ticket_id)])
+
+    @staticmethod
+    def _snapshot_one(t: Ticket) -> dict[str, Any]:
+        return {
+            "id": t.id,
+            "subject": t.subject,
+            "status": "deleted" if t.deleted else t.status,
+            "tags": list(t.tags),
+            "priority": t.priority,
+            "custom_fields": [{"id": k, "value": v} for k, v in t.custom_fields.items()],
+            "requester_id": t.requester_id,
+            "created_at": shapes.iso(t.created_at),
+            "updated_at": shapes.iso(t.updated_at),
+            "generated_timestamp": t.gts,
+            "followup_ids": list(t.followup_ids),
+            "comments": [
+                {"id": c.id, "body": c.body, "public": c.public, "author_id": c.author_id, "created_at": shapes.iso(c.created_at)}
+                for c in comments_of(t)
+            ],
+        }
+
+    def set_faults(self, rate_429: float = 0.0, rate_500: float = 0.0, rate_503: float = 0.0, seed: int | None = None) -> None:
+        """Answer this share of real-API requests with an injected 429 / 500 / 503 (seeded)."""
+        with self.lock:
+            self._faults = {"rate_429": float(rate_429), "rate_500": float(rate_500), "rate_503": float(rate_503)}
+            if seed is not None:
+                self._fault_rng = random.Random(seed)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for tests and benchmarks (see the keys)."""
+        with self.lock:
+            self.store.process_jobs(self.clock(), BOT_USER_ID)
+            return {
+                **self._counters,
+                "ticket_updates": self.store.ticket_updates,
+                "max_ticket_updates_per_minute": self.store.max_ticket_updates_per_minute,
+                "jobs_in_flight": self.store.in_flight(),
+                "tickets": len(self.store.tickets),
+            }

@@ -1,0 +1,309 @@
+"""JSON shapes of the Zendesk Support API, as the simulator renders them.
+
+Key sets and key order follow the recorded real responses in
+``tests/fixtures/real/zendesk/`` (see ``tests/fixtures/real/SOURCES.md``). Where no
+recording exists the source is cited next to the shape. Error bodies, with how sure we are:
+
+| body | source |
+|---|---|
+| 401 ``{"error": "Couldn't authenticate you"}`` + ``WWW-Authenticate`` | quoted in Speedygeek/ZendeskApi_v2#505 and happyfoxinc/helpstack-android#38 (real responses) |
+| 404 ``RecordNotFound`` | recorded: ticket-update-404.json |
+| 404 ``InvalidEndpoint`` (unknown path) | not recorded; same envelope as RecordNotFound |
+| 409 ``UpdateConflict`` (safe_update) | Zendesk docs "Protecting against ticket update collisions"; no recording |
+| 422 closed ticket | quoted verbatim in Speedygeek/ZendeskApi_v2#59 (error-422-closed-ticket-update-issue.json) |
+| 422 ``RecordInvalid`` (bad priority/status) | envelope recorded (error-422-*.json); the field message is ours |
+| 422 ``InvalidValue`` "Too recent start_time" | quoted by treasure-data/embulk-input-zendesk and other clients that special-case it |
+| 429 ``APIRateLimitExceeded`` (export) | recorded: incremental-export-429.json |
+| 429 account / per-ticket limit | same error code as the recorded one; description text is ours |
+| 429 ``TooManyJobs`` | error name from the Zendesk "Job limit" docs section; description text is ours |
+| 400 ``TooManyValues`` (>100 ids/tickets) | error name zenpy maps to TooManyValuesException (facetoe/zenpy#467); text ours |
+| 400 invalid pagination | not recorded; we are stricter than "silently clamp" on purpose |
+| 500 / 503 injected faults | not recorded; 503 is sent as text/html like a load balancer would |
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import TYPE_CHECKING, Any
+
+from integration.sim import zendesk_store as _store  # circular on purpose: used at call time only
+
+if TYPE_CHECKING:
+    from integration.sim.zendesk_store import Audit, Comment, Job, Ticket
+
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+VIA_EMPTY_SOURCE = {"from": {}, "to": {}, "rel": None}
+# custom_status_id per status category; values are arbitrary account ids (fixture: 6130892426138 for open)
+CUSTOM_STATUS = {
+    "new": 6130830355738,
+    "open": 6130892426138,
+    "pending": 6130892426266,
+    "hold": 6130892426394,
+    "solved": 6130892426522,
+    "closed": 6130892426522,
+    "deleted": 6130892426522,
+}
+TICKET_FORM_ID = 6130830344474
+BRAND_ID = 6130830354842
+GROUP_ID = 6130852536346
+EVENT_VIA = {"email": "Mail", "web": "Web form", "api": "Web service"}
+
+
+def iso(epoch: float) -> str:
+    return time.strftime(ISO, time.gmtime(epoch))
+
+
+def via(channel: str) -> dict[str, Any]:
+    return {"channel": channel, "source": dict(VIA_EMPTY_SOURCE)}
+
+
+def html_body(body: str) -> str:
+    paragraphs = "".join(f'<p dir="auto">{html.escape(p)}</p>' for p in body.split("\n\n"))
+    return f'<div class="zd-comment" dir="auto">{paragraphs}</div>'
+
+
+def ticket_json(t: Ticket, base: str, generated_timestamp: bool = False) -> dict[str, Any]:
+    """A ticket, key for key as ticket-show.json (export adds ``generated_timestamp`` last)."""
+    first = _store.Comment._make(t.comments[0]) if t.comments else None
+    fields = [{"id": fid, "value": value} for fid, value in t.custom_fields.items()]
+    status = "deleted" if t.deleted else t.status
+    out: dict[str, Any] = {
+        "url": f"{base}/api/v2/tickets/{t.id}.json",
+        "id": t.id,
+        "external_id": None,
+        "via": via(t.channel),
+        "created_at": iso(t.created_at),
+        "updated_at": iso(t.updated_at),
+        "type": t.type,
+        "subject": t.subject,
+        "raw_subject": t.subject,
+        "description": first.body if first else "",
+        "priority": t.priority,
+        "status": status,
+        "recipient": None,
+        "requester_id": t.requester_id,
+        "submitter_id": t.requester_id,
+        "assignee_id": t.assignee_id,
+        "organization_id": None,
+        "group_id": GROUP_ID,
+        "collaborator_ids": [],
+        "follower_ids": [],
+        "email_cc_ids": [],
+        "forum_topic_id": None,
+        "problem_id": None,
+        "has_incidents": False,
+        "is_public": first.public if first else True,
+        "due_at": None,
+        "tags": list(t.tags),
+        "custom_fields": fields,
+        "satisfaction_rating": None,
+        "sharing_agreement_ids": [],
+        "custom_status_id": CUSTOM_STATUS[status],
+        "fields": [dict(f) for f in fields],
+        "followup_ids": list(t.followup_ids),
+        "ticket_form_id": TICKET_FORM_ID,
+        "brand_id": BRAND_ID,
+        "allow_channelback": False,
+        "allow_attachments": True,
+        "from_messaging_channel": False,
+    }
+    if generated_timestamp:
+        out["generated_timestamp"] = t.gts
+    return out
+
+
+def metadata() -> dict[str, Any]:
+    return {
+        "system": {
+            "client": "zendesk-sim",
+            "ip_address": "192.0.2.1",
+            "location": "Sample City, XX, Country",
+            "latitude": 0.0,
+            "longitude": 0.0,
+        },
+        "custom": {},
+    }
+
+
+def comment_json(c: Comment) -> dict[str, Any]:
+    """A comment, key for key as ticket-comments-cursor.json."""
+    return {
+        "id": c.id,
+        "type": "Comment",
+        "author_id": c.author_id,
+        "body": c.body,
+        "html_body": html_body(c.body),
+        "plain_body": c.body,
+        "public": c.public,
+        "attachments": [],
+        "audit_id": c.audit_id,
+        "via": via(c.channel),
+        "created_at": iso(c.created_at),
+        "metadata": metadata(),
+    }
+
+
+def comment_event_json(c: Comment) -> dict[str, Any]:
+    """A Comment event inside an audit, key for key as in ticket-create-with-comment.json."""
+    return {
+        "id": c.id,
+        "type": "Comment",
+        "author_id": c.author_id,
+        "body": c.body,
+        "html_body": html_body(c.body),
+        "plain_body": c.body,
+        "public": c.public,
+        "attachments": [],
+        "audit_id": c.audit_id,
+    }
+
+
+def audit_json(a: Audit) -> dict[str, Any]:
+    """The ``audit`` of a ticket PUT response (ticket-update-put.json)."""
+    events: list[dict[str, Any]] = []
+    if a.comment is not None:
+        events.append(comment_event_json(a.comment))
+    for offset, (field, value, previous) in enumerate(a.changes):
+        event: dict[str, Any] = {"id": a.id + 2 + offset, "type": a.kind, "value": value, "field_name": field}
+        if a.kind == "Change":
+            event["previous_value"] = previous
+        events.append(event)
+    return {
+        "id": a.id,
+        "ticket_id": a.ticket_id,
+        "created_at": iso(a.created_at),
+        "author_id": a.author_id,
+        "metadata": metadata(),
+        "events": events,
+        "via": via(a.channel),
+    }
+
+
+def ticket_event_json(a: Audit, with_comments: bool) -> dict[str, Any]:
+    """One item of the incremental ticket event export.
+
+    No real recording exists (see SOURCES.md "Not found"). Shape from the Zendesk
+    "Incremental Ticket Event Export" docs as mirrored in airbytehq/airbyte's test data
+    (unit_tests/.../TICKET_EVENTS_STREAM_RESPONSE): top-level ``via`` is a display string,
+    child events carry ``event_type``; field changes are flattened (``{field: value,
+    "previous_value": ...}``). Comment events appear only with ``include=comment_events``.
+    """
+    label = EVENT_VIA.get(a.channel, "Web service")
+    children: list[dict[str, Any]] = []
+    if with_comments and a.comment is not None:
+        c = a.comment
+        children.append(
+            {
+                "id": c.id,
+                "via": via(c.channel),
+                "via_reference_id": None,
+                "type": "Comment",
+                "author_id": c.author_id,
+                "body": c.body,
+                "html_body": html_body(c.body),
+                "plain_body": c.body,
+                "public": c.public,
+                "attachments": [],
+                "audit_id": c.audit_id,
+                "created_at": iso(c.created_at),
+                "event_type": "Comment",
+            }
+        )
+    for offset, (field, value, previous) in enumerate(a.changes):
+        child: dict[str, Any] = {"id": a.id + 2 + offset, "via": label, "via_reference_id": None}
+        if field == "tags":
+            before, after = set(previous or []), set(value or [])
+            child.update(
+                tags=value,
+                added_tags=[t for t in value or [] if t not in before],
+                removed_tags=[t for t in previous or [] if t not in after],
+            )
+        else:
+            child[field] = value
+        if a.kind == "Change":
+            child["previous_value"] = previous
+        child["event_type"] = a.kind
+        children.append(child)
+    return {
+        "child_events": children,
+        "id": a.id,
+        "ticket_id": a.ticket_id,
+        "timestamp": a.created_at,
+        "created_at": iso(a.created_at),
+        "updater_id": a.author_id,
+        "via": label,
+        "system": {},
+        "metadata": {},
+        "event_type": "Audit",
+    }
+
+
+def job_json(job: Job, base: str) -> dict[str, Any]:
+    """A job status, key for key as tickets-update-many-queued.json / job-status-*.json."""
+    return {
+        "id": job.id,
+        "url": f"{base}/api/v2/job_statuses/{job.id}.json",
+        "total": job.total,
+        "progress": job.progress,
+        "status": job.status,
+        "message": job.message,
+        "results": job.results,
+    }
+
+
+def job_success(ticket_id: int) -> dict[str, Any]:
+    # recorded: job-status-completed-ticket-update.json
+    return {"action": "update", "status": "Updated", "success": True, "id": ticket_id}
+
+
+def job_failure(index: int, ticket_id: int | None, error: str, details: str) -> dict[str, Any]:
+    # No recorded failed *ticket* item. Keys are the union of the recorded organizations
+    # failure (job-status-completed-with-errors.json: index, error, id, details) and the
+    # Zendesk OAS "FailedResult" schema (action, details, error, id, success).
+    return {"index": index, "id": ticket_id, "action": "update", "success": False, "error": error, "details": details}
+
+
+# -- error bodies ---------------------------------------------------------------------------
+def err(error: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {"error": error, "description": description, **extra}
+
+
+AUTH_FAILED = {"error": "Couldn't authenticate you"}
+NOT_FOUND = err("RecordNotFound", "Not found")
+INVALID_ENDPOINT = err("InvalidEndpoint", "Not found")
+CLOSED_TICKET = err(
+    "RecordInvalid",
+    "Record validation errors",
+    details={"status": [{"description": "Status closed prevents ticket update"}]},
+)
+UPDATE_CONFLICT = err(
+    "UpdateConflict",
+    "Safe Update prevented the update due to outdated ticket data. Please fetch the latest ticket data and try again.",
+)
+EXPORT_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed incremental export API requests per minute exceeded")
+ACCOUNT_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed API requests per minute exceeded")
+TICKET_UPDATE_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed ticket updates per minute exceeded")
+PER_TICKET_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed updates to this ticket per 10 minutes exceeded")
+TOO_MANY_JOBS = err("TooManyJobs", "Number of allowed queued or running jobs for this account exceeded")
+SERVER_ERROR = err("InternalServerError", "Something went wrong. Please try again later.")
+UNAVAILABLE_HTML = (
+    "<html><head><title>503 Service Temporarily Unavailable</title></head>"
+    "<body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
+)
+
+
+def record_invalid(field: str, message: str) -> dict[str, Any]:
+    return err("RecordInvalid", "Record validation errors", details={field: [{"description": message}]})
+
+
+def too_many_values(param: str, limit: int) -> dict[str, Any]:
+    return err("TooManyValues", f"Too many values specified for parameter '{param}'. Maximum allowed is {limit}.")
+
+
+def invalid_value(description: str) -> dict[str, Any]:
+    return err("InvalidValue", description)
+
+
+def invalid_pagination(description: str) -> dict[str, Any]:
+    return err("InvalidPaginationParameter", description)
