@@ -32,6 +32,7 @@ from .pricing import usage_cost, worst_case_cost
 from .store import State
 from .timeutil import day_start, iso, parse_time
 
+FIRST_START_MARGIN = 300.0  # seconds before the first run: older than the export's "too recent" window
 EXPORT_PAGES_PER_RUN = 4  # the export allows 10 requests a minute, shared by tickets and events
 BACKOFF_MAX = 3600.0
 MAX_WRITE_ATTEMPTS = 5
@@ -177,7 +178,8 @@ def ingest(ctx: Context) -> dict[str, Any]:
     db = ctx.db
     start = store.get_sync(db, "start_time")
     if start is None:
-        start = str(int(parse_time(ctx.config.zendesk.start) if ctx.config.zendesk.start else now))
+        # Zendesk refuses an export start_time inside its last minute (422 "Too recent start_time")
+        start = str(int(parse_time(ctx.config.zendesk.start) if ctx.config.zendesk.start else now - FIRST_START_MARGIN))
         store.set_sync(db, "start_time", start)
     totals = {"stage": "ingest", "pages": 0, "queued": 0, "skipped": 0}
     try:

@@ -43,6 +43,10 @@ class ZendeskUnavailable(ZendeskError):
     """5xx after retries, or the connection failed."""
 
 
+class ZendeskTooRecent(ZendeskError):
+    """422 InvalidValue: an export ``start_time`` inside Zendesk's last-minute window; nothing new yet."""
+
+
 def _raise_for_limits(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
     # runs inside requests for every response: zenpy would otherwise sleep through Retry-After
     if response.status_code == 429:
@@ -108,6 +112,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except APIException as exc:
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", "?")
+        if status == 422 and "too recent" in str(exc).lower():
+            raise ZendeskTooRecent("export start_time is too recent") from None
         if isinstance(status, int) and status >= 500:
             raise ZendeskUnavailable(f"Zendesk answered {status}") from None
         raise ZendeskError(f"Zendesk answered {status}: {str(exc)[:300]}") from None
@@ -140,7 +146,10 @@ def fetch_ticket_page(client: Zenpy, *, cursor: str | None = None, start_time: i
     if cursor:
         page = _call(client.tickets.incremental, cursor=cursor, per_page=per_page)
     else:
-        page = _call(client.tickets.incremental, start_time=int(start_time or 0), per_page=per_page)
+        try:
+            page = _call(client.tickets.incremental, start_time=int(start_time or 0), per_page=per_page)
+        except ZendeskTooRecent:
+            return {"tickets": [], "after_cursor": None, "end_of_stream": True}
     tickets = [_ticket_dict(t) for t in (page.values or [])]
     return {
         "tickets": tickets,
@@ -156,7 +165,10 @@ def fetch_comment_events(client: Zenpy, start_time: int) -> dict[str, Any]:
     "end_of_stream": bool}``: every comment added to any ticket since ``start_time``, in one call per
     1,000 events instead of one comments call per ticket.
     """
-    page = _call(client.tickets.events, start_time=int(start_time), include="comment_events")
+    try:
+        page = _call(client.tickets.events, start_time=int(start_time), include="comment_events")
+    except ZendeskTooRecent:
+        return {"comments": [], "end_time": None, "end_of_stream": True}
     comments = []
     for event in page.values or []:
         data = event.to_dict() if hasattr(event, "to_dict") else dict(event)

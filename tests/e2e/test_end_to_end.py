@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import requests
 
@@ -108,3 +109,16 @@ def test_ticket_closed_before_write_back_is_skipped(zsim, asim, make_ctx, clock,
     assert store.get_ticket(ctx.db, victim)["state"] == "skipped"
     ticket = next(t for t in zsim.snapshot() if t["id"] == victim)
     assert our_notes(ticket) == []
+
+
+def test_first_run_without_a_start_time_is_not_refused_as_too_recent(zsim, make_ctx, clock):
+    # Zendesk answers 422 "Too recent start_time" inside its last minute; the first sync must start earlier
+    ctx = make_ctx()
+    ctx.config = replace(ctx.config, zendesk=replace(ctx.config.zendesk, start=None))
+    zsim.add_ticket(subject="Printer on fire", description="Please help, the invoice printer is on fire",
+                    created_at=clock() - 120)
+    summary = pipeline.ingest(ctx)
+    assert "error" not in summary
+    assert summary["queued"] == 1
+    submit = pipeline.submit(ctx, ignore_min_batch=True)
+    assert "error" not in submit and submit["submitted"] == 1
