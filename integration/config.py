@@ -49,6 +49,7 @@ class AnthropicConfig:
     base_url: str | None = None
     max_attempts: int = 4
     retry_backoff: float = 60.0
+    verify_after: float = 120.0
     api_key: str = field(default="", repr=False)
 
 
@@ -250,6 +251,7 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
         base_url=_url("anthropic.base_url", a["base_url"]) if "base_url" in a else None,
         max_attempts=_int("anthropic.max_attempts", a.get("max_attempts", AnthropicConfig.max_attempts), 1, 20),
         retry_backoff=parse_duration("anthropic.retry_backoff", a.get("retry_backoff", "1m")),
+        verify_after=parse_duration("anthropic.verify_after", a.get("verify_after", "2m")),
         api_key=api_key,
     )
 

@@ -38,7 +38,6 @@ BACKOFF_MAX = 3600.0
 MAX_WRITE_ATTEMPTS = 5
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
 RESULT_CHUNK = 500  # results applied per transaction
-CREATE_RECONCILE_AFTER = 120.0  # a 'creating' batch older than this is reconciled
 
 
 @dataclass
@@ -214,12 +213,12 @@ def sync_conversations(ctx: Context) -> dict[str, int]:
     every ingest: on a busy day that halves the export calls. Raises ZendeskError.
     """
     start = store.get_sync(ctx.db, "start_time") or "0"
-    out = {"comments": 0, "requeued": 0}
+    out = {"comments": 0, "retriaged": 0}
     for _ in range(EXPORT_PAGES_PER_RUN):
         since = int(store.get_sync(ctx.db, "events_time") or start)
         page = zd.fetch_comment_events(ctx.zendesk, since)
         with ctx.db.atomic():
-            out["requeued"] += save_comments(ctx, page["comments"])
+            out["retriaged"] += save_comments(ctx, page["comments"])
             if page["end_time"] and page["end_time"] >= since:
                 store.set_sync(ctx.db, "events_time", str(page["end_time"]))  # same transaction as its comments
         out["comments"] += len(page["comments"])
@@ -293,7 +292,7 @@ def reconcile_creating(ctx: Context) -> dict[str, int]:
     """Settle batches whose create call may or may not have reached Anthropic (crash in between)."""
     now = ctx.now()
     stuck = list(ctx.db.query("select * from batches where state = 'creating' and created_at <= ?",
-                              [iso(now - CREATE_RECONCILE_AFTER)]))
+                              [iso(now - ctx.config.anthropic.verify_after)]))
     out = {"adopted": 0, "requeued": 0}
     if not stuck:
         return out
@@ -302,7 +301,7 @@ def reconcile_creating(ctx: Context) -> dict[str, int]:
     for row in stuck:
         created = parse_time(row["created_at"])
         match = next((b for b in recent if b["id"] not in taken
-                      and created - 5 <= b["created_at"] <= created + CREATE_RECONCILE_AFTER
+                      and created - 5 <= b["created_at"] <= created + 600
                       and sum(b["request_counts"].values()) == row["request_count"]), None)
         with ctx.db.atomic():
             if match:

@@ -1,0 +1,5 @@
+"""``python -m integration`` is ``zdtriage``."""
+
+from .cli import main
+
+main()
