@@ -20,5 +20,8 @@ demo: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/zdtriage sim --tickets 500 --seed 1
 
+chaos: $(STAMP)
+	$(BIN)/python tests/chaos/killharness.py --kills 40 --tickets 400 --rounds 5
+
 clean:
 	rm -rf $(VENV) .pytest_cache demo-work
