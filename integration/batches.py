@@ -145,3 +145,14 @@ def iter_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[dict[st
             yield out
     except anthropic.AnthropicError as exc:
         raise _translate(exc) from None
+
+
+def count_tokens(client: anthropic.Anthropic, params: dict[str, Any]) -> int:
+    """Exact input tokens of one request's ``params`` through the free ``count_tokens`` endpoint."""
+    kwargs = {k: params[k] for k in ("model", "system", "messages") if k in params}
+    if "output_config" in params:
+        kwargs["extra_body"] = {"output_config": params["output_config"]}
+    try:
+        return int(client.messages.count_tokens(**kwargs).input_tokens)
+    except anthropic.AnthropicError as exc:
+        raise _translate(exc) from None

@@ -106,6 +106,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
                      f"  expires in {b['expires_in_seconds'] // 3600} h{warn}")
     budget = f" of ${data['budget_daily_usd']:.2f}" if data["budget_daily_usd"] else " (no cap)"
     lines.append(f"spend today: ${data['spend_today_usd']:.4f} spent, ${data['reserved_today_usd']:.4f} reserved{budget}")
+    if data["budget_monthly_usd"]:
+        lines.append(f"spend this month: ${data['spend_month_usd']:.4f} of ${data['budget_monthly_usd']:.2f}")
+    for alert in data["alerts"]:
+        lines.append(f"ALERT: {alert}")
     lines.append(f"error rate: {data['error_rate']:.2%}")
     for stage, problem in data["problems"].items():
         lines.append(f"problem in {stage} since {problem['at']}: {problem['message']}")
@@ -116,22 +120,53 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.option("--tickets", type=click.IntRange(min=1), help="Hypothetical number of tickets.")
 @click.option("--input-tokens", type=click.IntRange(min=0), help="Input tokens per ticket (hypothetical).")
 @click.option("--output-tokens", type=click.IntRange(min=0), help="Output tokens per ticket (hypothetical).")
+@click.option("--exact", is_flag=True, help="Count input tokens with Anthropic's free count_tokens endpoint.")
+@click.option("--per-minute", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Pace of count_tokens calls with --exact (the endpoint is rate-limited).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.pass_context
 def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, output_tokens: int | None,
-             as_json: bool) -> None:
+             exact: bool, per_minute: int, as_json: bool) -> None:
     """Cost estimate for what is queued now, or for --tickets N --input-tokens I --output-tokens O."""
+    from . import batches
+
     if tickets is not None and (input_tokens is None or output_tokens is None):
         raise UsageProblem("--tickets needs --input-tokens and --output-tokens")
-    cfg = _load(ctx, need_secrets=False)
-    db = store.open_db(cfg.state.path) if tickets is None else store.open_db(":memory:")
-    data = reports.estimate(db, cfg, tickets=tickets, input_tokens=input_tokens, output_tokens=output_tokens)
-    lines = [f"{'model':<20} {'tickets':>8} {'input tok':>12} {'output tok':>12} {'standard':>11} {'batch':>11}"]
+    if tickets is not None and exact:
+        raise UsageProblem("--exact counts queued tickets; it does not apply to --tickets")
+    cfg = _load(ctx, need_secrets=exact)
+    if tickets is not None:
+        data = reports.estimate(store.open_db(":memory:"), cfg, tickets=tickets, input_tokens=input_tokens,
+                                output_tokens=output_tokens)
+    else:
+        pctx = _context(cfg, clients=False)
+        client = batches.make_client(cfg.anthropic) if exact else None
+        chars, counted, last = 0, 0, 0.0
+        for _row, request, n in pipeline.queued_requests(pctx):
+            chars += n
+            if client is not None:
+                time.sleep(max(0.0, last + 60.0 / per_minute - time.monotonic()))
+                last = time.monotonic()
+                try:
+                    counted += batches.count_tokens(client, request["params"])
+                except batches.BatchError as exc:
+                    raise click.ClickException(f"count_tokens: {exc}") from None
+        data = reports.estimate(pctx.db, cfg, queued_chars=chars, exact_input_tokens=counted if exact else None)
+    lines = [f"{'model':<20} {'tickets':>8} {'input tok':>12} {'output tok':>12} {'standard':>11} {'batch':>11} "
+             f"{'per ticket':>11}"]
     for m in data["models"]:
         mark = " *" if m["configured"] else ""
         lines.append(f"{m['model']:<20} {m['tickets']:>8} {m['input_tokens']:>12} {m['output_tokens']:>12} "
-                     f"${m['standard_usd']:>10.2f} ${m['batch_usd']:>10.2f}{mark}")
-    lines.append("* the configured model; output counted at max_tokens (worst case) for queued tickets")
+                     f"${m['standard_usd']:>10.2f} ${m['batch_usd']:>10.2f} ${m['batch_usd_per_ticket']:>10.5f}{mark}")
+    if tickets is None:
+        source = "counted by count_tokens" if data["exact"] else (
+            f"estimated at {data['chars_per_token']:.2f} characters per token"
+            + (f" (measured on {data['calibrated_on_results']} results)" if data["calibrated_on_results"] else " (default)"))
+        lines.append(f"* the configured model. Input {source}; output at max_tokens (worst case).")
+        configured = next((m for m in data["models"] if m["configured"]), None)
+        if configured and "expected_batch_usd" in configured:
+            lines.append(f"  At the {configured['expected_output_tokens'] // max(configured['tickets'], 1)} output tokens "
+                         f"per answer seen so far: ${configured['expected_batch_usd']:.2f} batch.")
     _emit(data, as_json, "\n".join(lines))
 
 
@@ -159,6 +194,8 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
         lines.append("WARNING: error rate above 0.5 % — see `zdtriage status` and `zdtriage retry --dead`")
     for key in ("by_priority", "by_category", "by_sentiment"):
         lines.append(f"{key[3:]}: " + ", ".join(f"{k} {v}" for k, v in sorted(data[key].items())))
+    if data["cache_hit_rate"] is not None:
+        lines.append(f"prompt cache hit rate: {data['cache_hit_rate']:.1%} of input tokens")
     if data["draft_acceptance_rate"] is not None:
         lines.append(f"drafts used: {data['drafts_used']}, rejected: {data['drafts_rejected']} "
                      f"({data['draft_acceptance_rate']:.0%} accepted)")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .pricing import PRICES, price_for
+from .pricing import PRICES, Price, price_for
 from .redact import KINDS as REDACT_KINDS
 
 DEFAULT_PATH = "config/zdtriage.toml"
@@ -74,6 +74,8 @@ class TriageConfig:
     max_input_tokens: int = 6000
     retriage: bool = False
     low_confidence: float = 0.6
+    knowledge_file: str | None = None
+    knowledge: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class PrivacyConfig:
 @dataclass(frozen=True)
 class BudgetConfig:
     daily_usd: float = 50.0
+    monthly_usd: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -101,14 +104,24 @@ class Config:
     budget: BudgetConfig = BudgetConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     state: StateConfig = StateConfig()
+    prices: tuple[tuple[str, Price], ...] = ()
+
+    def price_table(self) -> dict[str, Price]:
+        """Built-in prices, extended or overridden by the ``[prices]`` section."""
+        return {**PRICES, **dict(self.prices)}
 
     def masked(self) -> dict[str, dict[str, Any]]:
         """The configuration as plain dicts, secrets replaced by a mask (``config check``)."""
         out: dict[str, dict[str, Any]] = {}
         for section in fields(self):
+            if section.name == "prices":
+                out["prices"] = {m: {"input": p.input, "output": p.output} for m, p in self.prices}
+                continue
             values = {}
             for f in fields(getattr(self, section.name)):
                 value = getattr(getattr(self, section.name), f.name)
+                if f.name == "knowledge":
+                    continue
                 if f.name in ("token", "api_key"):
                     value = "**** (set)" if value else "(not set)"
                 elif isinstance(value, tuple):
@@ -143,7 +156,7 @@ def _section(raw: Mapping[str, Any], name: str, cls: type, *, required: tuple[st
     data = raw.get(name, {})
     if not isinstance(data, dict):
         raise ConfigError(name, "must be a table")
-    allowed = {f.name for f in fields(cls)} - {"token", "api_key"}
+    allowed = {f.name for f in fields(cls)} - {"token", "api_key", "knowledge"}
     for key in data:
         if key not in allowed:
             raise ConfigError(f"{name}.{key}", "unknown key")
@@ -204,6 +217,9 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
         if name not in {f.name for f in fields(Config)}:
             raise ConfigError(name, "unknown section")
 
+    prices = _prices(raw.get("prices", {}))
+    table = {**PRICES, **dict(prices)}
+
     z = _section(raw, "zendesk", ZendeskConfig, required=("subdomain", "email"))
     subdomain = _str("zendesk.subdomain", z["subdomain"])
     if not re.match(r"^[a-z0-9][a-z0-9-]*$", subdomain):
@@ -241,9 +257,10 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
         raise ConfigError("anthropic.api_key_env", f"environment variable {api_key_env} is not set")
     model = _str("anthropic.model", a.get("model", AnthropicConfig.model))
     try:
-        price_for(model)
+        price_for(model, table)
     except KeyError:
-        raise ConfigError("anthropic.model", f"no price known for {model!r} (known: {', '.join(sorted(PRICES))})") from None
+        raise ConfigError("anthropic.model", f"no price known for {model!r}: add [prices.\"{model}\"] input = …, "
+                          f"output = … (known: {', '.join(sorted(table))})") from None
     anthropic = AnthropicConfig(
         api_key_env=api_key_env,
         model=model,
@@ -290,6 +307,8 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
         max_input_tokens=_int("triage.max_input_tokens", t.get("max_input_tokens", 6000), 200, 150_000),
         retriage=_expect("triage.retriage", retriage, bool, "true or false"),
         low_confidence=float(low),
+        knowledge_file=_str("triage.knowledge_file", t["knowledge_file"]) if "knowledge_file" in t else None,
+        knowledge=_knowledge(t.get("knowledge_file")),
     )
 
     b = _section(raw, "budget", BudgetConfig)
@@ -297,7 +316,11 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
     _expect("budget.daily_usd", daily, (int, float), "a number of US dollars")
     if daily < 0:
         raise ConfigError("budget.daily_usd", "must be 0 (no cap) or more")
-    budget = BudgetConfig(daily_usd=float(daily))
+    monthly = b.get("monthly_usd", BudgetConfig.monthly_usd)
+    _expect("budget.monthly_usd", monthly, (int, float), "a number of US dollars")
+    if monthly < 0:
+        raise ConfigError("budget.monthly_usd", "must be 0 (no cap) or more")
+    budget = BudgetConfig(daily_usd=float(daily), monthly_usd=float(monthly))
 
     pv = _section(raw, "privacy", PrivacyConfig)
     kinds = _list("privacy.redact", pv.get("redact", []), allow_empty=True)
@@ -311,7 +334,36 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
     st = _section(raw, "state", StateConfig)
     state = StateConfig(path=_str("state.path", st.get("path", StateConfig.path)))
 
-    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget, privacy=privacy, state=state)
+    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget, privacy=privacy, state=state,
+                  prices=prices)
+
+
+def _prices(raw: Any) -> tuple[tuple[str, Price], ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError("prices", "must be a table of models, e.g. [prices.\"claude-haiku-4-5\"]")
+    out = []
+    for model, value in raw.items():
+        key = f"prices.{model}"
+        if not isinstance(value, dict) or set(value) != {"input", "output"}:
+            raise ConfigError(key, "needs exactly input and output, in US dollars per million tokens (standard rate)")
+        for kind in ("input", "output"):
+            _expect(f"{key}.{kind}", value[kind], (int, float), "a number of US dollars per million tokens")
+            if value[kind] < 0:
+                raise ConfigError(f"{key}.{kind}", "must not be negative")
+        out.append((model, Price(float(value["input"]), float(value["output"]))))
+    return tuple(out)
+
+
+def _knowledge(path: Any) -> str:
+    if path is None:
+        return ""
+    try:
+        text = Path(_str("triage.knowledge_file", path)).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("triage.knowledge_file", f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(text) > 400_000:
+        raise ConfigError("triage.knowledge_file", "is larger than 400,000 characters (about 100,000 tokens)")
+    return text.strip()
 
 
 def resolve_path(path: str | None, environ: Mapping[str, str]) -> Path:

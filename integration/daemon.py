@@ -52,7 +52,7 @@ def single_instance(state_path: str) -> Iterator[None]:
 def log_summary(summary: dict[str, Any]) -> None:
     """One log line per stage run, with a stable ``action`` key for structured logging."""
     stage = summary.get("stage", "stage")
-    level = logging.WARNING if "error" in summary else logging.INFO
+    level = logging.WARNING if "error" in summary or "alerts" in summary else logging.INFO
     text = " ".join(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}"
                     for k, v in summary.items() if k != "stage" and v not in (0, {}, None))
     log.log(level, "%s %s", stage, text or "nothing to do", extra={"action": stage})

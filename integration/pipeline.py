@@ -20,7 +20,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import sqlite_utils
 
@@ -30,13 +30,14 @@ from . import zendesk as zd
 from .config import Config
 from .pricing import usage_cost, worst_case_cost
 from .store import State
-from .timeutil import day_start, iso, parse_time
+from .timeutil import day_start, iso, month_start, parse_time
 
 FIRST_START_MARGIN = 300.0  # seconds before the first run: older than the export's "too recent" window
 EXPORT_PAGES_PER_RUN = 4  # the export allows 10 requests a minute, shared by tickets and events
 BACKOFF_MAX = 3600.0
 MAX_WRITE_ATTEMPTS = 5
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
+ALERT_OPEN_HOURS = 20.0
 RESULT_CHUNK = 500  # results applied per transaction
 
 
@@ -265,13 +266,41 @@ def build_request(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
     return {"custom_id": prompt.custom_id(row["id"], row["triage_n"]), "params": params}
 
 
+def queued_requests(ctx: Context) -> Iterator[tuple[dict[str, Any], dict[str, Any], int]]:
+    """Each queued ticket with its batch request and the characters of text it sends (streamed)."""
+    for row in store.iter_rows(ctx.db, "select * from tickets where state = 'queued'"):
+        request = build_request(ctx, row)
+        params = request["params"]
+        # the output schema is billed as input too (the API turns it into hidden instructions)
+        chars = (sum(len(b["text"]) for b in params["system"]) + len(params["messages"][0]["content"])
+                 + len(json.dumps(params["output_config"]["format"]["schema"], separators=(",", ":"))))
+        yield row, request, chars
+
+
+def spend_since(db: sqlite_utils.Database, since: float) -> float:
+    """Actual cost of batches created since ``since`` (epoch)."""
+    row = next(db.query("select coalesce(sum(cost_usd), 0) as s from batches where created_at >= ?", [iso(since)]))
+    return float(row["s"])
+
+
 def spend_today(db: sqlite_utils.Database, now: float) -> dict[str, float]:
-    """Actual cost of results received today and worst-case reservations still open (UTC day)."""
-    since = iso(day_start(now))
-    spent = next(db.query("select coalesce(sum(cost_usd), 0) as s from batches where created_at >= ?", [since]))["s"]
+    """Actual cost of batches created today and worst-case reservations still open (UTC day, UTC month)."""
     reserved = next(db.query(
         "select coalesce(sum(reserved_usd), 0) as s from tickets where state = 'submitted'"))["s"]
-    return {"spent": float(spent), "reserved": float(reserved)}
+    return {"spent": spend_since(db, day_start(now)), "reserved": float(reserved),
+            "spent_month": spend_since(db, month_start(now))}
+
+
+def budget_left(ctx: Context, now: float) -> float:
+    """Dollars that may still be reserved now under the daily and monthly caps (inf when uncapped)."""
+    budget = ctx.config.budget
+    spend = spend_today(ctx.db, now)
+    left = float("inf")
+    if budget.daily_usd > 0:
+        left = min(left, budget.daily_usd - spend["spent"] - spend["reserved"])
+    if budget.monthly_usd > 0:
+        left = min(left, budget.monthly_usd - spend["spent_month"] - spend["reserved"])
+    return left
 
 
 def _count(ctx: Context, state: str) -> int:
@@ -358,21 +387,20 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
     if queued == 0 or (queued < cfg.schedule.min_batch and not ignore_min_batch):
         out["queued"] = queued
         return out
-    budget_left = float("inf")
-    if cfg.budget.daily_usd > 0:
-        spend = spend_today(ctx.db, now)
-        budget_left = cfg.budget.daily_usd - spend["spent"] - spend["reserved"]
+    remaining = budget_left(ctx, now)
+    table = cfg.price_table()
 
     def requests():
-        nonlocal budget_left
-        for row in store.iter_rows(ctx.db, "select * from tickets where state = 'queued'"):
-            request = build_request(ctx, row)
-            chars = sum(len(b["text"]) for b in request["params"]["system"]) + len(request["params"]["messages"][0]["content"])
-            reserve = worst_case_cost(cfg.anthropic.model, prompt.estimate_tokens(chars), cfg.anthropic.max_tokens)
-            if reserve > budget_left:
+        nonlocal remaining
+        for row, request, chars in queued_requests(ctx):
+            # reserve the worst case (every input token uncached, answer at max_tokens); released to
+            # the actual cost when the result arrives
+            reserve = worst_case_cost(cfg.anthropic.model, prompt.estimate_tokens(chars), cfg.anthropic.max_tokens,
+                                      table=table)
+            if reserve > remaining:
                 out["held_for_budget"] += 1
                 continue
-            budget_left -= reserve
+            remaining -= reserve
             yield (row["id"], chars, reserve), request
 
     for chunk in anth.split_batches(requests()):
@@ -409,7 +437,10 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
     else:
         _record_problem(ctx, "submit", None)
     if out["held_for_budget"]:
-        out["note"] = f"{out['held_for_budget']} ticket(s) held: the daily budget of ${cfg.budget.daily_usd:.2f} is reached"
+        caps = [f"daily ${cfg.budget.daily_usd:.2f}" if cfg.budget.daily_usd else "",
+                f"monthly ${cfg.budget.monthly_usd:.2f}" if cfg.budget.monthly_usd else ""]
+        out["note"] = (f"{out['held_for_budget']} ticket(s) held in the queue: the budget "
+                       f"({', '.join(c for c in caps if c)}) is reached")
     return out
 
 
@@ -442,7 +473,12 @@ def apply_result(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
     row = store.get_ticket(ctx.db, ticket_id)
     if not row or row["state"] != State.SUBMITTED or row["batch"] != local_id or row["triage_n"] != triage_n:
         return "stale"  # already applied (replay after a crash) or not from this batch
-    cost = usage_cost(result.get("model") or ctx.config.anthropic.model, result.get("usage"))
+    table = ctx.config.price_table()
+    model = result.get("model") or ctx.config.anthropic.model
+    try:
+        cost = usage_cost(model, result.get("usage"), table=table)
+    except KeyError:  # a dated snapshot we have no price for: bill it at the configured model's price
+        cost = usage_cost(ctx.config.anthropic.model, result.get("usage"), table=table)
     ctx.db.execute("update batches set cost_usd = cost_usd + ? where local_id = ?", [cost, local_id])
     match result["type"]:
         case "succeeded":
@@ -518,6 +554,10 @@ def poll(ctx: Context) -> dict[str, Any]:
             return out
         if batch["processing_status"] != "ended":
             out["open"] += 1
+            if now - batch["created_at"] > ALERT_OPEN_HOURS * 3600:
+                # batches expire 24 h after creation: someone should know before the requests do
+                out.setdefault("alerts", []).append(f"batch {row['batch_id']} open for "
+                                                    f"{(now - batch['created_at']) / 3600:.1f} h")
             continue
         ctx.db["batches"].update(row["local_id"], {"ended_at": iso(batch["ended_at"] or now),
                                                    "counts": json.dumps(batch["request_counts"])})

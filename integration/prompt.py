@@ -15,6 +15,7 @@ from importlib.resources import files
 from typing import Any, Mapping, Sequence
 
 from .config import TriageConfig
+from .pricing import cache_minimum
 from .redact import redact
 
 CHARS_PER_TOKEN = 4.0  # rough for English; the cost issue calibrates it from real usage
@@ -116,11 +117,29 @@ def answer_schema(triage: TriageConfig) -> dict[str, Any]:
 
 
 def system_prompt(triage: TriageConfig) -> str:
-    return _system_template().format(
+    """Instructions, taxonomy and the optional knowledge text: the prefix every request shares."""
+    text = _system_template().format(
         priorities=", ".join(triage.priorities),
         categories=", ".join(triage.categories),
         sentiments=", ".join(triage.sentiments),
     )
+    if triage.knowledge:
+        text += ("\nWhat our help center says (use it for the draft; never promise more than it does):\n"
+                 f"<knowledge>\n{triage.knowledge}\n</knowledge>\n")
+    return text
+
+
+def system_blocks(triage: TriageConfig, model: str) -> list[dict[str, Any]]:
+    """The shared prefix, marked for a 1-hour cache only when it reaches the model's cacheable minimum.
+
+    Batches run for minutes to hours, so the 5-minute cache would mostly expire between requests;
+    below the minimum a marker is silently ignored, so we leave it out rather than pretend.
+    """
+    text = system_prompt(triage)
+    block: dict[str, Any] = {"type": "text", "text": text}
+    if estimate_tokens(len(text)) >= cache_minimum(model):
+        block["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
+    return [block]
 
 
 def request_params(ticket_subject: str, messages: Sequence[Message], *, model: str, max_tokens: int,
@@ -129,7 +148,7 @@ def request_params(ticket_subject: str, messages: Sequence[Message], *, model: s
     return {
         "model": model,
         "max_tokens": max_tokens,
-        "system": [{"type": "text", "text": system_prompt(triage)}],
+        "system": system_blocks(triage, model),
         "messages": [{"role": "user", "content": build_conversation(ticket_subject, messages, triage.max_input_tokens,
                                                                         redact_kinds)}],
         "output_config": {"format": {"type": "json_schema", "schema": answer_schema(triage)}},

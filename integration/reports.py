@@ -11,10 +11,11 @@ import sqlite_utils
 from . import prompt, store
 from .config import Config
 from .pipeline import spend_today
-from .pricing import PRICES, price_for
-from .timeutil import parse_time
+from .pricing import BATCH_DISCOUNT, cache_hit_rate
+from .timeutil import iso, parse_time
 
 BATCH_ALERT_HOURS = 20.0  # a batch expires 24 h after creation
+RESULTS_ALERT_DAYS = 7  # results can be downloaded for 29 days; a week without is a problem
 ERROR_RATE_WARNING = 0.005
 
 
@@ -31,6 +32,12 @@ def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, A
             "alert": (now - created) > BATCH_ALERT_HOURS * 3600,
         })
     spend = spend_today(db, now)
+    alerts = [f"batch {b['batch_id']} open for {b['age_seconds'] / 3600:.1f} h (it expires at 24 h)"
+              for b in batches if b["alert"]]
+    for row in db.query("select batch_id, ended_at from batches where state = 'open' and ended_at is not null "
+                        "and ended_at <= ?", [iso(now - RESULTS_ALERT_DAYS * 86400)]):
+        alerts.append(f"batch {row['batch_id']} ended {row['ended_at'][:10]} and its results are still not "
+                      "downloaded (they vanish 29 days after creation)")
     problems = {}
     for row in db.query("select key, value from sync where key like 'problem:%'"):
         problems[row["key"].split(":", 1)[1]] = json.loads(row["value"])
@@ -41,37 +48,68 @@ def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, A
         "batches": batches,
         "spend_today_usd": round(spend["spent"], 6),
         "reserved_today_usd": round(spend["reserved"], 6),
+        "spend_month_usd": round(spend["spent_month"], 6),
         "budget_daily_usd": config.budget.daily_usd,
+        "budget_monthly_usd": config.budget.monthly_usd,
+        "alerts": alerts,
         "error_rate": round(counts["dead"] / done, 4) if done else 0.0,
         "problems": problems,
     }
 
 
+def calibration(db: sqlite_utils.Database) -> dict[str, float | None]:
+    """Characters per input token and output tokens per answer, measured on the last 2,000 results."""
+    row = next(db.query(
+        "select count(*) as n, sum(input_chars) as chars, "
+        "sum(coalesce(json_extract(usage, '$.input_tokens'), 0) + coalesce(json_extract(usage, '$.cache_read_input_tokens'), 0)"
+        " + coalesce(json_extract(usage, '$.cache_creation_input_tokens'), 0)) as tokens, "
+        "avg(json_extract(usage, '$.output_tokens')) as output "
+        "from (select input_chars, usage from tickets where usage is not null and input_chars > 0 "
+        "order by answered_at desc limit 2000)"))
+    if not row["n"] or not row["tokens"]:
+        return {"chars_per_token": None, "output_tokens": None, "results": 0}
+    return {"chars_per_token": row["chars"] / row["tokens"], "output_tokens": row["output"], "results": row["n"]}
+
+
 def estimate(db: sqlite_utils.Database, config: Config, *, tickets: int | None = None,
-             input_tokens: int | None = None, output_tokens: int | None = None) -> dict[str, Any]:
-    """Cost of what is queued now (or of a hypothetical workload), per model, standard vs batch."""
+             input_tokens: int | None = None, output_tokens: int | None = None,
+             queued_chars: int | None = None, exact_input_tokens: int | None = None) -> dict[str, Any]:
+    """Cost of what is queued now (or of a hypothetical workload), per model, standard vs batch.
+
+    Queued work: input tokens from the characters of the requests as they would be sent, divided by
+    the characters-per-token ratio measured on past results (``prompt.CHARS_PER_TOKEN`` without
+    history), or exact when ``exact_input_tokens`` is given; output at worst ``max_tokens`` per ticket,
+    and expected at the average observed so far.
+    """
+    cal = calibration(db)
+    expected_output = None
     if tickets is None:
-        row = next(db.query(
-            "select count(*) as n, coalesce(sum(length(coalesce(description, '')) + length(coalesce(subject, ''))), 0) as chars "
-            "from tickets where state in ('queued', 'failed')"))
-        tickets = row["n"]
-        system_tokens = prompt.estimate_tokens(len(prompt.system_prompt(config.triage)))
-        per_ticket_in = min(prompt.estimate_tokens(row["chars"] / tickets) if tickets else 0,
-                            config.triage.max_input_tokens) + system_tokens
-        input_total = per_ticket_in * tickets
-        output_total = config.anthropic.max_tokens * tickets  # worst case: every answer at max_tokens
+        tickets = next(db.query("select count(*) as n from tickets where state in ('queued', 'failed')"))["n"]
+        ratio = cal["chars_per_token"] or prompt.CHARS_PER_TOKEN
+        input_total = exact_input_tokens if exact_input_tokens is not None else int((queued_chars or 0) / ratio)
+        output_total = config.anthropic.max_tokens * tickets
+        if cal["output_tokens"]:
+            expected_output = int(cal["output_tokens"] * tickets)
     else:
         input_total = tickets * (input_tokens or 0)
         output_total = tickets * (output_tokens or 0)
+    table = config.price_table()
     models = []
-    for model in sorted(PRICES):
-        price = price_for(model)
+    for model in sorted(table):
+        price = table[model]
         standard = (input_total * price.input + output_total * price.output) / 1_000_000
-        models.append({"model": model, "tickets": tickets, "input_tokens": input_total,
-                       "output_tokens": output_total, "standard_usd": round(standard, 2),
-                       "batch_usd": round(standard / 2, 2),
-                       "configured": model == config.anthropic.model})
-    return {"models": models}
+        entry = {"model": model, "tickets": tickets, "input_tokens": input_total,
+                 "output_tokens": output_total, "standard_usd": round(standard, 2),
+                 "batch_usd": round(standard * BATCH_DISCOUNT, 2),
+                 "batch_usd_per_ticket": round(standard * BATCH_DISCOUNT / tickets, 6) if tickets else 0.0,
+                 "configured": model == config.anthropic.model}
+        if expected_output is not None:
+            entry["expected_output_tokens"] = expected_output
+            entry["expected_batch_usd"] = round(
+                (input_total * price.input + expected_output * price.output) * BATCH_DISCOUNT / 1_000_000, 2)
+        models.append(entry)
+    return {"models": models, "chars_per_token": cal["chars_per_token"] or prompt.CHARS_PER_TOKEN,
+            "calibrated_on_results": cal["results"], "exact": exact_input_tokens is not None}
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -120,4 +158,9 @@ def report(db: sqlite_utils.Database, config: Config, *, since: str | None = Non
         "drafts_used": used,
         "drafts_rejected": rejected,
         "draft_acceptance_rate": round(used / (used + rejected), 4) if used + rejected else None,
+        "cache_hit_rate": _round(cache_hit_rate(json.loads(r["usage"]) for r in rows if r["usage"])),
     }
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None

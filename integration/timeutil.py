@@ -25,3 +25,9 @@ def day_start(epoch: float) -> float:
     """Start of the UTC day containing ``epoch``."""
     d = datetime.fromtimestamp(epoch, tz=timezone.utc)
     return d.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def month_start(epoch: float) -> float:
+    """Start of the UTC month containing ``epoch``."""
+    d = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return d.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()

@@ -107,6 +107,7 @@ class AnthropicSim(SimServer):
         self._local = threading.local()
         for method, pattern, handler in (
             ("POST", "/v1/messages/batches", self._create),
+            ("POST", "/v1/messages/count_tokens", self._count_tokens),
             ("GET", "/v1/messages/batches", self._list),
             ("GET", "/v1/messages/batches/{id}", self._retrieve),
             ("DELETE", "/v1/messages/batches/{id}", self._delete),
@@ -249,6 +250,16 @@ class AnthropicSim(SimServer):
         return self._error(404, "not_found_error", f"Message Batch {batch_id} not found.")
 
     # -- POST /v1/messages/batches -------------------------------------------------------------
+    def _count_tokens(self, request: Request) -> Response:
+        """``POST /v1/messages/count_tokens``: free, same token accounting as the batch results."""
+        body = request.json() or {}
+        if not isinstance(body, dict) or not body.get("model") or not body.get("messages"):
+            return self._error(400, "invalid_request_error", "model and messages are required")
+        info = stand_in.read_prompt(body, str(body["model"]))
+        schema = stand_in.output_schema(body)
+        extra = stand_in.schema_tokens(schema) if schema is not None else 0
+        return Response(200, {"input_tokens": info.input_tokens + extra})
+
     def _create(self, request: Request) -> Response:
         with self.lock:
             faults = self._faults
