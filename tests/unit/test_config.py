@@ -105,3 +105,11 @@ def test_example_config_is_valid():
     example = Path(__file__).resolve().parents[2] / "config" / "zdtriage.example.toml"
     cfg = load(example, ENV)
     assert cfg.zendesk.subdomain
+
+
+def test_simulator_config_is_valid():
+    from pathlib import Path
+
+    cfg = load(Path(__file__).resolve().parents[2] / "config" / "sim.toml", {"ZENDESK_API_TOKEN": "sim-token",
+                                                                               "ANTHROPIC_API_KEY": "sim-key"})
+    assert cfg.zendesk.url == "http://127.0.0.1:8765"
