@@ -251,7 +251,7 @@ def backfill(ctx: click.Context, since: str) -> None:
                     click.echo(f"rate limited; waiting {exc.retry_after:.0f}s", err=True)
                     time.sleep(exc.retry_after)
                     continue
-                fresh = [t for t in page["tickets"] if (pipeline._epoch(t["created_at"]) or 0) >= start]
+                fresh = [t for t in page["tickets"] if (pipeline.to_epoch(t["created_at"]) or 0) >= start]
                 with pctx.db.atomic():
                     queued += pipeline.save_tickets(pctx, fresh)["queued"]
                 pages += 1

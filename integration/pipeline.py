@@ -89,7 +89,7 @@ def _eligible(ticket: dict[str, Any], config: Config) -> tuple[bool, str]:
     return True, ""
 
 
-def _epoch(value: Any) -> float | None:
+def to_epoch(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, (int, float)):
@@ -114,7 +114,7 @@ def save_tickets(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
         zd_fields = {
             "zd_status": t["status"],
             "zd_tags": json.dumps(t["tags"]),
-            "zd_updated_at": float(t.get("generated_timestamp") or _epoch(t.get("updated_at")) or now),
+            "zd_updated_at": float(t.get("generated_timestamp") or to_epoch(t.get("updated_at")) or now),
         }
         if row is None:
             if not eligible:
@@ -122,7 +122,7 @@ def save_tickets(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
                 continue
             base = {
                 "id": t["id"], "subject": t["subject"], "description": t["description"],
-                "requester_id": t.get("requester_id"), "zd_created_at": _epoch(t.get("created_at")),
+                "requester_id": t.get("requester_id"), "zd_created_at": to_epoch(t.get("created_at")),
                 "changed_at": iso(now), **zd_fields,
             }
             if marker in t["tags"]:
@@ -153,14 +153,14 @@ def save_comments(ctx: Context, comments: list[dict[str, Any]]) -> int:
             continue  # our own note is not part of the customer's conversation
         ctx.db["comments"].insert(
             {"id": c["id"], "ticket_id": c["ticket_id"], "author_id": c["author_id"], "public": int(c["public"]),
-             "body": c["body"], "created_at": _epoch(c["created_at"]) or now},
+             "body": c["body"], "created_at": to_epoch(c["created_at"]) or now},
             pk="id", replace=True,
         )
         if not ctx.config.triage.retriage or not c["public"]:
             continue
         row = store.get_ticket(ctx.db, c["ticket_id"])
         if (row and row["state"] == State.WRITTEN and row["requester_id"] == c["author_id"]
-                and (_epoch(c["created_at"]) or 0) > parse_time(row["written_at"])
+                and (to_epoch(c["created_at"]) or 0) > parse_time(row["written_at"])
                 and row["zd_status"] in ctx.config.triage.statuses):
             store.transition(ctx.db, row["id"], [State.WRITTEN], State.QUEUED, now, triage_n=row["triage_n"] + 1,
                              attempts=0, invalid_answers=0, write_attempts=0, answer=None, write_started_at=None,
