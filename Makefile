@@ -23,5 +23,8 @@ sim: $(STAMP)
 chaos: $(STAMP)
 	$(BIN)/python tests/chaos/killharness.py --kills 40 --tickets 400 --rounds 5
 
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache demo-work

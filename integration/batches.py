@@ -16,9 +16,12 @@ from .config import AnthropicConfig
 
 MAX_REQUESTS = 100_000  # per batch (DESIGN §7)
 MAX_BATCH_BYTES = 256 * 1024 * 1024  # per batch body (DESIGN §7)
-# We cut batches well below the API's 256 MB: the SDK holds a batch's requests and its JSON body
-# in memory while sending, so smaller batches keep the daemon's RSS flat. More batches cost nothing.
-TARGET_BATCH_BYTES = 32 * 1024 * 1024
+# We cut batches well below the API's 256 MB: while one is built and sent, our requests, the SDK's
+# copy of them and its JSON text and body are all in memory, about 8x the body at peak (measured,
+# bench/README.md): 32 MB batches took the daemon past 340 MB, 16 MB to ~250 MB; at 8 MB the peak
+# stays near 180 MB whatever the queue. The cost is more batches: one create and, while open, one
+# retrieve per poll each (a 100,000-ticket backlog of plain tickets makes ~26).
+TARGET_BATCH_BYTES = 8 * 1024 * 1024
 _ENVELOPE = len(b'{"requests":[]}')
 
 
