@@ -33,7 +33,8 @@ from .store import State
 from .timeutil import day_start, iso, month_start, parse_time
 
 FIRST_START_MARGIN = 300.0  # seconds before the first run: older than the export's "too recent" window
-EXPORT_PAGES_PER_RUN = 4  # the export allows 10 requests a minute, shared by tickets and events
+EXPORT_PAGES_PER_RUN = 4
+EVENT_PAGES_PER_SUBMIT = 8  # a 429 ends the loop sooner; the rest is read at the next submit  # the export allows 10 requests a minute, shared by tickets and events
 BACKOFF_MAX = 3600.0
 MAX_WRITE_ATTEMPTS = 5
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
@@ -113,17 +114,6 @@ def _rows_by_id(ctx: Context, ids: list[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _insert_rows(ctx: Context, table: str, rows: list[dict[str, Any]], *, replace: bool = False) -> None:
-    """Insert rows with one statement per set of columns (what ``db[table].insert`` did row by row)."""
-    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row), []).append(tuple(row.values()))
-    verb = "insert or replace" if replace else "insert"
-    for columns, values in groups.items():
-        ctx.db.conn.executemany(f"{verb} into [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
-                                f"values ({', '.join('?' * len(columns))})", values)
-
-
 def save_tickets(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
     """Apply one export page to the store (database only). Call inside a transaction.
 
@@ -138,7 +128,7 @@ def save_tickets(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
     seen: list[tuple[Any, ...]] = []
 
     def flush() -> None:
-        _insert_rows(ctx, "tickets", new)
+        ctx.db["tickets"].insert_all(new)
         ctx.db.conn.executemany("update tickets set zd_status = ?, zd_tags = ?, zd_updated_at = ? where id = ?", seen)
         new.clear()
         seen.clear()
@@ -189,9 +179,9 @@ def save_comments(ctx: Context, comments: list[dict[str, Any]]) -> int:
     # our own note is not part of the customer's conversation
     theirs = [c for c in comments if not prompt.is_our_note(c["body"], c["ticket_id"])]
     # one statement for the page (row by row, sqlite-utils' per-call overhead dominated a backfill)
-    _insert_rows(ctx, "comments", [
+    ctx.db["comments"].insert_all([
         {"id": c["id"], "ticket_id": c["ticket_id"], "author_id": c["author_id"], "public": int(c["public"]),
-         "body": c["body"], "created_at": to_epoch(c["created_at"]) or now} for c in theirs], replace=True)
+         "body": c["body"], "created_at": to_epoch(c["created_at"]) or now} for c in theirs], pk="id", replace=True)
     for c in theirs:
         if not ctx.config.triage.retriage or not c["public"]:
             continue
@@ -244,15 +234,17 @@ def ingest(ctx: Context) -> dict[str, Any]:
     return totals
 
 
-def sync_conversations(ctx: Context) -> dict[str, int]:
+def sync_conversations(ctx: Context) -> dict[str, Any]:
     """Read new comments of every ticket from the ticket-event export (1,000 events a call).
 
     Conversations matter only when requests are built, so this runs at the start of submit, not at
-    every ingest: on a busy day that halves the export calls. Raises ZendeskError.
+    every ingest: on a busy day that halves the export calls. ``caught_up`` is false while pages
+    remain (a backlog, or the export's rate limit); submit then waits rather than send a ticket
+    without its latest replies. Raises ZendeskError.
     """
     start = store.get_sync(ctx.db, "start_time") or "0"
-    out = {"comments": 0, "retriaged": 0}
-    for _ in range(EXPORT_PAGES_PER_RUN):
+    out: dict[str, Any] = {"comments": 0, "retriaged": 0, "caught_up": False}
+    for _ in range(EVENT_PAGES_PER_SUBMIT):
         since = int(store.get_sync(ctx.db, "events_time") or start)
         page = zd.fetch_comment_events(ctx.zendesk, since)
         with ctx.db.atomic():
@@ -261,6 +253,7 @@ def sync_conversations(ctx: Context) -> dict[str, int]:
                 store.set_sync(ctx.db, "events_time", str(page["end_time"]))  # same transaction as its comments
         out["comments"] += len(page["comments"])
         if page["end_of_stream"] or not page["end_time"]:
+            out["caught_up"] = True
             break
     return out
 
@@ -411,14 +404,19 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
             out["waiting"] = "export rate limited; conversations not read yet"
             return out
         try:
-            out.update(sync_conversations(ctx))
+            synced = sync_conversations(ctx)
         except zd.ZendeskRateLimited as exc:
             _block(ctx, "ingest", exc)
-            out["waiting"] = str(exc)
+            out["waiting"] = f"comment events not all read: {exc}"
             return out
         except zd.ZendeskError as exc:
             _record_problem(ctx, "submit", str(exc))
             out["error"] = str(exc)
+            return out
+        caught_up = synced.pop("caught_up")
+        out.update(synced)
+        if not caught_up:
+            out["waiting"] = "comment events not all read yet; submitting at the next run"
             return out
     queued = _count(ctx, "queued")
     if queued == 0 or (queued < cfg.schedule.min_batch and not ignore_min_batch):
@@ -754,6 +752,7 @@ def writeback(ctx: Context) -> dict[str, Any]:
 
         # 3. new writes, paced to the account's ticket-update allowance
         allowance = max(int(cfg.zendesk.updates_per_minute * cfg.schedule.writeback_every / 60), zd.UPDATE_MANY_LIMIT)
+        allowance = min(allowance, max(MAX_JOBS_IN_FLIGHT - in_flight, 0) * zd.UPDATE_MANY_LIMIT)
         rows = list(ctx.db.query(
             "select * from tickets where write_started_at is null and "
             "(state = 'answered' or (state = 'dead' and failed_tag_at is null and zd_status in "

@@ -295,3 +295,18 @@ def test_secrets_never_reach_logs_or_the_database(zsim, make_ctx, clock, drive, 
     for secret in ("sim-token", "sim-key"):
         assert secret not in caplog.text
         assert secret.encode() not in blob
+
+
+def test_submit_waits_until_comment_events_are_all_read(zsim, make_ctx, clock, monkeypatch):
+    zsim.seed(5, 33)
+    ctx = make_ctx()
+    pipeline.ingest(ctx)
+    queued = store.counts(ctx.db)["queued"]
+    real = pipeline.zd.fetch_comment_events
+    monkeypatch.setattr(pipeline.zd, "fetch_comment_events",
+                        lambda client, since: {**real(client, since), "end_of_stream": False, "end_time": since + 1})
+    out = pipeline.submit(ctx, ignore_min_batch=True)
+    assert out["submitted"] == 0 and "comment events" in out["waiting"]
+    monkeypatch.undo()
+    assert store.counts(ctx.db)["queued"] == queued > 0
+    assert pipeline.submit(ctx, ignore_min_batch=True)["submitted"] == queued
