@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -72,6 +73,22 @@ def _block(ctx: Context, stage: str, exc: zd.ZendeskRateLimited) -> None:
 def _record_problem(ctx: Context, stage: str, message: str | None) -> None:
     """The last problem per stage, shown by ``status`` (a revoked token must be visible)."""
     store.set_sync(ctx.db, f"problem:{stage}", json.dumps({"at": iso(ctx.now()), "message": message}) if message else None)
+
+
+@contextmanager
+def _zendesk_stage(ctx: Context, stage: str, out: dict[str, Any]) -> Iterator[None]:
+    """Run a stage's Zendesk work: a 429 blocks the stage until Retry-After, another error is recorded
+    for ``status`` (the daemon keeps running), success clears the stage's last problem."""
+    try:
+        yield
+    except zd.ZendeskRateLimited as exc:
+        _block(ctx, stage, exc)
+        out["waiting"] = str(exc)
+    except zd.ZendeskError as exc:
+        _record_problem(ctx, stage, str(exc))
+        out["error"] = str(exc)
+        return
+    _record_problem(ctx, stage, None)
 
 
 def _backoff(base: float, attempts: int) -> float:
@@ -209,7 +226,7 @@ def ingest(ctx: Context) -> dict[str, Any]:
         start = str(int(parse_time(ctx.config.zendesk.start) if ctx.config.zendesk.start else now - FIRST_START_MARGIN))
         store.set_sync(db, "start_time", start)
     totals = {"stage": "ingest", "pages": 0, "queued": 0, "skipped": 0}
-    try:
+    with _zendesk_stage(ctx, "ingest", totals):
         for _ in range(EXPORT_PAGES_PER_RUN):
             cursor = store.get_sync(db, "ticket_cursor")
             page = zd.fetch_ticket_page(ctx.zendesk, cursor=cursor, start_time=None if cursor else int(start))
@@ -223,14 +240,6 @@ def ingest(ctx: Context) -> dict[str, Any]:
             if page["end_of_stream"]:
                 break
         totals["histories"] = fetch_missing_conversations(ctx)
-    except zd.ZendeskRateLimited as exc:
-        _block(ctx, "ingest", exc)
-        totals["waiting"] = str(exc)
-    except zd.ZendeskError as exc:
-        _record_problem(ctx, "ingest", str(exc))
-        totals["error"] = str(exc)
-        return totals
-    _record_problem(ctx, "ingest", None)
     return totals
 
 
@@ -717,7 +726,7 @@ def writeback(ctx: Context) -> dict[str, Any]:
         for k, v in tally.items():
             out["results"][k] = out["results"].get(k, 0) + v
 
-    try:
+    with _zendesk_stage(ctx, "writeback", out):
         # 1. jobs we sent: settle their tickets from the job results
         job_ids = [r["write_job_id"] for r in ctx.db.query(
             "select distinct write_job_id from tickets where write_job_id is not null")]
@@ -781,14 +790,6 @@ def writeback(ctx: Context) -> dict[str, Any]:
                                         [(job_id, r["id"]) for r in group])
             in_flight += 1
             out["jobs_sent"] += 1
-    except zd.ZendeskRateLimited as exc:
-        _block(ctx, "writeback", exc)
-        out["waiting"] = str(exc)
-    except zd.ZendeskError as exc:
-        _record_problem(ctx, "writeback", str(exc))
-        out["error"] = str(exc)
-        return out
-    _record_problem(ctx, "writeback", None)
     return out
 
 
