@@ -1,0 +1,144 @@
+"""The model's answer, defined once: a pydantic model built from the configured lists (pure).
+
+Its JSON schema is what goes into ``output_config`` (structured output), and the same model validates the
+answer that comes back, with the rules the schema cannot say: values matched case-insensitively onto the
+configured spelling, ``language`` an ISO 639-1 code (else dropped), ``confidence`` a number from 0 to 1
+(the API's structured output does not support ``minimum``/``maximum``, DESIGN §7), ``draft`` cleaned and cut.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+
+from . import prompt
+from .config import TriageConfig
+
+MAX_DRAFT_CHARS = 8000
+_LANG = re.compile(r"^[a-z]{2}$")
+_FIELDS = ("priority", "category", "sentiment", "language", "confidence", "draft")
+
+
+class _Answer(BaseModel):
+    """Shared rules; the enumerated fields are added per configuration by :func:`answer_model`."""
+
+    # extra keys are dropped, never written; the schema still forbids them, so the API never sends one
+    model_config = ConfigDict(extra="ignore", frozen=True, json_schema_extra={"additionalProperties": False})
+    lists: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    language: str | None = Field(default=None, description="ISO 639-1 code of the customer's language")
+    confidence: float = Field(description="0 to 1")
+    draft: str
+
+    @field_validator("priority", "category", "sentiment", mode="before", check_fields=False)
+    @classmethod
+    def _configured_spelling(cls, value: Any, info: Any) -> Any:
+        # "p2 " or "Billing" is the configured value; anything else fails the Literal check below
+        if isinstance(value, str):
+            for option in cls.lists[info.field_name]:
+                if value.strip().lower() == option.lower():
+                    return option
+        return value
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _iso_639_1(cls, value: Any) -> str | None:
+        if isinstance(value, str) and _LANG.match(value.strip().lower()):
+            return value.strip().lower()
+        return None  # a language we cannot name is left out, not a reason to refuse the answer
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _unit_interval(cls, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError("confidence is not a number from 0 to 1")
+        return float(value)
+
+    @field_validator("draft", mode="before")
+    @classmethod
+    def _plain_text(cls, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("draft is empty")
+        draft = prompt.clean_text(value)[:MAX_DRAFT_CHARS]
+        if not draft:
+            raise ValueError("draft is empty once cleaned")
+        return draft
+
+
+@lru_cache(maxsize=16)
+def _model_for(priorities: tuple[str, ...], categories: tuple[str, ...], sentiments: tuple[str, ...]) -> type[_Answer]:
+    lists = {"priority": priorities, "category": categories, "sentiment": sentiments}
+    fields: dict[str, Any] = {name: (Literal[values], ...) for name, values in lists.items()}  # type: ignore[valid-type]
+    model = create_model("TriageAnswer", __base__=_Answer, **fields)
+    model.lists = lists
+    return model
+
+
+def answer_model(triage: TriageConfig) -> type[_Answer]:
+    """The answer model for the configured priorities, categories and sentiments (cached)."""
+    return _model_for(tuple(triage.priorities), tuple(triage.categories), tuple(triage.sentiments))
+
+
+def _api_subset(node: Any) -> Any:
+    # pydantic adds "title" to every node and a "default"/"anyOf" for optional fields; the structured
+    # output API takes a small subset of JSON schema (DESIGN §7), so keep the schema to that subset
+    if isinstance(node, dict):
+        if "anyOf" in node:  # str | None → a string (None is what validation makes of a bad code)
+            kinds = [n for n in node["anyOf"] if n.get("type") != "null"]
+            node = {**kinds[0], **{k: v for k, v in node.items() if k not in ("anyOf", "default")}}
+        return {k: _api_subset(v) for k, v in node.items() if k not in ("title", "default")}
+    if isinstance(node, list):
+        return [_api_subset(v) for v in node]
+    return node
+
+
+@lru_cache(maxsize=16)
+def _schema_for(model: type[_Answer]) -> str:
+    schema = _api_subset(model.model_json_schema())
+    schema["properties"] = {name: schema["properties"][name] for name in _FIELDS}
+    schema["required"] = list(_FIELDS)
+    return json.dumps(schema)
+
+
+def answer_schema(triage: TriageConfig) -> dict[str, Any]:
+    """The JSON schema for ``output_config`` (DESIGN §5), generated from :func:`answer_model`."""
+    return json.loads(_schema_for(answer_model(triage)))
+
+
+def validate_answer(text: str, triage: TriageConfig, *,
+                    stop_reason: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    """Answer text → ``(answer, None)`` if valid, else ``(None, reason)``. Never raises."""
+    if stop_reason == "max_tokens":
+        return None, "answer cut at max_tokens"
+    if stop_reason == "refusal":
+        return None, "the model refused to answer"
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None, "answer is not JSON"
+    if not isinstance(data, dict):
+        return None, "answer is not a JSON object"
+    try:
+        valid = answer_model(triage).model_validate(data).model_dump()
+    except ValidationError as exc:
+        return None, _reason(exc, data)
+    except RecursionError:
+        return None, "answer is nested too deeply"
+    return {name: valid[name] for name in _FIELDS}, None
+
+
+def _reason(exc: ValidationError, data: dict[str, Any]) -> str:
+    """One line naming the first bad field, with the value shown short (it may be hostile text)."""
+    errors = exc.errors(include_url=False)
+    error = min(errors, key=lambda e: _FIELDS.index(e["loc"][0]) if e["loc"] and e["loc"][0] in _FIELDS else 99)
+    field = str(error["loc"][0]) if error["loc"] else "answer"
+    if error["type"] == "literal_error":
+        return f"{field} {json.dumps(data.get(field), ensure_ascii=False)[:40]} is not one of the configured values"
+    if error["type"] == "missing":
+        return f"{field} is missing"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return message if field in message else f"{field}: {message}"
