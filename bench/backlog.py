@@ -43,7 +43,8 @@ def _timed(totals: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
 
 def drive(ctx: Any, clock: harness.SharedClock) -> dict[str, Any]:
     """Phases 1–4 of the module docstring; returns wall seconds per stage and the rounds used."""
-    from integration import pipeline, store
+    from integration import store
+    from integration.stages import conversations, ingest, poll, submit, writeback
 
     spent: dict[str, float] = {}
     peaks: dict[str, float] = {}  # VmHWM after each phase: where the peak was reached
@@ -57,29 +58,29 @@ def drive(ctx: Any, clock: harness.SharedClock) -> dict[str, Any]:
         clock.advance(ROUND_SECONDS)
 
     while True:  # 1. the ticket export, to its end
-        out = _timed(spent, "ingest", lambda: pipeline.ingest(ctx))
+        out = _timed(spent, "ingest", lambda: ingest.ingest(ctx))
         tick()
         if "error" in out:
             raise RuntimeError(f"ingest: {out['error']}")
-        if "waiting" not in out and out["pages"] < pipeline.EXPORT_PAGES_PER_RUN:
+        if "waiting" not in out and out["pages"] < ingest.EXPORT_PAGES_PER_RUN:
             break
     peaks["ingest"] = round(harness.peak_rss_mb(), 1)
     while True:  # 2. the comment-event export, to its end
         before = store.get_sync(ctx.db, "events_time")
-        _timed(spent, "conversations", lambda: pipeline.sync_conversations(ctx))
+        _timed(spent, "conversations", lambda: conversations.sync(ctx))
         tick()
         if store.get_sync(ctx.db, "events_time") == before:
             break
     peaks["conversations"] = round(harness.peak_rss_mb(), 1)
-    out = _timed(spent, "submit", lambda: pipeline.submit(ctx, ignore_min_batch=True))  # 3. the whole queue
+    out = _timed(spent, "submit", lambda: submit.submit(ctx, ignore_min_batch=True))  # 3. the whole queue
     if "error" in out:
         raise RuntimeError(f"submit: {out['error']}")
     peaks["submit"] = round(harness.peak_rss_mb(), 1)
     while harness.pending_work(ctx):  # 4. run_once rounds, stage by stage to time each
-        _timed(spent, "ingest", lambda: pipeline.ingest(ctx))
-        _timed(spent, "submit", lambda: pipeline.submit(ctx, ignore_min_batch=True))
-        _timed(spent, "poll", lambda: pipeline.poll(ctx))
-        out = _timed(spent, "writeback", lambda: pipeline.writeback(ctx))
+        _timed(spent, "ingest", lambda: ingest.ingest(ctx))
+        _timed(spent, "submit", lambda: submit.submit(ctx, ignore_min_batch=True))
+        _timed(spent, "poll", lambda: poll.poll(ctx))
+        out = _timed(spent, "writeback", lambda: writeback.writeback(ctx))
         if "error" in out:
             raise RuntimeError(f"writeback: {out['error']}")
         tick()
@@ -89,7 +90,7 @@ def drive(ctx: Any, clock: harness.SharedClock) -> dict[str, Any]:
 
 def run(tickets: int, seed: int, updates_per_minute: int, job_seconds: float) -> dict[str, Any]:
     """Seed ``tickets``, drive them all to written, and measure."""
-    from integration import store
+    from integration.store import tickets as queue
 
     clock = harness.SharedClock()
     with harness.Sims(clock, zendesk={"job_complete_after_seconds": job_seconds},
@@ -112,7 +113,7 @@ def run(tickets: int, seed: int, updates_per_minute: int, job_seconds: float) ->
         wall = time.perf_counter() - started
         cpu = harness.cpu_seconds() - cpu_before
         sim_after = sims.call("resources")
-        counts = store.counts(ctx.db)
+        counts = queue.counts(ctx.db)
         batches = list(ctx.db.query("select request_count, bytes from batches order by created_at"))
         stats = sims.call("zendesk_stats")
         outcome = sims.call("outcome")

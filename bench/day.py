@@ -77,7 +77,8 @@ def _add_due(sims: harness.Sims, pending: list[tuple[float, dict[str, Any]]], st
 
 def ours(n: int, seed: int) -> dict[str, Any]:
     """The pipeline's day on the default schedule; Zendesk calls counted by the simulator."""
-    from integration import pipeline, store
+    from integration.stages import ingest, poll, submit, writeback
+    from integration.store import tickets as queue
 
     clock = harness.SharedClock()
     start = clock()
@@ -94,21 +95,21 @@ def ours(n: int, seed: int) -> dict[str, Any]:
             elapsed = now - start
             # in pipeline order, each stage when due (the daemon runs all four at start, then on its interval)
             if elapsed % every.ingest_every == 0:
-                pipeline.ingest(ctx)
+                ingest.ingest(ctx)
             if elapsed % every.submit_every == 0:
-                pipeline.submit(ctx)
+                submit.submit(ctx)
             if elapsed % every.poll_every == 0:
-                pipeline.poll(ctx)
+                poll.poll(ctx)
             if elapsed % every.writeback_every == 0:
-                pipeline.writeback(ctx)
+                writeback.writeback(ctx)
             stored = next(ctx.db.query("select count(*) as n from tickets"))["n"]
             if not pending and stored == expected and not harness.pending_work(ctx):
                 break
             if elapsed > 2 * DAY_SECONDS:
-                raise RuntimeError(f"day not settled after 48 simulated hours: {store.counts(ctx.db)}")
+                raise RuntimeError(f"day not settled after 48 simulated hours: {queue.counts(ctx.db)}")
             clock.advance(TICK)
             minute += 1
-        counts = store.counts(ctx.db)
+        counts = queue.counts(ctx.db)
         calls = sims.zendesk_api_calls()
         outcome = sims.call("outcome")
     harness.cleanup(pipe.workdir)

@@ -16,6 +16,7 @@ import click
 from . import config as config_mod
 from . import pipeline, reports, store
 from .config import Config, ConfigError
+from .store import tickets as queue
 from .timeutil import iso, parse_time
 
 
@@ -82,8 +83,7 @@ def run(ctx: click.Context, once: bool, verbose: bool) -> None:
         with single_instance(cfg.state.path):
             pctx = _context(cfg)
             if once:
-                for summary in pipeline.run_once(pctx):
-                    log_summary(summary)
+                pipeline.run_once(pctx, on_stage=log_summary)
             else:
                 run_forever(pctx)
     except AlreadyRunning as exc:
@@ -129,6 +129,7 @@ def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, 
              exact: bool, per_minute: int, as_json: bool) -> None:
     """Cost estimate for what is queued now, or for --tickets N --input-tokens I --output-tokens O."""
     from . import batches
+    from .stages import submit as submit_stage
 
     if tickets is not None and (input_tokens is None or output_tokens is None):
         raise UsageProblem("--tickets needs --input-tokens and --output-tokens")
@@ -142,7 +143,7 @@ def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, 
         pctx = _context(cfg, clients=False)
         client = batches.make_client(cfg.anthropic) if exact else None
         chars, counted, last = 0, 0, 0.0
-        for _row, request, n in pipeline.queued_requests(pctx):
+        for _row, request, n in submit_stage.queued_requests(pctx):
             chars += n
             if client is not None:
                 time.sleep(max(0.0, last + 60.0 / per_minute - time.monotonic()))
@@ -210,17 +211,8 @@ def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
     """Put failed (and with --dead, dead) tickets back in the queue."""
     cfg = _load(ctx, need_secrets=False)
     db = store.open_db(cfg.state.path)
-    states = ["failed", "dead"] if dead else ["failed"]
-    now = iso(time.time())
-    sql = (f"update tickets set state = 'queued', queued_at = ?, changed_at = ?, attempts = 0, invalid_answers = 0, "
-           f"write_attempts = 0, next_attempt_at = null, failed_tag_at = null "
-           f"where state in ({', '.join('?' for _ in states)})")
-    params: list[Any] = [now, now, *states]
-    if tickets:
-        sql += f" and id in ({', '.join('?' for _ in tickets)})"
-        params += list(tickets)
     with db.atomic():
-        n = db.execute(sql, params).rowcount
+        n = queue.retry(db, time.time(), dead=dead, ids=tickets)
     click.echo(f"{n} ticket(s) back in the queue")
 
 
@@ -230,6 +222,8 @@ def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
 def backfill(ctx: click.Context, since: str) -> None:
     """Queue tickets created since DATE that were never triaged."""
     from . import zendesk as zd
+    from .stages import conversations, ingest
+    from .stages.common import to_epoch
 
     try:
         start = int(parse_time(since))
@@ -251,15 +245,15 @@ def backfill(ctx: click.Context, since: str) -> None:
                     click.echo(f"rate limited; waiting {exc.retry_after:.0f}s", err=True)
                     time.sleep(exc.retry_after)
                     continue
-                fresh = [t for t in page["tickets"] if (pipeline.to_epoch(t["created_at"]) or 0) >= start]
+                fresh = [t for t in page["tickets"] if (to_epoch(t["created_at"]) or 0) >= start]
                 with pctx.db.atomic():
-                    queued += pipeline.save_tickets(pctx, fresh)["queued"]
+                    queued += ingest.save_tickets(pctx, fresh)["queued"]
                 pages += 1
                 click.echo(f"page {pages}: {queued} queued so far", err=True)
                 cursor = page["after_cursor"]
                 if page["end_of_stream"] or not cursor:
                     break
-            pipeline.fetch_missing_conversations(pctx)
+            conversations.fetch_missing(pctx)
     except AlreadyRunning as exc:
         raise UsageProblem(f"{exc}; stop the service before a backfill") from None
     except zd.ZendeskError as exc:

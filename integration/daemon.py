@@ -23,6 +23,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import pipeline
+from .stages import ingest, poll, submit, writeback
 
 log = logging.getLogger("zdtriage")
 
@@ -80,10 +81,10 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None) -> N
         timezone="UTC",
     )
     stages = [
-        ("ingest", sched.ingest_every, lambda: pipeline.ingest(ctx)),
-        ("submit", sched.submit_every, lambda: pipeline.submit(ctx)),
-        ("poll", sched.poll_every, lambda: pipeline.poll(ctx)),
-        ("writeback", sched.writeback_every, lambda: pipeline.writeback(ctx)),
+        ("ingest", sched.ingest_every, lambda: ingest.ingest(ctx)),
+        ("submit", sched.submit_every, lambda: submit.submit(ctx)),
+        ("poll", sched.poll_every, lambda: poll.poll(ctx)),
+        ("writeback", sched.writeback_every, lambda: writeback.writeback(ctx)),
     ]
     first = datetime.now(timezone.utc)
     for index, (name, every, fn) in enumerate(stages):

@@ -1,4 +1,5 @@
-"""Pure triage logic: ticket → batch request ``params``; answer text → validated result; result → tags and note.
+"""Pure triage logic: ticket → batch request ``params``; validated answer → tags and note (the answer itself
+is defined in ``answer``).
 
 No client, no database: everything here is a function of its arguments.
 """
@@ -6,7 +7,6 @@ No client, no database: everything here is a function of its arguments.
 from __future__ import annotations
 
 import html
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any, Mapping, Sequence
 
+from . import answer
 from .config import TriageConfig
 from .pricing import cache_minimum
 from .redact import redact
@@ -21,13 +22,11 @@ from .redact import redact
 CHARS_PER_TOKEN = 4.0  # rough for English; the cost issue calibrates it from real usage
 NOTE_FOOTER = "— Draft by zendesk-batch-triage"
 NOTE_HEADER = "AI triage — "
-MAX_DRAFT_CHARS = 8000
 _TAG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _HTML_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{0,2000}>", re.IGNORECASE | re.DOTALL)
 _BREAKS = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h\d)\b[^>]*>", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t]+")
 _BLANKS = re.compile(r"\n{3,}")
-_LANG = re.compile(r"^[a-z]{2}$")
 
 
 @lru_cache(maxsize=1)
@@ -99,23 +98,6 @@ def build_conversation(subject: str, messages: Sequence[Message], max_input_toke
     return "<ticket>\n" + head + note + "".join(parts) + "</ticket>"
 
 
-def answer_schema(triage: TriageConfig) -> dict[str, Any]:
-    """JSON schema for structured output (DESIGN §5)."""
-    return {
-        "type": "object",
-        "properties": {
-            "priority": {"type": "string", "enum": list(triage.priorities)},
-            "category": {"type": "string", "enum": list(triage.categories)},
-            "sentiment": {"type": "string", "enum": list(triage.sentiments)},
-            "language": {"type": "string", "description": "ISO 639-1 code of the customer's language"},
-            "confidence": {"type": "number", "description": "0 to 1"},
-            "draft": {"type": "string"},
-        },
-        "required": ["priority", "category", "sentiment", "language", "confidence", "draft"],
-        "additionalProperties": False,
-    }
-
-
 def system_prompt(triage: TriageConfig) -> str:
     """Instructions, taxonomy and the optional knowledge text: the prefix every request shares."""
     text = _system_template().format(
@@ -151,7 +133,7 @@ def request_params(ticket_subject: str, messages: Sequence[Message], *, model: s
         "system": system_blocks(triage, model),
         "messages": [{"role": "user", "content": build_conversation(ticket_subject, messages, triage.max_input_tokens,
                                                                         redact_kinds)}],
-        "output_config": {"format": {"type": "json_schema", "schema": answer_schema(triage)}},
+        "output_config": {"format": {"type": "json_schema", "schema": answer.answer_schema(triage)}},
     }
 
 
@@ -163,45 +145,6 @@ def custom_id(ticket_id: int, triage_n: int) -> str:
 def parse_custom_id(value: str) -> tuple[int, int] | None:
     m = re.fullmatch(r"zt-(\d{1,30})-(\d{1,6})", value or "")
     return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def _pick(value: Any, allowed: Sequence[str]) -> str | None:
-    if not isinstance(value, str):
-        return None
-    for option in allowed:
-        if value.strip().lower() == option.lower():
-            return option
-    return None
-
-
-def validate_answer(text: str, triage: TriageConfig, *, stop_reason: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
-    """Answer text → ``(answer, None)`` if valid, else ``(None, reason)``. Never raises."""
-    if stop_reason == "max_tokens":
-        return None, "answer cut at max_tokens"
-    try:
-        data = json.loads(text)
-    except (TypeError, ValueError):
-        return None, "answer is not JSON"
-    if not isinstance(data, dict):
-        return None, "answer is not a JSON object"
-    answer: dict[str, Any] = {}
-    for key, allowed in (("priority", triage.priorities), ("category", triage.categories), ("sentiment", triage.sentiments)):
-        picked = _pick(data.get(key), allowed)
-        if picked is None:
-            shown = json.dumps(data.get(key))[:40]
-            return None, f"{key} {shown} is not one of the configured values"
-        answer[key] = picked
-    language = data.get("language")
-    answer["language"] = language.strip().lower() if isinstance(language, str) and _LANG.match(language.strip().lower()) else None
-    confidence = data.get("confidence")
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
-        return None, "confidence is not a number from 0 to 1"
-    answer["confidence"] = float(confidence)
-    draft = data.get("draft")
-    if not isinstance(draft, str) or not draft.strip():
-        return None, "draft is empty"
-    answer["draft"] = clean_text(draft)[:MAX_DRAFT_CHARS]
-    return answer, None
 
 
 def tag_for(prefix: str, kind: str, value: str) -> str:

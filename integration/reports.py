@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlite_utils
 
-from . import prompt, store
+from . import budget, prompt, store
 from .config import Config
-from .pipeline import spend_today
+from .store import tickets as queue
 from .pricing import BATCH_DISCOUNT, cache_hit_rate
 from .timeutil import iso, parse_time
 
@@ -21,7 +21,7 @@ ERROR_RATE_WARNING = 0.005
 
 def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, Any]:
     """Tickets per state, open batches with age and time to expiry, spend today, error rate, problems."""
-    counts = store.counts(db)
+    counts = queue.counts(db)
     batches = []
     for row in db.query("select * from batches where state in ('open', 'creating') order by created_at"):
         created = parse_time(row["created_at"])
@@ -31,24 +31,22 @@ def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, A
             "age_seconds": round(now - created), "expires_in_seconds": round(expires - now),
             "alert": (now - created) > BATCH_ALERT_HOURS * 3600,
         })
-    spend = spend_today(db, now)
+    spend = budget.spend(db, now)
     alerts = [f"batch {b['batch_id']} open for {b['age_seconds'] / 3600:.1f} h (it expires at 24 h)"
               for b in batches if b["alert"]]
     for row in db.query("select batch_id, ended_at from batches where state = 'open' and ended_at is not null "
                         "and ended_at <= ?", [iso(now - RESULTS_ALERT_DAYS * 86400)]):
         alerts.append(f"batch {row['batch_id']} ended {row['ended_at'][:10]} and its results are still not "
                       "downloaded (they vanish 29 days after creation)")
-    problems = {}
-    for row in db.query("select key, value from sync where key like 'problem:%'"):
-        problems[row["key"].split(":", 1)[1]] = json.loads(row["value"])
+    problems = {stage: json.loads(value) for stage, value in store.sync_like(db, "problem:").items()}
     done = counts["written"] + counts["dead"]
     return {
         "tickets": counts,
         "batches_open": len(batches),
         "batches": batches,
-        "spend_today_usd": round(spend["spent"], 6),
-        "reserved_today_usd": round(spend["reserved"], 6),
-        "spend_month_usd": round(spend["spent_month"], 6),
+        "spend_today_usd": round(spend.spent, 6),
+        "reserved_today_usd": round(spend.reserved, 6),
+        "spend_month_usd": round(spend.spent_month, 6),
         "budget_daily_usd": config.budget.daily_usd,
         "budget_monthly_usd": config.budget.monthly_usd,
         "alerts": alerts,

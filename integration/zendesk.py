@@ -235,8 +235,9 @@ def fetch_tickets(client: Zenpy, ids: list[int]) -> list[dict[str, Any]]:
 def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:
     """Send up to 100 per-ticket updates in one ``update_many`` call; return the job id.
 
-    Each update is ``{"id", "additional_tags": [...], "comment": {"body", "public": False} | None,
-    "priority": str | None}``. ``additional_tags`` adds: an agent's own tags are never replaced.
+    Each update is ``{"id", "additional_tags": [...], "remove_tags": [...] (optional), "comment": {"body",
+    "public": False} | None, "priority": str | None}``. ``additional_tags`` adds and ``remove_tags``
+    removes only the tags named: an agent's own tags are never replaced.
     """
     if not updates:
         raise ValueError("nothing to update")
@@ -246,6 +247,8 @@ def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:
     for update in updates:
         ticket = Ticket(id=update["id"])
         ticket.additional_tags = list(update["additional_tags"])
+        if update.get("remove_tags"):
+            ticket.remove_tags = list(update["remove_tags"])
         if update.get("comment"):
             ticket.comment = Comment(body=update["comment"]["body"], public=False)
         if update.get("priority"):

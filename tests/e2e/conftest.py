@@ -11,6 +11,7 @@ from integration import zendesk as zd
 from integration.sim.anthropic import AnthropicSim
 from integration.sim.server import ManualClock
 from integration.sim.zendesk import ZendeskSim
+from integration.store import tickets as queue
 
 ENV = {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"}
 
@@ -73,7 +74,7 @@ def _drive(ctx, clock, *, max_rounds=20, step=61.0):
     for _ in range(max_rounds):
         pipeline.run_once(ctx)
         clock.advance(step)  # frees the export's per-minute window and lets write jobs complete
-        now = (store.counts(ctx.db), next(ctx.db.query(
+        now = (queue.counts(ctx.db), next(ctx.db.query(
             "select count(*) as n from tickets where write_started_at is not null"))["n"])
         if now == previous:
             return now[0]

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from integration import store
 from integration.cli import cli
 from integration.demo import eligible_ids
+from integration.store import tickets as queue
 
 ENV = {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"}
 
@@ -31,7 +32,7 @@ def test_backfill_queues_never_triaged_tickets_since_a_date(zsim, asim, tmp_path
     db = store.open_db(tmp_path / "s.db")
     from integration.config import TriageConfig
 
-    assert store.counts(db)["queued"] == len(eligible_ids(before, TriageConfig()))
+    assert queue.counts(db)["queued"] == len(eligible_ids(before, TriageConfig()))
     # a second backfill queues nothing new
     again = CliRunner().invoke(cli, ["--config", str(cfg), "backfill", "--since", "2020-01-01"], env=ENV)
     assert again.output.strip().endswith("0 ticket(s) queued")

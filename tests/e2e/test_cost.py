@@ -7,9 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from integration import pipeline, prompt, reports, store
+from integration import budget, pipeline, prompt, reports
 from integration.cli import cli
 from integration.pricing import usage_cost
+from integration.store import tickets as queue
+from integration.stages import ingest, poll, submit
 
 KNOWLEDGE = "\n".join(f"Article {i}: how to reset a password, change a plan, read an invoice, export data. " * 4
                       for i in range(60))  # ~20,000 characters: above Haiku 4.5's 4,096-token minimum
@@ -18,22 +20,22 @@ KNOWLEDGE = "\n".join(f"Article {i}: how to reset a password, change a plan, rea
 def test_budget_holds_when_a_burst_would_exceed_it(zsim, make_ctx, clock, drive):
     zsim.seed(120, 21)
     ctx = make_ctx(budget={"daily_usd": 0.03})
-    pipeline.ingest(ctx)
-    out = pipeline.submit(ctx, ignore_min_batch=True)
+    ingest.ingest(ctx)
+    out = submit.submit(ctx, ignore_min_batch=True)
     assert out["submitted"] > 0 and out["held_for_budget"] > 0
     assert "budget" in out["note"]
-    spend = pipeline.spend_today(ctx.db, clock())
-    assert spend["spent"] + spend["reserved"] <= 0.03
-    pipeline.poll(ctx)
-    spend = pipeline.spend_today(ctx.db, clock())
+    spend = budget.spend(ctx.db, clock())
+    assert spend.spent + spend.reserved <= 0.03
+    poll.poll(ctx)
+    spend = budget.spend(ctx.db, clock())
     # reservations were worst cases: released to the (smaller) actual cost when results arrived
-    assert spend["reserved"] == 0 and 0 < spend["spent"] <= 0.03
+    assert spend.reserved == 0 and 0 < spend.spent <= 0.03
     for _ in range(5):  # more submits the same day never push past the cap
         pipeline.run_once(ctx)
         clock.advance(61)
-        spend = pipeline.spend_today(ctx.db, clock())
-        assert spend["spent"] + spend["reserved"] <= 0.03 + 1e-9
-    assert store.counts(ctx.db)["queued"] > 0  # the rest waits for tomorrow
+        spend = budget.spend(ctx.db, clock())
+        assert spend.spent + spend.reserved <= 0.03 + 1e-9
+    assert queue.counts(ctx.db)["queued"] > 0  # the rest waits for tomorrow
     clock.advance(86400)
     counts = drive(ctx, clock)
     assert counts["queued"] < 120  # a new day frees the budget again
@@ -42,8 +44,8 @@ def test_budget_holds_when_a_burst_would_exceed_it(zsim, make_ctx, clock, drive)
 def test_monthly_cap_applies_too(zsim, make_ctx, clock):
     zsim.seed(40, 22)
     ctx = make_ctx(budget={"daily_usd": 0, "monthly_usd": 0.005})
-    pipeline.ingest(ctx)
-    out = pipeline.submit(ctx, ignore_min_batch=True)
+    ingest.ingest(ctx)
+    out = submit.submit(ctx, ignore_min_batch=True)
     assert out["held_for_budget"] > 0 and "monthly" in out["note"]
 
 
@@ -66,7 +68,7 @@ def test_knowledge_prefix_is_cached_for_an_hour_and_read_back(zsim, asim, make_c
     zsim.seed(30, 24)
     ctx = make_ctx(triage={"knowledge_file": str(path)})
     row = {"id": 1, "subject": "s", "description": "d", "requester_id": 1, "triage_n": 1}
-    system = pipeline.build_request(ctx, row)["params"]["system"]
+    system = submit.build_request(ctx, row)["params"]["system"]
     assert system[0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
     drive(ctx, clock)
     usage = asim.usage_totals()
@@ -79,7 +81,7 @@ def test_short_prefix_is_not_marked_for_caching(zsim, asim, make_ctx, clock, dri
     zsim.seed(10, 25)
     ctx = make_ctx()
     row = {"id": 1, "subject": "s", "description": "d", "requester_id": 1, "triage_n": 1}
-    assert "cache_control" not in pipeline.build_request(ctx, row)["params"]["system"][0]
+    assert "cache_control" not in submit.build_request(ctx, row)["params"]["system"][0]
     drive(ctx, clock)
     assert asim.usage_totals()["cache_creation_input_tokens"] == 0
 
@@ -96,8 +98,8 @@ def test_estimate_is_calibrated_from_past_results(zsim, asim, make_ctx, clock, d
 def test_exact_estimate_uses_count_tokens(zsim, asim, make_ctx, clock, tmp_path):
     zsim.seed(8, 27)
     ctx = make_ctx()
-    pipeline.ingest(ctx)
-    queued = store.counts(ctx.db)["queued"]
+    ingest.ingest(ctx)
+    queued = queue.counts(ctx.db)["queued"]
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[zendesk]\nsubdomain = "sim"\nemail = "triage-bot@example.com"\nurl = "{zsim.base_url}"\n'
                    f'[anthropic]\nbase_url = "{asim.base_url}"\n[state]\npath = "{ctx.config.state.path}"\n')
@@ -120,10 +122,10 @@ def test_batch_open_for_20_hours_raises_an_alert(zsim, asim, make_ctx, clock):
     zsim.seed(3, 28)
     ctx = make_ctx()
     asim.processing_seconds = 23 * 3600
-    pipeline.ingest(ctx)
-    pipeline.submit(ctx, ignore_min_batch=True)
+    ingest.ingest(ctx)
+    submit.submit(ctx, ignore_min_batch=True)
     clock.advance(21 * 3600)
-    assert pipeline.poll(ctx)["alerts"]
+    assert poll.poll(ctx)["alerts"]
     status = reports.status(ctx.db, ctx.config, clock())
     assert status["alerts"] and "expires at 24 h" in status["alerts"][0]
 

@@ -7,8 +7,10 @@ from dataclasses import replace
 
 import requests
 
-from integration import pipeline, prompt, store
+from integration import pipeline, prompt
 from integration.demo import check_outcome, eligible_ids
+from integration.store import tickets as queue
+from integration.stages import ingest, poll, submit
 
 
 def our_notes(ticket):
@@ -53,7 +55,7 @@ def test_a_further_run_writes_nothing(zsim, make_ctx, clock, drive):
     writes = {k: v for k, v in zsim.call_counts().items() if k.startswith(("PUT", "POST", "DELETE")) and "/_sim/" not in k}
     assert writes == {k: v for k, v in calls.items() if k.startswith(("PUT", "POST", "DELETE")) and "/_sim/" not in k}
     # our own write-back brought the tickets back in the export, and none was queued again
-    assert store.counts(ctx.db)["queued"] == 0
+    assert queue.counts(ctx.db)["queued"] == 0
 
 
 def test_update_many_carries_at_most_100_tickets(zsim, make_ctx, clock, drive):
@@ -63,7 +65,7 @@ def test_update_many_carries_at_most_100_tickets(zsim, make_ctx, clock, drive):
     stats = zsim.stats()
     assert 0 < stats["max_update_many_size"] <= 100
     assert stats["max_jobs_in_flight"] <= 30
-    written = store.counts(ctx.db)["written"]
+    written = queue.counts(ctx.db)["written"]
     assert zsim.call_counts().get("PUT /api/v2/tickets/update_many.json", 0) >= written / 100
 
 
@@ -96,9 +98,9 @@ def test_customer_reply_is_ignored_with_retriage_off(zsim, make_ctx, clock, driv
 def test_ticket_closed_before_write_back_is_skipped(zsim, asim, make_ctx, clock, drive):
     zsim.seed(10, 2)
     ctx = make_ctx()
-    pipeline.ingest(ctx)
-    pipeline.submit(ctx, ignore_min_batch=True)
-    pipeline.poll(ctx)
+    ingest.ingest(ctx)
+    submit.submit(ctx, ignore_min_batch=True)
+    poll.poll(ctx)
     answered = [r["id"] for r in ctx.db.query("select id from tickets where state = 'answered'")]
     assert answered
     victim = answered[0]
@@ -106,7 +108,7 @@ def test_ticket_closed_before_write_back_is_skipped(zsim, asim, make_ctx, clock,
                           auth=("triage-bot@example.com/token", "sim-token"), timeout=10)
     assert closed.status_code == 200
     drive(ctx, clock)
-    assert store.get_ticket(ctx.db, victim)["state"] == "skipped"
+    assert queue.get(ctx.db, victim)["state"] == "skipped"
     ticket = next(t for t in zsim.snapshot() if t["id"] == victim)
     assert our_notes(ticket) == []
 
@@ -117,8 +119,8 @@ def test_first_run_without_a_start_time_is_not_refused_as_too_recent(zsim, make_
     ctx.config = replace(ctx.config, zendesk=replace(ctx.config.zendesk, start=None))
     zsim.add_ticket(subject="Printer on fire", description="Please help, the invoice printer is on fire",
                     created_at=clock() - 120)
-    summary = pipeline.ingest(ctx)
+    summary = ingest.ingest(ctx)
     assert "error" not in summary
     assert summary["queued"] == 1
-    submit = pipeline.submit(ctx, ignore_min_batch=True)
-    assert "error" not in submit and submit["submitted"] == 1
+    sent = submit.submit(ctx, ignore_min_batch=True)
+    assert "error" not in sent and sent["submitted"] == 1

@@ -8,6 +8,11 @@ import logging
 import anthropic
 
 from integration import pipeline, prompt, reports, store
+from integration.store import tickets as queue
+from integration.stages import ingest, poll, submit, writeback
+from integration.timeutil import iso
+from integration import batches as anth
+from integration import zendesk as zd
 
 from .test_end_to_end import our_notes
 
@@ -18,8 +23,8 @@ def no_retry_client(asim):
 
 
 def ingest_and_submit(ctx):
-    pipeline.ingest(ctx)
-    return pipeline.submit(ctx, ignore_min_batch=True)
+    ingest.ingest(ctx)
+    return submit.submit(ctx, ignore_min_batch=True)
 
 
 # -- Anthropic ---------------------------------------------------------------------------
@@ -33,7 +38,7 @@ def test_batch_create_refused_leaves_tickets_queued(zsim, asim, make_ctx, clock,
         asim.set_faults(**{fault: 1.0})
         out = ingest_and_submit(ctx)
         assert "error" in out and out["submitted"] == 0
-        counts = store.counts(ctx.db)
+        counts = queue.counts(ctx.db)
         assert counts["submitted"] == 0 and counts["queued"] > 0
         assert store.get_sync(ctx.db, "problem:submit")
     asim.set_faults(create_429=0.0, create_529=0.0, create_500=0.0)
@@ -49,7 +54,7 @@ def test_expired_batch_sends_unfinished_tickets_back(zsim, asim, make_ctx, clock
     asim.processing_seconds = 30 * 3600  # longer than the 24 h a batch may take
     submitted = ingest_and_submit(ctx)["submitted"]
     clock.advance(24 * 3600 + 1)
-    out = pipeline.poll(ctx)
+    out = poll.poll(ctx)
     # what finished before the 24 h is answered; the unfinished requests expired
     assert out["results"].get("failed", 0) > 0
     assert out["results"].get("failed", 0) + out["results"].get("answered", 0) == submitted
@@ -68,7 +73,7 @@ def test_canceled_batch_is_retried(zsim, asim, make_ctx, clock, drive):
     batch_id = next(ctx.db.query("select batch_id from batches"))["batch_id"]
     ctx.anthropic.messages.batches.cancel(batch_id)
     clock.advance(1)
-    out = pipeline.poll(ctx)
+    out = poll.poll(ctx)
     assert out["results"].get("failed", 0) > 0
     assert all(r["last_error"] == "request canceled" for r in ctx.db.query("select * from tickets where state = 'failed'"))
     asim.processing_seconds = 0
@@ -81,24 +86,24 @@ def test_results_gone_after_29_days_requeue(zsim, asim, make_ctx, clock, drive):
     ctx = make_ctx()
     submitted = ingest_and_submit(ctx)["submitted"]
     clock.advance(30 * 86400)  # the daemon was down for a month
-    out = pipeline.poll(ctx)
+    out = poll.poll(ctx)
     assert out.get("requeued") == submitted
-    assert store.counts(ctx.db)["queued"] == submitted
+    assert queue.counts(ctx.db)["queued"] == submitted
     counts = drive(ctx, clock)
     assert counts["written"] + counts["dead"] == submitted
 
 
 def test_batch_unknown_right_after_create_is_tolerated(zsim, make_ctx, clock):
     ctx = make_ctx()
-    now = pipeline.iso(clock())
+    now = iso(clock())
     ctx.db["tickets"].insert({"id": 5, "state": "submitted", "batch": "local1", "custom_id": "zt-5-1"})
     ctx.db["batches"].insert({"local_id": "local1", "batch_id": "msgbatch_notyetvisible", "state": "open",
                               "request_count": 1, "created_at": now})
-    assert pipeline.poll(ctx)["open"] == 1
-    assert store.get_ticket(ctx.db, 5)["state"] == "submitted"
+    assert poll.poll(ctx)["open"] == 1
+    assert queue.get(ctx.db, 5)["state"] == "submitted"
     clock.advance(11 * 60)
-    assert pipeline.poll(ctx)["requeued"] == 1
-    assert store.get_ticket(ctx.db, 5)["state"] == "queued"
+    assert poll.poll(ctx)["requeued"] == 1
+    assert queue.get(ctx.db, 5)["state"] == "queued"
 
 
 def test_invalid_request_results_are_dead_with_the_reason(zsim, asim, make_ctx, clock):
@@ -106,7 +111,7 @@ def test_invalid_request_results_are_dead_with_the_reason(zsim, asim, make_ctx, 
     ctx = make_ctx()
     asim.set_faults(errored_invalid=1.0)
     submitted = ingest_and_submit(ctx)["submitted"]
-    pipeline.poll(ctx)
+    poll.poll(ctx)
     rows = list(ctx.db.query("select * from tickets where state = 'dead'"))
     assert len(rows) == submitted
     assert all(r["last_error"].startswith("invalid_request_error") for r in rows)
@@ -117,35 +122,35 @@ def test_overloaded_results_back_off_then_give_up(zsim, asim, make_ctx, clock):
     ctx = make_ctx(anthropic={"max_attempts": 2, "retry_backoff": "1m"})
     asim.set_faults(errored_overloaded=1.0)
     ingest_and_submit(ctx)
-    pipeline.poll(ctx)
+    poll.poll(ctx)
     row = next(ctx.db.query("select * from tickets where state = 'failed' limit 1"))
     assert row["attempts"] == 1 and row["last_error"].startswith("overloaded_error")
-    assert pipeline.submit(ctx, ignore_min_batch=True)["submitted"] == 0  # still backing off
+    assert submit.submit(ctx, ignore_min_batch=True)["submitted"] == 0  # still backing off
     clock.advance(61)
-    assert pipeline.submit(ctx, ignore_min_batch=True)["submitted"] > 0
-    pipeline.poll(ctx)
-    assert store.counts(ctx.db)["dead"] > 0 and store.counts(ctx.db)["failed"] == 0
+    assert submit.submit(ctx, ignore_min_batch=True)["submitted"] > 0
+    poll.poll(ctx)
+    assert queue.counts(ctx.db)["dead"] > 0 and queue.counts(ctx.db)["failed"] == 0
 
 
 def test_crash_between_create_and_record_adopts_the_batch(zsim, asim, make_ctx, clock, drive, monkeypatch):
     zsim.seed(10, 12)
     ctx = make_ctx()
-    pipeline.ingest(ctx)
-    real_create = pipeline.anth.create_batch
+    ingest.ingest(ctx)
+    real_create = anth.create_batch
 
     def create_then_crash(client, requests):
         real_create(client, requests)
         raise KeyboardInterrupt("killed after create, before the id was recorded")
 
-    monkeypatch.setattr(pipeline.anth, "create_batch", create_then_crash)
+    monkeypatch.setattr(anth, "create_batch", create_then_crash)
     try:
-        pipeline.submit(ctx, ignore_min_batch=True)
+        submit.submit(ctx, ignore_min_batch=True)
     except KeyboardInterrupt:
         pass
-    monkeypatch.setattr(pipeline.anth, "create_batch", real_create)
+    monkeypatch.setattr(anth, "create_batch", real_create)
     assert next(ctx.db.query("select state from batches"))["state"] == "creating"
     clock.advance(ctx.config.anthropic.verify_after + 1)
-    out = pipeline.submit(ctx, ignore_min_batch=True)
+    out = submit.submit(ctx, ignore_min_batch=True)
     assert out["adopted"] == 1 and out["submitted"] == 0
     counts = drive(ctx, clock)
     assert asim.requests_seen() == counts["written"] + counts["dead"]  # nothing sent twice
@@ -155,19 +160,19 @@ def test_crash_between_create_and_record_adopts_the_batch(zsim, asim, make_ctx, 
 def test_crash_before_create_requeues(zsim, asim, make_ctx, clock, drive, monkeypatch):
     zsim.seed(10, 13)
     ctx = make_ctx()
-    pipeline.ingest(ctx)
+    ingest.ingest(ctx)
 
     def crash(client, requests):
         raise KeyboardInterrupt("killed before the request left")
 
-    monkeypatch.setattr(pipeline.anth, "create_batch", crash)
+    monkeypatch.setattr(anth, "create_batch", crash)
     try:
-        pipeline.submit(ctx, ignore_min_batch=True)
+        submit.submit(ctx, ignore_min_batch=True)
     except KeyboardInterrupt:
         pass
     monkeypatch.undo()
     clock.advance(ctx.config.anthropic.verify_after + 1)
-    out = pipeline.submit(ctx, ignore_min_batch=True)
+    out = submit.submit(ctx, ignore_min_batch=True)
     assert out["requeued"] > 0 and out["submitted"] == out["requeued"], out
     counts = drive(ctx, clock)
     assert counts["queued"] == counts["submitted"] == 0
@@ -180,14 +185,14 @@ def test_export_429_blocks_ingest_until_retry_after(zsim, make_ctx, clock):
     zsim.seed(5, 14)
     ctx = make_ctx()
     zsim.set_faults(rate_429=1.0)
-    out = pipeline.ingest(ctx)
+    out = ingest.ingest(ctx)
     assert "rate limited" in out["waiting"]
     calls = sum(zsim.call_counts().values())
-    assert "rate limited" in pipeline.ingest(ctx)["waiting"]
+    assert "rate limited" in ingest.ingest(ctx)["waiting"]
     assert sum(zsim.call_counts().values()) == calls  # no call at all while waiting: never a tight loop
     zsim.set_faults(rate_429=0.0)
     clock.advance(61)
-    assert pipeline.ingest(ctx)["queued"] == 5
+    assert ingest.ingest(ctx)["queued"] == 5
 
 
 def test_reads_survive_intermittent_5xx(zsim, make_ctx, clock, drive):
@@ -204,11 +209,11 @@ def test_reads_survive_intermittent_5xx(zsim, make_ctx, clock, drive):
 def test_write_failing_with_5xx_is_verified_then_sent_once(zsim, make_ctx, clock, drive):
     zsim.seed(12, 16)
     ctx = make_ctx()
-    pipeline.ingest(ctx)
-    pipeline.submit(ctx, ignore_min_batch=True)
-    pipeline.poll(ctx)
+    ingest.ingest(ctx)
+    submit.submit(ctx, ignore_min_batch=True)
+    poll.poll(ctx)
     zsim.set_faults(rate_500=1.0)
-    out = pipeline.writeback(ctx)
+    out = writeback.writeback(ctx)
     assert "error" in out
     unsure = next(ctx.db.query("select count(*) as n from tickets where write_started_at is not null"))["n"]
     assert unsure > 0  # the write may have landed: intent kept, not cleared
@@ -223,23 +228,23 @@ def test_write_failing_with_5xx_is_verified_then_sent_once(zsim, make_ctx, clock
 def test_crash_after_write_before_recording_writes_no_second_note(zsim, make_ctx, clock, drive, monkeypatch):
     zsim.seed(12, 17)
     ctx = make_ctx()
-    pipeline.ingest(ctx)
-    pipeline.submit(ctx, ignore_min_batch=True)
-    pipeline.poll(ctx)
-    real = pipeline.zd.write_updates
+    ingest.ingest(ctx)
+    submit.submit(ctx, ignore_min_batch=True)
+    poll.poll(ctx)
+    real = zd.write_updates
 
     def write_then_crash(client, updates):
         real(client, updates)
         raise KeyboardInterrupt("killed after Zendesk took the update")
 
-    monkeypatch.setattr(pipeline.zd, "write_updates", write_then_crash)
+    monkeypatch.setattr(zd, "write_updates", write_then_crash)
     try:
-        pipeline.writeback(ctx)
+        writeback.writeback(ctx)
     except KeyboardInterrupt:
         pass
     monkeypatch.undo()
     clock.advance(2)  # the job completes in Zendesk meanwhile
-    pipeline.writeback(ctx)  # too early to verify: nothing resent
+    writeback.writeback(ctx)  # too early to verify: nothing resent
     clock.advance(ctx.config.zendesk.verify_after)
     counts = drive(ctx, clock)
     assert counts["written"] > 0
@@ -251,7 +256,7 @@ def test_revoked_token_keeps_running_and_shows_in_status(zsim, make_ctx, clock):
     zsim.seed(3, 18)
     ctx = make_ctx()
     ctx.zendesk.users.session.auth = ("triage-bot@example.com/token", "revoked")
-    out = pipeline.ingest(ctx)
+    out = ingest.ingest(ctx)
     assert "refused the credentials" in out["error"]
     status = reports.status(ctx.db, ctx.config, clock())
     assert "refused the credentials" in status["problems"]["ingest"]["message"]
@@ -300,13 +305,13 @@ def test_secrets_never_reach_logs_or_the_database(zsim, make_ctx, clock, drive, 
 def test_submit_waits_until_comment_events_are_all_read(zsim, make_ctx, clock, monkeypatch):
     zsim.seed(5, 33)
     ctx = make_ctx()
-    pipeline.ingest(ctx)
-    queued = store.counts(ctx.db)["queued"]
-    real = pipeline.zd.fetch_comment_events
-    monkeypatch.setattr(pipeline.zd, "fetch_comment_events",
+    ingest.ingest(ctx)
+    queued = queue.counts(ctx.db)["queued"]
+    real = zd.fetch_comment_events
+    monkeypatch.setattr(zd, "fetch_comment_events",
                         lambda client, since: {**real(client, since), "end_of_stream": False, "end_time": since + 1})
-    out = pipeline.submit(ctx, ignore_min_batch=True)
+    out = submit.submit(ctx, ignore_min_batch=True)
     assert out["submitted"] == 0 and "comment events" in out["waiting"]
     monkeypatch.undo()
-    assert store.counts(ctx.db)["queued"] == queued > 0
-    assert pipeline.submit(ctx, ignore_min_batch=True)["submitted"] == queued
+    assert queue.counts(ctx.db)["queued"] == queued > 0
+    assert submit.submit(ctx, ignore_min_batch=True)["submitted"] == queued

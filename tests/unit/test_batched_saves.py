@@ -9,6 +9,8 @@ import pytest
 
 from integration import pipeline, store
 from integration.config import parse
+from integration.store import tickets as queue
+from integration.stages import conversations, ingest
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
 NOW = 1_790_000_000.0
@@ -27,37 +29,37 @@ def ticket(id_, **kw):
 
 
 def test_new_rows_get_the_column_defaults(ctx):
-    pipeline.save_tickets(ctx, [ticket(1), ticket(2, tags=["ai_triaged"])])
-    queued, skipped = store.get_ticket(ctx.db, 1), store.get_ticket(ctx.db, 2)
+    ingest.save_tickets(ctx, [ticket(1), ticket(2, tags=["ai_triaged"])])
+    queued, skipped = queue.get(ctx.db, 1), queue.get(ctx.db, 2)
     assert (queued["state"], queued["triage_n"], queued["attempts"], queued["cost_usd"]) == ("queued", 1, 0, 0.0)
     assert skipped["state"] == "skipped" and skipped["triage_n"] == 1
 
 
 def test_the_same_ticket_twice_in_a_page_is_new_once_and_its_last_version_wins(ctx):
-    stats = pipeline.save_tickets(ctx, [ticket(1), ticket(1, tags=["vip"], generated_timestamp=1_789_000_100)])
+    stats = ingest.save_tickets(ctx, [ticket(1), ticket(1, tags=["vip"], generated_timestamp=1_789_000_100)])
     assert stats == {"queued": 1, "skipped": 0, "ignored": 0, "seen": 1}
-    row = store.get_ticket(ctx.db, 1)
+    row = queue.get(ctx.db, 1)
     assert row["state"] == "queued" and json.loads(row["zd_tags"]) == ["vip"] and row["zd_updated_at"] == 1_789_000_100
 
 
 def test_a_ticket_new_then_closed_in_the_same_page_is_skipped(ctx):
-    stats = pipeline.save_tickets(ctx, [ticket(1), ticket(1, status="closed")])
+    stats = ingest.save_tickets(ctx, [ticket(1), ticket(1, status="closed")])
     assert stats["queued"] == 1 and stats["skipped"] == 1
-    row = store.get_ticket(ctx.db, 1)
+    row = queue.get(ctx.db, 1)
     assert row["state"] == "skipped" and row["zd_status"] == "closed" and row["last_error"] == "status closed"
 
 
 def test_seen_tickets_are_refreshed_and_new_ones_queued_in_one_page(ctx):
-    pipeline.save_tickets(ctx, [ticket(1)])
-    stats = pipeline.save_tickets(ctx, [ticket(1, status="pending"), ticket(2)])
+    ingest.save_tickets(ctx, [ticket(1)])
+    stats = ingest.save_tickets(ctx, [ticket(1, status="pending"), ticket(2)])
     assert stats == {"queued": 1, "skipped": 0, "ignored": 0, "seen": 1}
-    assert store.get_ticket(ctx.db, 1)["zd_status"] == "pending"
-    assert store.get_ticket(ctx.db, 2)["state"] == "queued"
+    assert queue.get(ctx.db, 1)["zd_status"] == "pending"
+    assert queue.get(ctx.db, 2)["state"] == "queued"
 
 
 def test_a_comment_seen_again_replaces_the_stored_one(ctx):
-    pipeline.save_tickets(ctx, [ticket(1)])
+    ingest.save_tickets(ctx, [ticket(1)])
     comment = {"id": 50, "ticket_id": 1, "author_id": 9, "public": True, "body": "first", "created_at": NOW - 10}
-    pipeline.save_comments(ctx, [comment, {**comment, "body": "edited"}])
-    pipeline.save_comments(ctx, [{**comment, "id": 51, "body": "again", "created_at": NOW - 5}])
-    assert [c["body"] for c in store.conversation(ctx.db, 1)] == ["edited", "again"]
+    conversations.save_comments(ctx, [comment, {**comment, "body": "edited"}])
+    conversations.save_comments(ctx, [{**comment, "id": 51, "body": "again", "created_at": NOW - 5}])
+    assert [c["body"] for c in queue.conversation(ctx.db, 1)] == ["edited", "again"]

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from integration import store
 from integration.cli import cli
+from integration.store import tickets as queue
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"ZENDESK_API_TOKEN": "zd-secret-value-123", "ANTHROPIC_API_KEY": "sk-ant-secret-value-456"}
@@ -106,7 +107,7 @@ def test_retry_moves_failed_and_with_dead_flag_dead(cfg_file, tmp_path):
     assert "1 ticket(s)" in invoke("--config", cfg_file, "retry").output
     assert "1 ticket(s)" in invoke("--config", cfg_file, "retry", "--dead", "--ticket", 2).output
     db = store.open_db(tmp_path / "s.db")
-    assert store.counts(db)["queued"] == 2 and store.counts(db)["written"] == 1
+    assert queue.counts(db)["queued"] == 2 and queue.counts(db)["written"] == 1
 
 
 def test_second_daemon_on_same_state_exits_2(cfg_file, tmp_path):

@@ -9,6 +9,11 @@ import pytest
 
 from integration import pipeline, prompt, reports, store
 from integration.config import parse
+from integration.store import tickets as queue
+from integration.store import writes
+from integration.stages import conversations, ingest, poll, writeback
+from integration.store import Intent, WriteKind
+from integration.timeutil import iso
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
 NOW = 1_790_000_000.0
@@ -29,32 +34,32 @@ def ticket(id_, **kw):
 
 
 def test_new_eligible_tickets_are_queued_others_ignored(ctx):
-    stats = pipeline.save_tickets(ctx, [ticket(1), ticket(2, status="closed"), ticket(3, tags=["no_ai"]),
+    stats = ingest.save_tickets(ctx, [ticket(1), ticket(2, status="closed"), ticket(3, tags=["no_ai"]),
                                         ticket(4, status="deleted"), ticket(5, tags=["ai_triaged"])])
     assert stats == {"queued": 1, "skipped": 1, "ignored": 3, "seen": 0}
-    assert store.get_ticket(ctx.db, 1)["state"] == "queued"
-    assert store.get_ticket(ctx.db, 2) is None
-    assert "already carries ai_triaged" in store.get_ticket(ctx.db, 5)["last_error"]
+    assert queue.get(ctx.db, 1)["state"] == "queued"
+    assert queue.get(ctx.db, 2) is None
+    assert "already carries ai_triaged" in queue.get(ctx.db, 5)["last_error"]
 
 
 def test_our_write_back_coming_back_in_the_export_is_not_queued_again(ctx):
-    pipeline.save_tickets(ctx, [ticket(1)])
+    ingest.save_tickets(ctx, [ticket(1)])
     ctx.db["tickets"].update(1, {"state": "written"})
-    stats = pipeline.save_tickets(ctx, [ticket(1, tags=["ai_triaged", "ai_priority_p2"], generated_timestamp=1_789_999_999)])
-    assert stats["queued"] == 0 and store.get_ticket(ctx.db, 1)["state"] == "written"
-    assert json.loads(store.get_ticket(ctx.db, 1)["zd_tags"]) == ["ai_triaged", "ai_priority_p2"]
+    stats = ingest.save_tickets(ctx, [ticket(1, tags=["ai_triaged", "ai_priority_p2"], generated_timestamp=1_789_999_999)])
+    assert stats["queued"] == 0 and queue.get(ctx.db, 1)["state"] == "written"
+    assert json.loads(queue.get(ctx.db, 1)["zd_tags"]) == ["ai_triaged", "ai_priority_p2"]
 
 
 def test_queued_ticket_closed_or_opted_out_is_skipped_with_reason(ctx):
-    pipeline.save_tickets(ctx, [ticket(1), ticket(2)])
-    pipeline.save_tickets(ctx, [ticket(1, status="solved"), ticket(2, tags=["no_ai"])])
-    assert store.get_ticket(ctx.db, 1)["last_error"] == "status solved"
-    assert store.get_ticket(ctx.db, 2)["last_error"] == "opted out by tag no_ai"
+    ingest.save_tickets(ctx, [ticket(1), ticket(2)])
+    ingest.save_tickets(ctx, [ticket(1, status="solved"), ticket(2, tags=["no_ai"])])
+    assert queue.get(ctx.db, 1)["last_error"] == "status solved"
+    assert queue.get(ctx.db, 2)["last_error"] == "opted out by tag no_ai"
 
 
 def submitted(ctx, id_=1, batch="b1"):
-    pipeline.save_tickets(ctx, [ticket(id_)])
-    store.transition(ctx.db, id_, ["queued"], store.State.SUBMITTED, NOW, batch=batch, reserved_usd=0.01)
+    ingest.save_tickets(ctx, [ticket(id_)])
+    queue.submit(ctx.db, NOW, batch, [(id_, f"zt-{id_}-1", 100, 0.01)])
 
 
 def result(kind="succeeded", text=None, **kw):
@@ -66,27 +71,27 @@ def result(kind="succeeded", text=None, **kw):
 def test_valid_answer_is_stored_with_its_cost_and_the_reservation_released(ctx):
     submitted(ctx)
     ctx.db["batches"].insert({"local_id": "b1", "state": "open", "cost_usd": 0.0})
-    assert pipeline.apply_result(ctx, "b1", result()) == "answered"
-    row = store.get_ticket(ctx.db, 1)
+    assert poll.apply_result(ctx, "b1", result()) == "answered"
+    row = queue.get(ctx.db, 1)
     assert json.loads(row["answer"])["priority"] == "P2"
     assert row["reserved_usd"] == 0 and row["cost_usd"] == pytest.approx((1000 * 0.5 + 100 * 2.5) / 1e6)
-    assert pipeline.apply_result(ctx, "b1", result()) == "stale"  # a replay after a crash changes nothing
+    assert poll.apply_result(ctx, "b1", result()) == "stale"  # a replay after a crash changes nothing
 
 
 def test_result_from_another_batch_is_ignored(ctx):
     submitted(ctx, batch="b2")
-    assert pipeline.apply_result(ctx, "b1", result()) == "stale"
-    assert store.get_ticket(ctx.db, 1)["state"] == "submitted"
+    assert poll.apply_result(ctx, "b1", result()) == "stale"
+    assert queue.get(ctx.db, 1)["state"] == "submitted"
 
 
 def test_invalid_answer_is_retried_once_then_dead(ctx):
     submitted(ctx)
     bad = result(text=json.dumps({**ANSWER, "priority": "P0"}))
-    assert pipeline.apply_result(ctx, "b1", bad) == "invalid"
-    assert store.get_ticket(ctx.db, 1)["state"] == "queued"
-    store.transition(ctx.db, 1, ["queued"], store.State.SUBMITTED, NOW, batch="b1")
-    assert pipeline.apply_result(ctx, "b1", bad) == "dead"
-    assert "P0" in store.get_ticket(ctx.db, 1)["last_error"]
+    assert poll.apply_result(ctx, "b1", bad) == "invalid"
+    assert queue.get(ctx.db, 1)["state"] == "queued"
+    queue.submit(ctx.db, NOW, "b1", [(1, "zt-1-1", 100, 0.01)])
+    assert poll.apply_result(ctx, "b1", bad) == "dead"
+    assert "P0" in queue.get(ctx.db, 1)["last_error"]
 
 
 @pytest.mark.parametrize("kind, error_type, expected", [
@@ -95,47 +100,52 @@ def test_invalid_answer_is_retried_once_then_dead(ctx):
 ])
 def test_result_kinds(ctx, kind, error_type, expected):
     submitted(ctx)
-    assert pipeline.apply_result(ctx, "b1", result(kind, error_type=error_type, error_message="m")) == expected
-    row = store.get_ticket(ctx.db, 1)
+    assert poll.apply_result(ctx, "b1", result(kind, error_type=error_type, error_message="m")) == expected
+    row = queue.get(ctx.db, 1)
     assert row["state"] == expected and row["batch"] is None
     if expected == "failed":
-        assert row["next_attempt_at"] == pipeline.iso(NOW + 60)
+        assert row["next_attempt_at"] == iso(NOW + 60)
 
 
 def test_attempts_run_out(ctx):
     ctx.config = replace(ctx.config, anthropic=replace(ctx.config.anthropic, max_attempts=2))
     submitted(ctx)
     ctx.db["tickets"].update(1, {"attempts": 1})
-    assert pipeline.apply_result(ctx, "b1", result("expired")) == "dead"
+    assert poll.apply_result(ctx, "b1", result("expired")) == "dead"
+
+
+def _answered_and_sent(ctx, id_, job="j"):
+    ingest.save_tickets(ctx, [ticket(id_)])
+    queue.submit(ctx.db, NOW, "b1", [(id_, f"zt-{id_}-1", 100, 0.01)])
+    queue.answer(ctx.db, id_, NOW, answer=ANSWER, usage={}, cost_usd=0.0)
+    writes.begin_writes(ctx.db, NOW, [(id_, WriteKind.NOTE, 1)])
+    writes.record_job(ctx.db, job, [id_])
+    return Intent(WriteKind.NOTE, 1, job)
 
 
 def test_settled_write_is_written_or_skipped(ctx):
-    for id_ in (1, 2):
-        pipeline.save_tickets(ctx, [ticket(id_)])
-        ctx.db["tickets"].update(id_, {"state": "answered", "answer": json.dumps(ANSWER), "write_started_at": "x",
-                                       "write_job_id": "j"})
-    assert pipeline._settle_write(ctx, 1, True) == "written"
-    assert pipeline._settle_write(ctx, 2, False, "Status closed prevents ticket update", closed=True) == "skipped"
-    assert store.get_ticket(ctx.db, 1)["write_job_id"] is None
+    one, two = _answered_and_sent(ctx, 1), _answered_and_sent(ctx, 2)
+    assert writeback._settle(ctx, 1, one, "ok") == "written"
+    assert writeback._settle(ctx, 2, two, "closed", "Status closed prevents ticket update") == "skipped"
+    assert queue.get(ctx.db, 1)["write_job_id"] is None
 
 
 def test_retention_drops_text_but_keeps_the_outcome(ctx):
     ctx.config = replace(ctx.config, privacy=replace(ctx.config.privacy, drop_text_after_write=True))
-    pipeline.save_tickets(ctx, [ticket(1)])
-    pipeline.save_comments(ctx, [{"ticket_id": 1, "id": 5, "author_id": 9, "public": True, "body": "secret", "created_at": NOW}])
-    ctx.db["tickets"].update(1, {"state": "answered", "answer": json.dumps(ANSWER)})
-    pipeline._settle_write(ctx, 1, True)
-    row = store.get_ticket(ctx.db, 1)
+    intent = _answered_and_sent(ctx, 1)
+    conversations.save_comments(ctx, [{"ticket_id": 1, "id": 5, "author_id": 9, "public": True, "body": "secret", "created_at": NOW}])
+    writeback._settle(ctx, 1, intent, "ok")
+    row = queue.get(ctx.db, 1)
     assert row["subject"] is None and row["description"] is None
     assert "draft" not in json.loads(row["answer"]) and json.loads(row["answer"])["priority"] == "P2"
-    assert store.conversation(ctx.db, 1) == []
+    assert queue.conversation(ctx.db, 1) == []
 
 
 def test_our_own_note_is_not_stored_as_conversation(ctx):
-    pipeline.save_tickets(ctx, [ticket(1)])
+    ingest.save_tickets(ctx, [ticket(1)])
     note = prompt.note_body(ANSWER, 1, 1)
-    pipeline.save_comments(ctx, [{"ticket_id": 1, "id": 5, "author_id": 1, "public": False, "body": note, "created_at": NOW}])
-    assert store.conversation(ctx.db, 1) == []
+    conversations.save_comments(ctx, [{"ticket_id": 1, "id": 5, "author_id": 1, "public": False, "body": note, "created_at": NOW}])
+    assert queue.conversation(ctx.db, 1) == []
 
 
 def test_report_counts_draft_acceptance_from_tags(ctx):

@@ -1,6 +1,5 @@
-"""Prompt building and answer validation are pure: hostile text can change only the draft."""
+"""Prompt building is pure: hostile text can change only the draft."""
 
-import json
 
 import pytest
 
@@ -10,49 +9,6 @@ from integration.config import TriageConfig
 TRIAGE = TriageConfig()
 VALID = {"priority": "P2", "category": "billing", "sentiment": "negative", "language": "de",
          "confidence": 0.82, "draft": "Hallo, danke für Ihre Nachricht."}
-
-
-def test_valid_answer_passes_and_keeps_configured_spelling():
-    answer, reason = prompt.validate_answer(json.dumps({**VALID, "priority": "p2", "category": "BILLING"}), TRIAGE)
-    assert reason is None
-    assert answer["priority"] == "P2" and answer["category"] == "billing"
-
-
-@pytest.mark.parametrize("change, why", [
-    ({"priority": "P0"}, "priority"),
-    ({"category": "vip"}, "category"),
-    ({"sentiment": None}, "sentiment"),
-    ({"confidence": 1.5}, "confidence"),
-    ({"confidence": "high"}, "confidence"),
-    ({"confidence": True}, "confidence"),
-    ({"draft": "  "}, "draft"),
-])
-def test_out_of_list_values_are_refused(change, why):
-    answer, reason = prompt.validate_answer(json.dumps({**VALID, **change}), TRIAGE)
-    assert answer is None and why in reason
-
-
-@pytest.mark.parametrize("text", ["not json", "[1,2]", "", '{"priority": "P1"'])
-def test_non_objects_are_refused(text):
-    answer, reason = prompt.validate_answer(text, TRIAGE)
-    assert answer is None and reason
-
-
-def test_truncated_answer_is_refused():
-    assert prompt.validate_answer(json.dumps(VALID), TRIAGE, stop_reason="max_tokens") == (None, "answer cut at max_tokens")
-
-
-def test_bad_language_drops_the_language_tag_only():
-    answer, _ = prompt.validate_answer(json.dumps({**VALID, "language": "German"}), TRIAGE)
-    assert answer["language"] is None
-    assert not any(t.startswith("ai_lang_") for t in prompt.triage_tags(answer, TRIAGE))
-
-
-def test_tags_follow_design():
-    answer, _ = prompt.validate_answer(json.dumps({**VALID, "confidence": 0.3, "category": "feature-request"}), TRIAGE)
-    assert prompt.triage_tags(answer, TRIAGE) == [
-        "ai_priority_p2", "ai_category_feature-request", "ai_sentiment_negative", "ai_lang_de",
-        "ai_confidence_low", "ai_triaged"]
 
 
 def test_note_identifies_the_triage():

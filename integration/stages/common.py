@@ -1,0 +1,100 @@
+"""What the stages share: a stage's blocks and problems in the sync table, Zendesk error handling,
+eligibility, backoff and time parsing."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+from .. import store
+from .. import zendesk as zd
+from ..store import tickets as queue
+from ..config import Config
+from ..timeutil import iso, parse_time
+
+if TYPE_CHECKING:
+    from ..pipeline import Context
+
+BACKOFF_MAX = 3600.0
+
+
+def blocked_until(ctx: Context, stage: str) -> float:
+    value = store.get_sync(ctx.db, f"blocked_until:{stage}")
+    return float(value) if value else 0.0
+
+
+def block(ctx: Context, stage: str, seconds: float) -> None:
+    store.set_sync(ctx.db, f"blocked_until:{stage}", str(ctx.now() + seconds))
+
+
+def record_problem(ctx: Context, stage: str, message: str | None) -> None:
+    """The last problem per stage, shown by ``status`` (a revoked token must be visible)."""
+    store.set_sync(ctx.db, f"problem:{stage}",
+                   json.dumps({"at": iso(ctx.now()), "message": message}) if message else None)
+
+
+@contextmanager
+def zendesk_stage(ctx: Context, stage: str, out: dict[str, Any]) -> Iterator[None]:
+    """Run a stage's Zendesk work: a 429 blocks the stage until Retry-After, another error is recorded
+    for ``status`` (the daemon keeps running), success clears the stage's last problem."""
+    try:
+        yield
+    except zd.ZendeskRateLimited as exc:
+        block(ctx, stage, exc.retry_after)
+        out["waiting"] = str(exc)
+    except zd.ZendeskError as exc:
+        record_problem(ctx, stage, str(exc))
+        out["error"] = str(exc)
+        return
+    record_problem(ctx, stage, None)
+
+
+def backoff(base: float, attempts: int) -> float:
+    """Delay before retry number ``attempts``: ``base``, doubling, at most an hour."""
+    return min(base * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def eligible(ticket: dict[str, Any], config: Config) -> tuple[bool, str]:
+    """Whether a ticket as Zendesk shows it is ours to triage, and why not."""
+    triage = config.triage
+    if ticket["status"] == "deleted":
+        return False, "deleted in Zendesk"
+    if ticket["status"] not in triage.statuses:
+        return False, f"status {ticket['status']}"
+    opted_out = set(ticket["tags"]) & set(triage.skip_tags)
+    if opted_out:
+        return False, f"opted out by tag {sorted(opted_out)[0]}"
+    return True, ""
+
+
+def to_epoch(value: Any) -> float | None:
+    """A Zendesk time (ISO-8601 or epoch) as epoch seconds, None when absent or unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return parse_time(str(value))
+    except ValueError:
+        return None
+
+
+def tally(into: dict[str, int], outcome: str, n: int = 1) -> None:
+    into[outcome] = into.get(outcome, 0) + n
+
+
+def count_failure(ctx: Context, ticket_id: int, reason: str, *, retryable: bool, batch: str | None = None,
+                  cost: float = 0.0) -> str:
+    """A failed attempt of a submitted ticket: back to the queue after a backoff, or dead when its
+    attempts run out (or the failure cannot be retried). Returns ``"failed"`` or ``"dead"``."""
+    now = ctx.now()
+    row = queue.get(ctx.db, ticket_id)
+    attempts = (row["attempts"] or 0) + 1 if row else 1
+    if not retryable or attempts >= ctx.config.anthropic.max_attempts:
+        queue.kill(ctx.db, ticket_id, now, reason=reason, cost_usd=cost)
+        store.log_event(ctx.db, now, "dead", ticket_id=ticket_id, batch=batch, detail=reason)
+        return "dead"
+    queue.fail(ctx.db, ticket_id, now, reason=reason, cost_usd=cost,
+               next_attempt_at=now + backoff(ctx.config.anthropic.retry_backoff, attempts))
+    return "failed"

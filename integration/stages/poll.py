@@ -1,0 +1,162 @@
+"""Poll: retrieve open batches; stream the results of ended ones into the store.
+
+Each result is applied with a guarded transition (``submitted`` in *this* batch, this triage), so replaying
+a result stream after a crash changes nothing that was already applied. Results are matched by
+``custom_id``, never by position. One result that cannot be applied fails its ticket only; one batch that
+cannot be read is recorded on that batch and the others are still polled.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .. import answer as answers
+from .. import batches as anth
+from .. import prompt, store
+from ..pricing import usage_cost
+from ..store import State
+from ..store import tickets as queue
+from ..timeutil import parse_time
+from .common import count_failure, record_problem, tally
+from .ingest import TICKET_ERRORS
+
+if TYPE_CHECKING:
+    from ..pipeline import Context
+
+ALERT_OPEN_HOURS = 20.0  # batches expire 24 h after creation: someone should know before the requests do
+RESULT_CHUNK = 500  # results applied per transaction
+NEW_BATCH_GRACE = 600.0  # a batch this young may not be listed by the API yet
+
+
+def poll(ctx: Context) -> dict[str, Any]:
+    """Check open batches; collect the ended ones."""
+    now = ctx.now()
+    out: dict[str, Any] = {"stage": "poll", "open": 0, "collected": 0, "results": {}}
+    for row in store.batches_in(ctx.db, "open"):
+        try:
+            batch = anth.retrieve_batch(ctx.anthropic, row["batch_id"])
+        except anth.BatchError as exc:
+            if exc.status == 404 and parse_time(row["created_at"]) > now - NEW_BATCH_GRACE:
+                out["open"] += 1  # just created: the API may not show it yet
+                continue
+            if exc.status == 404:
+                _abandon(ctx, row["local_id"], "batch no longer exists", "not found", out)
+                continue
+            record_problem(ctx, "poll", str(exc))
+            out["error"] = str(exc)
+            return out
+        if batch["processing_status"] != "ended":
+            out["open"] += 1
+            if now - batch["created_at"] > ALERT_OPEN_HOURS * 3600:
+                out.setdefault("alerts", []).append(f"batch {row['batch_id']} open for "
+                                                    f"{(now - batch['created_at']) / 3600:.1f} h")
+            continue
+        store.end_batch(ctx.db, row["local_id"], batch["ended_at"] or now, batch["request_counts"])
+        try:
+            results = collect(ctx, row["local_id"], row["batch_id"])
+        except anth.BatchError as exc:
+            if exc.status in (404, 410):
+                # results are kept 29 days; past that the tickets must be asked again
+                _abandon(ctx, row["local_id"], "results no longer downloadable", "results gone", out)
+                continue
+            record_problem(ctx, "poll", str(exc))
+            out["error"] = str(exc)
+            return out
+        store.log_event(ctx.db, now, "batch_collected", batch=row["batch_id"], detail=json.dumps(results))
+        out["collected"] += 1
+        for outcome, n in results.items():
+            tally(out["results"], outcome, n)
+    record_problem(ctx, "poll", None)
+    return out
+
+
+def _abandon(ctx: Context, local_id: str, reason: str, error: str, out: dict[str, Any]) -> None:
+    with ctx.db.atomic():
+        out["requeued"] = out.get("requeued", 0) + queue.requeue_batch(ctx.db, ctx.now(), local_id, reason)
+        store.abandon_batch(ctx.db, local_id, error)
+
+
+def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
+    """Stream an ended batch's results into the store, then requeue anything the results did not cover."""
+    results: dict[str, int] = {}
+    pending: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        with ctx.db.atomic():
+            for item in pending:
+                tally(results, _apply_isolated(ctx, local_id, item))
+        pending.clear()
+
+    for result in anth.iter_results(ctx.anthropic, batch_id):
+        pending.append(result)
+        if len(pending) >= RESULT_CHUNK:
+            flush()
+    flush()
+    with ctx.db.atomic():
+        missing = queue.requeue_batch(ctx.db, ctx.now(), local_id, "no result in the batch")
+        store.collect_batch(ctx.db, ctx.now(), local_id)
+    if missing:
+        results["missing"] = missing
+    return results
+
+
+def _apply_isolated(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
+    """:func:`apply_result` in a savepoint: a result that cannot be applied fails that ticket only."""
+    try:
+        with ctx.db.atomic():
+            return apply_result(ctx, local_id, result)
+    except TICKET_ERRORS as exc:
+        parsed = prompt.parse_custom_id(str(result.get("custom_id") or ""))
+        if parsed is None:
+            return "unknown"
+        with ctx.db.atomic():
+            row = queue.get(ctx.db, parsed[0])
+            if row is None or row["state"] != State.SUBMITTED or row["batch"] != local_id:
+                return "stale"
+            count_failure(ctx, parsed[0], f"result could not be applied: {type(exc).__name__}", retryable=False,
+                          batch=local_id)
+        return "dead"
+
+
+def apply_result(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
+    """Apply one result line to its ticket (database only); returns what happened."""
+    now = ctx.now()
+    parsed = prompt.parse_custom_id(result["custom_id"])
+    if not parsed:
+        return "unknown"
+    ticket_id, triage_n = parsed
+    row = queue.get(ctx.db, ticket_id)
+    if not row or row["state"] != State.SUBMITTED or row["batch"] != local_id or row["triage_n"] != triage_n:
+        return "stale"  # already applied (replay after a crash) or not from this batch
+    cost = _cost(ctx, result)
+    store.add_batch_cost(ctx.db, local_id, cost)
+    match result["type"]:
+        case "succeeded":
+            answer, reason = answers.validate_answer(result["text"] or "", ctx.config.triage,
+                                                     stop_reason=result.get("stop_reason"))
+            if answer is not None:
+                queue.answer(ctx.db, ticket_id, now, answer=answer, usage=result["usage"], cost_usd=cost)
+                return "answered"
+            # an invalid answer is asked once more, then the ticket is dead (never a tag outside the lists)
+            if (row["invalid_answers"] or 0) + 1 >= 2:
+                return count_failure(ctx, ticket_id, f"invalid answer: {reason}", retryable=False, batch=local_id,
+                                     cost=cost)
+            queue.reask(ctx.db, ticket_id, now, reason=f"invalid answer: {reason}", cost_usd=cost)
+            return "invalid"
+        case "errored":
+            retryable = result["error_type"] != "invalid_request_error"
+            return count_failure(ctx, ticket_id, f"{result['error_type']}: {result['error_message']}",
+                                 retryable=retryable, batch=local_id)
+        case "expired" | "canceled" as kind:
+            return count_failure(ctx, ticket_id, f"request {kind}", retryable=True, batch=local_id)
+    return "unknown"
+
+
+def _cost(ctx: Context, result: dict[str, Any]) -> float:
+    table = ctx.config.price_table()
+    model = result.get("model") or ctx.config.anthropic.model
+    try:
+        return usage_cost(model, result.get("usage"), table=table)
+    except KeyError:  # a dated snapshot we have no price for: bill it at the configured model's price
+        return usage_cost(ctx.config.anthropic.model, result.get("usage"), table=table)

@@ -1,0 +1,190 @@
+"""Submit: queued tickets into Message Batches, within the budget.
+
+A batch row (``creating``) is recorded and its tickets moved to ``submitted`` *before* the create call,
+and the returned batch id right after it. A crash in between leaves a ``creating`` row that the next
+submit reconciles against the workspace's recent batches. A ticket whose request cannot be built is
+dead with the reason; the others are sent.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from .. import batches as anth
+from .. import budget, prompt, store
+from .. import zendesk as zd
+from ..pricing import worst_case_cost
+from ..store import State
+from ..store import tickets as queue
+from ..timeutil import parse_time
+from . import conversations
+from .common import block, blocked_until, count_failure, record_problem
+from .ingest import TICKET_ERRORS
+
+if TYPE_CHECKING:
+    from ..pipeline import Context
+
+
+def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
+    """Send queued tickets as Message Batches, within the daily and monthly caps."""
+    now = ctx.now()
+    cfg = ctx.config
+    out: dict[str, Any] = {"stage": "submit", "batches": 0, "submitted": 0, "held_for_budget": 0}
+    out["retrying"] = queue.promote_due(ctx.db, now)
+    try:
+        out.update(reconcile_creating(ctx))
+    except anth.BatchError as exc:
+        out["error"] = str(exc)
+        return out
+    if cfg.triage.retriage or queue.count(ctx.db, State.QUEUED):
+        # conversations first: a request is built from every comment Zendesk has for the ticket
+        if blocked_until(ctx, "ingest") > now:
+            out["waiting"] = "export rate limited; conversations not read yet"
+            return out
+        try:
+            synced = conversations.sync(ctx)
+        except zd.ZendeskRateLimited as exc:
+            block(ctx, "ingest", exc.retry_after)
+            out["waiting"] = f"comment events not all read: {exc}"
+            return out
+        except zd.ZendeskError as exc:
+            record_problem(ctx, "submit", str(exc))
+            out["error"] = str(exc)
+            return out
+        caught_up = synced.pop("caught_up")
+        out.update(synced)
+        if not caught_up:
+            out["waiting"] = "comment events not all read yet; submitting at the next run"
+            return out
+    waiting = queue.count(ctx.db, State.QUEUED)
+    if waiting == 0 or (waiting < cfg.schedule.min_batch and not ignore_min_batch):
+        out["queued"] = waiting
+        return out
+    remaining = budget.left(ctx.db, cfg.budget, now)
+    table = cfg.price_table()
+
+    def unbuildable(row: dict[str, Any], exc: Exception) -> None:
+        with ctx.db.atomic():
+            queue.kill(ctx.db, row["id"], now, reason=f"cannot build the request: {type(exc).__name__}")
+            store.log_event(ctx.db, now, "dead", ticket_id=row["id"], detail=f"request: {type(exc).__name__}")
+        out["dead"] = out.get("dead", 0) + 1
+
+    def within_budget() -> Iterator[tuple[tuple[int, int, float], dict[str, Any]]]:
+        nonlocal remaining
+        for row, request, chars in queued_requests(ctx, on_error=unbuildable):
+            # reserve the worst case (every input token uncached, answer at max_tokens); released to
+            # the actual cost when the result arrives
+            reserve = worst_case_cost(cfg.anthropic.model, prompt.estimate_tokens(chars), cfg.anthropic.max_tokens,
+                                      table=table)
+            if reserve > remaining:
+                out["held_for_budget"] += 1
+                continue
+            remaining -= reserve
+            yield (row["id"], chars, reserve), request
+
+    for chunk in anth.split_batches(within_budget()):
+        if not _send(ctx, chunk, out):
+            break
+    else:
+        record_problem(ctx, "submit", None)
+    if out["held_for_budget"]:
+        out["note"] = budget.hold_note(cfg.budget, out["held_for_budget"])
+    return out
+
+
+def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]]], out: dict[str, Any]) -> bool:
+    """Create one batch for ``chunk``; False when the API refused it (the rest waits for the next run)."""
+    now = ctx.now()
+    local_id = uuid.uuid4().hex
+    with ctx.db.atomic():
+        store.insert_batch(ctx.db, now, local_id, model=ctx.config.anthropic.model, request_count=len(chunk),
+                           reserved_usd=sum(key[2] for key, _ in chunk),
+                           size=sum(anth.request_bytes(r) for _, r in chunk))
+        queue.submit(ctx.db, now, local_id, [(ticket_id, request["custom_id"], chars, reserve)
+                                             for (ticket_id, chars, reserve), request in chunk])
+    try:
+        batch = anth.create_batch(ctx.anthropic, [r for _, r in chunk])
+    except anth.BatchError as exc:
+        with ctx.db.atomic():
+            if exc.retryable:
+                queue.requeue_batch(ctx.db, now, local_id, str(exc))
+            else:
+                # the API refused the batch itself: count an attempt per ticket so it cannot loop forever
+                for (ticket_id, _, _), _r in chunk:
+                    count_failure(ctx, ticket_id, str(exc), retryable=True, batch=local_id)
+            store.abandon_batch(ctx.db, local_id, str(exc))
+            store.log_event(ctx.db, now, "batch_create_failed", batch=local_id, detail=str(exc))
+        record_problem(ctx, "submit", str(exc))
+        out["error"] = str(exc)
+        return False
+    with ctx.db.atomic():
+        store.open_batch(ctx.db, local_id, batch["id"], batch["expires_at"])
+        store.log_event(ctx.db, now, "batch_created", batch=batch["id"], detail=f"{len(chunk)} requests")
+    out["batches"] += 1
+    out["submitted"] += len(chunk)
+    return True
+
+
+def _messages(ctx: Context, row: dict[str, Any]) -> list[prompt.Message]:
+    comments = [c for c in queue.conversation(ctx.db, row["id"]) if c["public"]]
+    if not comments:
+        return [prompt.Message("customer", row["description"] or "")]
+    return [prompt.Message("customer" if c["author_id"] == row["requester_id"] else "agent", c["body"]) for c in comments]
+
+
+def build_request(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
+    """The batch request for one stored ticket (custom_id + params)."""
+    a = ctx.config.anthropic
+    params = prompt.request_params(row["subject"] or "", _messages(ctx, row), model=a.model, max_tokens=a.max_tokens,
+                                   triage=ctx.config.triage, redact_kinds=ctx.config.privacy.redact)
+    return {"custom_id": prompt.custom_id(row["id"], row["triage_n"]), "params": params}
+
+
+def queued_requests(ctx: Context, on_error: Callable[[dict[str, Any], Exception], None] | None = None,
+                    ) -> Iterator[tuple[dict[str, Any], dict[str, Any], int]]:
+    """Each queued ticket with its batch request and the characters of text it sends (streamed).
+
+    A ticket whose request cannot be built is passed to ``on_error`` (submit: dead) and left out.
+    """
+    for row in queue.iter_rows(ctx.db, "select * from tickets where state = 'queued'"):
+        try:
+            request = build_request(ctx, row)
+        except TICKET_ERRORS as exc:
+            if on_error is None:
+                continue
+            on_error(row, exc)
+            continue
+        params = request["params"]
+        # the output schema is billed as input too (the API turns it into hidden instructions)
+        chars = (sum(len(b["text"]) for b in params["system"]) + len(params["messages"][0]["content"])
+                 + len(json.dumps(params["output_config"]["format"]["schema"], separators=(",", ":"))))
+        yield row, request, chars
+
+
+def reconcile_creating(ctx: Context) -> dict[str, int]:
+    """Settle batches whose create call may or may not have reached Anthropic (crash in between)."""
+    now = ctx.now()
+    stuck = store.batches_in(ctx.db, "creating", created_before=now - ctx.config.anthropic.verify_after)
+    out = {"adopted": 0, "requeued": 0}
+    if not stuck:
+        return out
+    recent = anth.list_recent_batches(ctx.anthropic)
+    taken = store.known_batch_ids(ctx.db)
+    for row in stuck:
+        created = parse_time(row["created_at"])
+        match = next((b for b in recent if b["id"] not in taken
+                      and created - 5 <= b["created_at"] <= created + 600
+                      and sum(b["request_counts"].values()) == row["request_count"]), None)
+        with ctx.db.atomic():
+            if match:
+                # results are matched by custom_id, so adopting a wrong batch would requeue, never misapply
+                store.open_batch(ctx.db, row["local_id"], match["id"], match["expires_at"])
+                taken.add(match["id"])
+                store.log_event(ctx.db, now, "batch_adopted", batch=match["id"], detail="create recorded after a crash")
+                out["adopted"] += 1
+            else:
+                out["requeued"] += queue.requeue_batch(ctx.db, now, row["local_id"], "batch create not confirmed")
+                store.abandon_batch(ctx.db, row["local_id"], "create not confirmed")
+    return out

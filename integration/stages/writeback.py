@@ -1,0 +1,196 @@
+"""Write-back: tags and one internal note per answered ticket (the failed tag for a dead one), 100 tickets
+per ``update_many``.
+
+The intent (kind and triage) is recorded before the call and the job id after it; a job's outcome settles
+only the intent it was sent for, so a ticket revived or re-triaged meanwhile is never settled by an old
+job. A write whose outcome is unknown (crash, timeout) is checked in Zendesk for our marker before anything
+is resent. One ticket's surprise is recorded on that ticket; the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .. import prompt, store
+from .. import zendesk as zd
+from ..store import IllegalTransition, Intent, State, WriteKind
+from ..store import tickets as queue
+from ..store import writes
+from ..timeutil import iso
+from .common import blocked_until, tally, zendesk_stage
+from .ingest import TICKET_ERRORS
+
+if TYPE_CHECKING:
+    from ..pipeline import Context
+
+MAX_WRITE_ATTEMPTS = 5
+MAX_FAILED_TAG_ATTEMPTS = 3  # a failed tag Zendesk keeps refusing is given up, so it cannot starve the rest
+MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
+
+
+def writeback(ctx: Context) -> dict[str, Any]:
+    """Settle finished jobs, verify unsure writes, then send new writes within the update allowance."""
+    out: dict[str, Any] = {"stage": "writeback", "jobs_sent": 0, "results": {}}
+    if blocked_until(ctx, "writeback") > ctx.now():
+        out["waiting"] = f"rate limited until {iso(blocked_until(ctx, 'writeback'))}"
+        return out
+    with zendesk_stage(ctx, "writeback", out):
+        in_flight = settle_jobs(ctx, out["results"])
+        unsure = writes.unsure_writes(ctx.db, ctx.now() - ctx.config.zendesk.verify_after)
+        if unsure:
+            verify(ctx, unsure, out["results"])
+        send(ctx, in_flight, out)
+    return out
+
+
+def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
+    """Settle the tickets of every finished job from its results; returns the jobs still in flight."""
+    in_flight = 0
+    for job in zd.fetch_jobs(ctx.zendesk, writes.open_jobs(ctx.db)):
+        if job["status"] in ("queued", "working"):
+            in_flight += 1
+            continue
+        members = writes.job_members(ctx.db, job["id"])
+        by_id = {r["id"]: r for r in job["results"] if r["id"] is not None}
+        gone = set(by_id) - {m["id"] for m in members}
+        if gone:
+            # the intents these outcomes were for no longer exist (ticket revived or settled): ignore them
+            store.log_event(ctx.db, ctx.now(), "stale_write_outcome", detail=f"job {job['id']}: tickets {sorted(gone)}")
+            tally(results, "stale", len(gone))
+        with ctx.db.atomic():
+            for row in members:
+                tally(results, _isolated(ctx, row, lambda r=row: _settle_one(ctx, r, job, by_id.get(r["id"]))))
+    return in_flight
+
+
+def _settle_one(ctx: Context, row: dict[str, Any], job: dict[str, Any], result: dict[str, Any] | None) -> str:
+    intent = writes.current_intent(row)
+    if intent is None:
+        return "stale"
+    if job["status"] != "completed" or result is None:
+        # the job failed, vanished, or said nothing of this ticket: verify in Zendesk before resending
+        writes.forget_job(ctx.db, row["id"], intent)
+        return "unknown"
+    error = f"{result['error'] or ''} {result['details'] or ''}".strip()
+    outcome = "ok" if result["success"] else ("closed" if zd.is_closed_error(result) else "error")
+    return _settle(ctx, row["id"], intent, outcome, error)
+
+
+def _settle(ctx: Context, ticket_id: int, intent: Intent, outcome: str, error: str = "") -> str:
+    now = ctx.now()
+    what = writes.settle(ctx.db, now, ticket_id, intent, outcome, error=error, max_write_attempts=MAX_WRITE_ATTEMPTS,
+                        max_failed_tag_attempts=MAX_FAILED_TAG_ATTEMPTS)
+    if what in ("written", "skipped") and ctx.config.privacy.drop_text_after_write:
+        queue.drop_text(ctx.db, ticket_id)
+    if what in ("skipped", "dead", "stale", "failed_tag_given_up"):
+        store.log_event(ctx.db, now, what, ticket_id=ticket_id, detail=error or f"{intent.kind} write")
+    return what
+
+
+def verify(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) -> None:
+    """Writes that may have landed: look for them in Zendesk before resending."""
+    for start in range(0, len(rows), zd.UPDATE_MANY_LIMIT):
+        group = rows[start:start + zd.UPDATE_MANY_LIMIT]
+        found = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group])}
+        for row in group:
+            with ctx.db.atomic():
+                tally(results, _isolated(ctx, row, lambda r=row: _verify_one(ctx, r, found.get(r["id"]))))
+
+
+def _verify_one(ctx: Context, row: dict[str, Any], ticket: dict[str, Any] | None) -> str:
+    intent = writes.current_intent(row)
+    if intent is None:
+        return "stale"
+    if ticket is not None and _landed(ctx, row, intent, ticket):
+        return _settle(ctx, row["id"], intent, "ok")
+    if ticket is None or ticket["status"] in ("closed", "deleted"):
+        return _settle(ctx, row["id"], intent, "closed", "ticket closed or deleted")
+    writes.release(ctx.db, row["id"], intent)
+    return "resend"
+
+
+def _landed(ctx: Context, row: dict[str, Any], intent: Intent, ticket: dict[str, Any]) -> bool:
+    triage = ctx.config.triage
+    if intent.kind == WriteKind.FAILED_TAG:
+        return prompt.failed_tag(triage) in ticket["tags"]
+    if prompt.marker_tag(triage) not in ticket["tags"]:
+        return False
+    # a re-triage already carries the marker from the first note: look for this triage's note
+    return intent.triage_n == 1 or any(prompt.is_our_note(c["body"], row["id"], intent.triage_n)
+                                       for c in zd.fetch_comments(ctx.zendesk, row["id"]))
+
+
+def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
+    """New writes, paced to the account's ticket-update allowance and the jobs it may have queued."""
+    cfg = ctx.config
+    now = ctx.now()
+    allowance = max(int(cfg.zendesk.updates_per_minute * cfg.schedule.writeback_every / 60), zd.UPDATE_MANY_LIMIT)
+    allowance = min(allowance, max(MAX_JOBS_IN_FLIGHT - in_flight, 0) * zd.UPDATE_MANY_LIMIT)
+    rows = writes.writable(ctx.db, cfg.triage.statuses, allowance)
+    for start in range(0, len(rows), zd.UPDATE_MANY_LIMIT):
+        if in_flight >= MAX_JOBS_IN_FLIGHT:
+            out["note"] = f"{in_flight} write jobs in flight; the rest waits"
+            return
+        updates: list[dict[str, Any]] = []
+        intents: list[tuple[int, str, int]] = []
+        for row in rows[start:start + zd.UPDATE_MANY_LIMIT]:
+            try:
+                updates.append(update_for(ctx, row))
+            except TICKET_ERRORS as exc:
+                _give_up(ctx, row, f"cannot build the update: {type(exc).__name__}", out["results"])
+                continue
+            kind = WriteKind.FAILED_TAG if row["state"] == State.DEAD else WriteKind.NOTE
+            intents.append((row["id"], kind.value, row["triage_n"]))
+        if not updates:
+            continue
+        ids = [i for i, _, _ in intents]
+        with ctx.db.atomic():  # the intent, before the call (one statement per group: bench/README.md)
+            writes.begin_writes(ctx.db, now, intents)
+        try:
+            job_id = zd.write_updates(ctx.zendesk, updates)
+        except zd.ZendeskUnavailable:
+            raise  # may have landed: the intents stay and are verified after zendesk.verify_after
+        except zd.ZendeskError:
+            with ctx.db.atomic():  # refused before anything was applied (429, 401, 4xx)
+                writes.cancel_writes(ctx.db, ids)
+            raise
+        with ctx.db.atomic():
+            writes.record_job(ctx.db, job_id, ids)
+        in_flight += 1
+        out["jobs_sent"] += 1
+
+
+def update_for(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
+    """The ``update_many`` item of one ticket: the failed tag for a dead ticket, else tags and the note."""
+    triage = ctx.config.triage
+    if row["state"] == State.DEAD:
+        return {"id": row["id"], "additional_tags": [prompt.failed_tag(triage)], "comment": None}
+    answer = json.loads(row["answer"])
+    return {
+        "id": row["id"],
+        "additional_tags": prompt.triage_tags(answer, triage),
+        # a ticket revived after it failed may carry the failed tag: this triage replaces it
+        "remove_tags": [prompt.failed_tag(triage)],
+        "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"]), "public": False},
+        "priority": prompt.native_priority(answer, triage),
+    }
+
+
+def _isolated(ctx: Context, row: dict[str, Any], step: Any) -> str:
+    """Run one ticket's step in a savepoint; a surprise is recorded on that ticket and the stage goes on."""
+    try:
+        with ctx.db.atomic():
+            return step()
+    except (IllegalTransition, *TICKET_ERRORS) as exc:
+        _give_up(ctx, row, f"write-back: {type(exc).__name__}: {str(exc)[:200]}", {})
+        return "error"
+
+
+def _give_up(ctx: Context, row: dict[str, Any], reason: str, results: dict[str, int]) -> None:
+    now = ctx.now()
+    with ctx.db.atomic():
+        if row["state"] == State.ANSWERED and queue.get(ctx.db, row["id"])["state"] == State.ANSWERED:
+            queue.kill(ctx.db, row["id"], now, reason=reason)
+        store.log_event(ctx.db, now, "writeback_error", ticket_id=row["id"], detail=reason)
+    tally(results, "error")

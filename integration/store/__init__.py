@@ -1,0 +1,19 @@
+"""The state database: the only code that reads or writes it.
+
+``db`` opens it and owns the schema; ``tickets`` is the ticket state machine (every transition declared
+once, as data); ``writes`` the write intents of write-back; ``records`` holds batch rows, comments, sync
+values and the event log.
+Database only: nothing here talks to a network.
+"""
+
+from .db import migrations, open_db
+from .records import (abandon_batch, add_batch_cost, batches_in, collect_batch, end_batch, get_sync, insert_batch,
+                      known_batch_ids, loads, log_event, open_batch, save_comments, set_sync, spend_since, sync_like)
+from .tickets import ALL_STATES, TRANSITIONS, IllegalTransition, Intent, State, Transition, WriteKind
+
+__all__ = [
+    "ALL_STATES", "TRANSITIONS", "IllegalTransition", "Intent", "State", "Transition", "WriteKind",
+    "abandon_batch", "add_batch_cost", "batches_in", "collect_batch", "end_batch", "get_sync", "insert_batch",
+    "known_batch_ids", "loads", "log_event", "migrations", "open_batch", "open_db", "save_comments", "set_sync",
+    "spend_since", "sync_like",
+]

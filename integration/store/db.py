@@ -1,0 +1,123 @@
+"""Opening the state database and its schema (sqlite-utils migrations). Database only: no network here."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("zdtriage")
+
+
+@migrations()
+def m0001_initial(db: sqlite_utils.Database) -> None:
+    db["tickets"].create(
+        {
+            "id": int,  # the Zendesk ticket id
+            "state": str,
+            "subject": str,
+            "description": str,
+            "requester_id": int,
+            "zd_status": str,
+            "zd_tags": str,  # JSON list, as last seen in Zendesk
+            "zd_created_at": float,  # epoch seconds
+            "zd_updated_at": float,  # generated_timestamp of the last export row we saw
+            "triage_n": int,  # 1 for the first triage, 2.. for re-triage
+            "attempts": int,  # batch attempts for this triage
+            "invalid_answers": int,
+            "last_error": str,
+            "next_attempt_at": str,
+            "batch": str,  # batches.local_id while submitted
+            "custom_id": str,
+            "input_chars": int,
+            "history_fetched": int,  # 1 once comments older than the event export were read
+            "answer": str,  # JSON: the validated answer
+            "usage": str,  # JSON: usage of the result
+            "cost_usd": float,
+            "reserved_usd": float,
+            "write_started_at": str,  # write-back intent recorded before the Zendesk call
+            "write_job_id": str,  # update_many job that carries our write
+            "write_attempts": int,
+            "failed_tag_at": str,  # when the ai_failed tag of a dead ticket reached Zendesk
+            "queued_at": str,
+            "submitted_at": str,
+            "answered_at": str,
+            "written_at": str,
+            "failed_at": str,
+            "dead_at": str,
+            "skipped_at": str,
+            "changed_at": str,
+        },
+        pk="id",
+        not_null={"state"},
+        defaults={"triage_n": 1, "attempts": 0, "invalid_answers": 0, "write_attempts": 0, "cost_usd": 0.0, "reserved_usd": 0.0},
+    )
+    db["tickets"].create_index(["state"])
+    db["tickets"].create_index(["batch"])
+    db["tickets"].create_index(["write_job_id"])
+    db["comments"].create(
+        {"id": int, "ticket_id": int, "author_id": int, "public": int, "body": str, "created_at": float},
+        pk="id",
+    )
+    db["comments"].create_index(["ticket_id", "created_at"])
+    db["batches"].create(
+        {
+            "local_id": str,  # ours, recorded before the create call
+            "batch_id": str,  # Anthropic's, recorded after it
+            "state": str,  # creating | open | collected | abandoned
+            "model": str,
+            "request_count": int,
+            "bytes": int,
+            "reserved_usd": float,
+            "cost_usd": float,
+            "counts": str,  # JSON request_counts when ended
+            "created_at": str,
+            "expires_at": str,
+            "ended_at": str,
+            "collected_at": str,
+            "error": str,
+        },
+        pk="local_id",
+        defaults={"cost_usd": 0.0, "reserved_usd": 0.0},
+    )
+    db["batches"].create_index(["batch_id"], unique=True)
+    db["batches"].create_index(["state"])
+    db["sync"].create({"key": str, "value": str}, pk="key")
+    db["events"].create(
+        {"id": int, "at": str, "action": str, "ticket_id": int, "batch": str, "detail": str},
+        pk="id",
+    )
+    db["events"].create_index(["at"])
+    db["events"].create_index(["ticket_id"])
+
+
+@migrations()
+def m0002_write_intent(db: sqlite_utils.Database) -> None:
+    # A write intent names what it was for (kind and triage number), so the outcome of a job sent for an
+    # earlier intent (a revived ticket's old ai_failed write) can never settle the current one.
+    db["tickets"].add_column("write_kind", str)  # note | failed_tag, while an intent is open
+    db["tickets"].add_column("write_triage_n", int)
+    db["tickets"].add_column("failed_tag_attempts", int, not_null_default=0)
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating with mode 0600) the state database, enable WAL, apply migrations."""
+    if str(path) != ":memory:":
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # the database holds ticket text: readable by the service user only
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+        db = sqlite_utils.Database(conn)
+        db.enable_wal()
+        conn.execute("PRAGMA synchronous=NORMAL")
+    else:
+        db = sqlite_utils.Database(memory=True)
+    db.conn.execute("PRAGMA foreign_keys=ON")
+    migrations.apply(db)
+    return db

@@ -1,0 +1,101 @@
+"""Everything in the state database that is not a ticket's state: batch rows, comments, sync values and
+the event log. Database only: no network here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+import sqlite_utils
+
+from ..timeutil import iso
+
+
+def loads(value: str | None, default: Any = None) -> Any:
+    return json.loads(value) if value else default
+
+
+# -- sync values (cursors, blocks, problems) -------------------------------------------
+
+
+def get_sync(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
+    rows = list(db.query("select value from sync where key = ?", [key]))
+    return rows[0]["value"] if rows else default
+
+
+def set_sync(db: sqlite_utils.Database, key: str, value: str | None) -> None:
+    if value is None:
+        db.execute("delete from sync where key = ?", [key])
+    else:
+        db["sync"].upsert({"key": key, "value": value}, pk="key")
+
+
+def sync_like(db: sqlite_utils.Database, prefix: str) -> dict[str, str]:
+    """Every sync value whose key starts with ``prefix``, keyed by the rest of the key."""
+    return {r["key"][len(prefix):]: r["value"]
+            for r in db.query("select key, value from sync where key like ?", [prefix.replace("%", "") + "%"])}
+
+
+# -- event log -------------------------------------------------------------------------
+
+
+def log_event(db: sqlite_utils.Database, now: float, action: str, *, ticket_id: int | None = None,
+              batch: str | None = None, detail: str = "") -> None:
+    """Append one line to the event log (no ticket text, ever)."""
+    db["events"].insert({"at": iso(now), "action": action, "ticket_id": ticket_id, "batch": batch, "detail": detail[:500]})
+
+
+# -- comments --------------------------------------------------------------------------
+
+
+def save_comments(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> None:
+    """Store comments by id: a comment read twice (export overlap, a re-read) is stored once."""
+    db["comments"].insert_all(rows, pk="id", replace=True)
+
+
+# -- batch rows ------------------------------------------------------------------------
+
+
+def insert_batch(db: sqlite_utils.Database, now: float, local_id: str, *, model: str, request_count: int,
+                 reserved_usd: float, size: int) -> None:
+    """Record a batch before its create call (``creating``), so a crash in between can be reconciled."""
+    db["batches"].insert({"local_id": local_id, "state": "creating", "model": model, "request_count": request_count,
+                          "reserved_usd": reserved_usd, "bytes": size, "created_at": iso(now)})
+
+
+def open_batch(db: sqlite_utils.Database, local_id: str, batch_id: str, expires_at: float) -> None:
+    db["batches"].update(local_id, {"batch_id": batch_id, "state": "open", "expires_at": iso(expires_at)})
+
+
+def abandon_batch(db: sqlite_utils.Database, local_id: str, error: str) -> None:
+    db["batches"].update(local_id, {"state": "abandoned", "error": error[:300]})
+
+
+def end_batch(db: sqlite_utils.Database, local_id: str, ended_at: float, counts: dict[str, int]) -> None:
+    db["batches"].update(local_id, {"ended_at": iso(ended_at), "counts": json.dumps(counts)})
+
+
+def collect_batch(db: sqlite_utils.Database, now: float, local_id: str) -> None:
+    db["batches"].update(local_id, {"state": "collected", "collected_at": iso(now)})
+
+
+def add_batch_cost(db: sqlite_utils.Database, local_id: str, cost: float) -> None:
+    db.execute("update batches set cost_usd = cost_usd + ? where local_id = ?", [cost, local_id])
+
+
+def batches_in(db: sqlite_utils.Database, state: str, *, created_before: float | None = None) -> list[dict[str, Any]]:
+    sql, params = "select * from batches where state = ?", [state]
+    if created_before is not None:
+        sql += " and created_at <= ?"
+        params.append(iso(created_before))
+    return list(db.query(sql + " order by created_at", params))
+
+
+def known_batch_ids(db: sqlite_utils.Database) -> set[str]:
+    return {r["batch_id"] for r in db.query("select batch_id from batches where batch_id is not null")}
+
+
+def spend_since(db: sqlite_utils.Database, since: float) -> float:
+    """Actual cost of batches created since ``since`` (epoch)."""
+    return float(next(db.query("select coalesce(sum(cost_usd), 0) as s from batches where created_at >= ?",
+                               [iso(since)]))["s"])

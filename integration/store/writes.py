@@ -1,0 +1,127 @@
+"""Write intents: what write-back is about to send for a ticket, and what became of it.
+
+An intent names its kind (the note and tags of an answer, or the failed tag of a dead ticket) and the
+triage it belongs to; it is recorded before the Zendesk call and its job id after. An outcome settles only
+the intent it was sent for: one for an intent that no longer exists (the ticket was revived, re-triaged, or
+settled already) is ``"stale"`` and changes nothing. The transitions used here are declared in
+``tickets.TRANSITIONS`` like every other.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import sqlite_utils
+
+from ..timeutil import iso
+from .tickets import Intent, WriteKind, _move, _move_many, get, kill
+
+
+def begin_writes(db: sqlite_utils.Database, now: float, intents: Sequence[tuple[int, str, int]]) -> None:
+    """Record ``(ticket_id, kind, triage_n)`` intents before the Zendesk call (one statement per kind)."""
+    for kind, name in ((WriteKind.NOTE, "begin_note"), (WriteKind.FAILED_TAG, "begin_failed_tag")):
+        _move_many(db, name, now, [(ticket_id, {"write_kind": kind.value, "write_triage_n": triage_n,
+                                                "write_started_at": iso(now)})
+                                   for ticket_id, k, triage_n in intents if k == kind])
+
+
+def record_job(db: sqlite_utils.Database, job_id: str, ticket_ids: Sequence[int]) -> None:
+    """The update_many job that carries these tickets' open intents."""
+    _move_many(db, "record_job", 0.0, [(ticket_id, {"write_job_id": job_id}) for ticket_id in ticket_ids])
+
+
+def cancel_writes(db: sqlite_utils.Database, ticket_ids: Sequence[int]) -> None:
+    """The call was refused before anything was applied (429, 401, 4xx): the intents are dropped."""
+    for ticket_id in ticket_ids:
+        _move(db, "cancel_write", ticket_id, 0.0, strict=False)
+
+
+def _intent(intent: Intent) -> dict[str, Any]:
+    expect = {"write_kind": intent.kind, "write_triage_n": intent.triage_n}
+    if intent.job_id is not None:
+        expect["write_job_id"] = intent.job_id
+    return expect
+
+
+def forget_job(db: sqlite_utils.Database, ticket_id: int, intent: Intent) -> bool:
+    """The job vanished or said nothing of this ticket: keep the intent, to be verified in Zendesk."""
+    return _move(db, "forget_job", ticket_id, 0.0, strict=False, expect=_intent(intent))
+
+
+def release(db: sqlite_utils.Database, ticket_id: int, intent: Intent) -> bool:
+    """Verified in Zendesk that the write did not land: drop the intent so it is sent again."""
+    return _move(db, "cancel_write", ticket_id, 0.0, strict=False, expect=_intent(intent))
+
+
+def settle(db: sqlite_utils.Database, now: float, ticket_id: int, intent: Intent, outcome: str, *,
+           error: str = "", max_write_attempts: int, max_failed_tag_attempts: int) -> str:
+    """Record what became of the write ``intent`` of one ticket.
+
+    ``outcome``: ``"ok"`` (landed), ``"closed"`` (the ticket can no longer be updated) or ``"error"``.
+    Returns what happened to the ticket: written, skipped, retry, dead, failed_tagged, failed_tag_error,
+    failed_tag_given_up, or ``"stale"`` when the ticket has no such intent any more (nothing changes).
+    """
+    expect = _intent(intent)
+    error = error[:300]
+    if intent.kind == WriteKind.FAILED_TAG:
+        if outcome in ("ok", "closed"):
+            return "failed_tagged" if _move(db, "failed_tag_written", ticket_id, now, strict=False, expect=expect,
+                                            failed_tag_at=iso(now)) else "stale"
+        if not _move(db, "failed_tag_refused", ticket_id, now, strict=False, expect=expect,
+                     last_error=f"failed tag: {error}"):
+            return "stale"
+        row = get(db, ticket_id)
+        if row and row["failed_tag_attempts"] >= max_failed_tag_attempts:
+            # refused again and again (e.g. a 422 on that ticket): stop resending; last_error keeps the reason
+            _move(db, "failed_tag_written", ticket_id, now, failed_tag_at=iso(now))
+            return "failed_tag_given_up"
+        return "failed_tag_error"
+    if outcome == "ok":
+        return "written" if _move(db, "written", ticket_id, now, strict=False, expect=expect) else "stale"
+    if outcome == "closed":
+        return "skipped" if _move(db, "skip", ticket_id, now, strict=False, expect=expect,
+                                  last_error=error) else "stale"
+    if not _move(db, "write_failed", ticket_id, now, strict=False, expect=expect, last_error=f"write-back: {error}"):
+        return "stale"
+    row = get(db, ticket_id)
+    if row and row["write_attempts"] >= max_write_attempts:
+        kill(db, ticket_id, now, reason=f"write-back: {error}")
+        return "dead"
+    return "retry"
+
+
+
+# -- reads -----------------------------------------------------------------------------
+
+
+def current_intent(row: Mapping[str, Any]) -> Intent | None:
+    """The open write intent of a stored row, if any."""
+    if row.get("write_started_at") is None or row.get("write_kind") is None:
+        return None
+    return Intent(row["write_kind"], row["write_triage_n"], row.get("write_job_id"))
+
+
+def open_jobs(db: sqlite_utils.Database) -> list[str]:
+    """Job ids that carry open write intents."""
+    return [r["write_job_id"] for r in db.query(
+        "select distinct write_job_id from tickets where write_job_id is not null")]
+
+
+def job_members(db: sqlite_utils.Database, job_id: str) -> list[dict[str, Any]]:
+    return list(db.query("select * from tickets where write_job_id = ?", [job_id]))
+
+
+def unsure_writes(db: sqlite_utils.Database, before: float) -> list[dict[str, Any]]:
+    """Intents recorded before ``before`` with no job id: a crash or timeout hid whether they landed."""
+    return list(db.query(
+        "select * from tickets where write_started_at is not null and write_job_id is null and write_started_at <= ?",
+        [iso(before)]))
+
+
+def writable(db: sqlite_utils.Database, statuses: Sequence[str], limit: int) -> list[dict[str, Any]]:
+    """Answered tickets, and dead ones still owed their failed tag, with no open intent."""
+    return list(db.query(
+        "select * from tickets where write_started_at is null and "
+        "(state = 'answered' or (state = 'dead' and failed_tag_at is null and zd_status in "
+        f"({', '.join('?' for _ in statuses)}))) order by id limit ?",
+        [*statuses, limit]))

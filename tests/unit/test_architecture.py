@@ -1,0 +1,114 @@
+"""The house stays easy to see (README "Code map"): network code never touches the database, the database
+never touches a network, pure code imports no client, and only the store writes a ticket's row."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "integration"
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "sim" not in p.relative_to(PACKAGE).parts)
+
+NETWORK = {"zendesk.py", "batches.py"}
+STORE = PACKAGE / "store"
+PURE = {"prompt.py", "answer.py", "pricing.py", "redact.py", "timeutil.py", "config.py"}
+CLIENTS = {"zenpy", "anthropic", "requests", "httpx", "urllib3"}
+DATABASE = {"sqlite3", "sqlite_utils"}
+
+
+def _name(path: Path) -> str:
+    return ".".join(("integration", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+
+
+def imports(path: Path) -> set[str]:
+    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = _name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names)
+    return found
+
+
+def _top(names: set[str]) -> set[str]:
+    return {n.split(".")[0] for n in names}
+
+
+def _is(names: set[str], prefix: str) -> bool:
+    return any(n == prefix or n.startswith(prefix + ".") for n in names)
+
+
+@pytest.mark.parametrize("name", sorted(NETWORK))
+def test_network_modules_never_import_the_store_a_stage_or_a_database(name):
+    found = imports(PACKAGE / name)
+    for forbidden in ("integration.store", "integration.stages", "integration.pipeline", "integration.budget",
+                      "integration.reports"):
+        assert not _is(found, forbidden), f"{name} imports {forbidden}"
+    assert not _top(found) & DATABASE
+
+
+def test_the_store_never_imports_a_network_module_or_client():
+    for path in STORE.rglob("*.py"):
+        found = imports(path)
+        assert not _is(found, "integration.zendesk") and not _is(found, "integration.batches"), path
+        assert not _top(found) & CLIENTS, path
+
+
+@pytest.mark.parametrize("name", sorted(PURE))
+def test_pure_modules_import_no_client_and_no_database(name):
+    found = imports(PACKAGE / name)
+    assert not _top(found) & (CLIENTS | DATABASE), name
+    assert not _is(found, "integration.store") and not _is(found, "integration.zendesk")
+
+
+_WRITES_TICKETS = re.compile(r"\b(update\s+tickets\s+set|insert\s+(or\s+\w+\s+)?into\s+tickets|delete\s+from\s+tickets)\b",
+                             re.IGNORECASE)
+
+
+def ticket_writes(path: Path) -> list[str]:
+    """SQL strings that write the tickets table, and ``db["tickets"].insert/update/…`` calls, in ``path``."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _WRITES_TICKETS.search(node.value):
+            out.append(node.value.strip()[:60])
+        if (isinstance(node, ast.Attribute) and node.attr in {"insert", "insert_all", "update", "upsert", "upsert_all",
+                                                              "delete", "delete_where"}
+                and isinstance(node.value, ast.Subscript) and isinstance(node.value.slice, ast.Constant)
+                and node.value.slice.value == "tickets"):
+            out.append(f'["tickets"].{node.attr}')
+    return out
+
+
+def test_only_the_store_writes_a_tickets_row():
+    offenders = {str(p.relative_to(PACKAGE)): ticket_writes(p) for p in MODULES
+                 if STORE not in p.parents and ticket_writes(p)}
+    assert offenders == {}
+
+
+def test_the_check_itself_sees_a_raw_state_update(tmp_path):
+    sample = tmp_path / "stage.py"
+    sample.write_text('db.execute("update tickets set state = \'queued\' where id = ?", [1])\n'
+                      'db["tickets"].update(1, {"state": "dead"})\n')
+    assert len(ticket_writes(sample)) == 2
+
+
+def test_modules_stay_small():
+    sizes = {str(p.relative_to(PACKAGE)): len(p.read_text(encoding="utf-8").splitlines()) for p in MODULES}
+    assert {name: n for name, n in sizes.items() if n > 450} == {}
+
+
+def test_the_simulators_never_import_the_service():
+    for path in (PACKAGE / "sim").rglob("*.py"):
+        ours = {n for n in imports(path) if n.startswith("integration.")}
+        assert all(n.startswith("integration.sim") for n in ours), (path, ours)
