@@ -143,8 +143,12 @@ def custom_id(ticket_id: int, triage_n: int) -> str:
 
 
 def parse_custom_id(value: str) -> tuple[int, int] | None:
-    m = re.fullmatch(r"zt-(\d{1,30})-(\d{1,6})", value or "")
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    """``(ticket_id, triage_n)`` of one of our custom_ids; None for anything else (an id no SQLite row can have
+    included: a result line is outside input)."""
+    m = re.fullmatch(r"zt-(\d{1,19})-(\d{1,6})", value or "") if isinstance(value, str) else None
+    if not m or int(m.group(1)) > 2**63 - 1:
+        return None
+    return int(m.group(1)), int(m.group(2))
 
 
 def tag_for(prefix: str, kind: str, value: str) -> str:
@@ -165,6 +169,21 @@ def triage_tags(answer: Mapping[str, Any], triage: TriageConfig) -> list[str]:
         tags.append(f"{p}confidence_low")
     tags.append(marker_tag(triage))
     return tags
+
+
+def stale_tags(current: Sequence[str], new: Sequence[str], triage: TriageConfig) -> list[str]:
+    """Value tags of an earlier triage (and the failed tag) on the ticket that ``new`` does not repeat.
+
+    Only tags that this service writes are candidates: the configured priorities, categories and
+    sentiments, language and low-confidence tags, and the failed tag, all under ``tag_prefix``.
+    """
+    p = triage.tag_prefix
+    ours = {tag_for(p, kind, v) for kind, values in (("priority", triage.priorities), ("category", triage.categories),
+                                                      ("sentiment", triage.sentiments)) for v in values}
+    ours |= {f"{p}confidence_low", failed_tag(triage)}
+    keep = set(new)
+    return sorted(t for t in current
+                  if t not in keep and (t in ours or re.fullmatch(rf"{re.escape(p)}lang_[a-z]{{2}}", t)))
 
 
 def marker_tag(triage: TriageConfig) -> str:

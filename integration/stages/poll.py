@@ -27,48 +27,60 @@ if TYPE_CHECKING:
 ALERT_OPEN_HOURS = 20.0  # batches expire 24 h after creation: someone should know before the requests do
 RESULT_CHUNK = 500  # results applied per transaction
 NEW_BATCH_GRACE = 600.0  # a batch this young may not be listed by the API yet
+MAX_OUTPUT_TOKENS = 64_000  # the most config.anthropic.max_tokens allows, and Haiku 4.5's output limit
 
 
 def poll(ctx: Context) -> dict[str, Any]:
-    """Check open batches; collect the ended ones."""
-    now = ctx.now()
+    """Check open batches; collect the ended ones. A batch that cannot be read is recorded on that batch
+    (and shown by ``status``); the others are still polled."""
     out: dict[str, Any] = {"stage": "poll", "open": 0, "collected": 0, "results": {}}
+    problems = []
     for row in store.batches_in(ctx.db, "open"):
         try:
-            batch = anth.retrieve_batch(ctx.anthropic, row["batch_id"])
+            _poll_one(ctx, row, out)
         except anth.BatchError as exc:
-            if exc.status == 404 and parse_time(row["created_at"]) > now - NEW_BATCH_GRACE:
-                out["open"] += 1  # just created: the API may not show it yet
-                continue
-            if exc.status == 404:
-                _abandon(ctx, row["local_id"], "batch no longer exists", "not found", out)
-                continue
-            record_problem(ctx, "poll", str(exc))
-            out["error"] = str(exc)
-            return out
-        if batch["processing_status"] != "ended":
-            out["open"] += 1
-            if now - batch["created_at"] > ALERT_OPEN_HOURS * 3600:
-                out.setdefault("alerts", []).append(f"batch {row['batch_id']} open for "
-                                                    f"{(now - batch['created_at']) / 3600:.1f} h")
-            continue
-        store.end_batch(ctx.db, row["local_id"], batch["ended_at"] or now, batch["request_counts"])
-        try:
-            results = collect(ctx, row["local_id"], row["batch_id"])
-        except anth.BatchError as exc:
-            if exc.status in (404, 410):
-                # results are kept 29 days; past that the tickets must be asked again
-                _abandon(ctx, row["local_id"], "results no longer downloadable", "results gone", out)
-                continue
-            record_problem(ctx, "poll", str(exc))
-            out["error"] = str(exc)
-            return out
-        store.log_event(ctx.db, now, "batch_collected", batch=row["batch_id"], detail=json.dumps(results))
-        out["collected"] += 1
-        for outcome, n in results.items():
-            tally(out["results"], outcome, n)
-    record_problem(ctx, "poll", None)
+            problems.append(f"batch {row['batch_id']}: {exc}")
+            store.note_batch_error(ctx.db, row["local_id"], str(exc))
+        except TICKET_ERRORS as exc:  # an answer we did not expect: keep it on that batch, poll the others
+            problems.append(f"batch {row['batch_id']}: unexpected {type(exc).__name__}")
+            store.note_batch_error(ctx.db, row["local_id"], f"unexpected {type(exc).__name__}: {str(exc)[:200]}")
+    if problems:
+        out["error"] = "; ".join(problems)[:500]
+    record_problem(ctx, "poll", out.get("error"))
     return out
+
+
+def _poll_one(ctx: Context, row: dict[str, Any], out: dict[str, Any]) -> None:
+    now = ctx.now()
+    try:
+        batch = anth.retrieve_batch(ctx.anthropic, row["batch_id"])
+    except anth.BatchError as exc:
+        if exc.status == 404 and parse_time(row["created_at"]) > now - NEW_BATCH_GRACE:
+            out["open"] += 1  # just created: the API may not show it yet
+            return
+        if exc.status == 404:
+            _abandon(ctx, row["local_id"], "batch no longer exists", "not found", out)
+            return
+        raise
+    if batch["processing_status"] != "ended":
+        out["open"] += 1
+        if now - batch["created_at"] > ALERT_OPEN_HOURS * 3600:
+            out.setdefault("alerts", []).append(f"batch {row['batch_id']} open for "
+                                                f"{(now - batch['created_at']) / 3600:.1f} h")
+        return
+    store.end_batch(ctx.db, row["local_id"], batch["ended_at"] or now, batch["request_counts"])
+    try:
+        results = collect(ctx, row["local_id"], row["batch_id"])
+    except anth.BatchError as exc:
+        if exc.status in (404, 410):
+            # results are kept 29 days; past that the tickets must be asked again
+            _abandon(ctx, row["local_id"], "results no longer downloadable", "results gone", out)
+            return
+        raise
+    store.log_event(ctx.db, now, "batch_collected", batch=row["batch_id"], detail=json.dumps(results))
+    out["collected"] += 1
+    for outcome, n in results.items():
+        tally(out["results"], outcome, n)
 
 
 def _abandon(ctx: Context, local_id: str, reason: str, error: str, out: dict[str, Any]) -> None:
@@ -138,11 +150,18 @@ def apply_result(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
             if answer is not None:
                 queue.answer(ctx.db, ticket_id, now, answer=answer, usage=result["usage"], cost_usd=cost)
                 return "answered"
+            if result.get("stop_reason") == "refusal":
+                # asking again gets the same refusal and costs again: the ticket is for a person
+                return count_failure(ctx, ticket_id, f"invalid answer: {reason}", retryable=False, batch=local_id,
+                                     cost=cost)
             # an invalid answer is asked once more, then the ticket is dead (never a tag outside the lists)
             if (row["invalid_answers"] or 0) + 1 >= 2:
                 return count_failure(ctx, ticket_id, f"invalid answer: {reason}", retryable=False, batch=local_id,
                                      cost=cost)
-            queue.reask(ctx.db, ticket_id, now, reason=f"invalid answer: {reason}", cost_usd=cost)
+            room = None
+            if result.get("stop_reason") == "max_tokens":
+                room = min(2 * (row["max_tokens"] or ctx.config.anthropic.max_tokens), MAX_OUTPUT_TOKENS)
+            queue.reask(ctx.db, ticket_id, now, reason=f"invalid answer: {reason}", cost_usd=cost, max_tokens=room)
             return "invalid"
         case "errored":
             retryable = result["error_type"] != "invalid_request_error"
@@ -150,6 +169,10 @@ def apply_result(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
                                  retryable=retryable, batch=local_id)
         case "expired" | "canceled" as kind:
             return count_failure(ctx, ticket_id, f"request {kind}", retryable=True, batch=local_id)
+        case "malformed":
+            # the line could not be read: nothing says what the answer was, so the ticket is asked again
+            return count_failure(ctx, ticket_id, f"unreadable result: {result.get('error_message') or ''}"[:300],
+                                 retryable=True, batch=local_id)
     return "unknown"
 
 

@@ -76,8 +76,8 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
         for row, request, chars in queued_requests(ctx, on_error=unbuildable):
             # reserve the worst case (every input token uncached, answer at max_tokens); released to
             # the actual cost when the result arrives
-            reserve = worst_case_cost(cfg.anthropic.model, prompt.estimate_tokens(chars), cfg.anthropic.max_tokens,
-                                      table=table)
+            reserve = worst_case_cost(cfg.anthropic.model, prompt.estimate_tokens(chars),
+                                      request["params"]["max_tokens"], table=table)
             if reserve > remaining:
                 out["held_for_budget"] += 1
                 continue
@@ -137,7 +137,9 @@ def _messages(ctx: Context, row: dict[str, Any]) -> list[prompt.Message]:
 def build_request(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
     """The batch request for one stored ticket (custom_id + params)."""
     a = ctx.config.anthropic
-    params = prompt.request_params(row["subject"] or "", _messages(ctx, row), model=a.model, max_tokens=a.max_tokens,
+    # an answer cut at max_tokens is asked again with the room poll gave it (tickets.max_tokens)
+    params = prompt.request_params(row["subject"] or "", _messages(ctx, row), model=a.model,
+                                   max_tokens=row.get("max_tokens") or a.max_tokens,
                                    triage=ctx.config.triage, redact_kinds=ctx.config.privacy.redact)
     return {"custom_id": prompt.custom_id(row["id"], row["triage_n"]), "params": params}
 

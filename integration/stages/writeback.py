@@ -18,7 +18,7 @@ from ..store import IllegalTransition, Intent, State, WriteKind
 from ..store import tickets as queue
 from ..store import writes
 from ..timeutil import iso
-from .common import blocked_until, tally, zendesk_stage
+from .common import blocked_until, eligible, tally, zendesk_stage
 from .ingest import TICKET_ERRORS
 
 if TYPE_CHECKING:
@@ -122,9 +122,12 @@ def _landed(ctx: Context, row: dict[str, Any], intent: Intent, ticket: dict[str,
 
 
 def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
-    """New writes, paced to the account's ticket-update allowance and the jobs it may have queued."""
+    """New writes, paced to the account's ticket-update allowance and the jobs it may have queued.
+
+    Each group is read again (one ``show_many``) right before its ``update_many``: an agent may have
+    solved the ticket or opted it out since it was submitted, and nothing is written where it must not be.
+    """
     cfg = ctx.config
-    now = ctx.now()
     allowance = max(int(cfg.zendesk.updates_per_minute * cfg.schedule.writeback_every / 60), zd.UPDATE_MANY_LIMIT)
     allowance = min(allowance, max(MAX_JOBS_IN_FLIGHT - in_flight, 0) * zd.UPDATE_MANY_LIMIT)
     rows = writes.writable(ctx.db, cfg.triage.statuses, allowance)
@@ -132,46 +135,79 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
         if in_flight >= MAX_JOBS_IN_FLIGHT:
             out["note"] = f"{in_flight} write jobs in flight; the rest waits"
             return
-        updates: list[dict[str, Any]] = []
-        intents: list[tuple[int, str, int]] = []
-        for row in rows[start:start + zd.UPDATE_MANY_LIMIT]:
-            try:
-                updates.append(update_for(ctx, row))
-            except TICKET_ERRORS as exc:
-                _give_up(ctx, row, f"cannot build the update: {type(exc).__name__}", out["results"])
-                continue
-            kind = WriteKind.FAILED_TAG if row["state"] == State.DEAD else WriteKind.NOTE
-            intents.append((row["id"], kind.value, row["triage_n"]))
-        if not updates:
+        group = rows[start:start + zd.UPDATE_MANY_LIMIT]
+        fresh = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group])}
+        if _send_group(ctx, group, fresh, out):
+            in_flight += 1
+            out["jobs_sent"] += 1
+
+
+def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict[str, Any]],
+                out: dict[str, Any]) -> bool:
+    """One ``update_many`` for the tickets of ``group`` that are still ours to write; False if none were."""
+    now = ctx.now()
+    updates: list[dict[str, Any]] = []
+    intents: list[tuple[int, str, int]] = []
+    for row in group:
+        ticket = fresh.get(row["id"])
+        ok, why = eligible(ticket, ctx.config) if ticket is not None else (False, "deleted in Zendesk")
+        if not ok:
+            with ctx.db.atomic():
+                tally(out["results"], _not_ours_any_more(ctx, row, why))
             continue
-        ids = [i for i, _, _ in intents]
-        with ctx.db.atomic():  # the intent, before the call (one statement per group: bench/README.md)
-            writes.begin_writes(ctx.db, now, intents)
         try:
-            job_id = zd.write_updates(ctx.zendesk, updates)
-        except zd.ZendeskUnavailable:
-            raise  # may have landed: the intents stay and are verified after zendesk.verify_after
-        except zd.ZendeskError:
-            with ctx.db.atomic():  # refused before anything was applied (429, 401, 4xx)
-                writes.cancel_writes(ctx.db, ids)
-            raise
-        with ctx.db.atomic():
-            writes.record_job(ctx.db, job_id, ids)
-        in_flight += 1
-        out["jobs_sent"] += 1
+            updates.append(update_for(ctx, row, ticket["tags"]))
+        except TICKET_ERRORS as exc:
+            _give_up(ctx, row, f"cannot build the update: {type(exc).__name__}", out["results"])
+            continue
+        kind = WriteKind.FAILED_TAG if row["state"] == State.DEAD else WriteKind.NOTE
+        intents.append((row["id"], kind.value, row["triage_n"]))
+    if not updates:
+        return False
+    ids = [i for i, _, _ in intents]
+    with ctx.db.atomic():  # the intent, before the call (one statement per group: bench/README.md)
+        writes.begin_writes(ctx.db, now, intents)
+    try:
+        job_id = zd.write_updates(ctx.zendesk, updates)
+    except zd.ZendeskUnavailable:
+        raise  # may have landed: the intents stay and are verified after zendesk.verify_after
+    except zd.ZendeskError:
+        with ctx.db.atomic():  # refused before anything was applied (429, 401, 4xx)
+            writes.cancel_writes(ctx.db, ids)
+        raise
+    with ctx.db.atomic():
+        writes.record_job(ctx.db, job_id, ids)
+    return True
 
 
-def update_for(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
-    """The ``update_many`` item of one ticket: the failed tag for a dead ticket, else tags and the note."""
+def _not_ours_any_more(ctx: Context, row: dict[str, Any], why: str) -> str:
+    """Solved, closed, deleted or opted out since it was queued: skipped with the reason, nothing written."""
+    now = ctx.now()
+    if row["state"] == State.DEAD:
+        writes.not_owed(ctx.db, row["id"], now, reason=f"failed tag not written: {why}")
+        return "failed_tag_not_owed"
+    queue.skip(ctx.db, row["id"], now, reason=f"before write-back: {why}")
+    if ctx.config.privacy.drop_text_after_write:
+        queue.drop_text(ctx.db, row["id"])
+    store.log_event(ctx.db, now, "skipped", ticket_id=row["id"], detail=f"before write-back: {why}")
+    return "skipped"
+
+
+def update_for(ctx: Context, row: dict[str, Any], tags: list[str]) -> dict[str, Any]:
+    """The ``update_many`` item of one ticket: the failed tag for a dead ticket, else tags and the note.
+
+    ``tags`` are the ticket's tags as Zendesk has them now: a previous triage's value tags (and the failed
+    tag of a revived ticket) are removed in the same update, so a ticket never sits in two priorities' views.
+    """
     triage = ctx.config.triage
     if row["state"] == State.DEAD:
         return {"id": row["id"], "additional_tags": [prompt.failed_tag(triage)], "comment": None}
     answer = json.loads(row["answer"])
+    new = prompt.triage_tags(answer, triage)
     return {
         "id": row["id"],
-        "additional_tags": prompt.triage_tags(answer, triage),
-        # a ticket revived after it failed may carry the failed tag: this triage replaces it
-        "remove_tags": [prompt.failed_tag(triage)],
+        "additional_tags": new,
+        "remove_tags": prompt.stale_tags(tags, new, triage),
         "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"]), "public": False},
         "priority": prompt.native_priority(answer, triage),
     }

@@ -41,7 +41,7 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
             "write_started_at": str,  # write-back intent recorded before the Zendesk call
             "write_job_id": str,  # update_many job that carries our write
             "write_attempts": int,
-            "failed_tag_at": str,  # when the ai_failed tag of a dead ticket reached Zendesk
+            "failed_tag_at": str,  # when the failed tag of a dead ticket was settled (written, given up, not owed)
             "queued_at": str,
             "submitted_at": str,
             "answered_at": str,
@@ -101,6 +101,12 @@ def m0002_write_intent(db: sqlite_utils.Database) -> None:
     db["tickets"].add_column("write_kind", str)  # note | failed_tag, while an intent is open
     db["tickets"].add_column("write_triage_n", int)
     db["tickets"].add_column("failed_tag_attempts", int, not_null_default=0)
+
+
+@migrations()
+def m0003_answer_room(db: sqlite_utils.Database) -> None:
+    # an answer cut at max_tokens is asked again once with more room; NULL means anthropic.max_tokens
+    db["tickets"].add_column("max_tokens", int)
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:

@@ -71,6 +71,11 @@ def abandon_batch(db: sqlite_utils.Database, local_id: str, error: str) -> None:
     db["batches"].update(local_id, {"state": "abandoned", "error": error[:300]})
 
 
+def note_batch_error(db: sqlite_utils.Database, local_id: str, error: str) -> None:
+    """The last error polling this batch met (it stays open and is polled again)."""
+    db["batches"].update(local_id, {"error": error[:300]})
+
+
 def end_batch(db: sqlite_utils.Database, local_id: str, ended_at: float, counts: dict[str, int]) -> None:
     db["batches"].update(local_id, {"ended_at": iso(ended_at), "counts": json.dumps(counts)})
 

@@ -93,8 +93,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     _t("requeue", [S.SUBMITTED], S.QUEUED, sets=["last_error"], clears=_IN_BATCH),
     _t("answer", [S.SUBMITTED], S.ANSWERED, sets=["answer", "usage"], adds=["cost_usd"],
        clears=[*_IN_BATCH, "last_error"]),
-    _t("reask", [S.SUBMITTED], S.QUEUED, sets=["last_error"], adds=["cost_usd"], bumps=["attempts", "invalid_answers"],
-       clears=_IN_BATCH),
+    _t("reask", [S.SUBMITTED], S.QUEUED, sets=["last_error", "max_tokens"], adds=["cost_usd"],
+       bumps=["attempts", "invalid_answers"], clears=_IN_BATCH),
     _t("fail", [S.SUBMITTED], S.FAILED, sets=["last_error", "next_attempt_at"], adds=["cost_usd"], bumps=["attempts"],
        clears=_IN_BATCH),
     _t("promote", [S.FAILED], S.QUEUED),
@@ -104,10 +104,10 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     _t("skip", [S.QUEUED, S.FAILED, S.ANSWERED], S.SKIPPED, sets=["last_error"], clears=[*_IN_BATCH, *INTENT_FIELDS]),
     # back to the queue
     _t("retriage", [S.WRITTEN], S.QUEUED, bumps=["triage_n"],
-       clears=["attempts", "invalid_answers", "write_attempts", "answer", "last_error", *INTENT_FIELDS]),
+       clears=["attempts", "invalid_answers", "write_attempts", "answer", "last_error", "max_tokens", *INTENT_FIELDS]),
     _t("retry", [S.FAILED, S.DEAD], S.QUEUED,
        clears=["attempts", "invalid_answers", "write_attempts", "next_attempt_at", "failed_tag_at",
-               "failed_tag_attempts", *INTENT_FIELDS]),
+               "failed_tag_attempts", "max_tokens", *INTENT_FIELDS]),
     # write-back: the intent is recorded before the call, its job after, and settled by the job's outcome
     _t("begin_note", [S.ANSWERED], None, sets=["write_kind", "write_triage_n", "write_started_at"],
        guard="write_started_at is null"),
@@ -120,6 +120,7 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     _t("written", [S.ANSWERED], S.WRITTEN, clears=INTENT_FIELDS),
     _t("failed_tag_written", [S.DEAD], None, sets=["failed_tag_at"], clears=INTENT_FIELDS),
     _t("failed_tag_refused", [S.DEAD], None, sets=["last_error"], bumps=["failed_tag_attempts"], clears=INTENT_FIELDS),
+    _t("failed_tag_not_owed", [S.DEAD], None, sets=["failed_tag_at", "last_error"], clears=INTENT_FIELDS),
 )}
 del S
 
@@ -243,9 +244,11 @@ def answer(db: sqlite_utils.Database, ticket_id: int, now: float, *, answer: Map
     return _move(db, "answer", ticket_id, now, answer=json.dumps(answer), usage=json.dumps(usage), cost_usd=cost_usd)
 
 
-def reask(db: sqlite_utils.Database, ticket_id: int, now: float, *, reason: str, cost_usd: float = 0.0) -> bool:
-    """An answer that was not valid: back to the queue with the attempt and the invalid answer counted."""
-    return _move(db, "reask", ticket_id, now, last_error=reason[:300], cost_usd=cost_usd)
+def reask(db: sqlite_utils.Database, ticket_id: int, now: float, *, reason: str, cost_usd: float = 0.0,
+          max_tokens: int | None = None) -> bool:
+    """An answer that was not valid: back to the queue with the attempt and the invalid answer counted
+    (``max_tokens``: the room the next answer gets, when this one was cut)."""
+    return _move(db, "reask", ticket_id, now, last_error=reason[:300], cost_usd=cost_usd, max_tokens=max_tokens)
 
 
 def fail(db: sqlite_utils.Database, ticket_id: int, now: float, *, reason: str, next_attempt_at: float,

@@ -43,6 +43,11 @@ def _intent(intent: Intent) -> dict[str, Any]:
     return expect
 
 
+def not_owed(db: sqlite_utils.Database, ticket_id: int, now: float, *, reason: str) -> bool:
+    """A dead ticket solved, closed or opted out before its failed tag was sent: the tag is not owed."""
+    return _move(db, "failed_tag_not_owed", ticket_id, now, failed_tag_at=iso(now), last_error=reason[:300])
+
+
 def forget_job(db: sqlite_utils.Database, ticket_id: int, intent: Intent) -> bool:
     """The job vanished or said nothing of this ticket: keep the intent, to be verified in Zendesk."""
     return _move(db, "forget_job", ticket_id, 0.0, strict=False, expect=_intent(intent))

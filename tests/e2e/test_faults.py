@@ -206,13 +206,21 @@ def test_reads_survive_intermittent_5xx(zsim, make_ctx, clock, drive):
     assert all(len(our_notes(t)) <= 1 for t in zsim.snapshot())
 
 
-def test_write_failing_with_5xx_is_verified_then_sent_once(zsim, make_ctx, clock, drive):
+def test_write_failing_with_5xx_is_verified_then_sent_once(zsim, make_ctx, clock, drive, monkeypatch):
     zsim.seed(12, 16)
     ctx = make_ctx()
     ingest.ingest(ctx)
     submit.submit(ctx, ignore_min_batch=True)
     poll.poll(ctx)
-    zsim.set_faults(rate_500=1.0)
+    fresh = zd.fetch_tickets
+
+    def read_then_fail(client, ids):  # the re-read before the write works; the write itself gets 500s
+        found = fresh(client, ids)
+        zsim.set_faults(rate_500=1.0)
+        monkeypatch.setattr(zd, "fetch_tickets", fresh)
+        return found
+
+    monkeypatch.setattr(zd, "fetch_tickets", read_then_fail)
     out = writeback.writeback(ctx)
     assert "error" in out
     unsure = next(ctx.db.query("select count(*) as n from tickets where write_started_at is not null"))["n"]
@@ -315,3 +323,27 @@ def test_submit_waits_until_comment_events_are_all_read(zsim, make_ctx, clock, m
     monkeypatch.undo()
     assert queue.counts(ctx.db)["queued"] == queued > 0
     assert submit.submit(ctx, ignore_min_batch=True)["submitted"] == queued
+
+
+def test_one_batch_that_cannot_be_read_does_not_stop_the_others(zsim, asim, make_ctx, clock, monkeypatch):
+    zsim.seed(12, 41)
+    ctx = make_ctx()
+    ingest.ingest(ctx)
+    split = anth.split_batches
+    monkeypatch.setattr(anth, "split_batches", lambda requests: split(requests, max_bytes=20_000))  # several batches
+    assert submit.submit(ctx, ignore_min_batch=True)["batches"] >= 2
+    first = next(ctx.db.query("select batch_id from batches where state = 'open' order by created_at"))["batch_id"]
+    real = anth.retrieve_batch
+
+    def flaky(client, batch_id):
+        if batch_id == first:
+            raise anth.BatchError("Anthropic answered 500: boom", retryable=True, status=500)
+        return real(client, batch_id)
+
+    monkeypatch.setattr(anth, "retrieve_batch", flaky)
+    out = poll.poll(ctx)
+    assert out["collected"] >= 1 and first in out["error"]
+    assert next(ctx.db.query("select error from batches where batch_id = ?", [first]))["error"].endswith("boom")
+    assert reports.status(ctx.db, ctx.config, clock())["problems"]["poll"]["message"] == out["error"]
+    monkeypatch.setattr(anth, "retrieve_batch", real)
+    assert poll.poll(ctx)["collected"] == 1 and "poll" not in reports.status(ctx.db, ctx.config, clock())["problems"]

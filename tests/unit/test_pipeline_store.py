@@ -11,7 +11,7 @@ from integration import pipeline, prompt, reports, store
 from integration.config import parse
 from integration.store import tickets as queue
 from integration.store import writes
-from integration.stages import conversations, ingest, poll, writeback
+from integration.stages import conversations, ingest, poll, submit, writeback
 from integration.store import Intent, WriteKind
 from integration.timeutil import iso
 
@@ -156,3 +156,36 @@ def test_report_counts_draft_acceptance_from_tags(ctx):
     assert (data["drafts_used"], data["drafts_rejected"]) == (2, 1)
     assert data["draft_acceptance_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert data["by_category"] == {"billing": 4}
+
+
+def test_cut_answer_is_asked_again_once_with_twice_the_room(ctx):
+    submitted(ctx)
+    cut = result(text='{"priority": "P2", "draft": "Thanks, we', stop_reason="max_tokens")
+    assert poll.apply_result(ctx, "b1", cut) == "invalid"
+    row = queue.get(ctx.db, 1)
+    assert row["state"] == "queued" and row["max_tokens"] == 2 * ctx.config.anthropic.max_tokens
+    assert submit.build_request(ctx, row)["params"]["max_tokens"] == row["max_tokens"]
+    queue.submit(ctx.db, NOW, "b1", [(1, "zt-1-1", 100, 0.01)])
+    assert poll.apply_result(ctx, "b1", cut) == "dead"
+    assert queue.get(ctx.db, 1)["last_error"] == "invalid answer: answer cut at max_tokens"
+
+
+def test_a_refusal_is_not_asked_again(ctx):
+    submitted(ctx)
+    assert poll.apply_result(ctx, "b1", result(text="I can't help with that.", stop_reason="refusal")) == "dead"
+    assert "refused" in queue.get(ctx.db, 1)["last_error"]
+
+
+@pytest.mark.parametrize("custom_id", ["zt-99999999999999999999999-1", "zt-1-1-1", None, 7])
+def test_a_result_for_an_impossible_custom_id_is_unknown(ctx, custom_id):
+    submitted(ctx)
+    assert poll._apply_isolated(ctx, "b1", result(custom_id=custom_id)) == "unknown"
+    assert queue.get(ctx.db, 1)["state"] == "submitted"
+
+
+def test_an_unreadable_result_line_fails_its_ticket_only(ctx):
+    submitted(ctx)
+    submitted(ctx, 2)
+    bad = result("malformed", custom_id="zt-1-1", text=None, error_message="RecursionError")
+    assert poll._apply_isolated(ctx, "b1", bad) == "failed"
+    assert poll._apply_isolated(ctx, "b1", result(custom_id="zt-2-1")) == "answered"

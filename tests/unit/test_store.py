@@ -19,7 +19,7 @@ NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 SAMPLE = {"batch": "b1", "custom_id": "zt-7-1", "input_chars": 10, "reserved_usd": 0.5, "answer": "{}",
           "usage": "{}", "cost_usd": 0.25, "last_error": "why", "next_attempt_at": iso(NOW + 60),
           "write_kind": "note", "write_triage_n": 1, "write_started_at": iso(NOW), "write_job_id": "j1",
-          "failed_tag_at": iso(NOW)}
+          "failed_tag_at": iso(NOW), "max_tokens": 1024}
 
 
 @pytest.fixture
@@ -151,7 +151,9 @@ def test_migrations_apply_once(tmp_path):
     path = tmp_path / "s.db"
     store.open_db(path).close()
     db = store.open_db(path)
-    assert [m.name for m in store.migrations.applied(db)] == ["m0001_initial", "m0002_write_intent"]
+    names = [m.name for m in store.migrations.applied(db)]
+    assert names[:3] == ["m0001_initial", "m0002_write_intent", "m0003_answer_room"]
+    assert len(names) == len(set(names)) and store.migrations.pending(db) == []
 
 
 def test_database_file_is_private_and_wal(tmp_path):
