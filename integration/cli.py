@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -32,10 +33,18 @@ def _load(ctx: click.Context, *, need_secrets: bool = True) -> Config:
         raise UsageProblem(f"config: {exc}") from None
 
 
-def _context(cfg: Config, *, clients: bool = True) -> pipeline.Context:
+def _open(cfg: Config, *, readonly: bool = False) -> Any:
+    """The state database, or one line and exit 1 (missing, corrupt, read-only)."""
+    try:
+        return store.open_db(cfg.state.path, readonly=readonly)
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _context(cfg: Config, *, clients: bool = True, readonly: bool = False) -> pipeline.Context:
     from . import batches, zendesk
 
-    db = store.open_db(cfg.state.path)
+    db = _open(cfg, readonly=readonly)
     ctx = pipeline.Context(config=cfg, db=db)
     if clients:
         ctx.zendesk = zendesk.make_client(cfg.zendesk)
@@ -88,6 +97,8 @@ def run(ctx: click.Context, once: bool, verbose: bool) -> None:
                 run_forever(pctx)
     except AlreadyRunning as exc:
         raise UsageProblem(str(exc)) from None
+    except sqlite3.DatabaseError as exc:  # a database that breaks mid-run (disk full, corrupt page)
+        raise click.ClickException(f"state database {cfg.state.path}: {exc}") from None
 
 
 @cli.command()
@@ -96,7 +107,7 @@ def run(ctx: click.Context, once: bool, verbose: bool) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Tickets per state, batches in flight, spend today, error rate, last problems."""
     cfg = _load(ctx, need_secrets=False)
-    pctx = _context(cfg, clients=False)
+    pctx = _context(cfg, clients=False, readonly=True)
     data = reports.status(pctx.db, cfg, time.time())
     lines = ["tickets: " + ", ".join(f"{k} {v}" for k, v in data["tickets"].items())]
     lines.append(f"batches open: {data['batches_open']}")
@@ -140,7 +151,7 @@ def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, 
         data = reports.estimate(store.open_db(":memory:"), cfg, tickets=tickets, input_tokens=input_tokens,
                                 output_tokens=output_tokens)
     else:
-        pctx = _context(cfg, clients=False)
+        pctx = _context(cfg, clients=False, readonly=True)
         client = batches.make_client(cfg.anthropic) if exact else None
         chars, counted, last = 0, 0, 0.0
         for _row, request, n in submit_stage.queued_requests(pctx):
@@ -183,7 +194,7 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
         except ValueError:
             raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
     cfg = _load(ctx, need_secrets=False)
-    data = reports.report(store.open_db(cfg.state.path), cfg, since=since)
+    data = reports.report(_open(cfg, readonly=True), cfg, since=since)
     t = data["submit_to_written_seconds"]
     lines = [
         f"tickets written: {data['tickets_written']}   dead: {data['tickets_dead']}",
@@ -210,7 +221,7 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
 def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
     """Put failed (and with --dead, dead) tickets back in the queue."""
     cfg = _load(ctx, need_secrets=False)
-    db = store.open_db(cfg.state.path)
+    db = _open(cfg)
     with db.atomic():
         n = queue.retry(db, time.time(), dead=dead, ids=tickets)
     click.echo(f"{n} ticket(s) back in the queue")

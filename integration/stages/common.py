@@ -17,11 +17,14 @@ if TYPE_CHECKING:
     from ..pipeline import Context
 
 BACKOFF_MAX = 3600.0
+BLOCK_MAX = 3600.0  # no Retry-After we honour is longer; a stored block beyond it came from a clock step
 
 
 def blocked_until(ctx: Context, stage: str) -> float:
+    """Until when ``stage`` waits for a rate limit, never more than :data:`BLOCK_MAX` from now (a host clock
+    a day fast, then corrected, must not leave the stage "rate limited until tomorrow")."""
     value = store.get_sync(ctx.db, f"blocked_until:{stage}")
-    return float(value) if value else 0.0
+    return min(float(value), ctx.now() + BLOCK_MAX) if value else 0.0
 
 
 def block(ctx: Context, stage: str, seconds: float) -> None:

@@ -17,7 +17,7 @@ from ..store import State
 from ..store import tickets as queue
 from ..timeutil import iso, parse_time
 from . import conversations
-from .common import blocked_until, eligible, to_epoch, zendesk_stage
+from .common import blocked_until, eligible, record_problem, to_epoch, zendesk_stage
 
 if TYPE_CHECKING:
     from ..pipeline import Context
@@ -56,13 +56,24 @@ def ingest(ctx: Context) -> dict[str, Any]:
 
 
 def start_time(ctx: Context) -> float:
-    """Where the exports start: ``zendesk.start``, else shortly before the first run (stored once)."""
+    """Where the exports start: ``zendesk.start``, else shortly before the first run (stored once).
+
+    A start in the future reads as "too recent" forever, silently: it is shown as a problem in ``status``.
+    One we stored from a clock that ran ahead is moved back while nothing has been exported yet.
+    """
+    now = ctx.now()
     start = store.get_sync(ctx.db, "start_time")
     if start is None:
         # Zendesk refuses an export start_time inside its last minute (422 "Too recent start_time")
-        first = parse_time(ctx.config.zendesk.start) if ctx.config.zendesk.start else ctx.now() - FIRST_START_MARGIN
+        first = parse_time(ctx.config.zendesk.start) if ctx.config.zendesk.start else now - FIRST_START_MARGIN
         start = str(int(first))
         store.set_sync(ctx.db, "start_time", start)
+    if float(start) > now + 60 and not ctx.config.zendesk.start and store.get_sync(ctx.db, "ticket_cursor") is None:
+        start = str(int(now - FIRST_START_MARGIN))
+        store.set_sync(ctx.db, "start_time", start)
+    future = float(start) > now + 60
+    record_problem(ctx, "clock", f"the export start {iso(float(start))} is in the future: nothing is read until "
+                                 "then (zendesk.start, or a host clock that ran ahead)" if future else None)
     return float(start)
 
 

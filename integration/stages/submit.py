@@ -168,7 +168,7 @@ def queued_requests(ctx: Context, on_error: Callable[[dict[str, Any], Exception]
 def reconcile_creating(ctx: Context) -> dict[str, int]:
     """Settle batches whose create call may or may not have reached Anthropic (crash in between)."""
     now = ctx.now()
-    stuck = store.batches_in(ctx.db, "creating", created_before=now - ctx.config.anthropic.verify_after)
+    stuck = store.batches_in(ctx.db, "creating", created_before=now - ctx.config.anthropic.verify_after, now=now)
     out = {"adopted": 0, "requeued": 0}
     if not stuck:
         return out

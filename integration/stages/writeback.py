@@ -37,7 +37,7 @@ def writeback(ctx: Context) -> dict[str, Any]:
         return out
     with zendesk_stage(ctx, "writeback", out):
         in_flight = settle_jobs(ctx, out["results"])
-        unsure = writes.unsure_writes(ctx.db, ctx.now() - ctx.config.zendesk.verify_after)
+        unsure = writes.unsure_writes(ctx.db, ctx.now() - ctx.config.zendesk.verify_after, ctx.now())
         if unsure:
             verify(ctx, unsure, out["results"])
         send(ctx, in_flight, out)

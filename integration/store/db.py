@@ -109,21 +109,81 @@ def m0003_answer_room(db: sqlite_utils.Database) -> None:
     db["tickets"].add_column("max_tokens", int)
 
 
-def open_db(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating with mode 0600) the state database, enable WAL, apply migrations."""
-    if str(path) != ":memory:":
-        path = Path(path)
+class StoreError(Exception):
+    """The state database cannot be used as asked; ``str()`` is one line saying what to do."""
+
+
+def _private(path: Path) -> None:
+    # the database holds ticket text: readable by the service user only, and so are its -wal and -shm
+    # files, which SQLite creates with the database's own mode (a restored 0644 file would leak them)
+    for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if part.exists() and part.stat().st_mode & 0o077:
+                part.chmod(0o600)
+        except PermissionError:
+            raise StoreError(f"{part} is readable by others and not ours to tighten (chmod 600 it)") from None
+
+
+def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    """Open the state database, apply migrations, enable WAL; created with mode 0600 when missing.
+
+    ``readonly`` (``status``, ``report``, ``estimate``): never creates, migrates or writes; a missing
+    database is a :class:`StoreError`, and so is one that is corrupt or not a database at all.
+    """
+    if str(path) == ":memory:":
+        db = sqlite_utils.Database(memory=True)
+        migrations.apply(db)
+        return db
+    path = Path(path)
+    if readonly:
+        return _open_readonly(path)
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            # the database holds ticket text: readable by the service user only
             fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
+        _private(path)
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         db = sqlite_utils.Database(conn)
+        _check(db, path)
         db.enable_wal()
         conn.execute("PRAGMA synchronous=NORMAL")
-    else:
-        db = sqlite_utils.Database(memory=True)
-    db.conn.execute("PRAGMA foreign_keys=ON")
-    migrations.apply(db)
+        db.conn.execute("PRAGMA foreign_keys=ON")
+        migrations.apply(db)
+    except sqlite3.OperationalError as exc:
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            raise StoreError(f"the state database {path} is read-only: the service needs to write it "
+                             "(status and report can still read it)") from None
+        raise StoreError(f"cannot open the state database {path}: {exc}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot open the state database {path}: {exc.strerror or exc}") from None
     return db
+
+
+def _open_readonly(path: Path) -> sqlite_utils.Database:
+    if not path.exists():
+        raise StoreError(f"no state database at {path} yet: the service creates it on its first run "
+                         "(check state.path)")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+        db = sqlite_utils.Database(conn)
+        _check(db, path)
+    except sqlite3.OperationalError:
+        # a WAL database in a folder we cannot write (no -shm to share): read the file as it stands
+        conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        _check(db, path)
+    if migrations.pending(db):
+        raise StoreError(f"the state database {path} is from an older version: run the service once to upgrade it")
+    return db
+
+
+def _check(db: sqlite_utils.Database, path: Path) -> None:
+    try:
+        db.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        raise  # locked, read-only, cannot open: the caller says which
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        raise StoreError(f"the state database {path} is not a readable SQLite database ({exc}): restore it from a "
+                         "backup, or move it away to start afresh (tickets already triaged keep their marker tag)"
+                         ) from None

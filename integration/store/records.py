@@ -88,11 +88,14 @@ def add_batch_cost(db: sqlite_utils.Database, local_id: str, cost: float) -> Non
     db.execute("update batches set cost_usd = cost_usd + ? where local_id = ?", [cost, local_id])
 
 
-def batches_in(db: sqlite_utils.Database, state: str, *, created_before: float | None = None) -> list[dict[str, Any]]:
+def batches_in(db: sqlite_utils.Database, state: str, *, created_before: float | None = None,
+               now: float | None = None) -> list[dict[str, Any]]:
+    """Batch rows in ``state``, oldest first; with ``created_before``, only those created before it (or
+    stamped after ``now``, by a clock that ran ahead)."""
     sql, params = "select * from batches where state = ?", [state]
     if created_before is not None:
-        sql += " and created_at <= ?"
-        params.append(iso(created_before))
+        sql += " and (created_at <= ? or created_at > ?)"
+        params += [iso(created_before), iso((now if now is not None else created_before) + 60)]
     return list(db.query(sql + " order by created_at", params))
 
 

@@ -266,9 +266,11 @@ def skip(db: sqlite_utils.Database, ticket_id: int, now: float, *, reason: str) 
     return _move(db, "skip", ticket_id, now, last_error=reason[:300])
 
 
-def promote_due(db: sqlite_utils.Database, now: float) -> int:
-    """Failed tickets whose backoff has passed, back to the queue."""
-    return _move_where(db, "promote", now, "next_attempt_at is null or next_attempt_at <= ?", [iso(now)])
+def promote_due(db: sqlite_utils.Database, now: float, max_backoff: float = 3600.0) -> int:
+    """Failed tickets whose backoff has passed, back to the queue; a retry time further away than any
+    backoff was stamped by a clock that ran ahead, and is due now."""
+    return _move_where(db, "promote", now, "next_attempt_at is null or next_attempt_at <= ? or next_attempt_at > ?",
+                       [iso(now), iso(now + max_backoff)])
 
 
 def retriage(db: sqlite_utils.Database, ticket_id: int, now: float) -> bool:

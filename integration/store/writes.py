@@ -116,17 +116,22 @@ def job_members(db: sqlite_utils.Database, job_id: str) -> list[dict[str, Any]]:
     return list(db.query("select * from tickets where write_job_id = ?", [job_id]))
 
 
-def unsure_writes(db: sqlite_utils.Database, before: float) -> list[dict[str, Any]]:
-    """Intents recorded before ``before`` with no job id: a crash or timeout hid whether they landed."""
+def unsure_writes(db: sqlite_utils.Database, before: float, now: float) -> list[dict[str, Any]]:
+    """Intents recorded before ``before`` with no job id: a crash or timeout hid whether they landed.
+    One stamped after ``now`` came from a clock that ran ahead: it is checked too, not left forever."""
     return list(db.query(
-        "select * from tickets where write_started_at is not null and write_job_id is null and write_started_at <= ?",
-        [iso(before)]))
+        "select * from tickets where write_started_at is not null and write_job_id is null "
+        "and (write_started_at <= ? or write_started_at > ?)", [iso(before), iso(now + 60)]))
 
 
 def writable(db: sqlite_utils.Database, statuses: Sequence[str], limit: int) -> list[dict[str, Any]]:
-    """Answered tickets, and dead ones still owed their failed tag, with no open intent."""
+    """Answered tickets, and dead ones still owed their failed tag, with no open intent, fairest first:
+    writes Zendesk never refused before the ones it did, answers before failed tags, oldest first. So a
+    pile of refused writes can never take the whole allowance from new answers."""
     return list(db.query(
         "select * from tickets where write_started_at is null and "
         "(state = 'answered' or (state = 'dead' and failed_tag_at is null and zd_status in "
-        f"({', '.join('?' for _ in statuses)}))) order by id limit ?",
+        f"({', '.join('?' for _ in statuses)}))) "
+        "order by (coalesce(write_attempts, 0) + coalesce(failed_tag_attempts, 0)) > 0, state = 'dead', changed_at, id "
+        "limit ?",
         [*statuses, limit]))

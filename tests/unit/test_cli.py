@@ -21,6 +21,7 @@ ENV = {"ZENDESK_API_TOKEN": "zd-secret-value-123", "ANTHROPIC_API_KEY": "sk-ant-
 def cfg_file(tmp_path):
     path = tmp_path / "zdtriage.toml"
     path.write_text(f'[zendesk]\nsubdomain = "acme"\nemail = "bot@acme.com"\n[state]\npath = "{tmp_path}/s.db"\n')
+    store.open_db(tmp_path / "s.db").close()  # as after a first run
     return path
 
 
@@ -98,6 +99,54 @@ def test_report_json_keys(cfg_file):
 def test_report_bad_date_exits_2(cfg_file):
     result = invoke("--config", cfg_file, "report", "--since", "last tuesday")
     assert result.exit_code == 2 and "--since" in result.output
+
+
+def test_status_on_a_missing_database_says_so_and_creates_nothing(cfg_file, tmp_path):
+    (tmp_path / "s.db").unlink()
+    for command in (["status"], ["report"], ["estimate"]):
+        result = invoke("--config", cfg_file, *command)
+        assert result.exit_code == 1 and "no state database" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_a_corrupt_database_is_one_line_and_exit_1(cfg_file, tmp_path):
+    (tmp_path / "s.db").write_bytes(b"this is not sqlite" * 100)
+    for command in (["status"], ["retry"], ["report", "--json"]):
+        result = invoke("--config", cfg_file, *command)
+        assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+        assert "not a readable SQLite database" in result.output
+
+
+def test_status_and_report_work_on_a_read_only_database(cfg_file, tmp_path):
+    import os
+
+    db = store.open_db(tmp_path / "s.db")
+    db["tickets"].insert({"id": 1, "state": "written", "answer": "{}"})
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    for name in ("s.db-wal", "s.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    os.chmod(tmp_path / "s.db", 0o400)
+    before = (tmp_path / "s.db").read_bytes()
+    assert json.loads(invoke("--config", cfg_file, "status", "--json").output)["tickets"]["written"] == 1
+    assert json.loads(invoke("--config", cfg_file, "report", "--json").output)["tickets_written"] == 1
+    assert (tmp_path / "s.db").read_bytes() == before  # opened read-only: nothing migrated, nothing written
+
+
+def test_a_restored_world_readable_database_is_tightened(cfg_file, tmp_path):
+    import os
+    import stat
+
+    for name in ("s.db", "s.db-wal", "s.db-shm"):
+        (tmp_path / name).touch()
+        os.chmod(tmp_path / name, 0o644)
+    (tmp_path / "s.db").unlink()
+    store.open_db(tmp_path / "s.db").close()
+    os.chmod(tmp_path / "s.db", 0o644)
+    store.open_db(tmp_path / "s.db")
+    for name in ("s.db", "s.db-wal", "s.db-shm"):
+        if (tmp_path / name).exists():
+            assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
 
 
 def test_retry_moves_failed_and_with_dead_flag_dead(cfg_file, tmp_path):

@@ -167,3 +167,14 @@ def test_iter_rows_streams_by_keyset(db):
     db["tickets"].insert_all([{"id": i, "state": "queued"} for i in range(100, 2600)])
     ids = [r["id"] for r in queue.iter_rows(db, "select id from tickets where state = 'queued'", chunk=100)]
     assert ids == list(range(100, 2600))
+
+
+def test_write_back_serves_new_answers_before_refused_writes_and_failed_tags(db):
+    rows = [{"id": i, "state": "dead", "failed_tag_attempts": 2, "write_attempts": 0, "changed_at": iso(NOW - 9000 + i)}
+            for i in range(1, 101)]  # a hundred refused failed tags, the oldest rows
+    rows += [{"id": 200, "state": "answered", "write_attempts": 3, "changed_at": iso(NOW - 5000)},
+             {"id": 300, "state": "answered", "changed_at": iso(NOW - 10)},
+             {"id": 301, "state": "answered", "changed_at": iso(NOW - 20)},
+             {"id": 400, "state": "dead", "changed_at": iso(NOW - 30)}]
+    db["tickets"].insert_all([{"failed_tag_attempts": 0, "write_attempts": 0, "zd_status": "open", **r} for r in rows])
+    assert [r["id"] for r in writes.writable(db, ["open"], 4)] == [301, 300, 400, 200]
