@@ -35,17 +35,23 @@ def render(root: Path = ROOT) -> str:
     return HEADER + "window.ZBT_I18N = " + body + ";\n"
 
 
+def is_current(root: Path = ROOT) -> bool:
+    """Whether root's assets/i18n.js is what the translation files under root produce."""
+    out = root / "assets" / "i18n.js"
+    return out.exists() and out.read_text(encoding="utf-8") == render(root)
+
+
 def main(argv: list[str]) -> int:
     try:
+        if "--check" in argv:
+            if not is_current():
+                print("build_i18n: assets/i18n.js is out of date; run make garden", file=sys.stderr)
+                return 1
+            return 0
         text = render()
     except (OSError, ValueError) as exc:
         print(f"build_i18n: {exc}", file=sys.stderr)
         return 2
-    if "--check" in argv:
-        if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
-            print("build_i18n: assets/i18n.js is out of date; run python3 app/build_i18n.py", file=sys.stderr)
-            return 1
-        return 0
     OUT.write_text(text, encoding="utf-8")
     print(f"wrote {OUT.relative_to(ROOT)}")
     return 0
