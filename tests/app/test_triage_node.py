@@ -51,23 +51,27 @@ NOTE = (
 )
 
 
-def model(tags, comments, **opts):
+def call(tags, comments, **opts):
     options = {"prefix": "ai_", "ticketId": 5, "serviceUser": "triage-bot@example.com", **opts}
-    return run_node([{"fn": "buildModel", "args": [tags, comments, options]}])[0]
+    return {"fn": "buildModel", "args": [tags, comments, options]}
 
 
 def test_build_model_under_node():
-    untriaged = model(["vip"], [{"id": 1, "value": "<p>Hi</p>", "isPublic": True}])
+    untriaged, triaged, failed, both = run_node([
+        call(["vip"], [{"id": 1, "value": "<p>Hi</p>", "isPublic": True}]),
+        call(["ai_triaged", "ai_confidence_low", "ai_draft_rejected"],
+             [{"id": 2, "value": NOTE, "isPublic": False, "author": BOT}], prefix=None),
+        call(["ai_failed"], []),
+        call(["ai_failed", "ai_triaged"], []),
+    ])
     assert untriaged["state"] == "untriaged" and untriaged["hasNote"] is False
-    triaged = model(["ai_triaged", "ai_confidence_low", "ai_draft_rejected"],
-                    [{"id": 2, "value": NOTE, "isPublic": False, "author": BOT}], prefix=None)
     assert triaged["state"] == "triaged" and triaged["draft"] == "Hello!"
     assert (triaged["priority"], triaged["category"], triaged["confidence"]) == ("P2", "billing", 0.82)
     assert triaged["confidenceLow"] is True
     assert triaged["feedback"] == "rejected"
     assert triaged["tags"] == {"used": "ai_draft_used", "rejected": "ai_draft_rejected"}
-    assert model(["ai_failed"], [])["state"] == "failed"
-    assert model(["ai_failed", "ai_triaged"], [])["state"] == "triaged"
+    assert failed["state"] == "failed"
+    assert both["state"] == "triaged"
 
 
 def test_trust_rules_under_node():
@@ -81,20 +85,21 @@ def test_trust_rules_under_node():
         "other_ticket": ({**good, "value": NOTE.replace("zbt-5-1", "zbt-6-1")}, "wrong_ticket"),
         "footer_not_last": ({**good, "value": NOTE + "\nthanks"}, "footer_not_last"),
     }
-    for name, (comment, reason) in cases.items():
-        got = model(["ai_triaged"], [comment])
+    results = run_node(
+        [call(["ai_triaged"], [comment]) for comment, _ in cases.values()]
+        + [call(["ai_triaged"], [good], serviceUser=u) for u in ("triage-bot@example.com", "9", "10", "not a user", None)]
+    )
+    for (name, (_, reason)), got in zip(cases.items(), results):
         assert got["hasNote"] is False, name
         assert got["ignored"] == [{"id": 2, "reason": reason}], name
-    assert model(["ai_triaged"], [good])["hasNote"] is True
-    assert model(["ai_triaged"], [good], serviceUser="9")["hasNote"] is True
-    assert model(["ai_triaged"], [good], serviceUser="10")["hasNote"] is False
-    assert model(["ai_triaged"], [good], serviceUser="not a user")["hasNote"] is False
-    assert model(["ai_triaged"], [good], serviceUser=None)["serviceUserSet"] is False
+    by_user = results[len(cases):]
+    assert [m["hasNote"] for m in by_user] == [True, True, False, False, False]
+    assert by_user[-1]["serviceUserSet"] is False
 
 
 def test_tag_fallback_never_ranks_values():
-    for order in (["ai_priority_p1", "ai_priority_p4"], ["ai_priority_p4", "ai_priority_p1"]):
-        got = model(["ai_triaged", *order, "ai_category_billing"], [])
+    orders = (["ai_priority_p1", "ai_priority_p4"], ["ai_priority_p4", "ai_priority_p1"])
+    for got in run_node([call(["ai_triaged", *order, "ai_category_billing"], []) for order in orders]):
         assert got["priority"] is None
         assert got["conflicts"] == {"priority": ["P1", "P4"]}
         assert got["category"] == "billing"
