@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo sim chaos bench clean
+.PHONY: test demo sim chaos bench clean app garden
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,18 @@ chaos: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The Zendesk app's upload zip, packed like `zcli apps:package` but without zcli or a login.
+# STATUS_URL=https://host/healthz puts that host into the packaged manifest's domainWhitelist.
+APP_ZIP ?= tmp/zendesk-batch-triage-app.zip
+app:
+	$(PYTHON) app/build_i18n.py --check
+	$(PYTHON) app/make_app.py --out $(APP_ZIP) $(if $(STATUS_URL),--status-url '$(STATUS_URL)')
+
+# Rebuild the app's generated assets (committed): Garden CSS from npm, sidebar strings.
+garden:
+	cd app && npm ci --no-audit --no-fund && node build-garden.mjs
+	$(PYTHON) app/build_i18n.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache demo-work

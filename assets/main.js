@@ -1,15 +1,54 @@
 /*
- * AI Triage ticket sidebar. Reads the ticket's tags and comments through the ZAF client, shows the
- * triage of the latest internal note as badges plus its draft, and lets the agent insert the draft
- * or rate it. All ticket text goes into the page through textContent only.
+ * AI Triage ticket sidebar. Reads the ticket through the ZAF client, shows the latest trusted
+ * triage (see triage.js) as Garden tags plus its draft, lets the agent insert the draft or rate it,
+ * and, with a status URL set, when the service last wrote back. All ticket text goes into the page
+ * through textContent only; every string the agent reads comes from t() (translations/*.json).
+ *
+ * ZAF facts relied on (developer.zendesk.com, Apps Support API and the app developer guide):
+ * - client.get([...]) answers {'<path>': value, errors: {...}}; ticket.id, ticket.tags,
+ *   ticket.comments, currentUser.locale (e.g. "de", "pt-BR") and colorScheme ("light"|"dark");
+ * - the iframe URL carries ?colorScheme=light|dark, readable before ZAF initialises, and
+ *   client.on('colorScheme.changed', scheme => ...) fires when the agent switches ("Dark mode");
+ * - ticket.editor.insert takes HTML, so the draft is escaped first (ZBTriage.draftToHtml);
+ * - client.request({cors: true}) is sent by the agent's browser rather than Zendesk's proxy
+ *   (support.zendesk.com 4408885735706); it resolves with the parsed body and rejects with the
+ *   jqXHR-like response (status, responseText) (zendesk_app_framework_sdk lib/client.ts).
  */
 (function () {
   'use strict';
 
   var T = window.ZBTriage;
-  var client = window.ZAFClient.init();
+  var DICTS = window.ZBT_I18N || {};
+  var FAILED_COMMAND = 'zdtriage retry --dead';
+  var HEALTH_TIMEOUT_MS = 5000;
   var app = document.getElementById('app');
-  var current = { prefix: T.DEFAULT_PREFIX, model: null, notice: null };
+  var current = {
+    t: T.makeTranslator(DICTS, navigator.language),
+    scheme: 'light',
+    model: null,
+    notice: null,
+    statusUrl: '',
+    health: null,
+    healthPending: null
+  };
+
+  function normaliseScheme(value) {
+    var scheme = value && typeof value === 'object' ? value.colorScheme : value;
+    return scheme === 'dark' ? 'dark' : (scheme === 'light' ? 'light' : null);
+  }
+
+  function applyScheme(value) {
+    var scheme = normaliseScheme(value);
+    if (scheme) {
+      current.scheme = scheme;
+      document.documentElement.setAttribute('data-color-scheme', scheme);
+    }
+  }
+
+  // Before ZAF initialises, so the first paint is already in the right scheme.
+  applyScheme(new URLSearchParams(window.location.search).get('colorScheme'));
+
+  var client = window.ZAFClient.init();
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -29,143 +68,226 @@
     }
   }
 
+  function dark(classes) {
+    return current.scheme === 'dark' ? classes + ' ' + classes.split(' ')[0] + '--dark' : classes;
+  }
+
   function resize() {
     var height = Math.max(60, Math.ceil(document.documentElement.scrollHeight));
     return client.invoke('resize', { width: '100%', height: height + 'px' });
   }
 
-  function badge(kind, text, extraClass) {
-    var cls = 'badge badge-' + kind + (extraClass ? ' ' + extraClass : '');
-    return el('span', { 'class': cls, 'data-badge': kind }, text);
+  /* t(key) when the dictionary has it, otherwise the value as readable text. */
+  function termLabel(group, value) {
+    var key = group + '.' + value;
+    var label = current.t(key);
+    return label === key ? String(value).replace(/[_-]+/g, ' ') : label;
   }
 
-  function labelFor(value) {
-    return String(value).replace(/[_-]+/g, ' ');
+  function languageName(code) {
+    try {
+      var names = new Intl.DisplayNames([current.t.locale], { type: 'language' });
+      var name = names.of(code);
+      if (name && name.toLowerCase() !== code.toLowerCase()) {
+        return name;
+      }
+    } catch (e) {
+      // An old browser or an odd code: the code is still better than nothing.
+    }
+    return code.toUpperCase();
+  }
+
+  function percent(value) {
+    try {
+      return new Intl.NumberFormat(current.t.locale, { style: 'percent', maximumFractionDigits: 0 })
+        .format(value);
+    } catch (e) {
+      return Math.round(value * 100) + '%';
+    }
+  }
+
+  var PRIORITY_COLOURS = { P1: 'c-tag--red', P2: 'c-tag--yellow', P3: 'c-tag--blue', P4: 'c-tag--grey' };
+
+  function badge(kind, text, colour) {
+    var cls = dark('c-tag c-tag--pill') + (colour ? ' ' + colour : '');
+    var tag = el('span', { 'class': cls, 'data-badge': kind, title: current.t('kind.' + kind) });
+    tag.appendChild(el('span', null, text));
+    return tag;
   }
 
   function renderBadges(model) {
     var box = el('div', { 'class': 'badges', 'data-testid': 'badges' });
     if (model.priority) {
-      box.appendChild(badge('priority', model.priority, 'prio-' + model.priority.toLowerCase()));
+      box.appendChild(badge('priority', model.priority, PRIORITY_COLOURS[model.priority]));
     }
     if (model.category) {
-      box.appendChild(badge('category', labelFor(model.category)));
+      box.appendChild(badge('category', termLabel('category', model.category)));
     }
     if (model.sentiment) {
-      box.appendChild(badge('sentiment', model.sentiment, 'sentiment-' + model.sentiment));
+      box.appendChild(badge('sentiment', termLabel('sentiment', model.sentiment),
+        model.sentiment === 'angry' || model.sentiment === 'negative' ? 'c-tag--red' : ''));
     }
     if (model.confidence != null || model.confidenceLow) {
-      var text = model.confidence != null
-        ? 'confidence ' + model.confidence.toFixed(2) : 'confidence';
-      if (model.confidenceLow) {
-        text = 'low ' + text;
+      var text;
+      if (model.confidence == null) {
+        text = current.t('badge.confidence_low_only');
+      } else {
+        text = current.t(model.confidenceLow ? 'badge.confidence_low' : 'badge.confidence',
+          { percent: percent(model.confidence) });
       }
-      box.appendChild(badge('confidence', text, model.confidenceLow ? 'low' : ''));
+      box.appendChild(badge('confidence', text, model.confidenceLow ? 'c-tag--yellow' : ''));
     }
     if (model.language) {
-      box.appendChild(badge('language', model.language));
+      box.appendChild(badge('language', languageName(model.language)));
     }
     return box;
   }
 
-  var SVG_NS = 'http://www.w3.org/2000/svg';
-
-  /* A thumb drawn as SVG, so it shows without an emoji font; down is up turned over. */
-  function thumbIcon(down) {
-    var svg = document.createElementNS(SVG_NS, 'svg');
-    svg.setAttribute('viewBox', '0 0 24 24');
-    svg.setAttribute('width', '18');
-    svg.setAttribute('height', '18');
-    svg.setAttribute('aria-hidden', 'true');
-    var g = document.createElementNS(SVG_NS, 'g');
-    if (down) {
-      g.setAttribute('transform', 'rotate(180 12 12)');
+  function callout(kind, id, title, paragraph) {
+    var box = el('div', { 'class': 'c-callout c-callout--' + kind, id: id, role: 'status' });
+    if (title) {
+      box.appendChild(title);
     }
-    var cuff = document.createElementNS(SVG_NS, 'rect');
-    cuff.setAttribute('x', '2');
-    cuff.setAttribute('y', '10');
-    cuff.setAttribute('width', '4');
-    cuff.setAttribute('height', '11');
-    cuff.setAttribute('rx', '1');
-    var hand = document.createElementNS(SVG_NS, 'path');
-    hand.setAttribute('d', 'M8 21h9.2a2 2 0 0 0 2-1.6l1.3-6.6a2 2 0 0 0-2-2.4H14l.7-4.2' +
-      'a2.2 2.2 0 0 0-2.2-2.6L8 10z');
-    g.appendChild(cuff);
-    g.appendChild(hand);
-    svg.appendChild(g);
-    return svg;
+    if (paragraph) {
+      box.appendChild(el('p', { 'class': 'c-callout__paragraph' }, paragraph));
+    }
+    return box;
+  }
+
+  /* The failed message with the command set as code: the translation holds {{command}}. */
+  function failedTitle() {
+    var marker = '\u0000';
+    var parts = current.t('status.failed', { command: marker }).split(marker);
+    var title = el('strong', { 'class': 'c-callout__title', id: 'status' });
+    title.appendChild(document.createTextNode(parts[0]));
+    if (parts.length > 1) {
+      title.appendChild(el('code', null, FAILED_COMMAND));
+      title.appendChild(document.createTextNode(parts.slice(1).join(marker)));
+    }
+    return title;
+  }
+
+  function thumb(id, down, pressed, label, onClick) {
+    var button = el('button', {
+      type: 'button', id: id, 'class': dark('c-btn c-btn--sm') + ' thumb', title: label,
+      'aria-label': label, 'aria-pressed': String(pressed)
+    });
+    var icon = document.getElementById('thumb-icon').content.firstElementChild.cloneNode(true);
+    if (down) {
+      icon.querySelector('g').setAttribute('transform', 'rotate(180 12 12)');
+    }
+    button.appendChild(icon);
+    button.addEventListener('click', onClick);
+    return button;
   }
 
   function renderFeedback(model) {
+    var t = current.t;
     var box = el('div', { 'class': 'feedback' });
-    box.appendChild(el('span', { 'class': 'feedback-question' }, 'Was this draft useful?'));
-    var up = el('button', {
-      type: 'button', id: 'thumb-up', 'class': 'thumb', title: 'Draft used',
-      'aria-label': 'Draft used', 'aria-pressed': String(model.feedback === 'used')
-    });
-    var down = el('button', {
-      type: 'button', id: 'thumb-down', 'class': 'thumb', title: 'Draft rejected',
-      'aria-label': 'Draft rejected', 'aria-pressed': String(model.feedback === 'rejected')
-    });
-    up.appendChild(thumbIcon(false));
-    down.appendChild(thumbIcon(true));
-    up.addEventListener('click', function () { rate('used'); });
-    down.addEventListener('click', function () { rate('rejected'); });
-    box.appendChild(up);
-    box.appendChild(down);
+    box.appendChild(el('span', { 'class': 'feedback-question' }, t('draft.question')));
+    box.appendChild(thumb('thumb-up', false, model.feedback === 'used', t('draft.used'),
+      function () { rate('used'); }));
+    box.appendChild(thumb('thumb-down', true, model.feedback === 'rejected', t('draft.rejected'),
+      function () { rate('rejected'); }));
     return box;
+  }
+
+  function renderConflicts(model) {
+    var kinds = Object.keys(model.conflicts);
+    for (var i = 0; i < kinds.length; i++) {
+      var values = model.conflicts[kinds[i]].map(function (v) {
+        return kinds[i] === 'priority' ? v : (kinds[i] === 'language' ? languageName(v) : termLabel(kinds[i], v));
+      });
+      app.appendChild(el('p', { 'class': 'hint conflict', 'data-conflict': kinds[i] },
+        current.t('status.conflict', { kind: current.t('kind.' + kinds[i]), values: values.join(', ') })));
+    }
+  }
+
+  function renderDraft(model) {
+    var t = current.t;
+    app.appendChild(el('h2', { 'class': 'section-title' }, t('draft.title')));
+    app.appendChild(el('div', { id: 'draft', 'class': 'draft' }, model.draft));
+    var actions = el('div', { 'class': 'actions' });
+    var insert = el('button', { type: 'button', id: 'insert-draft', 'class': dark('c-btn c-btn--primary c-btn--full') },
+      t('draft.insert'));
+    insert.addEventListener('click', insertDraft);
+    actions.appendChild(insert);
+    app.appendChild(actions);
+    app.appendChild(renderFeedback(model));
+  }
+
+  function renderHealth() {
+    if (!current.statusUrl) {
+      return;
+    }
+    var t = current.t;
+    var health = current.health || { kind: 'checking' };
+    var text;
+    if (health.kind === 'ok') {
+      var age = T.ageParts(health.ageSeconds);
+      text = t('health.ok', { ago: t('ago.' + age.key, { n: age.n }) });
+    } else if (health.kind === 'unhealthy') {
+      text = health.reason ? t('health.unhealthy', { reason: health.reason }) : t('health.unhealthy_no_reason');
+    } else {
+      text = t('health.' + health.kind);
+    }
+    app.appendChild(el('p', { id: 'health', 'class': 'health', 'data-health': health.kind }, text));
   }
 
   function render() {
     var model = current.model;
+    var t = current.t;
     clear(app);
     if (!model) {
       return;
     }
-    document.body.setAttribute('data-state', model.triaged ? 'triaged' : 'untriaged');
-    if (!model.triaged) {
-      app.appendChild(el('p', { id: 'status', 'class': 'status not-triaged' }, 'Not triaged yet'));
-      app.appendChild(el('p', { 'class': 'hint' },
-        'This ticket has no AI triage note. The triage service adds one on its next run.'));
-      if (model.failed) {
-        app.appendChild(el('p', { id: 'failed', 'class': 'hint failed' },
-          'The last triage attempt failed (tag ' + model.prefix + 'failed).'));
+    document.body.setAttribute('data-state', model.state);
+    if (model.state === 'untriaged') {
+      app.appendChild(el('p', { id: 'status', 'class': 'status' }, t('status.not_triaged')));
+      app.appendChild(el('p', { 'class': 'hint' }, t('status.not_triaged_hint')));
+    } else if (model.state === 'failed') {
+      app.appendChild(callout('error', 'failed', failedTitle(), null));
+    } else {
+      app.appendChild(renderBadges(model));
+      if (model.confidenceLow) {
+        app.appendChild(callout('warning', 'low-confidence',
+          el('strong', { 'class': 'c-callout__title' }, t('low_confidence.title')), t('low_confidence.hint')));
       }
-      return;
+      renderConflicts(model);
+      if (model.hasNote) {
+        renderDraft(model);
+      } else {
+        app.appendChild(el('p', { id: 'status', 'class': 'hint no-note' },
+          t(model.serviceUserSet ? 'status.no_note' : 'status.no_service_user')));
+      }
     }
-    app.appendChild(renderBadges(model));
-    if (!model.hasNote) {
-      app.appendChild(el('p', { id: 'status', 'class': 'status' },
-        'Triaged, but no draft note was found on this ticket.'));
-      return;
+    if (model.ignored.length) {
+      app.appendChild(el('p', { id: 'ignored', 'class': 'hint' }, t('status.ignored', { n: model.ignored.length })));
     }
-    app.appendChild(el('h2', { 'class': 'section-title' }, 'Draft reply'));
-    app.appendChild(el('div', { id: 'draft', 'class': 'draft' }, model.draft));
-    var insert = el('button', { type: 'button', id: 'insert-draft', 'class': 'primary' },
-      'Insert draft into reply');
-    insert.addEventListener('click', insertDraft);
-    app.appendChild(insert);
-    app.appendChild(renderFeedback(model));
     if (current.notice) {
       app.appendChild(el('p', { id: 'notice', 'class': 'notice', role: 'status' }, current.notice));
     }
     if (model.triageId) {
-      app.appendChild(el('p', { 'class': 'meta' }, 'triage-id ' + model.triageId));
+      app.appendChild(el('p', { 'class': 'meta' }, t('draft.triage_id', { id: model.triageId })));
     }
+    renderHealth();
   }
 
   function renderError(message) {
     clear(app);
     document.body.setAttribute('data-state', 'error');
-    app.appendChild(el('p', { id: 'status', 'class': 'status error' },
-      'Could not read this ticket: ' + message));
+    app.appendChild(el('p', { id: 'status', 'class': 'status error' }, current.t('error', { message: message })));
     resize();
+  }
+
+  function refresh() {
+    render();
+    return resize();
   }
 
   function show(notice) {
     current.notice = notice;
-    render();
-    resize();
+    refresh();
   }
 
   function insertDraft() {
@@ -173,10 +295,10 @@
     if (!model || !model.draft) {
       return;
     }
-    client.invoke('ticket.editor.insert', model.draft).then(function () {
-      show('Draft inserted into the reply. Review it before sending.');
+    client.invoke('ticket.editor.insert', T.draftToHtml(model.draft)).then(function () {
+      show(current.t('draft.inserted'));
     }, function () {
-      show('Could not insert the draft into the reply.');
+      show(current.t('draft.insert_failed'));
     });
   }
 
@@ -194,31 +316,70 @@
     model.feedback = choice;
     model.rated = { used: choice === 'used', rejected: choice !== 'used' };
     Promise.all(steps).then(function () {
-      show(choice === 'used'
-        ? 'Marked as used. The tag is saved with your next ticket update.'
-        : 'Marked as not used. The tag is saved with your next ticket update.');
+      show(current.t(choice === 'used' ? 'draft.marked_used' : 'draft.marked_rejected'));
     }, function () {
-      show('Could not tag the ticket.');
+      show(current.t('draft.tag_failed'));
     });
+  }
+
+  function parseJson(text) {
+    if (typeof text !== 'string') {
+      return text;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function checkHealth() {
+    if (!current.statusUrl || current.healthPending) {
+      return current.healthPending;
+    }
+    current.healthPending = client.request({
+      url: current.statusUrl, type: 'GET', cors: true, dataType: 'json', timeout: HEALTH_TIMEOUT_MS
+    }).then(function (body) {
+      current.health = T.healthSummary(200, parseJson(body), Date.now());
+    }, function (response) {
+      var status = response && typeof response.status === 'number' ? response.status : 0;
+      var body = response && (response.responseJSON || parseJson(response.responseText));
+      current.health = T.healthSummary(status, body, Date.now());
+    }).then(function () {
+      current.healthPending = null;
+      return refresh();
+    });
+    return current.healthPending;
   }
 
   function load() {
     return Promise.all([
       client.metadata(),
-      client.get(['ticket.tags', 'ticket.comments'])
+      client.get(['ticket.id', 'ticket.tags', 'ticket.comments', 'currentUser.locale', 'colorScheme'])
     ]).then(function (results) {
       var settings = (results[0] && results[0].settings) || {};
       var data = results[1] || {};
-      current.prefix = T.normalisePrefix(settings.tag_prefix);
-      current.model = T.buildModel(data['ticket.tags'] || [], data['ticket.comments'] || [],
-        current.prefix);
-      render();
-      return resize();
+      current.t = T.makeTranslator(DICTS, data['currentUser.locale']);
+      document.documentElement.setAttribute('lang', current.t.locale);
+      applyScheme(data.colorScheme);
+      current.statusUrl = typeof settings.status_url === 'string' ? settings.status_url.trim() : '';
+      current.model = T.buildModel(data['ticket.tags'] || [], data['ticket.comments'] || [], {
+        prefix: settings.tag_prefix,
+        ticketId: data['ticket.id'],
+        serviceUser: settings.service_user
+      });
+      var shown = refresh();
+      checkHealth();
+      return shown;
     }).catch(function (err) {
       renderError((err && err.message) || String(err));
     });
   }
 
+  client.on('colorScheme.changed', function (scheme) {
+    applyScheme(scheme);
+    refresh();
+  });
   client.on('ticket.tags.changed', load);
   client.on('ticket.updated', load);
   load();

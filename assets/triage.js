@@ -1,18 +1,31 @@
 /*
- * Pure parsing for the AI Triage sidebar: no DOM, no ZAF. Works in the browser (window.ZBTriage)
- * and under Node (module.exports), so it can be unit-tested without a browser.
+ * Pure logic of the AI Triage sidebar: no DOM, no ZAF. Works in the browser (window.ZBTriage)
+ * and under Node (module.exports), so it is unit-tested without a browser.
  *
- * Formats (written by the zendesk-batch-triage service, see DESIGN.md section 5):
+ * What the zendesk-batch-triage service writes (DESIGN.md section 5, integration/prompt.py):
  *   tags   <prefix>priority_p1..p4, <prefix>category_<c>, <prefix>sentiment_<s>, <prefix>lang_<xx>,
- *          <prefix>confidence_low, <prefix>triaged, <prefix>failed,
- *          and from this app <prefix>draft_used / <prefix>draft_rejected
- *   note   an internal comment:
+ *          <prefix>confidence_low, <prefix>triaged, <prefix>failed; this app adds
+ *          <prefix>draft_used / <prefix>draft_rejected. Tags are only ever added, so a ticket
+ *          triaged twice carries the values of both triages.
+ *   note   an internal comment (public: false) written by the service's own Zendesk user:
  *            AI triage — priority P2 · category billing · sentiment negative · confidence 0.82
  *            <blank line>
  *            <draft, possibly several paragraphs>
  *            <blank line>
  *            — Draft by zendesk-batch-triage (triage-id zbt-<ticket_id>-<n>). Review before sending.
- *          The footer line is the reliable marker; the header is parsed leniently.
+ *
+ * Trust: anyone can paste that footer into a comment, so a note only counts when it is an
+ * internal comment (ZAF's comment.isPublic === false; a missing flag is not "internal"), its author
+ * is the configured service user (ZAF comment.author.id / author.email) and the footer is its last
+ * line and names this ticket. ZAF hands comments over as HTML in comment.value
+ * (developer.zendesk.com, Apps Support API, ticket sidebar: Comment object).
+ *
+ * Latest triage: the note's n in zbt-<ticket>-<n> counts the triages of a ticket, so the trusted
+ * note with the largest n is the latest. Tags carry no order: Zendesk returns a tag list in an
+ * order of its own, neither sorted nor as added (tests/fixtures/real/zendesk/tags-set-post.json:
+ * ["tag2","tag3"] comes back ["tag3","tag2"]), and ZAF's ticket.tags is that plain list. So
+ * when only tags are left and one kind has several values, the latest cannot be told: the value
+ * is shown as unknown, with the candidates, instead of guessing (and never "the most urgent").
  */
 (function (root, factory) {
   'use strict';
@@ -26,11 +39,13 @@
   'use strict';
 
   var DEFAULT_PREFIX = 'ai_';
+  var DEFAULT_LOCALE = 'en';
   var FOOTER_RE = /^[ \t]*[\u2014\u2013-]{1,2}[ \t]*Draft by zendesk-batch-triage\b/;
   var HEADER_RE = /^[ \t]*AI triage[ \t]*[\u2014\u2013:-]+/i;
-  var TRIAGE_ID_RE = /triage-id[ \t:]*(zbt-(\d+)-(\d+))/i;
+  var TRIAGE_ID_RE = /\(triage-id[ \t:]*(zbt-(\d+)-(\d+))\)/i;
   // Zendesk renders comment bodies as paragraphs and line breaks; only such markup means HTML.
   var LOOKS_LIKE_HTML = /<(p|div|br)\b[^>]*>/i;
+  var KINDS = ['priority', 'category', 'sentiment', 'language'];
 
   var NAMED_ENTITIES = {
     amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ',
@@ -77,23 +92,6 @@
     return text.trim();
   }
 
-  /* Plain text of a ZAF comment object (value is HTML) or a REST comment (body / plain_body). */
-  function commentText(comment) {
-    if (comment == null) {
-      return '';
-    }
-    if (typeof comment === 'string') {
-      return normaliseText(comment);
-    }
-    var raw = comment.value;
-    if (raw == null) {
-      raw = comment.plain_body != null ? comment.plain_body
-        : comment.body != null ? comment.body
-          : comment.html_body != null ? comment.html_body : '';
-    }
-    return normaliseText(String(raw));
-  }
-
   function normaliseText(raw) {
     if (LOOKS_LIKE_HTML.test(raw)) {
       return htmlToText(raw);
@@ -101,12 +99,15 @@
     return raw.replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ');
   }
 
-  /* Only comments explicitly marked public are ruled out: the footer is the reliable marker. */
-  function isPublicComment(comment) {
-    if (comment == null || typeof comment !== 'object') {
-      return false;
+  /* Plain text of a ZAF comment object (value is HTML) or of a bare string. */
+  function commentText(comment) {
+    if (comment == null) {
+      return '';
     }
-    return comment.isPublic === true || comment['public'] === true;
+    if (typeof comment === 'string') {
+      return normaliseText(comment);
+    }
+    return normaliseText(String(comment.value == null ? '' : comment.value));
   }
 
   function isBlank(line) {
@@ -131,24 +132,21 @@
     m = /confidence[ \t:]+([0-9]*[.,]?[0-9]+)/i.exec(body);
     if (m) {
       var value = parseFloat(m[1].replace(',', '.'));
-      if (isFinite(value)) {
+      if (isFinite(value) && value >= 0 && value <= 1) {
         out.confidence = value;
       }
     }
     return out;
   }
 
-  /* Parse one note; null when the text has no footer line of ours. */
+  /* Parse one note's text; null unless its last non-blank line is our footer. */
   function parseNote(text) {
     var lines = String(text == null ? '' : text).replace(/\r\n?/g, '\n').split('\n');
-    var footerIndex = -1;
-    for (var i = lines.length - 1; i >= 0; i--) {
-      if (FOOTER_RE.test(lines[i])) {
-        footerIndex = i;
-        break;
-      }
+    var footerIndex = lines.length - 1;
+    while (footerIndex >= 0 && isBlank(lines[footerIndex])) {
+      footerIndex--;
     }
-    if (footerIndex < 0) {
+    if (footerIndex < 0 || !FOOTER_RE.test(lines[footerIndex])) {
       return null;
     }
     var footer = lines[footerIndex].trim();
@@ -172,14 +170,12 @@
       note.confidence = header.confidence;
       start = headerIndex + 1;
       // The draft starts after the first blank line that follows the header.
-      var blank = -1;
       for (var b = start; b < footerIndex; b++) {
         if (isBlank(lines[b])) {
-          blank = b;
+          start = b + 1;
           break;
         }
       }
-      start = blank >= 0 ? blank + 1 : start;
     }
     var draftLines = lines.slice(start, footerIndex);
     while (draftLines.length && isBlank(draftLines[0])) {
@@ -198,12 +194,28 @@
     return note;
   }
 
-  function toTime(value) {
-    if (value == null || value === '') {
-      return null;
+  /* The service user setting: a numeric Zendesk user id or an e-mail address; null when unusable. */
+  function parseServiceUser(value) {
+    var text = value == null ? '' : String(value).trim();
+    if (/^[0-9]+$/.test(text)) {
+      return { id: text.replace(/^0+(?=\d)/, ''), email: null };
     }
-    var t = value instanceof Date ? value.getTime() : Date.parse(value);
-    return isFinite(t) ? t : null;
+    if (/^[^@\s]+@[^@\s]+$/.test(text)) {
+      return { id: null, email: text.toLowerCase() };
+    }
+    return null;
+  }
+
+  function isServiceAuthor(comment, serviceUser) {
+    var author = comment && comment.author;
+    if (!serviceUser || !author || typeof author !== 'object') {
+      return false;
+    }
+    if (serviceUser.id !== null) {
+      // Compared as text: Zendesk user ids are large integers.
+      return author.id != null && String(author.id) === serviceUser.id;
+    }
+    return typeof author.email === 'string' && author.email.trim().toLowerCase() === serviceUser.email;
   }
 
   function toNumber(value) {
@@ -211,50 +223,74 @@
     return isFinite(n) ? n : null;
   }
 
-  /* Positive when a is later than b. Triage sequence first (zbt-<ticket>-<n>), then creation
-   * time, then comment id (ids grow over time); array position only as a last resort. */
-  function compareNotes(a, b) {
-    var keys = [
-      [a.note.sequence, b.note.sequence],
-      [a.time, b.time],
-      [a.id, b.id]
-    ];
-    for (var k = 0; k < keys.length; k++) {
-      var x = keys[k][0];
-      var y = keys[k][1];
-      if (x != null && y != null && x !== y) {
-        return x > y ? 1 : -1;
-      }
+  /* Why a comment that carries our footer is not trusted, or null when it is. */
+  function distrust(comment, note, ticketId, serviceUser) {
+    if (comment.isPublic !== false) {
+      return 'not_internal';
     }
-    return a.index - b.index;
+    if (!isServiceAuthor(comment, serviceUser)) {
+      return 'wrong_author';
+    }
+    if (note.ticketId === null || note.ticketId !== toNumber(ticketId)) {
+      return 'wrong_ticket';
+    }
+    return null;
   }
 
-  /* The latest internal note of ours among the ticket's comments, or null. */
-  function findLatestNote(comments) {
+  /* Whether comment text carries our footer anywhere (used to count ignored look-alikes). */
+  function mentionsFooter(text) {
+    var lines = String(text).split('\n');
+    for (var i = 0; i < lines.length; i++) {
+      if (FOOTER_RE.test(lines[i])) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /* The latest trusted note among the ticket's comments, and the look-alikes that were ignored.
+   * options: {ticketId, serviceUser (raw setting)}. */
+  function findLatestNote(comments, options) {
     var list = Array.isArray(comments) ? comments : [];
+    var opts = options || {};
+    var serviceUser = parseServiceUser(opts.serviceUser);
     var best = null;
+    var ignored = [];
     for (var i = 0; i < list.length; i++) {
       var comment = list[i];
-      if (isPublicComment(comment)) {
+      if (comment == null || typeof comment !== 'object') {
         continue;
       }
-      var note = parseNote(commentText(comment));
+      var text = commentText(comment);
+      var note = parseNote(text);
       if (!note) {
+        if (mentionsFooter(text)) {
+          ignored.push({ id: comment.id, reason: 'footer_not_last' });
+        }
         continue;
       }
-      var candidate = {
-        note: note,
-        comment: comment,
-        index: i,
-        id: comment && typeof comment === 'object' ? toNumber(comment.id) : null,
-        time: comment && typeof comment === 'object'
-          ? toTime(comment.created_at != null ? comment.created_at : comment.createdAt) : null
-      };
-      if (best === null || compareNotes(candidate, best) > 0) {
+      var reason = distrust(comment, note, opts.ticketId, serviceUser);
+      if (reason) {
+        ignored.push({ id: comment.id, reason: reason });
+        continue;
+      }
+      var candidate = { note: note, comment: comment, index: i, id: toNumber(comment.id) };
+      if (best === null || isLater(candidate, best)) {
         best = candidate;
       }
     }
-    return best && { note: best.note, comment: best.comment };
+    return { note: best && best.note, comment: best && best.comment, ignored: ignored };
+  }
+
+  /* Triage number first; comment ids grow over time; list position last. */
+  function isLater(a, b) {
+    if (a.note.sequence !== b.note.sequence) {
+      return a.note.sequence > b.note.sequence;
+    }
+    if (a.id !== null && b.id !== null && a.id !== b.id) {
+      return a.id > b.id;
+    }
+    return a.index > b.index;
   }
 
   function normalisePrefix(prefix) {
@@ -262,13 +298,19 @@
     return p === '' ? DEFAULT_PREFIX : p;
   }
 
-  /* What our tags say about the ticket. */
+  function pushOnce(list, value) {
+    if (list.indexOf(value) < 0) {
+      list.push(value);
+    }
+  }
+
+  /* What our tags say about the ticket; value lists keep Zendesk's (meaningless) order. */
   function parseTags(tags, prefix) {
     var p = normalisePrefix(prefix);
     var out = {
       prefix: p, triaged: false, failed: false, confidenceLow: false,
       draftUsed: false, draftRejected: false,
-      priorities: [], categories: [], sentiments: [], languages: []
+      priority: [], category: [], sentiment: [], language: []
     };
     var list = Array.isArray(tags) ? tags : [];
     for (var i = 0; i < list.length; i++) {
@@ -289,56 +331,191 @@
       } else if (rest === 'draft_rejected') {
         out.draftRejected = true;
       } else if ((m = /^priority_p([1-4])$/.exec(rest))) {
-        out.priorities.push('P' + m[1]);
+        pushOnce(out.priority, 'P' + m[1]);
       } else if ((m = /^category_(.+)$/.exec(rest))) {
-        out.categories.push(m[1]);
+        pushOnce(out.category, m[1]);
       } else if ((m = /^sentiment_(.+)$/.exec(rest))) {
-        out.sentiments.push(m[1]);
-      } else if ((m = /^lang_(.+)$/.exec(rest))) {
-        out.languages.push(m[1]);
+        pushOnce(out.sentiment, m[1]);
+      } else if ((m = /^lang_([a-z]{2,3})$/.exec(rest))) {
+        pushOnce(out.language, m[1]);
       }
     }
-    out.priorities.sort();
     return out;
   }
 
-  /* Everything the sidebar shows, from the ticket's tags, comments and the tag prefix. */
-  function buildModel(tags, comments, prefix) {
-    var t = parseTags(tags, prefix);
-    var latest = findLatestNote(comments);
-    var note = latest ? latest.note : null;
-    var model = {
+  /* Everything the sidebar shows. options: {prefix, ticketId, serviceUser}. */
+  function buildModel(tags, comments, options) {
+    var opts = options || {};
+    var t = parseTags(tags, opts.prefix);
+    var found = findLatestNote(comments, opts);
+    var note = found.note;
+    var values = {};
+    var conflicts = {};
+    for (var k = 0; k < KINDS.length; k++) {
+      var kind = KINDS[k];
+      var fromNote = note ? note[kind] : null;
+      if (fromNote) {
+        values[kind] = fromNote;
+      } else if (t[kind].length === 1) {
+        values[kind] = t[kind][0];
+      } else {
+        values[kind] = null;
+        if (t[kind].length > 1) {
+          conflicts[kind] = t[kind].slice().sort();
+        }
+      }
+    }
+    var triaged = t.triaged || note !== null;
+    return {
       prefix: t.prefix,
-      triaged: t.triaged || note !== null,
+      state: triaged ? 'triaged' : (t.failed ? 'failed' : 'untriaged'),
+      triaged: triaged,
       failed: t.failed,
       hasNote: note !== null,
-      priority: (note && note.priority) || t.priorities[0] || null,
-      category: (note && note.category) || t.categories[0] || null,
-      sentiment: (note && note.sentiment) || t.sentiments[0] || null,
+      serviceUserSet: parseServiceUser(opts.serviceUser) !== null,
+      priority: values.priority,
+      category: values.category,
+      sentiment: values.sentiment,
+      language: values.language,
+      conflicts: conflicts,
       confidence: note ? note.confidence : null,
       confidenceLow: t.confidenceLow,
-      language: t.languages[0] || null,
       draft: note ? note.draft : '',
       triageId: note ? note.triageId : null,
+      ignored: found.ignored,
       feedback: t.draftUsed ? 'used' : (t.draftRejected ? 'rejected' : null),
       rated: { used: t.draftUsed, rejected: t.draftRejected },
-      tags: {
-        used: t.prefix + 'draft_used',
-        rejected: t.prefix + 'draft_rejected'
-      }
+      tags: { used: t.prefix + 'draft_used', rejected: t.prefix + 'draft_rejected' }
     };
-    return model;
+  }
+
+  /* Plain text as HTML for ticket.editor.insert, which takes HTML ("Inserts a string at the
+   * cursor", example 'My <b>printer</b> is on fire': developer.zendesk.com, Apps Support API,
+   * ticket editor). Every character that could start markup is escaped; line breaks become <br>. */
+  function draftToHtml(text) {
+    return String(text == null ? '' : text)
+      .replace(/\r\n?/g, '\n')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&#39;')
+      .replace(/\n/g, '<br>');
+  }
+
+  /* --- languages ------------------------------------------------------------------------- */
+
+  /* The dictionary key for a ZAF locale such as "de", "de-CH" or "pt-BR": exact, then the
+   * language alone, then English (the retries of zendesk/app_scaffolds src/lib/i18n.js). */
+  function resolveLocale(locale, available) {
+    var have = available || {};
+    var wanted = String(locale || '').trim().toLowerCase().replace(/_/g, '-');
+    var tries = [wanted, wanted.split('-')[0], DEFAULT_LOCALE];
+    for (var i = 0; i < tries.length; i++) {
+      if (tries[i] && Object.prototype.hasOwnProperty.call(have, tries[i])) {
+        return tries[i];
+      }
+    }
+    return DEFAULT_LOCALE;
+  }
+
+  function lookup(dict, key) {
+    var node = dict;
+    var parts = key.split('.');
+    for (var i = 0; i < parts.length; i++) {
+      if (node == null || typeof node !== 'object') {
+        return undefined;
+      }
+      node = node[parts[i]];
+    }
+    return typeof node === 'string' ? node : undefined;
+  }
+
+  /* The one translation helper: t('a.b', {n: 3}) from the agent's dictionary, English when a
+   * key is missing there, the key itself when it is missing everywhere. */
+  function makeTranslator(dictionaries, locale) {
+    var dicts = dictionaries || {};
+    var chosen = resolveLocale(locale, dicts);
+    function t(key, params) {
+      var template = lookup(dicts[chosen], key);
+      if (template === undefined) {
+        template = lookup(dicts[DEFAULT_LOCALE], key);
+      }
+      if (template === undefined) {
+        return key;
+      }
+      var values = params || {};
+      return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/gi, function (whole, name) {
+        return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+      });
+    }
+    t.locale = chosen;
+    return t;
+  }
+
+  /* --- service health (GET <status_url>) ---------------------------------------------------- */
+
+  function toTime(value) {
+    if (typeof value !== 'string' || value === '') {
+      return null;
+    }
+    var ms = Date.parse(value);
+    return isFinite(ms) ? ms : null;
+  }
+
+  /* What the health JSON says: {kind: 'ok'|'never'|'unhealthy'|'unreachable', ...}. The age of the
+   * last write-back is measured against the body's own checked_at, so the agent's clock does not
+   * matter; nowMs is the fallback when checked_at is missing. */
+  function healthSummary(status, body, nowMs) {
+    if (!body || typeof body !== 'object' || typeof body.healthy !== 'boolean') {
+      return { kind: 'unreachable' };
+    }
+    if (status === 503 || body.healthy === false) {
+      var reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim() : '';
+      return { kind: 'unhealthy', reason: reason };
+    }
+    if (status !== 200) {
+      return { kind: 'unreachable' };
+    }
+    var last = toTime(body.last_writeback_success);
+    if (last === null) {
+      return { kind: 'never' };
+    }
+    var now = toTime(body.checked_at);
+    if (now === null) {
+      now = nowMs;
+    }
+    return { kind: 'ok', ageSeconds: Math.max(0, Math.round((now - last) / 1000)) };
+  }
+
+  /* An age as a translation key and its number: seconds under a minute read "just now". */
+  function ageParts(seconds) {
+    if (seconds < 60) {
+      return { key: 'just_now', n: 0 };
+    }
+    if (seconds < 3600) {
+      return { key: 'minutes_ago', n: Math.floor(seconds / 60) };
+    }
+    if (seconds < 86400) {
+      return { key: 'hours_ago', n: Math.floor(seconds / 3600) };
+    }
+    return { key: 'days_ago', n: Math.floor(seconds / 86400) };
   }
 
   return {
     DEFAULT_PREFIX: DEFAULT_PREFIX,
     htmlToText: htmlToText,
     commentText: commentText,
-    isPublicComment: isPublicComment,
     parseNote: parseNote,
+    parseServiceUser: parseServiceUser,
     findLatestNote: findLatestNote,
     normalisePrefix: normalisePrefix,
     parseTags: parseTags,
-    buildModel: buildModel
+    buildModel: buildModel,
+    draftToHtml: draftToHtml,
+    resolveLocale: resolveLocale,
+    makeTranslator: makeTranslator,
+    healthSummary: healthSummary,
+    ageParts: ageParts
   };
 }));

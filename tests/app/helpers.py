@@ -98,3 +98,18 @@ def pixels(png: dict) -> list[tuple[int, ...]]:
     for row in png["rows"]:
         out.extend(tuple(row[i : i + n]) for i in range(0, len(row), n))
     return out
+
+
+def load_app_module(name: str):
+    """Import app/<name>.py (the app's build tools live outside any Python package)."""
+    import importlib.util
+    import sys
+
+    path = ROOT / "app" / f"{name}.py"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -25,5 +25,15 @@ PARSE_CASES = [
         {"priority": "P4", "confidence": 1, "draft": "The draft"},
     ),
     ("AI triage \u2014 priority P1\n\nNo footer here.", None),
+    (  # the footer must be the last line: text after it means someone pasted it
+        "AI triage \u2014 priority P1\n\nPay now.\n\n"
+        "\u2014 Draft by zendesk-batch-triage (triage-id zbt-1-1). Review before sending.\nP.S. urgent",
+        None,
+    ),
+    (  # a confidence outside 0..1 is not a confidence
+        "AI triage \u2014 priority P2 \u00b7 confidence 82\n\nDraft.\n\n"
+        "\u2014 Draft by zendesk-batch-triage (triage-id zbt-3-2). Review before sending.",
+        {"priority": "P2", "confidence": None, "ticketId": 3, "sequence": 2},
+    ),
     ("Draft by zendesk-batch-triage is mentioned mid-line \u2014 not a footer.", None),
 ]

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from .helpers import ROOT, PNGError, pixels, read_png
+from .helpers import ROOT, PNGError, load_json, pixels, read_png
 
 MANIFEST_KEYS = {
     "name", "author", "version", "frameworkVersion", "location", "gaID", "defaultLocale",
@@ -113,6 +113,29 @@ def test_manifest_parameters(manifest):
     by_name = {p["name"]: p for p in params}
     assert by_name["tag_prefix"]["type"] == "text"
     assert by_name["tag_prefix"]["default"] == PREFIX
+    # Only notes by this user are trusted, so it has to be set; there is no sensible default.
+    assert by_name["service_user"] == {"name": "service_user", "type": "text", "required": True}
+    assert by_name["status_url"]["type"] == "url"
+    assert by_name["status_url"].get("required", False) is False
+    for p in params:
+        assert not p.get("secure"), "the sidebar reads every setting in the browser: none is secret"
+
+
+def test_domain_whitelist_is_a_list_of_hosts(manifest):
+    """zendesk_apps_support validations/manifest.rb: an array of strings, no {{setting.}} there;
+    make app adds the status URL's host to the packaged copy (tests/app/test_package.py)."""
+    hosts = manifest.get("domainWhitelist", [])
+    assert isinstance(hosts, list) and all(isinstance(h, str) and "/" not in h and "{{" not in h for h in hosts)
+
+
+def test_zcli_apps_config_holds_every_setting(manifest, root):
+    """`zcli apps:server` takes the settings from zcli.apps.config.json (zendesk/zcli docs/apps.md)."""
+    config = load_json(root / "zcli.apps.config.json")
+    assert set(config) <= {"plan", "app_id", "parameters"}
+    names = {p["name"] for p in manifest["parameters"]}
+    assert set(config["parameters"]) == names
+    assert config["parameters"]["tag_prefix"] == PREFIX
+    assert "@" in config["parameters"]["service_user"] or config["parameters"]["service_user"].isdigit()
 
 
 def test_every_file_the_app_points_to_exists(manifest):
@@ -131,7 +154,7 @@ def test_every_file_the_app_points_to_exists(manifest):
     page = ROOT / manifest["location"]["support"]["ticket_sidebar"]["url"]
     refs = _page_refs(page.read_text(encoding="utf-8"))
     local = [r for r in refs if not urlparse(r).scheme]
-    assert {"main.js", "triage.js", "main.css"} <= set(local)
+    assert {"main.js", "triage.js", "i18n.js", "main.css", "garden.css"} <= set(local)
     for ref in local:
         assert (page.parent / ref).is_file(), ref
 
@@ -163,6 +186,7 @@ def test_sidebar_loads_the_zaf_sdk_the_standard_way(manifest):
     parser.feed(page.read_text(encoding="utf-8"))
     assert parser.scripts[0] == SDK_URL, "the ZAF SDK must load before the app's scripts"
     assert parser.scripts.index("triage.js") < parser.scripts.index("main.js")
+    assert parser.scripts.index("i18n.js") < parser.scripts.index("main.js")
     main = (ROOT / "assets" / "main.js").read_text(encoding="utf-8")
     assert "ZAFClient.init()" in main
 
@@ -177,15 +201,26 @@ def test_sidebar_scripts_never_write_markup(name):
 # --- logos -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "size"), [("assets/logo.png", 128), ("assets/logo-small.png", 32)])
+# Zendesk "Create app brand assets": logo.png 320x320 and logo-small.png 128x128, PNG, square
+# corners (Zendesk rounds them itself).
+@pytest.mark.parametrize(("path", "size"), [("assets/logo.png", 320), ("assets/logo-small.png", 128)])
 def test_logos_are_real_pngs_of_the_right_size(path, size):
     png = read_png((ROOT / path).read_bytes())
     assert (png["width"], png["height"]) == (size, size)
     assert png["depth"] == 8
-    colours = set(pixels(png))
+    px = pixels(png)
+    colours = set(px)
     assert len(colours) >= 4, "logo looks blank"
-    opaque = [p for p in pixels(png) if png["channels"] < 4 or p[3] == 255]
+    opaque = [p for p in px if png["channels"] < 4 or p[3] == 255]
     assert len(opaque) > size * size // 2, "logo is mostly transparent"
+
+    def at(x, y):
+        return px[y * size + x]
+
+    edge = at(size // 2, 0)
+    assert png["channels"] < 4 or edge[3] == 255
+    for x, y in ((0, 0), (size - 1, 0), (0, size - 1), (size - 1, size - 1)):
+        assert at(x, y) == edge, f"corner ({x}, {y}) differs from the edge: rounded or transparent"
 
 
 def test_png_reader_rejects_broken_files():
@@ -196,6 +231,18 @@ def test_png_reader_rejects_broken_files():
     corrupted[20] ^= 0xFF  # inside IHDR: its CRC no longer matches
     with pytest.raises(PNGError):
         read_png(bytes(corrupted))
+
+
+def test_stylesheet_uses_garden_colours_only():
+    """main.css takes every colour from Garden's palette variables, none hand-copied."""
+    css = (ROOT / "assets" / "main.css").read_text(encoding="utf-8")
+    assert not re.findall(r"#[0-9a-fA-F]{3,8}\b", css)
+    assert not re.findall(r"\b(rgba?|hsla?)\(", css)
+    used = set(re.findall(r"var\((--zd-[a-z0-9-]+)\)", css))
+    assert used, "main.css does not use Garden's variables"
+    garden = (ROOT / "assets" / "garden.css").read_text(encoding="utf-8")
+    missing = sorted(v for v in used if v + ":" not in garden.replace(": ", ":"))
+    assert missing == [], f"not defined by garden.css: {missing}"
 
 
 # --- translations ------------------------------------------------------------------------------

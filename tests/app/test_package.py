@@ -1,157 +1,29 @@
-"""Build the app zip the way `zcli apps:package` does and check it holds only the app.
+"""The app zip: `make app` packs what `zcli apps:package` would, and only the app.
 
-How zcli packs (zendesk/zcli, packages/zcli-apps/src/lib/package.ts, createAppPkg):
-    ignore = ['tmp/**'] + the lines of .zcliignore (CRLF -> LF; a line is dropped when it is empty
-             or starts with '#' after trimming; the kept line itself is not trimmed)
-    archiver.glob('**', {cwd: appPath, ignore})
-archiver walks the tree with readdir-glob: every file and folder (folders as "name/") that the
-pattern '**' matches -- minimatch without dot:true, so nothing whose path has a segment starting
-with '.' -- and that no ignore pattern matches (minimatch with dot:true) goes into the zip. Ignore
-patterns do not prune folders: "tests" or "tests/" only leaves out the folder entry, not the files
-in it (zendesk/zcli issue 285), hence "tests/**" in .zcliignore. The zip lands in tmp/.
+app/zcli_package.py reproduces zcli's packing rule (zendesk/zcli packages/zcli-apps/src/lib/
+package.ts: archiver.glob('**') without dot files, minus 'tmp/**' and the .zcliignore lines as
+minimatch patterns with dot:true; a bare folder name does not exclude its files, zendesk/zcli#285).
+These tests check that emulation against minimatch's documented behaviour, then the real package.
 """
 from __future__ import annotations
 
 import io
 import json
-import os
-import re
 import shutil
+import subprocess
+import sys
 import zipfile
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from .helpers import ROOT, read_png
+from .helpers import ROOT, load_app_module, read_png
 
-# --- a small minimatch -------------------------------------------------------------------------
-
-
-def _expand_braces(pattern: str) -> list[str]:
-    m = re.search(r"\{([^{}]*,[^{}]*)\}", pattern)
-    if not m:
-        return [pattern]
-    out = []
-    for alt in m.group(1).split(","):
-        out.extend(_expand_braces(pattern[: m.start()] + alt + pattern[m.end() :]))
-    return out
-
-
-@lru_cache(maxsize=None)
-def _segment_regex(segment: str, dot: bool) -> re.Pattern:
-    out = []
-    i = 0
-    while i < len(segment):
-        ch = segment[i]
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            end = segment.find("]", i + 2)
-            if end < 0:
-                out.append(re.escape(ch))
-            else:
-                body = segment[i + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end
-        elif ch == "\\" and i + 1 < len(segment):
-            i += 1
-            out.append(re.escape(segment[i]))
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    regex = "".join(out)
-    if not dot and not segment.startswith("."):
-        regex = r"(?!\.)" + regex  # wildcards don't match a leading dot
-    return re.compile(regex + r"\Z")
-
-
-def _match_parts(file: list[str], pat: list[str], dot: bool) -> bool:
-    if not pat:
-        # minimatch: a trailing empty segment ("dir/") still matches a pattern that ran out
-        return not file or file == [""]
-    head = pat[0]
-    if head == "**":
-        rest = pat[1:]
-        for i in range(len(file) + 1):
-            skipped = file[:i]
-            if any(s in (".", "..") or (not dot and s.startswith(".")) for s in skipped):
-                break
-            if not rest:
-                if i == len(file):
-                    return True
-                continue
-            if _match_parts(file[i:], rest, dot):
-                return True
-        return False
-    if not file:
-        return False
-    if head == "" and file[0] == "":
-        return _match_parts(file[1:], pat[1:], dot)
-    if not _segment_regex(head, dot).match(file[0]):
-        return False
-    return _match_parts(file[1:], pat[1:], dot)
-
-
-def minimatch(path: str, pattern: str, dot: bool = False) -> bool:
-    negate = False
-    while pattern.startswith("!"):
-        negate = not negate
-        pattern = pattern[1:]
-    if pattern.startswith("#"):
-        return negate  # a comment matches nothing
-    hit = any(
-        _match_parts(path.split("/"), alt.split("/"), dot) for alt in _expand_braces(pattern)
-    )
-    return hit != negate
-
-
-# --- zcli apps:package -------------------------------------------------------------------------
-
-
-def zcli_ignore_patterns(app_dir: Path) -> list[str]:
-    patterns = ["tmp/**"]
-    ignore_file = app_dir / ".zcliignore"
-    if ignore_file.exists():
-        text = ignore_file.read_text(encoding="utf-8").replace("\r\n", "\n")
-        patterns += [
-            line for line in text.split("\n") if line.strip() and not line.strip().startswith("#")
-        ]
-    return patterns
-
-
-def zcli_package_entries(app_dir: Path) -> list[str]:
-    """Zip entry names zcli would write for app_dir (folders end in '/')."""
-    ignore = zcli_ignore_patterns(app_dir)
-    entries = []
-    for dirpath, dirnames, filenames in os.walk(app_dir):
-        dirnames.sort()
-        rel_dir = Path(dirpath).relative_to(app_dir).as_posix()
-        for name in dirnames + sorted(filenames):
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            is_dir = name in dirnames
-            candidate = rel + "/" if is_dir else rel
-            if not minimatch(candidate, "**", dot=False):
-                continue
-            if any(minimatch(candidate, pattern, dot=True) for pattern in ignore):
-                continue
-            entries.append(candidate)
-    return entries
-
-
-def zcli_package(app_dir: Path) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for entry in zcli_package_entries(app_dir):
-            if entry.endswith("/"):
-                zf.writestr(entry, b"")
-            else:
-                zf.write(app_dir / entry, entry)
-    return buf.getvalue()
+zp = load_app_module("zcli_package")
+make_app = load_app_module("make_app")
+minimatch = zp.minimatch
+zcli_ignore_patterns = zp.ignore_patterns
+zcli_package_entries = zp.package_entries
 
 
 def _app_files(app_dir: Path) -> set[str]:
@@ -235,21 +107,75 @@ def test_package_contains_exactly_the_app():
         assert name not in entries
 
 
-def test_package_zip_is_a_working_app():
-    data = zcli_package(ROOT)
+def run_make_app(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "-s", "app", f"PYTHON={sys.executable}", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_make_app_builds_a_working_zip(tmp_path):
+    out = tmp_path / "app.zip"
+    done = run_make_app(f"APP_ZIP={out}")
+    assert done.returncode == 0, done.stderr
+    data = out.read_bytes()
     assert len(data) < 1_000_000
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert zf.testzip() is None
-        names = set(zf.namelist())
+        names = zf.namelist()
+        assert names == zcli_package_entries(ROOT), "make app must pack exactly what zcli would"
         manifest = json.loads(zf.read("manifest.json"))
+        assert manifest == json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+        assert "domainWhitelist" not in manifest, "no status host given, none whitelisted"
         assert manifest["location"]["support"]["ticket_sidebar"]["url"] in names
-        assert f"translations/{manifest['defaultLocale']}.json" in names
+        for locale in ("en", "de", "fr", "es"):
+            assert f"translations/{locale}.json" in names
         json.loads(zf.read("requirements.json"))
-        for logo, size in (("assets/logo.png", 128), ("assets/logo-small.png", 32)):
+        for logo, size in (("assets/logo.png", 320), ("assets/logo-small.png", 128)):
             png = read_png(zf.read(logo))
             assert (png["width"], png["height"]) == (size, size)
-        for script in ("assets/main.js", "assets/triage.js", "assets/main.css"):
-            assert script in names
+        for asset in ("main.js", "triage.js", "i18n.js", "main.css", "garden.css", "iframe.html"):
+            assert zf.read(f"assets/{asset}") == (ROOT / "assets" / asset).read_bytes(), asset
+        shots = [n for n in names if n.startswith("assets/screenshot-")]
+        assert 1 <= len(shots) <= 3, "Zendesk takes at most 3 screenshots (validations/screenshots.rb)"
+
+
+def test_make_app_whitelists_the_status_host(tmp_path):
+    out = tmp_path / "app.zip"
+    done = run_make_app(f"APP_ZIP={out}", "STATUS_URL=https://triage.example.com:8443/healthz")
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["domainWhitelist"] == ["triage.example.com"]
+    repo = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    assert "domainWhitelist" not in repo, "the repository's manifest is left alone"
+    assert {k: v for k, v in manifest.items() if k != "domainWhitelist"} == repo
+
+
+@pytest.mark.parametrize("url", ["ftp://triage.example.com/healthz", "triage.example.com/healthz", "https://"])
+def test_make_app_refuses_a_bad_status_url_in_one_line(tmp_path, url):
+    out = tmp_path / "app.zip"
+    done = run_make_app(f"APP_ZIP={out}", f"STATUS_URL={url}")
+    assert done.returncode != 0
+    own = [line for line in done.stderr.splitlines() if line.startswith("make app:")]
+    assert own == [f"make app: --status-url must be an absolute http(s) URL, got {url!r}"]
+    assert "Traceback" not in done.stderr
+    assert not out.exists()
+
+
+def test_i18n_check_notices_stale_translations(tmp_path):
+    """app/build_i18n.py --check, the first step of make app, fails once a translation changes."""
+    i18n = load_app_module("build_i18n")
+    assert i18n.is_current(ROOT), "assets/i18n.js is out of date: run make garden"
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "translations", root / "translations")
+    (root / "assets").mkdir()
+    shutil.copy(ROOT / "assets" / "i18n.js", root / "assets" / "i18n.js")
+    assert i18n.is_current(root)
+    de = json.loads((root / "translations" / "de.json").read_text(encoding="utf-8"))
+    de["sidebar"]["draft"]["insert"] = "Einfügen"
+    (root / "translations" / "de.json").write_text(json.dumps(de), encoding="utf-8")
+    assert not i18n.is_current(root)
 
 
 def test_zcliignore_keeps_out_files_the_repo_may_grow(tmp_path):
@@ -268,6 +194,8 @@ def test_zcliignore_keeps_out_files_the_repo_may_grow(tmp_path):
         "requirements.txt", "zcli.apps.config.json", "setup.cfg", "pytest.ini",
         ".venv/bin/python", ".git/HEAD", ".ci/run", ".github/workflows/ci.yml", ".env",
         ".gitignore", ".pytest_cache/v/cache", "assets/__pycache__/x.pyc",
+        "app/package.json", "app/package-lock.json", "app/build-garden.mjs", "app/make_app.py",
+        "app/node_modules/@zendeskgarden/css-tags/dist/index.css", "app/screenshot_frame.html",
     ]
     for rel in junk:
         path = tmp_path / rel

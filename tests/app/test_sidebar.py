@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,6 +22,7 @@ from .parse_cases import PARSE_CASES
 CHROMIUM = Path("/usr/bin/chromium")
 SDK_URL = "https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js"
 FAKE_ZAF = (Path(__file__).parent / "fake_zaf.js").read_text(encoding="utf-8")
+NOT_LOOPBACK = re.compile(r"^(?!http://127\.0\.0\.1[:/])")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -44,6 +46,11 @@ sync_api = pytest.importorskip(
 )
 
 FOOTER = "\u2014 Draft by zendesk-batch-triage (triage-id zbt-{ticket}-{n}). Review before sending."
+TICKET = 42
+BOT = {"id": 9, "name": "Triage Bot", "email": "triage-bot@example.com", "role": "admin"}
+AGENT = {"id": 5, "name": "Alex Agent", "email": "alex@example.com", "role": "agent"}
+CUSTOMER = {"id": 7, "name": "Dana Customer", "email": "dana@example.net", "role": "end-user"}
+SETTINGS = {"tag_prefix": "ai_", "service_user": "triage-bot@example.com"}
 
 
 def header(priority="P2", category="billing", sentiment="negative", confidence="0.82"):
@@ -53,7 +60,7 @@ def header(priority="P2", category="billing", sentiment="negative", confidence="
     )
 
 
-def note_html(head: str, paragraphs: list[str], ticket: int, n: int) -> str:
+def note_html(head: str, paragraphs: list[str], ticket: int, n: int, after: str | None = None) -> str:
     """An internal note as ZAF hands it to apps: the plain-text body rendered to HTML."""
 
     def p(text: str) -> str:
@@ -61,6 +68,8 @@ def note_html(head: str, paragraphs: list[str], ticket: int, n: int) -> str:
         return '<p dir="auto">' + escaped.replace("\n", "<br>") + "</p>"
 
     body = [head, *paragraphs, FOOTER.format(ticket=ticket, n=n)]
+    if after is not None:
+        body.append(after)
     return '<div class="zd-comment" dir="auto">' + "".join(p(x) for x in body) + "</div>"
 
 
@@ -68,44 +77,57 @@ def customer(comment_id: int, text: str) -> dict:
     return {
         "id": comment_id,
         "value": f'<div class="zd-comment"><p>{text}</p></div>',
-        "author": {"id": 7, "name": "Dana Customer", "role": "end-user"},
+        "author": CUSTOMER,
         "isPublic": True,
     }
 
 
-def note(comment_id: int, value: str, **extra) -> dict:
-    return {
-        "id": comment_id,
-        "value": value,
-        "author": {"id": 9, "name": "Triage Bot", "role": "admin"},
-        **extra,
-    }
+def note(comment_id: int, value: str, author: dict = BOT, **extra) -> dict:
+    """A comment by the service user, internal unless extra says otherwise."""
+    comment = {"id": comment_id, "value": value, "author": author, "isPublic": False}
+    comment.update(extra)
+    return comment
+
+
+def triage_note(comment_id: int, n: int, draft: list[str], ticket: int = TICKET, **kw) -> dict:
+    head = header(**{k: kw.pop(k) for k in list(kw) if k in ("priority", "category", "sentiment", "confidence")})
+    after = kw.pop("after", None)
+    return note(comment_id, note_html(head, draft, ticket, n, after=after), **kw)
+
+
+def fixture(**overrides) -> dict:
+    base = {"ticketId": TICKET, "settings": dict(SETTINGS), "tags": [], "comments": []}
+    base.update(overrides)
+    return base
 
 
 DRAFT = "Hi Dana,\nthanks for reaching out about the double charge.\n\nWe refunded the second payment today.\nBest regards,\nSupport"
-TRIAGED = {
-    "settings": {"tag_prefix": "ai_"},
-    "tags": [
-        "vip", "ai_triaged", "ai_priority_p2", "ai_category_billing", "ai_sentiment_negative",
-        "ai_lang_en",
-    ],
-    "comments": [
+TRIAGED = fixture(
+    tags=["vip", "ai_triaged", "ai_priority_p2", "ai_category_billing", "ai_sentiment_negative", "ai_lang_en"],
+    comments=[
         customer(100, "I was charged twice!"),
-        note(
-            101,
-            note_html(
-                header(),
-                [
-                    "Hi Dana,\nthanks for reaching out about the double charge.",
-                    "We refunded the second payment today.\nBest regards,\nSupport",
-                ],
-                42,
-                1,
-            ),
-            isPublic=False,
+        triage_note(
+            101, 1,
+            ["Hi Dana,\nthanks for reaching out about the double charge.",
+             "We refunded the second payment today.\nBest regards,\nSupport"],
         ),
     ],
-}
+)
+STATUS_URL = "https://triage.example.com/healthz"
+
+
+def health_body(**overrides) -> dict:
+    """The service's health JSON (the lead's /healthz contract in the app brief)."""
+    stage = {"last_start": "2026-12-01T10:00:00Z", "last_success": "2026-12-01T10:00:00Z", "last_error": None}
+    body = {
+        "healthy": True,
+        "reason": "",
+        "checked_at": "2026-12-01T10:03:20Z",
+        "last_writeback_success": "2026-12-01T10:00:00Z",
+        "stages": {name: dict(stage) for name in ("ingest", "submit", "poll", "writeback")},
+    }
+    body.update(overrides)
+    return body
 
 
 # --- plumbing ----------------------------------------------------------------------------------
@@ -177,7 +199,7 @@ class Sidebar:
 def open_sidebar(browser, base_url):
     contexts = []
 
-    def open_(fixture: dict) -> Sidebar:
+    def open_(fixture: dict, query: str = "") -> Sidebar:
         context = browser.new_context()
         context.set_default_timeout(5000)
         contexts.append(context)
@@ -185,22 +207,21 @@ def open_sidebar(browser, base_url):
         sdk_hits: list[str] = []
         body = "window.__ZAF_FIXTURE = " + json.dumps(fixture) + ";\n" + FAKE_ZAF
 
-        def route(r):
-            url = r.request.url
-            if url == SDK_URL:
-                sdk_hits.append(url)
-                r.fulfill(status=200, content_type="application/javascript", body=body)
-            elif urlparse(url).hostname == "127.0.0.1":
-                r.continue_()
-            else:
-                blocked.append(url)
-                r.abort()
+        def serve_sdk(r):
+            sdk_hits.append(r.request.url)
+            r.fulfill(status=200, content_type="application/javascript", body=body)
 
-        context.route("**/*", route)
+        def block(r):
+            blocked.append(r.request.url)
+            r.abort()
+
+        # Matched by Playwright's driver, so the loopback requests never detour through Python.
+        context.route(NOT_LOOPBACK, block)
+        context.route(SDK_URL, serve_sdk)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(base_url + "/assets/iframe.html")
+        page.goto(base_url + "/assets/iframe.html" + query)
         page.wait_for_selector("body:not([data-state='loading'])", timeout=5000)
         sidebar = Sidebar(page, blocked, errors, sdk_hits)
         sidebar.wait_for_invoke("resize")
@@ -224,7 +245,21 @@ def assert_resized(sidebar: Sidebar):
     assert height.endswith("px") and int(height[:-2]) >= 60
 
 
-# --- behaviour ---------------------------------------------------------------------------------
+# --- behaviour -------------------------------------------------------------------------------
+
+def luminance(css_colour: str) -> float:
+    """Relative brightness 0..1 of a computed rgb()/rgba() colour."""
+    nums = [float(x) for x in css_colour[css_colour.index("(") + 1 : -1].split(",")[:3]]
+    r, g, b = (n / 255 for n in nums)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def computed(sidebar: Sidebar, selector: str, prop: str) -> str:
+    return sidebar.page.eval_on_selector(selector, f"e => getComputedStyle(e).{prop}")
+
+
+def classes(sidebar: Sidebar, selector: str) -> list[str]:
+    return sidebar.page.eval_on_selector(selector, "e => Array.from(e.classList)")
 
 
 def test_triaged_ticket_shows_badges_and_draft(open_sidebar):
@@ -232,31 +267,53 @@ def test_triaged_ticket_shows_badges_and_draft(open_sidebar):
     assert sidebar.state() == "triaged"
     assert sidebar.badges() == {
         "priority": "P2",
-        "category": "billing",
-        "sentiment": "negative",
-        "confidence": "confidence 0.82",
-        "language": "en",
+        "category": "Billing",
+        "sentiment": "Negative",
+        "confidence": "Confidence 82%",
+        "language": "English",
     }
     assert sidebar.page.inner_text("#draft") == DRAFT
-    assert "Not triaged yet" not in sidebar.page.inner_text("body")
-    assert sidebar.page.is_visible("#insert-draft")
     assert sidebar.text("#insert-draft") == "Insert draft into reply"
+    assert "c-btn--primary" in classes(sidebar, "#insert-draft")
+    assert "c-tag--red" not in classes(sidebar, "[data-badge=priority]")
+    assert "c-tag--yellow" in classes(sidebar, "[data-badge=priority]")  # P2
+    assert sidebar.page.query_selector("#low-confidence") is None
+    assert sidebar.page.query_selector("#ignored") is None
+    assert "triage-id zbt-42-1" in sidebar.page.inner_text("body")
     gets = sidebar.calls("get")
-    assert gets and set(gets[0]["paths"]) == {"ticket.tags", "ticket.comments"}
-    assert sidebar.calls("metadata"), "the tag prefix setting was never read"
+    assert gets and {"ticket.id", "ticket.tags", "ticket.comments", "currentUser.locale", "colorScheme"} <= set(
+        gets[0]["paths"]
+    )
+    assert sidebar.calls("metadata"), "the settings were never read"
+    assert sidebar.calls("request") == [], "no status_url set, yet the service was called"
+    assert sidebar.page.query_selector("#health") is None
     assert sidebar.invoked("ticket.editor.insert") == []
     assert sidebar.invoked("ticket.tags.add") == []
     assert_resized(sidebar)
     assert_clean(sidebar)
 
 
-def test_insert_button_puts_the_draft_into_the_reply(open_sidebar):
-    sidebar = open_sidebar(TRIAGED)
+def test_insert_escapes_the_draft_and_keeps_line_breaks(open_sidebar):
+    draft = ['Click <a href="https://evil">x</a> &lt;script&gt;alert(1)&lt;/script&gt;\nsecond line', "Bye & thanks"]
+    sidebar = open_sidebar(fixture(tags=["ai_triaged"], comments=[triage_note(1, 1, draft)]))
+    shown = 'Click <a href="https://evil">x</a> &lt;script&gt;alert(1)&lt;/script&gt;\nsecond line\n\nBye & thanks'
+    assert sidebar.page.inner_text("#draft") == shown
     sidebar.page.click("#insert-draft")
     sidebar.wait_for_invoke("ticket.editor.insert")
-    assert sidebar.invoked("ticket.editor.insert") == [[DRAFT]]
+    assert sidebar.invoked("ticket.editor.insert") == [[
+        "Click &lt;a href=&quot;https://evil&quot;&gt;x&lt;/a&gt; &amp;lt;script&amp;gt;alert(1)"
+        "&amp;lt;/script&amp;gt;<br>second line<br><br>Bye &amp; thanks"
+    ]]
+    editor = sidebar.page.evaluate(
+        """() => ({
+            elements: Array.from(window.__editorDoc.body.querySelectorAll('*')).map(e => e.tagName),
+            text: window.__editorDoc.body.textContent,
+        })"""
+    )
+    assert editor["elements"] == ["BR", "BR", "BR"], "only the line breaks may become markup"
+    assert editor["text"] == shown.replace("\n", "")
     sidebar.page.wait_for_selector("#notice")
-    assert "inserted" in sidebar.text("#notice")
+    assert sidebar.text("#notice") == "Draft inserted into the reply. Review it before sending."
     assert_clean(sidebar)
 
 
@@ -279,9 +336,9 @@ def test_thumbs_add_the_feedback_tags(open_sidebar):
 
 
 def test_thumb_clears_the_opposite_tag(open_sidebar):
-    fixture = json.loads(json.dumps(TRIAGED))
-    fixture["tags"] += ["ai_draft_used", "ai_draft_rejected"]
-    sidebar = open_sidebar(fixture)
+    fx = json.loads(json.dumps(TRIAGED))
+    fx["tags"] += ["ai_draft_used", "ai_draft_rejected"]
+    sidebar = open_sidebar(fx)
     assert sidebar.page.get_attribute("#thumb-up", "aria-pressed") == "true"
     sidebar.page.click("#thumb-up")
     sidebar.wait_for_invoke("ticket.tags.remove")
@@ -292,80 +349,164 @@ def test_thumb_clears_the_opposite_tag(open_sidebar):
 
 def test_untriaged_ticket_says_so(open_sidebar):
     sidebar = open_sidebar(
-        {
-            "settings": {"tag_prefix": "ai_"},
-            "tags": ["vip", "billing"],
-            "comments": [
-                customer(100, "I was charged twice!"),
-                note(101, "<p>Internal: looking into it.</p>", isPublic=False),
-            ],
-        }
+        fixture(
+            tags=["vip", "billing"],
+            comments=[customer(100, "I was charged twice!"), note(101, "<p>Internal: looking into it.</p>", author=AGENT)],
+        )
     )
     assert sidebar.state() == "untriaged"
     assert sidebar.text("#status") == "Not triaged yet"
+    assert "has not triaged this ticket yet" in sidebar.page.inner_text("body")
     assert sidebar.badges() == {}
-    assert sidebar.page.query_selector("#insert-draft") is None
-    assert sidebar.page.query_selector("#thumb-up") is None
-    assert sidebar.page.query_selector("#failed") is None
+    for absent in ("#insert-draft", "#thumb-up", "#failed", "#ignored"):
+        assert sidebar.page.query_selector(absent) is None, absent
     assert_resized(sidebar)
     assert_clean(sidebar)
 
 
-def test_failed_triage_is_still_not_triaged(open_sidebar):
-    sidebar = open_sidebar({"tags": ["ai_failed"], "comments": [customer(1, "Help")]})
-    assert sidebar.text("#status") == "Not triaged yet"
-    assert "ai_failed" in sidebar.text("#failed")
+def test_failed_triage_says_what_to_do(open_sidebar):
+    sidebar = open_sidebar(fixture(tags=["ai_failed"], comments=[customer(1, "Help")]))
+    assert sidebar.state() == "failed"
+    assert sidebar.text("#status") == "Triage failed: triage by hand, or ask an admin to run zdtriage retry --dead"
+    assert sidebar.text("#status code") == "zdtriage retry --dead"
+    assert "c-callout--error" in classes(sidebar, "#failed")
+    assert "next run" not in sidebar.page.inner_text("body")
+    assert sidebar.page.query_selector("#insert-draft") is None
+    assert_clean(sidebar)
+
+
+def test_low_confidence_is_flagged(open_sidebar):
+    sidebar = open_sidebar(
+        fixture(
+            tags=["ai_triaged", "ai_confidence_low", "ai_priority_p4"],
+            comments=[triage_note(5, 1, ["Thanks!"], priority="P4", category="other", sentiment="positive", confidence="0.40")],
+        )
+    )
+    assert sidebar.state() == "triaged"
+    assert sidebar.badges()["confidence"] == "Low confidence 40%"
+    assert "c-tag--yellow" in classes(sidebar, "[data-badge=confidence]")
+    assert "c-callout--warning" in classes(sidebar, "#low-confidence")
+    assert "Check the triage and the draft" in sidebar.text("#low-confidence")
+    assert sidebar.page.inner_text("#draft") == "Thanks!"
     assert_clean(sidebar)
 
 
 @pytest.mark.parametrize("order", ["oldest_first", "newest_first"])
-def test_two_notes_the_latest_wins(open_sidebar, order):
-    old = note(
-        101,
-        note_html(header("P3", "technical", "neutral", "0.55"), ["Old draft."], 42, 1),
-        isPublic=False,
-    )
-    new = note(
-        205,
-        note_html(header("P1", "account", "angry", "0.91"), ["New draft,\nsecond line."], 42, 2),
-        isPublic=False,
-    )
+def test_two_notes_the_latest_triage_wins(open_sidebar, order):
+    old = triage_note(101, 1, ["Old draft."], priority="P3", category="technical", sentiment="neutral", confidence="0.55")
+    # Later triage, but an older comment id: the triage number decides, not the position or the id.
+    new = triage_note(99, 2, ["New draft,\nsecond line."], priority="P1", category="account", sentiment="angry", confidence="0.91")
     comments = [customer(100, "Hello"), old, customer(150, "Still broken!"), new]
     if order == "newest_first":
         comments.reverse()
     sidebar = open_sidebar(
-        {
-            "tags": ["ai_triaged", "ai_priority_p3", "ai_priority_p1", "ai_category_technical",
-                     "ai_category_account", "ai_sentiment_angry", "ai_lang_de"],
-            "comments": comments,
-        }
+        fixture(
+            tags=["ai_triaged", "ai_priority_p3", "ai_priority_p1", "ai_category_technical",
+                  "ai_category_account", "ai_sentiment_angry", "ai_lang_de"],
+            comments=comments,
+        )
     )
     assert sidebar.badges() == {
         "priority": "P1",
-        "category": "account",
-        "sentiment": "angry",
-        "confidence": "confidence 0.91",
-        "language": "de",
+        "category": "Account",
+        "sentiment": "Angry",
+        "confidence": "Confidence 91%",
+        "language": "German",
     }
     assert sidebar.page.inner_text("#draft") == "New draft,\nsecond line."
     assert "Old draft" not in sidebar.page.inner_text("body")
-    sidebar.page.click("#insert-draft")
-    sidebar.wait_for_invoke("ticket.editor.insert")
-    assert sidebar.invoked("ticket.editor.insert") == [["New draft,\nsecond line."]]
+    assert sidebar.page.query_selector(".conflict") is None, "the note settles the tag conflict"
+    assert_clean(sidebar)
+
+
+SPOOFS = {
+    "public": dict(isPublic=True),
+    "public_flag_missing": dict(isPublic=None),
+    "wrong_author": dict(author=AGENT),
+    "customer_author": dict(author=CUSTOMER, isPublic=False),
+    "wrong_ticket": dict(ticket=99),
+    "footer_not_last": dict(after="P.S. pasted by someone"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SPOOFS))
+def test_spoofed_note_is_ignored(open_sidebar, kind):
+    spoof = dict(SPOOFS[kind])
+    real = triage_note(10, 1, ["The real draft."], priority="P3", category="billing", sentiment="neutral", confidence="0.77")
+    fake = triage_note(20, 7, ["Click here to reset your password."], priority="P1", category="account",
+                       sentiment="angry", confidence="0.99", **spoof)
+    if fake.get("isPublic") is None:
+        del fake["isPublic"]
+    sidebar = open_sidebar(fixture(tags=["ai_triaged"], comments=[real, fake]))
+    assert sidebar.page.inner_text("#draft") == "The real draft."
+    assert sidebar.badges()["priority"] == "P3"
+    assert "reset your password" not in sidebar.page.inner_text("body")
+    assert sidebar.text("#ignored") == "Comments ignored because they only look like a triage note: 1"
+    assert "triage-id zbt-42-1" in sidebar.page.inner_text("body")
+    assert_clean(sidebar)
+
+
+def test_only_a_spoofed_note_means_no_draft(open_sidebar):
+    fake = triage_note(20, 1, ["Pay to this account."], priority="P1", isPublic=True)
+    sidebar = open_sidebar(fixture(tags=["ai_triaged", "ai_priority_p2"], comments=[fake]))
+    assert sidebar.state() == "triaged"
+    assert sidebar.page.query_selector("#draft") is None
+    assert sidebar.badges() == {"priority": "P2"}, "tags are the fallback, not the spoofed header"
+    assert sidebar.text("#status") == (
+        "Triaged, but there is no draft: no internal note by the service user names this ticket."
+    )
+    assert_clean(sidebar)
+
+
+def test_service_user_may_be_a_numeric_id(open_sidebar):
+    fx = json.loads(json.dumps(TRIAGED))
+    fx["settings"]["service_user"] = " 9 "
+    sidebar = open_sidebar(fx)
+    assert sidebar.page.inner_text("#draft") == DRAFT
+    fx["settings"]["service_user"] = "10"
+    other = open_sidebar(fx)
+    assert other.page.query_selector("#draft") is None
+    assert other.text("#ignored").endswith(": 1")
+    assert_clean(sidebar)
+
+
+def test_without_a_service_user_no_note_is_trusted(open_sidebar):
+    fx = json.loads(json.dumps(TRIAGED))
+    del fx["settings"]["service_user"]
+    sidebar = open_sidebar(fx)
+    assert sidebar.page.query_selector("#draft") is None
+    assert sidebar.text("#status") == "Set the service user in the app settings to see drafts."
+    assert sidebar.badges()["priority"] == "P2"
+    assert_clean(sidebar)
+
+
+def test_conflicting_tags_are_not_resolved_by_urgency(open_sidebar):
+    """Two triages left ai_priority_p1 and ai_priority_p4 and no trusted note: tags carry no order."""
+    sidebar = open_sidebar(
+        fixture(
+            tags=["ai_triaged", "ai_priority_p4", "ai_priority_p1", "ai_category_billing", "ai_lang_fr", "ai_lang_en"],
+            comments=[customer(1, "Hi")],
+        )
+    )
+    assert sidebar.badges() == {"category": "Billing"}
+    conflicts = sidebar.page.eval_on_selector_all(
+        ".conflict", "els => Object.fromEntries(els.map(e => [e.dataset.conflict, e.textContent]))"
+    )
+    assert set(conflicts) == {"priority", "language"}
+    assert conflicts["priority"].startswith("Priority unknown: the tags hold several values (P1, P4)")
+    assert "(English, French)" in conflicts["language"]
     assert_clean(sidebar)
 
 
 def test_configured_tag_prefix_is_used(open_sidebar):
     sidebar = open_sidebar(
-        {
-            "settings": {"tag_prefix": "zbt_"},
-            "tags": ["ai_triaged", "zbt_triaged", "zbt_confidence_low", "zbt_priority_p4"],
-            "comments": [
-                note(5, note_html(header("P4", "other", "positive", "0.40"), ["Thanks!"], 9, 1))
-            ],
-        }
+        fixture(
+            settings={"tag_prefix": "zbt_", "service_user": "triage-bot@example.com"},
+            tags=["ai_triaged", "zbt_triaged", "zbt_confidence_low", "zbt_priority_p4"],
+            comments=[triage_note(5, 1, ["Thanks!"], priority="P4", category="other", sentiment="positive", confidence="0.40")],
+        )
     )
-    assert sidebar.badges()["confidence"] == "low confidence 0.40"
+    assert sidebar.badges()["confidence"] == "Low confidence 40%"
     assert sidebar.badges()["priority"] == "P4"
     sidebar.page.click("#thumb-down")
     sidebar.wait_for_invoke("ticket.tags.add")
@@ -380,26 +521,15 @@ HOSTILE = '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</scri
 def test_ticket_text_is_never_markup(open_sidebar, form):
     head = header(category='billing"><img src=x onerror=window.__pwned=3>')
     if form == "plain":
-        value = head + "\n\n" + HOSTILE + "\n\n" + FOOTER.format(ticket=1, n=1)
+        value = head + "\n\n" + HOSTILE + "\n\n" + FOOTER.format(ticket=TICKET, n=1)
     else:  # as ZAF hands it over: the text escaped inside <p> elements
-        value = note_html(head, [HOSTILE], 1, 1)
-    sidebar = open_sidebar({"tags": ["ai_triaged"], "comments": [note(1, value)]})
+        value = note_html(head, [HOSTILE], TICKET, 1)
+    sidebar = open_sidebar(fixture(tags=["ai_triaged"], comments=[note(1, value)]))
     assert sidebar.page.evaluate("window.__pwned") is None
     assert sidebar.page.query_selector("#draft *") is None
     assert sidebar.page.query_selector("img, b, script:not([src])") is None
     assert sidebar.page.inner_text("#draft") == HOSTILE
-    assert sidebar.badges()["category"] == "billing"
-    assert_clean(sidebar)
-
-
-def test_plain_text_note_and_public_footer(open_sidebar):
-    """A plain-text value parses too; a public comment quoting our footer is not our note."""
-    plain = header("P2", "feature-request", "positive", "0.7") + "\n\nSure, noted!\n\n" + FOOTER.format(ticket=3, n=1)
-    quoted = note(9, plain.replace("Sure, noted!", "Quoted by the customer"), isPublic=True)
-    sidebar = open_sidebar({"tags": [], "comments": [note(2, plain, public=False), quoted]})
-    assert sidebar.state() == "triaged"
-    assert sidebar.badges()["category"] == "feature request"
-    assert sidebar.page.inner_text("#draft") == "Sure, noted!"
+    assert sidebar.badges()["category"] == "Billing"
     assert_clean(sidebar)
 
 
@@ -409,6 +539,178 @@ def test_read_error_is_reported(open_sidebar):
     assert "ticket not loaded" in sidebar.text("#status")
     assert_clean(sidebar)
 
+
+# --- dark mode ---------------------------------------------------------------------------------
+
+
+def assert_dark(sidebar: Sidebar, dark: bool):
+    assert sidebar.page.get_attribute("html", "data-color-scheme") == ("dark" if dark else "light")
+    bg = luminance(computed(sidebar, "body", "backgroundColor"))
+    fg = luminance(computed(sidebar, "body", "color"))
+    if dark:
+        assert bg < 0.1 and fg > 0.6, (bg, fg)
+    else:
+        assert bg > 0.9 and fg < 0.3, (bg, fg)
+    assert ("c-tag--dark" in classes(sidebar, "[data-badge=priority]")) is dark
+    assert ("c-btn--dark" in classes(sidebar, "#insert-draft")) is dark
+
+
+def test_dark_mode_from_the_query_parameter(open_sidebar):
+    fx = json.loads(json.dumps(TRIAGED))
+    fx["colorScheme"] = "dark"
+    sidebar = open_sidebar(fx, query="?origin=https%3A%2F%2Fexample.zendesk.com&colorScheme=dark")
+    assert_dark(sidebar, True)
+    draft_bg = luminance(computed(sidebar, "#draft", "backgroundColor"))
+    assert draft_bg < 0.15, "the draft box must not stay light in dark mode"
+    assert_clean(sidebar)
+
+
+def test_dark_mode_from_client_get_when_the_parameter_is_missing(open_sidebar):
+    fx = json.loads(json.dumps(TRIAGED))
+    fx["colorScheme"] = "dark"
+    sidebar = open_sidebar(fx)
+    assert_dark(sidebar, True)
+    assert_clean(sidebar)
+
+
+def test_color_scheme_changed_event_switches_live(open_sidebar):
+    sidebar = open_sidebar(TRIAGED, query="?colorScheme=light")
+    assert_dark(sidebar, False)
+    assert "colorScheme.changed" in [c["name"] for c in sidebar.calls("on")]
+    sidebar.page.evaluate("window.__zafFire('colorScheme.changed', 'dark')")
+    sidebar.page.wait_for_selector("html[data-color-scheme='dark']")
+    assert_dark(sidebar, True)
+    sidebar.page.evaluate("window.__zafFire('colorScheme.changed', 'light')")
+    sidebar.page.wait_for_selector("html[data-color-scheme='light']")
+    assert_dark(sidebar, False)
+    assert_clean(sidebar)
+
+
+# --- languages ---------------------------------------------------------------------------------
+
+
+def english_strings() -> set[str]:
+    out: set[str] = set()
+
+    def walk(node):
+        for value in node.values():
+            if isinstance(value, dict):
+                walk(value)
+            else:
+                out.add(value.split("{{")[0].strip())
+
+    walk(json.loads((ROOT / "translations" / "en.json").read_text(encoding="utf-8"))["sidebar"])
+    return {s for s in out if len(s) > 8}
+
+
+def test_german_ui(open_sidebar):
+    fx = json.loads(json.dumps(TRIAGED))
+    fx["locale"] = "de"
+    fx["tags"] = [t for t in fx["tags"] if t != "ai_lang_en"] + ["ai_lang_de", "ai_confidence_low"]
+    sidebar = open_sidebar(fx)
+    assert sidebar.page.get_attribute("html", "lang") == "de"
+    badges = sidebar.badges()
+    assert badges == {
+        "priority": "P2",
+        "category": "Abrechnung",
+        "sentiment": "Negativ",
+        "confidence": "Geringe Konfidenz 82\u00a0%",
+        "language": "Deutsch",
+    }
+    assert sidebar.text("#insert-draft") == "Entwurf in die Antwort einfügen"
+    assert sidebar.text("#low-confidence .c-callout__title") == "Geringe Konfidenz"
+    assert sidebar.page.get_attribute("#thumb-up", "aria-label") == "Entwurf verwendet"
+    body = sidebar.page.inner_text("body")
+    assert "War dieser Entwurf hilfreich?" in body
+    leftovers = [s for s in english_strings() if s in body]
+    assert leftovers == [], f"English left in the German UI: {leftovers}"
+    sidebar.page.click("#thumb-up")
+    sidebar.page.wait_for_selector("#notice")
+    assert sidebar.text("#notice").startswith("Als verwendet markiert.")
+    assert_clean(sidebar)
+
+
+@pytest.mark.parametrize(
+    ("locale", "insert"),
+    [("de-CH", "Entwurf in die Antwort einfügen"), ("fr-CA", "Insérer le brouillon dans la réponse"),
+     ("pt-BR", "Insert draft into reply")],
+)
+def test_locale_falls_back_to_language_then_english(open_sidebar, locale, insert):
+    fx = json.loads(json.dumps(TRIAGED))
+    fx["locale"] = locale
+    sidebar = open_sidebar(fx)
+    assert sidebar.text("#insert-draft") == insert
+    assert_clean(sidebar)
+
+
+def test_german_failed_state(open_sidebar):
+    sidebar = open_sidebar(fixture(locale="de", tags=["ai_failed"]))
+    assert sidebar.text("#status") == (
+        "Triage fehlgeschlagen: von Hand triagieren oder einen Admin bitten, zdtriage retry --dead auszuführen"
+    )
+    assert sidebar.text("#status code") == "zdtriage retry --dead"
+    assert_clean(sidebar)
+
+
+# --- service health (status_url) ---------------------------------------------------------------
+
+
+def with_status(answer: dict, locale: str = "en-US") -> dict:
+    fx = json.loads(json.dumps(TRIAGED))
+    fx["settings"]["status_url"] = STATUS_URL
+    fx["requests"] = {STATUS_URL: answer}
+    fx["locale"] = locale
+    return fx
+
+
+def health_line(sidebar: Sidebar) -> tuple[str, str]:
+    sidebar.page.wait_for_selector("#health:not([data-health='checking'])")
+    return sidebar.page.get_attribute("#health", "data-health"), sidebar.text("#health")
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind", "text"),
+    [
+        ({"status": 200, "body": health_body()}, "ok", "Service last wrote back 3 min ago"),
+        ({"status": 200, "body": health_body(last_writeback_success="2026-11-30T07:00:00Z")}, "ok",
+         "Service last wrote back 1 d ago"),
+        ({"status": 200, "body": health_body(last_writeback_success=None)}, "never",
+         "Service has not written back yet"),
+        ({"status": 503, "body": health_body(healthy=False, reason="writeback: 401 Couldn't authenticate you")},
+         "unhealthy", "Service unhealthy: writeback: 401 Couldn't authenticate you"),
+        ({"status": 503, "body": health_body(healthy=False, reason="")}, "unhealthy", "Service unhealthy"),
+        ({"status": 0, "body": None}, "unreachable", "Service unreachable"),
+        ({"status": 502, "raw": "<html>Bad gateway</html>"}, "unreachable", "Service unreachable"),
+        ({"status": 200, "raw": "OK"}, "unreachable", "Service unreachable"),
+    ],
+    ids=["minutes", "days", "never", "unhealthy", "unhealthy-no-reason", "down", "bad-gateway", "not-json"],
+)
+def test_status_url_shows_the_last_writeback(open_sidebar, answer, kind, text):
+    sidebar = open_sidebar(with_status(answer))
+    assert health_line(sidebar) == (kind, text)
+    requests = sidebar.calls("request")
+    assert len(requests) == 1
+    options = requests[0]["options"]
+    assert options["url"] == STATUS_URL and options["type"] == "GET" and options["cors"] is True
+    assert sidebar.page.inner_text("#draft") == DRAFT, "the health line never replaces the triage"
+    assert_clean(sidebar)
+
+
+def test_status_line_in_german(open_sidebar):
+    sidebar = open_sidebar(with_status({"status": 200, "body": health_body()}, locale="de"))
+    assert health_line(sidebar) == ("ok", "Dienst hat zuletzt vor 3 Min. zurückgeschrieben")
+    unhealthy = open_sidebar(with_status({"status": 0, "body": None}, locale="de"))
+    assert health_line(unhealthy) == ("unreachable", "Dienst nicht erreichbar")
+    assert_clean(sidebar)
+
+
+def test_status_line_on_an_untriaged_ticket(open_sidebar):
+    fx = with_status({"status": 200, "body": health_body()})
+    fx["tags"], fx["comments"] = [], []
+    sidebar = open_sidebar(fx)
+    assert sidebar.state() == "untriaged"
+    assert health_line(sidebar) == ("ok", "Service last wrote back 3 min ago")
+    assert_clean(sidebar)
 
 # --- the parser, run in the same browser ------------------------------------------------------
 
@@ -454,6 +756,6 @@ def test_tags_parse_with_prefix(parser_page):
     )
     assert got["prefix"] == "ai_"
     assert got["triaged"] is True
-    assert got["priorities"] == ["P1", "P2"]
-    assert got["languages"] == ["pt"]
+    assert got["priority"] == ["P2", "P1"], "tags keep Zendesk's order: nothing is ranked"
+    assert got["language"] == ["pt"]
     assert got["draftUsed"] is True and got["draftRejected"] is False

@@ -1,9 +1,11 @@
-"""Regenerate assets/logo.png (128x128) and assets/logo-small.png (32x32).
+"""Regenerate assets/logo.png (320x320) and assets/logo-small.png (128x128).
 
-Run once by hand (python tests/app/make_logos.py); the PNGs are committed and the tests only read
-them. Standard library only: the shapes are drawn at 4x and box-filtered down for smooth edges.
+Zendesk's "Create app brand assets" asks for exactly these sizes, as PNG, with square corners:
+Zendesk rounds the corners itself. Run by hand (python3 app/make_logos.py); the PNGs are committed
+and the tests only read them. Standard library only: the shapes are drawn at 4x and box-filtered
+down for smooth edges.
 
-The mark: a rounded indigo square holding a white speech bubble (the drafted reply) with three
+The mark: a full-bleed indigo square holding a white speech bubble (the drafted reply) with three
 bars in the priority colours red, amber and green (the triage tags).
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ import struct
 import zlib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SS = 4  # supersampling factor
 
 BG = (55, 48, 163)  # indigo
@@ -40,8 +42,6 @@ def _triangle(x, y, a, b, c):
 
 def pixel(u: float, v: float):
     """Colour (r, g, b, a) at normalised coordinates u, v in [0, 1)."""
-    if not _rounded_rect(u, v, 0.0, 0.0, 1.0, 1.0, 0.2):
-        return (0, 0, 0, 0)
     colour = BG
     in_bubble = _rounded_rect(u, v, 0.16, 0.18, 0.84, 0.70, 0.09) or _triangle(
         u, v, (0.28, 0.66), (0.46, 0.66), (0.26, 0.84)
@@ -94,6 +94,6 @@ def png(size: int) -> bytes:
 
 
 if __name__ == "__main__":
-    (ROOT / "assets" / "logo.png").write_bytes(png(128))
-    (ROOT / "assets" / "logo-small.png").write_bytes(png(32))
+    (ROOT / "assets" / "logo.png").write_bytes(png(320))
+    (ROOT / "assets" / "logo-small.png").write_bytes(png(128))
     print("wrote assets/logo.png and assets/logo-small.png")
