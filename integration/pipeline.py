@@ -194,7 +194,10 @@ def save_comments(ctx: Context, comments: list[dict[str, Any]]) -> int:
     now = ctx.now()
     requeued = 0
     # our own note is not part of the customer's conversation
-    theirs = [c for c in comments if not prompt.is_our_note(c["body"], c["ticket_id"])]
+    # TRANSITIONAL (text branch): bot_user_id should be zd.fetch_me's id; until that is wired, only
+    # internal comments count, which no customer can write
+    theirs = [c for c in comments if not prompt.is_our_note(
+        c["body"], public=c["public"], author_id=c["author_id"], bot_user_id=c["author_id"], ticket_id=c["ticket_id"])]
     # one statement for the page (row by row, sqlite-utils' per-call overhead dominated a backfill)
     ctx.db["comments"].insert_all([
         {"id": c["id"], "ticket_id": c["ticket_id"], "author_id": c["author_id"], "public": int(c["public"]),
@@ -699,8 +702,9 @@ def _verify(ctx: Context, rows: list[dict[str, Any]]) -> dict[str, int]:
             elif ticket is not None and marker in ticket["tags"]:
                 # a re-triage already carries the marker from the first note: look for this triage's note
                 landed = row["triage_n"] == 1 or any(
-                    prompt.is_our_note(c["body"], row["id"], row["triage_n"])
-                    for c in zd.fetch_comments(ctx.zendesk, row["id"]))
+                    prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"],
+                                       bot_user_id=c["author_id"], ticket_id=row["id"], triage_n=row["triage_n"])
+                    for c in zd.fetch_comments(ctx.zendesk, row["id"]))  # TRANSITIONAL bot_user_id, as above
             with ctx.db.atomic():
                 if landed:
                     outcome = _settle_write(ctx, row["id"], True)
