@@ -57,7 +57,7 @@ class Message:
 
 
 def _label(author: Any) -> str:
-    return author if author in AUTHORS else "agent"
+    return author if author in AUTHORS else "customer"  # unknown provenance is never presented as staff
 
 
 def build_conversation(subject: str, messages: Sequence[Message], max_input_tokens: int,

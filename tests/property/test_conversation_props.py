@@ -35,7 +35,7 @@ def test_the_newest_messages_are_kept_in_order(subject, msgs, tokens):
     text = prompt.build_conversation(subject, msgs, tokens)
     labels = LABEL.findall(text)  # a body cannot hold a label line: these are exactly the kept messages
     kept = len(labels)
-    assert labels == [m.author if m.author in prompt.AUTHORS else "agent" for m in msgs[len(msgs) - kept:]]
+    assert labels == [m.author if m.author in prompt.AUTHORS else "customer" for m in msgs[len(msgs) - kept:]]
     omitted = OMITTED.findall(text)
     assert omitted == ([str(len(msgs) - kept)] if kept < len(msgs) else [])
     if msgs:
