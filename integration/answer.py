@@ -131,13 +131,22 @@ def validate_answer(text: str, triage: TriageConfig, *,
     return {name: valid[name] for name in _FIELDS}, None
 
 
+def _shown(value: Any) -> str:
+    """A short, safe rendering of a refused value (hostile text, a huge number, a deep structure)."""
+    if isinstance(value, str):
+        return json.dumps(prompt.clean_text(value)[:30], ensure_ascii=True)
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge number"
+    return f"a JSON {'array' if isinstance(value, list) else 'object'}"
+
+
 def _reason(exc: ValidationError, data: dict[str, Any]) -> str:
     """One line naming the first bad field, with the value shown short (it may be hostile text)."""
     errors = exc.errors(include_url=False)
     error = min(errors, key=lambda e: _FIELDS.index(e["loc"][0]) if e["loc"] and e["loc"][0] in _FIELDS else 99)
     field = str(error["loc"][0]) if error["loc"] else "answer"
     if error["type"] == "literal_error":
-        return f"{field} {json.dumps(data.get(field), ensure_ascii=False)[:40]} is not one of the configured values"
+        return f"{field} {_shown(data.get(field))} is not one of the configured values"
     if error["type"] == "missing":
         return f"{field} is missing"
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")

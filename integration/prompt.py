@@ -6,27 +6,28 @@ No client, no database: everything here is a function of its arguments.
 
 from __future__ import annotations
 
-import html
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from typing import Any, Mapping, Sequence
 
-from . import answer
+from . import answer as answers
 from .config import TriageConfig
 from .pricing import cache_minimum
 from .redact import redact
+from .text import plain_text
 
 CHARS_PER_TOKEN = 4.0  # rough for English; the cost issue calibrates it from real usage
 NOTE_FOOTER = "— Draft by zendesk-batch-triage"
 NOTE_HEADER = "AI triage — "
-_TAG_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_HTML_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{0,2000}>", re.IGNORECASE | re.DOTALL)
-_BREAKS = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h\d)\b[^>]*>", re.IGNORECASE)
-_SPACES = re.compile(r"[ \t]+")
-_BLANKS = re.compile(r"\n{3,}")
+MAX_SUBJECT_CHARS = 500
+AUTHORS = ("customer", "agent")
+# "< /ticket >" is not markup, but a model could still read it as the end of our data block
+_BLOCK_TAG = re.compile(r"<\s*/?\s*ticket\s*>", re.IGNORECASE)
+# a line that looks like one of our author labels would let a customer fake an agent's message
+_AUTHOR_LINE = re.compile(r"^[ \t]*\[(customer|agent)\][ \t]*$", re.IGNORECASE | re.MULTILINE)
+_FOOTER = re.compile(re.escape(NOTE_FOOTER) + r" \(triage-id zbt-(\d{1,30})-(\d{1,6})\)\. Review before sending\.")
 
 
 @lru_cache(maxsize=1)
@@ -35,26 +36,13 @@ def _system_template() -> str:
 
 
 def clean_text(text: Any) -> str:
-    """Make customer text safe to send: decode bytes, drop HTML and control characters, normalise."""
-    if text is None:
-        return ""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    text = str(text)
-    # lone surrogates (bad encodings that survived JSON) cannot be encoded: replace them
-    text = text.encode("utf-8", errors="replace").decode("utf-8")
-    if "<" in text and ">" in text:
-        text = _BREAKS.sub("\n", text)
-        text = _HTML_TAG.sub("", text)
-    text = html.unescape(text)
-    text = unicodedata.normalize("NFC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _TAG_CONTROL.sub("", text)
-    text = _SPACES.sub(" ", text)
-    text = _BLANKS.sub("\n\n", text)
-    # the customer must not be able to close our data block
-    text = re.sub(r"</?\s*ticket\s*>", "[ticket]", text, flags=re.IGNORECASE)
-    return text.strip()
+    """Customer text (or the model's draft) → plain text safe to send and to write: never raises.
+
+    :func:`integration.text.plain_text` (at most 64 K characters read, entities decoded and markup
+    stripped until stable, no markup left, linear time), then ``<ticket>``-like sequences become
+    ``[ticket]``. Idempotent: ``clean_text(clean_text(x)) == clean_text(x)``.
+    """
+    return _BLOCK_TAG.sub("[ticket]", plain_text(text))
 
 
 def estimate_tokens(chars: int) -> int:
@@ -67,35 +55,47 @@ class Message:
     body: str
 
 
+def _label(author: Any) -> str:
+    return author if author in AUTHORS else "customer"  # unknown provenance is never presented as staff
+
+
 def build_conversation(subject: str, messages: Sequence[Message], max_input_tokens: int,
                        redact_kinds: Sequence[str] = ()) -> str:
-    """The user turn: subject and messages, oldest first, cut to ``max_input_tokens`` keeping the newest.
+    """The user turn: subject and messages, oldest first, inside ``<ticket>…</ticket>``.
 
-    Text is cleaned (HTML, control characters, bad encodings) and, when configured, personal data
-    is redacted before anything is measured or sent.
+    Never longer than ``int(max_input_tokens * CHARS_PER_TOKEN)`` characters (for the configured
+    minimum of 200 tokens and up): older messages are left out first; the newest one is always there,
+    cut to its start when it alone is too long. Text is cleaned (:func:`clean_text`) and, when
+    configured, personal data redacted before anything is measured; the block cannot be closed from
+    inside (``</ticket>`` occurs once, at the end) and a line cannot pose as an author label.
     """
-    budget = int(max_input_tokens * CHARS_PER_TOKEN)
-    head = f"Subject: {redact(clean_text(subject), redact_kinds)[:500]}\n"
-    budget -= len(head) + 40
+    limit = int(max_input_tokens * CHARS_PER_TOKEN)
+    opening, closing = "<ticket>\n", "</ticket>"
+    title = " ".join(redact(clean_text(subject), redact_kinds).split())[:MAX_SUBJECT_CHARS]
+    head = f"Subject: {title}\n"
+    cut = "\n[… message cut …]\n"
+    # room for the "omitted" line is kept whether it is needed or not: its length is known up front
+    budget = limit - len(opening) - len(closing) - len(head) - len(f"[{len(messages)} earlier message(s) omitted]\n")
     parts: list[str] = []
     omitted = 0
     for index, message in enumerate(reversed(messages)):
-        body = redact(clean_text(message.body), redact_kinds)
-        block = f"\n[{message.author}]\n{body}\n"
+        body = _AUTHOR_LINE.sub(r"(\1)", redact(clean_text(message.body), redact_kinds))
+        label = f"\n[{_label(message.author)}]\n"
+        block = f"{label}{body}\n"
         if len(block) <= budget:
             parts.append(block)
             budget -= len(block)
             continue
-        if index == 0:
+        kept = index
+        if index == 0 and budget > len(label) + len(cut):
             # the newest message alone is too long: keep its start, which carries the request
-            keep = max(budget - 40, 0)
-            parts.append(f"\n[{message.author}]\n{body[:keep]}\n[… message cut …]\n")
-            budget = 0
-        omitted = len(messages) - index
+            parts.append(f"{label}{body[:budget - len(label) - len(cut)]}{cut}")
+            kept = 1
+        omitted = len(messages) - kept
         break
     parts.reverse()
     note = f"[{omitted} earlier message(s) omitted]\n" if omitted else ""
-    return "<ticket>\n" + head + note + "".join(parts) + "</ticket>"
+    return opening + head + note + "".join(parts) + closing
 
 
 def system_prompt(triage: TriageConfig) -> str:
@@ -133,7 +133,7 @@ def request_params(ticket_subject: str, messages: Sequence[Message], *, model: s
         "system": system_blocks(triage, model),
         "messages": [{"role": "user", "content": build_conversation(ticket_subject, messages, triage.max_input_tokens,
                                                                         redact_kinds)}],
-        "output_config": {"format": {"type": "json_schema", "schema": answer.answer_schema(triage)}},
+        "output_config": {"format": {"type": "json_schema", "schema": answers.answer_schema(triage)}},
     }
 
 
@@ -208,20 +208,38 @@ def triage_id(ticket_id: int, triage_n: int) -> str:
     return f"zbt-{ticket_id}-{triage_n}"
 
 
+def note_footer(ticket_id: int, triage_n: int) -> str:
+    """The last line of our note: names this tool and the triage (``zbt-<ticket>-<n>``)."""
+    return f"{NOTE_FOOTER} (triage-id {triage_id(ticket_id, triage_n)}). Review before sending."
+
+
 def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int) -> str:
-    """The internal note: header, draft, footer with the triage id (what the app and our idempotency check read)."""
+    """The internal note, plain text: header, draft, and the footer as its last line (what the app and
+    our idempotency check read). The draft is cleaned again here, whoever validated it."""
     header = (
         f"{NOTE_HEADER}priority {answer['priority']} · category {answer['category']} · "
         f"sentiment {answer['sentiment']} · confidence {answer['confidence']:.2f}"
     )
-    footer = f"{NOTE_FOOTER} (triage-id {triage_id(ticket_id, triage_n)}). Review before sending."
-    return f"{header}\n\n{answer['draft']}\n\n{footer}"
+    draft = clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS]
+    return f"{header}\n\n{draft}\n\n{note_footer(ticket_id, triage_n)}"
 
 
-def is_our_note(body: str, ticket_id: int, triage_n: int | None = None) -> bool:
-    """Whether a comment body is our note (for this triage, when ``triage_n`` is given)."""
-    if NOTE_FOOTER not in (body or ""):
+def is_our_note(body: str, *, public: bool, author_id: int | None, bot_user_id: int | None, ticket_id: int,
+                triage_n: int | None = None) -> bool:
+    """Whether a comment is our note for ``ticket_id`` (and for that triage, when ``triage_n`` is given).
+
+    Only an internal comment (``public`` false) written by the service's own user (``bot_user_id``,
+    from ``users/me``; ``None`` → nothing is ours) whose last non-empty line is our footer. A customer
+    can write the footer, but only in a public comment: that is conversation. Trailing whitespace and
+    blank lines are allowed (the recorded comments return ``body``/``plain_body`` exactly as sent; a
+    rendering may add a trailing newline); nothing else is.
+    """
+    if bot_user_id is None or not isinstance(body, str) or not (public is False or public == 0):
         return False
-    if triage_n is None:
-        return True
-    return f"(triage-id {triage_id(ticket_id, triage_n)})" in body
+    if isinstance(author_id, bool) or not isinstance(author_id, int) or author_id != bot_user_id:
+        return False
+    lines = [line for line in body.strip().splitlines() if line.strip()]
+    m = _FOOTER.fullmatch(lines[-1].strip()) if lines else None
+    if m is None or int(m.group(1)) != ticket_id:
+        return False
+    return triage_n is None or int(m.group(2)) == triage_n

@@ -19,6 +19,7 @@ from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
 
 from .config import ZendeskConfig
+from .text import sanitize, sanitize_tags  # every text field of a response, before anyone stores it
 
 EXPORT_PAGE_SIZE = 1000  # the most the incremental export returns per page
 UPDATE_MANY_LIMIT = 100  # tickets per update_many / show_many call
@@ -127,10 +128,10 @@ def _ticket_dict(ticket: Any) -> dict[str, Any]:
     data = ticket.to_dict() if hasattr(ticket, "to_dict") else dict(ticket)
     return {
         "id": int(data["id"]),
-        "subject": data.get("subject") or data.get("raw_subject") or "",
-        "description": data.get("description") or "",
-        "status": data.get("status") or "",
-        "tags": list(data.get("tags") or []),
+        "subject": sanitize(data.get("subject") or data.get("raw_subject")),
+        "description": sanitize(data.get("description")),
+        "status": sanitize(data.get("status")),
+        "tags": sanitize_tags(data.get("tags")),
         "requester_id": data.get("requester_id"),
         "created_at": data.get("created_at"),
         "updated_at": data.get("updated_at"),
@@ -199,7 +200,7 @@ def fetch_comment_events(client: Zenpy, start_time: int) -> dict[str, Any]:
                 "id": int(child.get("id") or 0),
                 "author_id": child.get("author_id"),
                 "public": bool(child.get("public", True)),
-                "body": child.get("body") or "",
+                "body": sanitize(child.get("body")),
                 "created_at": float(data.get("timestamp") or 0),
             })
     end_time = page.get("end_time")
@@ -217,7 +218,7 @@ def fetch_comments(client: Zenpy, ticket_id: int) -> list[dict[str, Any]]:
             "id": int(data["id"]),
             "author_id": data.get("author_id"),
             "public": bool(data.get("public", True)),
-            "body": data.get("plain_body") or data.get("body") or "",
+            "body": sanitize(data.get("plain_body") or data.get("body")),
             "created_at": data.get("created_at"),
         })
     return out

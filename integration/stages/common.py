@@ -53,6 +53,16 @@ def zendesk_stage(ctx: Context, stage: str, out: dict[str, Any]) -> Iterator[Non
     record_problem(ctx, stage, None)
 
 
+def bot_user_id(ctx: Context) -> int | None:
+    """The Zendesk user the service writes as (``users/me``), read once and kept: only an internal comment
+    by this user can be our note (a customer can paste our footer into a reply)."""
+    value = store.get_sync(ctx.db, "bot_user_id")
+    if value is None and ctx.zendesk is not None and hasattr(zd, "fetch_me"):
+        value = str(zd.fetch_me(ctx.zendesk))
+        store.set_sync(ctx.db, "bot_user_id", value)
+    return int(value) if value else None
+
+
 def backoff(base: float, attempts: int) -> float:
     """Delay before retry number ``attempts``: ``base``, doubling, at most an hour."""
     return min(base * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)

@@ -11,7 +11,7 @@ from .. import zendesk as zd
 from ..store import State
 from ..store import tickets as queue
 from ..timeutil import parse_time
-from .common import to_epoch
+from .common import bot_user_id, to_epoch
 
 if TYPE_CHECKING:
     from ..pipeline import Context
@@ -24,7 +24,9 @@ def save_comments(ctx: Context, comments: list[dict[str, Any]]) -> int:
     """Store comment events (database only); returns how many written tickets a customer reply requeued."""
     now = ctx.now()
     # our own note is not part of the customer's conversation
-    theirs = [c for c in comments if not prompt.is_our_note(c["body"], c["ticket_id"])]
+    bot = bot_user_id(ctx)
+    theirs = [c for c in comments if not prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"],
+                                                            bot_user_id=bot, ticket_id=c["ticket_id"])]
     store.save_comments(ctx.db, [
         {"id": c["id"], "ticket_id": c["ticket_id"], "author_id": c["author_id"], "public": int(c["public"]),
          "body": c["body"], "created_at": to_epoch(c["created_at"]) or now} for c in theirs])

@@ -18,7 +18,7 @@ from ..store import IllegalTransition, Intent, State, WriteKind
 from ..store import tickets as queue
 from ..store import writes
 from ..timeutil import iso
-from .common import blocked_until, eligible, tally, zendesk_stage
+from .common import blocked_until, bot_user_id, eligible, tally, zendesk_stage
 from .ingest import TICKET_ERRORS
 
 if TYPE_CHECKING:
@@ -117,7 +117,10 @@ def _landed(ctx: Context, row: dict[str, Any], intent: Intent, ticket: dict[str,
     if prompt.marker_tag(triage) not in ticket["tags"]:
         return False
     # a re-triage already carries the marker from the first note: look for this triage's note
-    return intent.triage_n == 1 or any(prompt.is_our_note(c["body"], row["id"], intent.triage_n)
+    bot = bot_user_id(ctx)
+    return intent.triage_n == 1 or any(prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"],
+                                                          bot_user_id=bot, ticket_id=row["id"],
+                                                          triage_n=intent.triage_n)
                                        for c in zd.fetch_comments(ctx.zendesk, row["id"]))
 
 

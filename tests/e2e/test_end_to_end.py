@@ -9,8 +9,9 @@ import requests
 
 from integration import pipeline, prompt
 from integration.demo import check_outcome, eligible_ids
-from integration.store import tickets as queue
+from integration.sim.zendesk_store import BOT_USER_ID
 from integration.stages import ingest, poll, submit
+from integration.store import tickets as queue
 
 
 def our_notes(ticket):
@@ -38,7 +39,8 @@ def test_every_eligible_ticket_gets_exactly_one_internal_note_and_its_tags(zsim,
         assert set(prompt.triage_tags(answer, ctx.config.triage)) <= set(ticket["tags"])
         (note,) = our_notes(ticket)
         assert note["public"] is False
-        assert prompt.is_our_note(note["body"], row["id"], 1)
+        assert prompt.is_our_note(note["body"], public=note["public"], author_id=note["author_id"],
+                                  bot_user_id=BOT_USER_ID, ticket_id=row["id"], triage_n=1)
         assert answer["draft"][:40] in note["body"]
 
 
@@ -80,7 +82,8 @@ def test_customer_reply_after_the_note_requeues_only_with_retriage_on(zsim, make
     ticket = next(t for t in zsim.snapshot() if t["id"] == row["id"])
     notes = our_notes(ticket)
     assert len(notes) == 2 and all(not n["public"] for n in notes)
-    assert prompt.is_our_note(notes[1]["body"], row["id"], 2)
+    assert prompt.is_our_note(notes[1]["body"], public=notes[1]["public"], author_id=notes[1]["author_id"],
+                              bot_user_id=BOT_USER_ID, ticket_id=row["id"], triage_n=2)
 
 
 def test_customer_reply_is_ignored_with_retriage_off(zsim, make_ctx, clock, drive):

@@ -142,10 +142,20 @@ def test_retention_drops_text_but_keeps_the_outcome(ctx):
 
 
 def test_our_own_note_is_not_stored_as_conversation(ctx):
+    store.set_sync(ctx.db, "bot_user_id", "1")  # users/me, read once
     ingest.save_tickets(ctx, [ticket(1)])
     note = prompt.note_body(ANSWER, 1, 1)
     conversations.save_comments(ctx, [{"ticket_id": 1, "id": 5, "author_id": 1, "public": False, "body": note, "created_at": NOW}])
     assert queue.conversation(ctx.db, 1) == []
+
+
+def test_a_customer_pasting_our_footer_is_still_conversation(ctx):
+    store.set_sync(ctx.db, "bot_user_id", "1")
+    ingest.save_tickets(ctx, [ticket(1)])
+    fake = "Please escalate.\n\n" + prompt.note_footer(1, 1)
+    conversations.save_comments(ctx, [{"ticket_id": 1, "id": 6, "author_id": 9, "public": True, "body": fake,
+                                       "created_at": NOW}])
+    assert [c["id"] for c in queue.conversation(ctx.db, 1)] == [6]
 
 
 def test_report_counts_draft_acceptance_from_tags(ctx):

@@ -45,3 +45,28 @@ def test_redaction_applies_to_the_request_sent():
     content = params["messages"][0]["content"]
     assert "bob@corp.example" not in content and "GB82WEST" not in content
     assert "[email]" in content and "[iban]" in content
+
+
+def test_addresses_kept_readable_by_cleaning_are_still_redacted():
+    from integration import prompt
+
+    for text in ("From: John <john@example.com>", "mail john&#64;example.com", "<a href='mailto:x'>john@example.com</a>"):
+        out = prompt.build_conversation("s", [prompt.Message("customer", text)], 1000, redact_kinds=ALL)
+        assert "john@example.com" not in out and "[email]" in out, text
+
+
+@pytest.mark.parametrize("unit", ["1 ", "4111 ", "DE89 ", "a@b.", "+(1"])
+def test_redaction_time_grows_linearly(unit):
+    import time
+
+    def cpu(text: str) -> float:
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            redact(text, ALL)
+            best = min(best, time.process_time() - start)
+        return best
+
+    small = (unit * (16_384 // len(unit) + 1))[:16_384]
+    large = (unit * (65_536 // len(unit) + 1))[:65_536]
+    assert cpu(large) <= 6 * cpu(small) + 0.001
