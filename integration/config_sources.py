@@ -208,8 +208,9 @@ def read_secret_file(key: str, path: str) -> tuple[str, str | None]:
         raise SourceError(key, f"{path} holds more than one line or a space: a secret is one line, "
                                "only a single trailing newline is stripped")
     warning = None
-    if read.world_readable:
-        # a warning, not a refusal: Docker and Kubernetes mount secrets 0444/0644 inside the container
+    # a warning, not a refusal: Docker, podman and Kubernetes mount secrets 0444/0644; under /run/secrets
+    # (their place inside a container, where no other user is) it is not even worth a warning
+    if read.world_readable and not path.startswith("/run/secrets/"):
         warning = f"{key}: {path} is readable by every user on this host (chmod 600, or 400 for systemd credentials)"
     return text, warning
 
