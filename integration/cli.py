@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -22,8 +23,12 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
 
-def _load(ctx: click.Context, *, need_secrets: bool = True, overrides: dict[str, Any] | None = None) -> Config:
-    """The configuration (file, environment, then ``overrides``: dotted keys set by flags) or exit 2."""
+def _load(ctx: click.Context, *, need_secrets: bool = True, overrides: dict[str, Any] | None = None,
+          warn: bool = True) -> Config:
+    """The configuration (file, environment, then ``overrides``: dotted keys set by flags) or exit 2.
+
+    Its warnings (a world-readable secret file) are logged unless ``warn`` is false.
+    """
     root = ctx.find_root()
     path = config_mod.locate(root.obj.get("config_path"), os.environ)
     try:
@@ -31,6 +36,9 @@ def _load(ctx: click.Context, *, need_secrets: bool = True, overrides: dict[str,
     except ConfigError as exc:
         raise UsageProblem(f"config: {exc}") from None
     logs.mask(cfg.zendesk.token, cfg.anthropic.api_key)
+    if warn:
+        for warning in cfg.warnings:
+            logging.getLogger("zdtriage").warning("config: %s", warning, extra={"action": "config_warning"})
     return cfg
 
 
@@ -305,7 +313,7 @@ def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
 def config_check(ctx: click.Context) -> None:
     """Validate the config and print it with secrets masked (file, environment, where values came from)."""
     root = ctx.find_root()
-    cfg = _load(root)
+    cfg = _load(root, warn=False)  # printed below, whatever the log level
     path = config_mod.locate(root.obj.get("config_path"), os.environ)
     variables = sorted(n for n in os.environ if n.startswith("ZDTRIAGE_") and "__" in n)
     click.echo(f"# file: {path.absolute() if path else '(none: environment only)'}")

@@ -137,3 +137,19 @@ def test_every_top_level_option_is_in_the_readme():
     for option in ("--log-format", "--log-level", "--version", "ZDTRIAGE_LOG_FORMAT", "ZDTRIAGE_LOG_LEVEL",
                    "zdtriage config init"):
         assert option in readme, option
+
+
+def test_config_warnings_are_logged_once_by_other_commands(tmp_path):
+    token = tmp_path / "zendesk_token"
+    token.write_text("zd-file-secret-999\n")
+    token.chmod(0o644)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[zendesk]\nsubdomain = "acme"\nemail = "bot@acme.com"\ntoken_file = "zendesk_token"\n'
+                   f'[state]\npath = "{tmp_path}/s.db"\n')
+    result = invoke("--log-format", "json", "--config", cfg, "run", "--once",
+                    env={"ANTHROPIC_API_KEY": ENV["ANTHROPIC_API_KEY"], "ZDTRIAGE_ZENDESK__URL": "http://127.0.0.1:9"})
+    warnings = [json.loads(line) for line in result.stderr.splitlines() if '"config_warning"' in line]
+    assert len(warnings) == 1 and "readable by every user" in warnings[0]["message"]
+    assert "zd-file-secret" not in result.output
+    check = invoke("--config", cfg, "config", "check", env={"ANTHROPIC_API_KEY": ENV["ANTHROPIC_API_KEY"]})
+    assert check.stderr.count("readable by every user") == 1
