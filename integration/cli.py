@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from . import config as config_mod
-from . import pipeline, reports, store
+from . import logs, pipeline, reports, store
 from .config import Config, ConfigError
 from .store import tickets as queue
 from .timeutil import iso, parse_time
@@ -25,12 +25,23 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
 
-def _load(ctx: click.Context, *, need_secrets: bool = True) -> Config:
-    path = config_mod.resolve_path(ctx.obj.get("config_path"), os.environ)
+def _load(ctx: click.Context, *, need_secrets: bool = True, overrides: dict[str, Any] | None = None,
+          warn: bool = True) -> Config:
+    """The configuration (file, environment, then ``overrides``: dotted keys set by flags) or exit 2.
+
+    Its warnings (a world-readable secret file) are logged unless ``warn`` is false.
+    """
+    root = ctx.find_root()
+    path = config_mod.locate(root.obj.get("config_path"), os.environ)
     try:
-        return config_mod.load(path, need_secrets=need_secrets)
+        cfg = config_mod.load(path, need_secrets=need_secrets, overrides=overrides)
     except ConfigError as exc:
         raise UsageProblem(f"config: {exc}") from None
+    logs.mask(cfg.zendesk.token, cfg.anthropic.api_key)
+    if warn:
+        for warning in cfg.warnings:
+            logging.getLogger("zdtriage").warning("config: %s", warning, extra={"action": "config_warning"})
+    return cfg
 
 
 def _open(cfg: Config, *, readonly: bool = False) -> Any:
@@ -57,25 +68,26 @@ def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    # the SDKs log request details at DEBUG only; keep their INFO chatter (and any header) out
-    for noisy in ("httpx", "httpx2", "anthropic", "urllib3", "zenpy", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # the group set logging up from --log-format/--log-level; -v on a command means DEBUG
+    obj = click.get_current_context().find_root().obj
+    logs.setup(obj.get("log_format", "text"), "DEBUG" if verbose else obj.get("log_level", "INFO"))
 
 
 @click.group()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Config file (default: $ZDTRIAGE_CONFIG, then config/zdtriage.toml).")
+              help="Config file (default: $ZDTRIAGE_CONFIG, then config/zdtriage.toml; without either, the "
+                   "environment alone).")
+@click.option("--log-format", type=click.Choice(logs.FORMATS), envvar="ZDTRIAGE_LOG_FORMAT", default="text",
+              show_default=True, show_envvar=True, help="Log lines on stderr as text or as JSON objects.")
+@click.option("--log-level", type=click.Choice(logs.LEVELS, case_sensitive=False), envvar="ZDTRIAGE_LOG_LEVEL",
+              default="INFO", show_default=True, show_envvar=True, help="Lowest level logged.")
 @click.version_option(package_name="zendesk-batch-triage")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, log_format: str, log_level: str) -> None:
     """Triage Zendesk tickets with Claude through the Message Batches API."""
     ctx.ensure_object(dict)
-    ctx.obj["config_path"] = config_path
+    ctx.obj.update(config_path=config_path, log_format=log_format, log_level=log_level.upper())
+    logs.setup(log_format, log_level)
 
 
 @cli.command()
@@ -277,16 +289,49 @@ def config_group() -> None:
     """Configuration commands."""
 
 
+@config_group.command("init")
+@click.option("--path", "target", type=click.Path(dir_okay=False), default=None,
+              help="Where to write it (default: --config, then $ZDTRIAGE_CONFIG, then config/zdtriage.toml).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_context
+def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
+    """Write the commented example config to start from (never overwrites without --force)."""
+    from importlib.resources import files
+
+    path = Path(target) if target else config_mod.resolve_path(ctx.find_root().obj.get("config_path"), os.environ)
+    if path.exists() and not force:
+        raise UsageProblem(f"{path} exists; pass --force to overwrite it")
+    example = files("integration").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(example, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {path}: set zendesk.subdomain and zendesk.email, export the secrets it names, "
+               "then run `zdtriage config check`")
+
+
 @config_group.command("check")
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
-    """Validate the config and print it with secrets masked."""
-    cfg = _load(ctx.find_root())
+    """Validate the config and print it with secrets masked (file, environment, where values came from)."""
+    root = ctx.find_root()
+    cfg = _load(root, warn=False)  # printed below, whatever the log level
+    path = config_mod.locate(root.obj.get("config_path"), os.environ)
+    variables = sorted(n for n in os.environ if n.startswith("ZDTRIAGE_") and "__" in n)
+    click.echo(f"# file: {path.absolute() if path else '(none: environment only)'}")
+    if variables:
+        click.echo(f"# from the environment: {', '.join(variables)}")
+    click.echo("")
     for section, values in cfg.masked().items():
         click.echo(f"[{section}]")
         for key, value in values.items():
             click.echo(f"{key} = {json.dumps(value)}")
         click.echo("")
+    for warning in cfg.warnings:
+        click.echo(f"WARNING: {warning}", err=True)
     click.echo("config OK")
 
 

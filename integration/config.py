@@ -1,43 +1,57 @@
-"""Configuration: one TOML file, validated at start into a frozen, typed object.
+"""Configuration: one TOML file and the environment, validated at start into a frozen, typed object.
 
-Secrets never live in the file: it names the environment variables that hold them,
-and :func:`load` reads them from the ``environ`` it is given (pure, testable).
-Every problem is a :class:`ConfigError` naming the key, so the CLI can print one line
-and exit 2.
+Precedence: defaults < file < environment (``ZDTRIAGE_<SECTION>__<KEY>``) < command-line flags.
+Secrets never live in the file: it names the environment variables (``token_env``, ``api_key_env``)
+or the files (``token_file``, ``api_key_file``: systemd credentials, Docker secrets) that hold them;
+a ``*_file`` wins over its ``*_env``. A relative path written in the file is relative to the file's
+folder; one from a default, the environment or a flag to the working directory.
+Every problem is a :class:`ConfigError` naming the key (and the variable that set it), so the CLI
+can print one line and exit 2.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import config_sources as sources
 from .pricing import PRICES, Price, price_for
 from .redact import KINDS as REDACT_KINDS
 
 DEFAULT_PATH = "config/zdtriage.toml"
+DAY = 86400.0
+KNOWLEDGE_MAX_BYTES = 2 * 1024 * 1024
+KNOWLEDGE_MAX_CHARS = 400_000  # about 100,000 tokens
 
 
 class ConfigError(Exception):
-    """A bad or missing configuration value; ``str()`` is one line naming the key."""
+    """A bad or missing configuration value; ``str()`` is one line naming the key (and its source)."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}" if key else message)
+    def __init__(self, key: str, message: str, source: str | None = None) -> None:
+        where = f"{key} (set by {source})" if key and source else key or source or ""
+        super().__init__(f"{where}: {message}" if where else message)
         self.key = key
+        self.message = message
+        self.source = source
 
 
 @dataclass(frozen=True)
 class ZendeskConfig:
     subdomain: str
-    email: str
+    email: str  # "" is allowed with auth = "oauth"
     token_env: str = "ZENDESK_API_TOKEN"
     url: str | None = None
     start: str | None = None
     updates_per_minute: int = 100
     verify_after: float = 300.0
+    token_file: str | None = None
+    auth: str = "token"  # "token": email/token basic auth; "oauth": the secret is an OAuth access token
+    export_requests_per_minute: int = 10  # 30 with High Volume; shared by every incremental export
     token: str = field(default="", repr=False)
 
 
@@ -50,6 +64,7 @@ class AnthropicConfig:
     max_attempts: int = 4
     retry_backoff: float = 60.0
     verify_after: float = 120.0
+    api_key_file: str | None = None
     api_key: str = field(default="", repr=False)
 
 
@@ -60,6 +75,7 @@ class ScheduleConfig:
     poll_every: float = 60.0
     writeback_every: float = 60.0
     min_batch: int = 1
+    max_wait: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,11 @@ class TriageConfig:
     retriage: bool = False
     low_confidence: float = 0.6
     knowledge_file: str | None = None
+    brands: tuple[int, ...] = ()  # empty = every brand
+    groups: tuple[int, ...] = ()
+    forms: tuple[int, ...] = ()
+    custom_statuses: tuple[int, ...] = ()  # custom_status_id values; empty = all
+    sample: float = 1.0  # deterministic share of eligible tickets, 0 < sample <= 1
     knowledge: str = field(default="", repr=False)
 
 
@@ -93,6 +114,30 @@ class BudgetConfig:
 @dataclass(frozen=True)
 class StateConfig:
     path: str = "state/zdtriage.db"
+    keep_days: int = 90  # done tickets older than this are pruned; 0 = keep forever
+
+
+@dataclass(frozen=True)
+class WritebackConfig:
+    mode: str = "full"  # "full": tags and note; "tags": tags only; "off": nothing written to Zendesk
+
+
+ZENDESK_PRIORITIES = ("urgent", "high", "normal", "low")
+ZENDESK_TYPES = ("problem", "incident", "question", "task")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    category_field: str | int | None = None  # "type", a custom ticket field id, or None (no category truth)
+    category_map: tuple[tuple[str, str], ...] = ()  # Zendesk value → one of triage.categories
+    priority_map: tuple[tuple[str, str], ...] = (("urgent", "P1"), ("high", "P2"), ("normal", "P3"), ("low", "P4"))
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    port: int = 0  # 0 = no metrics server
+    host: str = "127.0.0.1"
+    textfile: str | None = None  # node_exporter textfile collector file (*.prom)
 
 
 @dataclass(frozen=True)
@@ -104,7 +149,11 @@ class Config:
     budget: BudgetConfig = BudgetConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     state: StateConfig = StateConfig()
+    writeback: WritebackConfig = WritebackConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    metrics: MetricsConfig = MetricsConfig()
     prices: tuple[tuple[str, Price], ...] = ()
+    warnings: tuple[str, ...] = ()  # not errors, but worth a line in `config check` and the log
 
     def price_table(self) -> dict[str, Price]:
         """Built-in prices, extended or overridden by the ``[prices]`` section."""
@@ -114,16 +163,22 @@ class Config:
         """The configuration as plain dicts, secrets replaced by a mask (``config check``)."""
         out: dict[str, dict[str, Any]] = {}
         for section in fields(self):
+            if section.name == "warnings":
+                continue
             if section.name == "prices":
                 out["prices"] = {m: {"input": p.input, "output": p.output} for m, p in self.prices}
                 continue
-            values = {}
-            for f in fields(getattr(self, section.name)):
-                value = getattr(getattr(self, section.name), f.name)
+            table = getattr(self, section.name)
+            values: dict[str, Any] = {}
+            for f in fields(table):
+                value = getattr(table, f.name)
                 if f.name == "knowledge":
                     continue
-                if f.name in ("token", "api_key"):
-                    value = "**** (set)" if value else "(not set)"
+                if f.name in SECRETS.get(section.name, {}):
+                    source_file = getattr(table, SECRETS[section.name][f.name])
+                    value = "(not set)" if not value else f"**** (set, from {source_file})" if source_file else "**** (set)"
+                elif f.name.endswith("_map"):
+                    value = dict(value)
                 elif isinstance(value, tuple):
                     value = list(value)
                 values[f.name] = value
@@ -131,14 +186,29 @@ class Config:
         return out
 
 
+SECTIONS: dict[str, type] = {"zendesk": ZendeskConfig, "anthropic": AnthropicConfig, "schedule": ScheduleConfig,
+                             "triage": TriageConfig, "budget": BudgetConfig, "privacy": PrivacyConfig,
+                             "state": StateConfig, "writeback": WritebackConfig, "evaluate": EvaluateConfig,
+                             "metrics": MetricsConfig}
+# secret field → the key naming the file it came from (masked in `config check`, never a config key)
+SECRETS = {"zendesk": {"token": "token_file"}, "anthropic": {"api_key": "api_key_file"}}
+_DERIVED = {"token", "api_key", "knowledge"}
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_ISO639 = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _STATUSES = {"new", "open", "pending", "hold", "solved"}
+_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-def parse_duration(key: str, value: Any) -> float:
-    """``"90s"``, ``"2m"``, ``"1h"`` or a number of seconds → seconds (> 0)."""
+def keys(section: str) -> dict[str, bool]:
+    """The config keys of ``section``, each with whether it takes a string (for environment values)."""
+    if section == "prices":
+        return {}
+    return {f.name: f.type in ("str", "str | None") for f in fields(SECTIONS[section]) if f.name not in _DERIVED}
+
+
+def parse_duration(key: str, value: Any, maximum: float = DAY) -> float:
+    """``"90s"``, ``"2m"``, ``"1h"`` or a number of seconds → seconds (> 0, finite, at most ``maximum``)."""
     if isinstance(value, bool):
         raise ConfigError(key, f"expected a duration like \"90s\" or \"2m\", got {value!r}")
     if isinstance(value, (int, float)):
@@ -147,22 +217,33 @@ def parse_duration(key: str, value: Any) -> float:
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     else:
         raise ConfigError(key, f"expected a duration like \"90s\" or \"2m\", got {value!r}")
+    if not math.isfinite(seconds):
+        raise ConfigError(key, f"must be a finite duration, got {value!r}")
     if seconds <= 0:
         raise ConfigError(key, "must be greater than zero")
+    if seconds > maximum:
+        raise ConfigError(key, f"must be at most {_human(maximum)}, got {value!r}")
     return seconds
 
 
-def _section(raw: Mapping[str, Any], name: str, cls: type, *, required: tuple[str, ...] = ()) -> dict[str, Any]:
+def _human(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _section(raw: Mapping[str, Any], name: str, *, required: tuple[str, ...] = ()) -> dict[str, Any]:
     data = raw.get(name, {})
     if not isinstance(data, dict):
         raise ConfigError(name, "must be a table")
-    allowed = {f.name for f in fields(cls)} - {"token", "api_key", "knowledge"}
+    allowed = keys(name)
     for key in data:
         if key not in allowed:
             raise ConfigError(f"{name}.{key}", "unknown key")
     for key in required:
         if key not in data:
-            raise ConfigError(f"{name}.{key}", "is required")
+            raise ConfigError(f"{name}.{key}", f"is required (in the config file, or as {sources.env_name(name, key)})")
     return dict(data)
 
 
@@ -188,6 +269,18 @@ def _int(key: str, value: Any, low: int, high: int) -> int:
     return value
 
 
+def _number(key: str, value: Any, low: float, high: float, what: str, *, above_low: bool = False) -> float:
+    """A finite int or float in [low, high] (or (low, high] with ``above_low``): nan and inf never pass."""
+    _expect(key, value, (int, float), what)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ConfigError(key, f"must be a finite number, got {value!r}")
+    if (number <= low if above_low else number < low) or number > high:
+        bounds = f"more than {low:g} and at most {high:g}" if above_low else f"between {low:g} and {high:g}"
+        raise ConfigError(key, f"must be {bounds}, got {value!r}")
+    return number
+
+
 def _list(key: str, value: Any, *, pattern: re.Pattern[str] | None = None, allow_empty: bool = False) -> tuple[str, ...]:
     _expect(key, value, list, "a list of strings")
     if not value and not allow_empty:
@@ -204,6 +297,29 @@ def _list(key: str, value: Any, *, pattern: re.Pattern[str] | None = None, allow
     return tuple(out)
 
 
+def _zendesk_tags(key: str, value: Any) -> tuple[str, ...]:
+    """Tags as Zendesk stores them: lower-cased; a tag with whitespace is refused (Zendesk splits it)."""
+    tags = _list(key, value, allow_empty=True)
+    for tag in tags:
+        if any(c.isspace() for c in tag.strip()):
+            words = tag.split()
+            raise ConfigError(key, f"{tag!r} has a space: Zendesk splits tags on spaces, so no ticket carries it "
+                                   f"(it would get {' and '.join(repr(w.lower()) for w in words)}); "
+                                   f"write {'_'.join(words).lower()!r} or list the words as separate tags")
+    return tuple(t.strip().lower() for t in tags)
+
+
+def _ids(key: str, value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in value):
+        raise ConfigError(key, f"expected a list of Zendesk ids like [360001234567], got {value!r}")
+    for item in value:
+        if not 1 <= item < 2 ** 63:
+            raise ConfigError(key, f"{item} is not a Zendesk id (a positive integer)")
+    if len(set(value)) != len(value):
+        raise ConfigError(key, "has duplicates")
+    return tuple(value)
+
+
 def _url(key: str, value: Any) -> str:
     value = _str(key, value)
     if not re.match(r"^https?://[^/\s]+", value):
@@ -211,23 +327,67 @@ def _url(key: str, value: Any) -> str:
     return value.rstrip("/")
 
 
-def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: bool = True) -> Config:
-    """Validate a parsed TOML document and resolve secrets from ``environ``."""
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(key, f"expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+    return value
+
+
+def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: bool = True,
+          base: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Validate a parsed TOML document, overridden by ``ZDTRIAGE_<SECTION>__<KEY>`` variables of
+    ``environ`` and then by ``overrides`` (dotted keys from command-line flags), and resolve secrets.
+
+    Relative paths left in the document resolve against ``base`` (default: the working directory);
+    :func:`load` has already resolved the file's own against the file's folder. With
+    ``need_secrets=False`` a missing secret is no error and secret files are not read.
+    """
+    base = base or Path.cwd()
+    try:
+        env_doc, origins = sources.environment_overrides(environ, {name: keys(name) for name in [*SECTIONS, "prices"]})
+    except sources.SourceError as exc:
+        raise ConfigError(exc.key, exc.message, exc.source) from None
+    merged = sources.merge(raw, env_doc)
+    if overrides:
+        merged = sources.merge(merged, sources.dotted(overrides))
+        origins.update({key: "a command-line option" for key in overrides})
+    try:
+        return _build(merged, environ, need_secrets=need_secrets, base=base)
+    except ConfigError as exc:
+        source = _origin(exc.key, origins)
+        if source and not exc.source:
+            raise ConfigError(exc.key, exc.message, source) from None
+        raise
+
+
+def _origin(key: str, origins: Mapping[str, str]) -> str | None:
+    while key:
+        if key in origins:
+            return origins[key]
+        key = key.rpartition(".")[0]
+    return None
+
+
+def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: bool, base: Path) -> Config:
     for name in raw:
-        if name not in {f.name for f in fields(Config)}:
+        if name not in SECTIONS and name != "prices":
             raise ConfigError(name, "unknown section")
+    warnings: list[str] = []
 
     prices = _prices(raw.get("prices", {}))
     table = {**PRICES, **dict(prices)}
 
-    z = _section(raw, "zendesk", ZendeskConfig, required=("subdomain", "email"))
+    z = _section(raw, "zendesk", required=("subdomain",))
     subdomain = _str("zendesk.subdomain", z["subdomain"])
     if not re.match(r"^[a-z0-9][a-z0-9-]*$", subdomain):
         raise ConfigError("zendesk.subdomain", f"expected the part before .zendesk.com, got {subdomain!r}")
-    email = _str("zendesk.email", z["email"])
-    if "@" not in email:
+    auth = _choice("zendesk.auth", z.get("auth", "token"), ("token", "oauth"))
+    if auth == "token" and "email" not in z:
+        raise ConfigError("zendesk.email", "is required with an API token (in the config file, or as "
+                                           f"{sources.env_name('zendesk', 'email')}); OAuth needs none")
+    email = _str("zendesk.email", z.get("email", ""), empty=auth == "oauth")
+    if email and "@" not in email:
         raise ConfigError("zendesk.email", f"expected an e-mail address, got {email!r}")
-    token_env = _str("zendesk.token_env", z.get("token_env", "ZENDESK_API_TOKEN"))
     start = z.get("start")
     if start is not None:
         from .timeutil import parse_time  # local: keeps config importable without the rest
@@ -236,9 +396,8 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
             parse_time(_str("zendesk.start", start))
         except ValueError:
             raise ConfigError("zendesk.start", f"expected an ISO-8601 time like 2026-11-01T00:00:00Z, got {start!r}") from None
-    token = environ.get(token_env, "")
-    if need_secrets and not token:
-        raise ConfigError("zendesk.token_env", f"environment variable {token_env} is not set")
+    token_env, token_file, token = _secret("zendesk", "token", z, "ZENDESK_API_TOKEN", environ, need_secrets, warnings,
+                                           base)
     zendesk = ZendeskConfig(
         subdomain=subdomain,
         email=email,
@@ -247,14 +406,15 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
         start=start,
         updates_per_minute=_int("zendesk.updates_per_minute", z.get("updates_per_minute", 100), 1, 10_000),
         verify_after=parse_duration("zendesk.verify_after", z.get("verify_after", "5m")),
+        token_file=token_file,
+        auth=auth,
+        export_requests_per_minute=_int("zendesk.export_requests_per_minute", z.get("export_requests_per_minute", 10), 1, 100),
         token=token,
     )
 
-    a = _section(raw, "anthropic", AnthropicConfig)
-    api_key_env = _str("anthropic.api_key_env", a.get("api_key_env", "ANTHROPIC_API_KEY"))
-    api_key = environ.get(api_key_env, "")
-    if need_secrets and not api_key:
-        raise ConfigError("anthropic.api_key_env", f"environment variable {api_key_env} is not set")
+    a = _section(raw, "anthropic")
+    api_key_env, api_key_file, api_key = _secret("anthropic", "api_key", a, "ANTHROPIC_API_KEY", environ, need_secrets,
+                                                 warnings, base)
     model = _str("anthropic.model", a.get("model", AnthropicConfig.model))
     try:
         price_for(model, table)
@@ -267,62 +427,29 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
         max_tokens=_int("anthropic.max_tokens", a.get("max_tokens", AnthropicConfig.max_tokens), 64, 64000),
         base_url=_url("anthropic.base_url", a["base_url"]) if "base_url" in a else None,
         max_attempts=_int("anthropic.max_attempts", a.get("max_attempts", AnthropicConfig.max_attempts), 1, 20),
-        retry_backoff=parse_duration("anthropic.retry_backoff", a.get("retry_backoff", "1m")),
+        # the backoff doubles up to one hour: a first wait above that would never be used as given
+        retry_backoff=parse_duration("anthropic.retry_backoff", a.get("retry_backoff", "1m"), maximum=3600.0),
         verify_after=parse_duration("anthropic.verify_after", a.get("verify_after", "2m")),
+        api_key_file=api_key_file,
         api_key=api_key,
     )
 
-    s = _section(raw, "schedule", ScheduleConfig)
+    s = _section(raw, "schedule")
     schedule = ScheduleConfig(
-        **{k: parse_duration(f"schedule.{k}", v) for k, v in s.items() if k.endswith("_every")},
+        **{k: parse_duration(f"schedule.{k}", v) for k, v in s.items() if k.endswith("_every") or k == "max_wait"},
         min_batch=_int("schedule.min_batch", s.get("min_batch", 1), 1, 100_000),
     )
 
-    t = _section(raw, "triage", TriageConfig)
-    tag = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-    prefix = _str("triage.tag_prefix", t.get("tag_prefix", "ai_"))
-    if not re.match(r"^[a-z0-9][a-z0-9_]*$", prefix):
-        raise ConfigError("triage.tag_prefix", f"use lower-case letters, digits and _ only, got {prefix!r}")
-    statuses = _list("triage.statuses", t.get("statuses", list(TriageConfig.statuses)))
-    for status in statuses:
-        if status not in _STATUSES:
-            raise ConfigError("triage.statuses", f"{status!r} is not a Zendesk status one can triage ({', '.join(sorted(_STATUSES))})")
-    native = t.get("native_priority", False)
-    retriage = t.get("retriage", False)
-    low = t.get("low_confidence", TriageConfig.low_confidence)
-    _expect("triage.low_confidence", low, (int, float), "a number from 0 to 1")
-    if not 0 <= low <= 1:
-        raise ConfigError("triage.low_confidence", f"must be between 0 and 1, got {low}")
-    priorities = _list("triage.priorities", t.get("priorities", list(TriageConfig.priorities)), pattern=tag)
-    if native and len(priorities) != 4:
-        raise ConfigError("triage.native_priority", "needs exactly four priorities (mapped to urgent, high, normal, low)")
-    triage = TriageConfig(
-        tag_prefix=prefix,
-        priorities=priorities,
-        categories=_list("triage.categories", t.get("categories", list(TriageConfig.categories)), pattern=tag),
-        sentiments=_list("triage.sentiments", t.get("sentiments", list(TriageConfig.sentiments)), pattern=tag),
-        native_priority=_expect("triage.native_priority", native, bool, "true or false"),
-        statuses=statuses,
-        skip_tags=_list("triage.skip_tags", t.get("skip_tags", list(TriageConfig.skip_tags)), allow_empty=True),
-        max_input_tokens=_int("triage.max_input_tokens", t.get("max_input_tokens", 6000), 200, 150_000),
-        retriage=_expect("triage.retriage", retriage, bool, "true or false"),
-        low_confidence=float(low),
-        knowledge_file=_str("triage.knowledge_file", t["knowledge_file"]) if "knowledge_file" in t else None,
-        knowledge=_knowledge(t.get("knowledge_file")),
+    triage = _triage(_section(raw, "triage"), base)
+
+    b = _section(raw, "budget")
+    budget = BudgetConfig(
+        daily_usd=_number("budget.daily_usd", b.get("daily_usd", BudgetConfig.daily_usd), 0, 1e6, "a number of US dollars"),
+        monthly_usd=_number("budget.monthly_usd", b.get("monthly_usd", BudgetConfig.monthly_usd), 0, 1e7,
+                            "a number of US dollars"),
     )
 
-    b = _section(raw, "budget", BudgetConfig)
-    daily = b.get("daily_usd", BudgetConfig.daily_usd)
-    _expect("budget.daily_usd", daily, (int, float), "a number of US dollars")
-    if daily < 0:
-        raise ConfigError("budget.daily_usd", "must be 0 (no cap) or more")
-    monthly = b.get("monthly_usd", BudgetConfig.monthly_usd)
-    _expect("budget.monthly_usd", monthly, (int, float), "a number of US dollars")
-    if monthly < 0:
-        raise ConfigError("budget.monthly_usd", "must be 0 (no cap) or more")
-    budget = BudgetConfig(daily_usd=float(daily), monthly_usd=float(monthly))
-
-    pv = _section(raw, "privacy", PrivacyConfig)
+    pv = _section(raw, "privacy")
     kinds = _list("privacy.redact", pv.get("redact", []), allow_empty=True)
     for kind in kinds:
         if kind not in REDACT_KINDS:
@@ -331,11 +458,128 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
     privacy = PrivacyConfig(redact=kinds, drop_text_after_write=_expect("privacy.drop_text_after_write", drop, bool,
                                                                          "true or false"))
 
-    st = _section(raw, "state", StateConfig)
-    state = StateConfig(path=_str("state.path", st.get("path", StateConfig.path)))
+    st = _section(raw, "state")
+    state = StateConfig(path=sources.absolute(_str("state.path", st.get("path", StateConfig.path)), base),
+                        keep_days=_int("state.keep_days", st.get("keep_days", StateConfig.keep_days), 0, 36_500))
 
-    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget, privacy=privacy, state=state,
-                  prices=prices)
+    w = _section(raw, "writeback")
+    writeback = WritebackConfig(mode=_choice("writeback.mode", w.get("mode", "full"), ("full", "tags", "off")))
+
+    evaluate = _evaluate(_section(raw, "evaluate"), triage)
+
+    mt = _section(raw, "metrics")
+    textfile = mt.get("textfile")
+    if textfile is not None:
+        if not _str("metrics.textfile", textfile).endswith(".prom"):
+            raise ConfigError("metrics.textfile", f"node_exporter's textfile collector reads only *.prom files, got {textfile!r}")
+        textfile = sources.absolute(textfile, base)
+    metrics = MetricsConfig(port=_int("metrics.port", mt.get("port", 0), 0, 65535),
+                            host=_str("metrics.host", mt.get("host", MetricsConfig.host)), textfile=textfile)
+
+    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget, privacy=privacy,
+                  state=state, writeback=writeback, evaluate=evaluate, metrics=metrics, prices=prices,
+                  warnings=tuple(warnings))
+
+
+def _secret(section: str, name: str, data: Mapping[str, Any], default_env: str, environ: Mapping[str, str],
+            need_secrets: bool, warnings: list[str], base: Path) -> tuple[str, str | None, str]:
+    """(variable name, file, secret) of one secret: ``<name>_file`` wins over ``<name>_env``."""
+    env_key, file_key = f"{section}.{name}_env", f"{section}.{name}_file"
+    variable = _str(env_key, data.get(f"{name}_env", default_env))
+    path = sources.absolute(_str(file_key, data[f"{name}_file"]), base) if f"{name}_file" in data else None
+    if path is not None:
+        if not need_secrets:
+            return variable, path, ""
+        try:
+            secret, warning = sources.read_secret_file(file_key, path)
+        except sources.SourceError as exc:
+            raise ConfigError(exc.key, exc.message) from None
+        if warning:
+            warnings.append(warning)
+        return variable, path, secret
+    secret = environ.get(variable, "")
+    if need_secrets and not secret:
+        raise ConfigError(env_key, f"environment variable {variable} is not set (or set {file_key} to a file holding it)")
+    if secret and (not secret.isprintable() or any(c.isspace() for c in secret)):
+        raise ConfigError(env_key, f"environment variable {variable} holds a space or a line break: a secret is one line")
+    return variable, None, secret
+
+
+def _triage(t: dict[str, Any], base: Path) -> TriageConfig:
+    prefix = _str("triage.tag_prefix", t.get("tag_prefix", "ai_"))
+    if not re.match(r"^[a-z0-9][a-z0-9_]*$", prefix):
+        raise ConfigError("triage.tag_prefix", f"use lower-case letters, digits and _ only, got {prefix!r}")
+    statuses = tuple(s.lower() for s in _list("triage.statuses", t.get("statuses", list(TriageConfig.statuses))))
+    for status in statuses:
+        if status not in _STATUSES:
+            raise ConfigError("triage.statuses", f"{status!r} is not a Zendesk status one can triage ({', '.join(sorted(_STATUSES))})")
+    native = t.get("native_priority", False)
+    retriage = t.get("retriage", False)
+    priorities = _list("triage.priorities", t.get("priorities", list(TriageConfig.priorities)), pattern=_TAG)
+    if native and len(priorities) != 4:
+        raise ConfigError("triage.native_priority", "needs exactly four priorities (mapped to urgent, high, normal, low)")
+    knowledge_file = sources.absolute(_str("triage.knowledge_file", t["knowledge_file"]), base) if "knowledge_file" in t else None
+    return TriageConfig(
+        tag_prefix=prefix,
+        priorities=priorities,
+        categories=_list("triage.categories", t.get("categories", list(TriageConfig.categories)), pattern=_TAG),
+        sentiments=_list("triage.sentiments", t.get("sentiments", list(TriageConfig.sentiments)), pattern=_TAG),
+        native_priority=_expect("triage.native_priority", native, bool, "true or false"),
+        statuses=statuses,
+        skip_tags=_zendesk_tags("triage.skip_tags", t.get("skip_tags", list(TriageConfig.skip_tags))),
+        max_input_tokens=_int("triage.max_input_tokens", t.get("max_input_tokens", 6000), 200, 150_000),
+        retriage=_expect("triage.retriage", retriage, bool, "true or false"),
+        low_confidence=_number("triage.low_confidence", t.get("low_confidence", TriageConfig.low_confidence), 0, 1,
+                               "a number from 0 to 1"),
+        knowledge_file=knowledge_file,
+        brands=_ids("triage.brands", t.get("brands", [])),
+        groups=_ids("triage.groups", t.get("groups", [])),
+        forms=_ids("triage.forms", t.get("forms", [])),
+        custom_statuses=_ids("triage.custom_statuses", t.get("custom_statuses", [])),
+        sample=_number("triage.sample", t.get("sample", 1.0), 0, 1, "a share of tickets, e.g. 0.1", above_low=True),
+        knowledge=_knowledge(knowledge_file),
+    )
+
+
+def _evaluate(e: dict[str, Any], triage: TriageConfig) -> EvaluateConfig:
+    category_field = e.get("category_field")
+    if category_field is not None and category_field != "type":
+        if isinstance(category_field, bool) or not isinstance(category_field, int) or category_field < 1:
+            raise ConfigError("evaluate.category_field", f"expected \"type\" or a custom ticket field id (a number), "
+                                                         f"got {category_field!r}")
+    category_map = _pairs("evaluate.category_map", e.get("category_map", {}))
+    if category_map and category_field is None:
+        raise ConfigError("evaluate.category_map", "needs evaluate.category_field (the Zendesk field it maps)")
+    for value, category in category_map:
+        if category_field == "type" and value not in ZENDESK_TYPES:
+            raise ConfigError("evaluate.category_map", f"{value!r} is not a Zendesk ticket type ({', '.join(ZENDESK_TYPES)})")
+        if category not in triage.categories:
+            raise ConfigError("evaluate.category_map", f"{category!r} (for {value!r}) is not one of triage.categories")
+    if "priority_map" in e:
+        priority_map = _pairs("evaluate.priority_map", e["priority_map"])
+    else:
+        n = len(triage.priorities)
+        # Zendesk's four levels spread in order over the configured ones: P1..P4 when there are four
+        priority_map = tuple((z, triage.priorities[round(i * (n - 1) / 3)]) for i, z in enumerate(ZENDESK_PRIORITIES))
+    for value, priority in priority_map:
+        if value not in ZENDESK_PRIORITIES:
+            raise ConfigError("evaluate.priority_map", f"{value!r} is not a Zendesk priority ({', '.join(ZENDESK_PRIORITIES)})")
+        if priority not in triage.priorities:
+            raise ConfigError("evaluate.priority_map", f"{priority!r} (for {value!r}) is not one of triage.priorities")
+    return EvaluateConfig(category_field=category_field, category_map=category_map, priority_map=priority_map)
+
+
+def _pairs(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a table like {{ \"zendesk_value\" = \"ours\" }}, got {value!r}")
+    out: dict[str, str] = {}
+    for source, target in value.items():
+        if not isinstance(target, str) or not target.strip():
+            raise ConfigError(key, f"the value for {source!r} must be a non-empty string, got {target!r}")
+        if source.lower() in out:
+            raise ConfigError(key, f"{source!r} is listed twice (Zendesk values are lower-case)")
+        out[source.lower()] = target
+    return tuple(out.items())
 
 
 def _prices(raw: Any) -> tuple[tuple[str, Price], ...]:
@@ -347,22 +591,25 @@ def _prices(raw: Any) -> tuple[tuple[str, Price], ...]:
         if not isinstance(value, dict) or set(value) != {"input", "output"}:
             raise ConfigError(key, "needs exactly input and output, in US dollars per million tokens (standard rate)")
         for kind in ("input", "output"):
-            _expect(f"{key}.{kind}", value[kind], (int, float), "a number of US dollars per million tokens")
-            if value[kind] < 0:
-                raise ConfigError(f"{key}.{kind}", "must not be negative")
+            _number(f"{key}.{kind}", value[kind], 0, 10_000, "a number of US dollars per million tokens")
         out.append((model, Price(float(value["input"]), float(value["output"]))))
     return tuple(out)
 
 
-def _knowledge(path: Any) -> str:
+def _knowledge(path: str | None) -> str:
     if path is None:
         return ""
     try:
-        text = Path(_str("triage.knowledge_file", path)).expanduser().read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("triage.knowledge_file", f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    if len(text) > 400_000:
-        raise ConfigError("triage.knowledge_file", "is larger than 400,000 characters (about 100,000 tokens)")
+        data = sources.read_regular_file(path, limit=KNOWLEDGE_MAX_BYTES).data
+        text = data.decode("utf-8")
+    except OSError as exc:
+        raise ConfigError("triage.knowledge_file", f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("triage.knowledge_file", f"{path} is not UTF-8 text") from None
+    except ValueError as exc:
+        raise ConfigError("triage.knowledge_file", f"{path} {exc}") from None
+    if len(text) > KNOWLEDGE_MAX_CHARS:
+        raise ConfigError("triage.knowledge_file", f"is larger than {KNOWLEDGE_MAX_CHARS:,} characters (about 100,000 tokens)")
     return text.strip()
 
 
@@ -371,22 +618,38 @@ def resolve_path(path: str | None, environ: Mapping[str, str]) -> Path:
     return Path(path or environ.get("ZDTRIAGE_CONFIG") or DEFAULT_PATH)
 
 
-def load(path: Path, environ: Mapping[str, str] | None = None, *, need_secrets: bool = True) -> Config:
-    """Read and validate the TOML file at ``path``; raises :class:`ConfigError`."""
+def locate(path: str | None, environ: Mapping[str, str]) -> Path | None:
+    """The config file to read, or ``None`` for a configuration from the environment alone.
+
+    An explicit ``--config`` or ``$ZDTRIAGE_CONFIG`` is always read (missing is an error). Without
+    either, ``config/zdtriage.toml`` is read when it exists; when it does not and some
+    ``ZDTRIAGE_<SECTION>__<KEY>`` variable is set, there is no file.
+    """
+    chosen = resolve_path(path, environ)
+    if path or environ.get("ZDTRIAGE_CONFIG") or chosen.exists():
+        return chosen
+    if any(name.startswith(sources.PREFIX) and "__" in name for name in environ):
+        return None
+    return chosen
+
+
+def load(path: Path | None, environ: Mapping[str, str] | None = None, *, need_secrets: bool = True,
+         overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read and validate the TOML file at ``path`` (``None``: the environment alone) with the
+    environment and ``overrides`` over it; raises :class:`ConfigError`."""
     environ = os.environ if environ is None else environ
+    if path is None:
+        return parse({}, environ, need_secrets=need_secrets, overrides=overrides)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("", f"config file {path} not found (pass --config or set ZDTRIAGE_CONFIG)") from None
+        raise ConfigError("", f"config file {path} not found (pass --config, set ZDTRIAGE_CONFIG, run `zdtriage config "
+                              "init`, or configure through ZDTRIAGE_<SECTION>__<KEY> variables)") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("", f"cannot read config file {path}: {exc}") from None
+        raise ConfigError("", f"cannot read config file {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
-    config = parse(raw, environ, need_secrets=need_secrets)
-    state_path = Path(config.state.path)
-    if not state_path.is_absolute():
-        # a relative state path is relative to the working directory, like every other CLI path
-        state_path = Path.cwd() / state_path
-    return replace(config, state=StateConfig(path=str(state_path)))
+    raw = sources.resolve_paths(raw, Path(path).absolute().parent)
+    return parse(raw, environ, need_secrets=need_secrets, overrides=overrides)

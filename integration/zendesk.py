@@ -93,10 +93,11 @@ def make_client(cfg: ZendeskConfig) -> Zenpy:
         parts = urlsplit(cfg.url)
         os.environ["ZENPY_FORCE_SCHEME"] = parts.scheme
         os.environ["ZENPY_FORCE_NETLOC"] = parts.netloc
+    # zenpy sends an oauth_token as "Authorization: Bearer", an API token as "<email>/token" basic auth
+    credentials = {"oauth_token": cfg.token} if cfg.auth == "oauth" else {"email": cfg.email, "token": cfg.token}
     return Zenpy(
         subdomain=cfg.subdomain,
-        email=cfg.email,
-        token=cfg.token,
+        **credentials,
         session=make_session(),
         timeout=TIMEOUT,
         disable_cache=True,  # zenpy caches tickets for 30 s otherwise: we need fresh tags
