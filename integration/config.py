@@ -11,226 +11,23 @@ can print one line and exit 2.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 from . import config_sources as sources
+from .config_model import (DEFAULT_PATH, SECTIONS, ZENDESK_PRIORITIES, ZENDESK_TYPES, AnthropicConfig,
+                           BudgetConfig, Config, ConfigError, EvaluateConfig, MetricsConfig, PrivacyConfig,
+                           ScheduleConfig, StateConfig, TriageConfig, WritebackConfig, ZendeskConfig, keys)
+from .config_values import (STATUSES, TAG, choice, expect, ids, integer, number, parse_duration, string,
+                            strings, url, zendesk_tags)
 from .pricing import PRICES, Price, price_for
 from .redact import KINDS as REDACT_KINDS
 
-DEFAULT_PATH = "config/zdtriage.toml"
-DAY = 86400.0
 KNOWLEDGE_MAX_BYTES = 2 * 1024 * 1024
 KNOWLEDGE_MAX_CHARS = 400_000  # about 100,000 tokens
-
-
-class ConfigError(Exception):
-    """A bad or missing configuration value; ``str()`` is one line naming the key (and its source)."""
-
-    def __init__(self, key: str, message: str, source: str | None = None) -> None:
-        where = f"{key} (set by {source})" if key and source else key or source or ""
-        super().__init__(f"{where}: {message}" if where else message)
-        self.key = key
-        self.message = message
-        self.source = source
-
-
-@dataclass(frozen=True)
-class ZendeskConfig:
-    subdomain: str
-    email: str  # "" is allowed with auth = "oauth"
-    token_env: str = "ZENDESK_API_TOKEN"
-    url: str | None = None
-    start: str | None = None
-    updates_per_minute: int = 100
-    verify_after: float = 300.0
-    token_file: str | None = None
-    auth: str = "token"  # "token": email/token basic auth; "oauth": the secret is an OAuth access token
-    export_requests_per_minute: int = 10  # 30 with High Volume; shared by every incremental export
-    token: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True)
-class AnthropicConfig:
-    api_key_env: str = "ANTHROPIC_API_KEY"
-    model: str = "claude-haiku-4-5"
-    max_tokens: int = 512
-    base_url: str | None = None
-    max_attempts: int = 4
-    retry_backoff: float = 60.0
-    verify_after: float = 120.0
-    api_key_file: str | None = None
-    api_key: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    ingest_every: float = 120.0
-    submit_every: float = 1800.0
-    poll_every: float = 60.0
-    writeback_every: float = 60.0
-    min_batch: int = 1
-    max_wait: float = 600.0
-
-
-@dataclass(frozen=True)
-class TriageConfig:
-    tag_prefix: str = "ai_"
-    priorities: tuple[str, ...] = ("P1", "P2", "P3", "P4")
-    categories: tuple[str, ...] = ("billing", "technical", "account", "feature-request", "other")
-    sentiments: tuple[str, ...] = ("positive", "neutral", "negative", "angry")
-    native_priority: bool = False
-    statuses: tuple[str, ...] = ("new", "open", "pending", "hold")
-    skip_tags: tuple[str, ...] = ("no_ai",)
-    max_input_tokens: int = 6000
-    retriage: bool = False
-    low_confidence: float = 0.6
-    knowledge_file: str | None = None
-    brands: tuple[int, ...] = ()  # empty = every brand
-    groups: tuple[int, ...] = ()
-    forms: tuple[int, ...] = ()
-    custom_statuses: tuple[int, ...] = ()  # custom_status_id values; empty = all
-    sample: float = 1.0  # deterministic share of eligible tickets, 0 < sample <= 1
-    knowledge: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True)
-class PrivacyConfig:
-    redact: tuple[str, ...] = ()
-    drop_text_after_write: bool = False
-
-
-@dataclass(frozen=True)
-class BudgetConfig:
-    daily_usd: float = 50.0
-    monthly_usd: float = 0.0
-
-
-@dataclass(frozen=True)
-class StateConfig:
-    path: str = "state/zdtriage.db"
-    keep_days: int = 90  # done tickets older than this are pruned; 0 = keep forever
-
-
-@dataclass(frozen=True)
-class WritebackConfig:
-    mode: str = "full"  # "full": tags and note; "tags": tags only; "off": nothing written to Zendesk
-
-
-ZENDESK_PRIORITIES = ("urgent", "high", "normal", "low")
-ZENDESK_TYPES = ("problem", "incident", "question", "task")
-
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    category_field: str | int | None = None  # "type", a custom ticket field id, or None (no category truth)
-    category_map: tuple[tuple[str, str], ...] = ()  # Zendesk value → one of triage.categories
-    priority_map: tuple[tuple[str, str], ...] = (("urgent", "P1"), ("high", "P2"), ("normal", "P3"), ("low", "P4"))
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    port: int = 0  # 0 = no metrics server
-    host: str = "127.0.0.1"
-    textfile: str | None = None  # node_exporter textfile collector file (*.prom)
-
-
-@dataclass(frozen=True)
-class Config:
-    zendesk: ZendeskConfig
-    anthropic: AnthropicConfig = AnthropicConfig()
-    schedule: ScheduleConfig = ScheduleConfig()
-    triage: TriageConfig = TriageConfig()
-    budget: BudgetConfig = BudgetConfig()
-    privacy: PrivacyConfig = PrivacyConfig()
-    state: StateConfig = StateConfig()
-    writeback: WritebackConfig = WritebackConfig()
-    evaluate: EvaluateConfig = EvaluateConfig()
-    metrics: MetricsConfig = MetricsConfig()
-    prices: tuple[tuple[str, Price], ...] = ()
-    warnings: tuple[str, ...] = ()  # not errors, but worth a line in `config check` and the log
-
-    def price_table(self) -> dict[str, Price]:
-        """Built-in prices, extended or overridden by the ``[prices]`` section."""
-        return {**PRICES, **dict(self.prices)}
-
-    def masked(self) -> dict[str, dict[str, Any]]:
-        """The configuration as plain dicts, secrets replaced by a mask (``config check``)."""
-        out: dict[str, dict[str, Any]] = {}
-        for section in fields(self):
-            if section.name == "warnings":
-                continue
-            if section.name == "prices":
-                out["prices"] = {m: {"input": p.input, "output": p.output} for m, p in self.prices}
-                continue
-            table = getattr(self, section.name)
-            values: dict[str, Any] = {}
-            for f in fields(table):
-                value = getattr(table, f.name)
-                if f.name == "knowledge":
-                    continue
-                if f.name in SECRETS.get(section.name, {}):
-                    source_file = getattr(table, SECRETS[section.name][f.name])
-                    value = "(not set)" if not value else f"**** (set, from {source_file})" if source_file else "**** (set)"
-                elif f.name.endswith("_map"):
-                    value = dict(value)
-                elif isinstance(value, tuple):
-                    value = list(value)
-                values[f.name] = value
-            out[section.name] = values
-        return out
-
-
-SECTIONS: dict[str, type] = {"zendesk": ZendeskConfig, "anthropic": AnthropicConfig, "schedule": ScheduleConfig,
-                             "triage": TriageConfig, "budget": BudgetConfig, "privacy": PrivacyConfig,
-                             "state": StateConfig, "writeback": WritebackConfig, "evaluate": EvaluateConfig,
-                             "metrics": MetricsConfig}
-# secret field → the key naming the file it came from (masked in `config check`, never a config key)
-SECRETS = {"zendesk": {"token": "token_file"}, "anthropic": {"api_key": "api_key_file"}}
-_DERIVED = {"token", "api_key", "knowledge"}
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_STATUSES = {"new", "open", "pending", "hold", "solved"}
-_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-def keys(section: str) -> dict[str, bool]:
-    """The config keys of ``section``, each with whether it takes a string (for environment values)."""
-    if section == "prices":
-        return {}
-    return {f.name: f.type in ("str", "str | None") for f in fields(SECTIONS[section]) if f.name not in _DERIVED}
-
-
-def parse_duration(key: str, value: Any, maximum: float = DAY) -> float:
-    """``"90s"``, ``"2m"``, ``"1h"`` or a number of seconds → seconds (> 0, finite, at most ``maximum``)."""
-    if isinstance(value, bool):
-        raise ConfigError(key, f"expected a duration like \"90s\" or \"2m\", got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise ConfigError(key, f"expected a duration like \"90s\" or \"2m\", got {value!r}")
-    if not math.isfinite(seconds):
-        raise ConfigError(key, f"must be a finite duration, got {value!r}")
-    if seconds <= 0:
-        raise ConfigError(key, "must be greater than zero")
-    if seconds > maximum:
-        raise ConfigError(key, f"must be at most {_human(maximum)}, got {value!r}")
-    return seconds
-
-
-def _human(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
 
 
 def _section(raw: Mapping[str, Any], name: str, *, required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -245,92 +42,6 @@ def _section(raw: Mapping[str, Any], name: str, *, required: tuple[str, ...] = (
         if key not in data:
             raise ConfigError(f"{name}.{key}", f"is required (in the config file, or as {sources.env_name(name, key)})")
     return dict(data)
-
-
-def _expect(key: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    if isinstance(value, bool) and kind is not bool:
-        raise ConfigError(key, f"expected {what}, got {value!r}")
-    if not isinstance(value, kind):
-        raise ConfigError(key, f"expected {what}, got {value!r}")
-    return value
-
-
-def _str(key: str, value: Any, *, empty: bool = False) -> str:
-    _expect(key, value, str, "a string")
-    if not empty and not value.strip():
-        raise ConfigError(key, "must not be empty")
-    return value
-
-
-def _int(key: str, value: Any, low: int, high: int) -> int:
-    _expect(key, value, int, "an integer")
-    if not low <= value <= high:
-        raise ConfigError(key, f"must be between {low} and {high}, got {value}")
-    return value
-
-
-def _number(key: str, value: Any, low: float, high: float, what: str, *, above_low: bool = False) -> float:
-    """A finite int or float in [low, high] (or (low, high] with ``above_low``): nan and inf never pass."""
-    _expect(key, value, (int, float), what)
-    number = float(value)
-    if not math.isfinite(number):
-        raise ConfigError(key, f"must be a finite number, got {value!r}")
-    if (number <= low if above_low else number < low) or number > high:
-        bounds = f"more than {low:g} and at most {high:g}" if above_low else f"between {low:g} and {high:g}"
-        raise ConfigError(key, f"must be {bounds}, got {value!r}")
-    return number
-
-
-def _list(key: str, value: Any, *, pattern: re.Pattern[str] | None = None, allow_empty: bool = False) -> tuple[str, ...]:
-    _expect(key, value, list, "a list of strings")
-    if not value and not allow_empty:
-        raise ConfigError(key, "must not be empty")
-    out = []
-    for item in value:
-        if not isinstance(item, str) or not item.strip():
-            raise ConfigError(key, f"every item must be a non-empty string, got {item!r}")
-        if pattern and not pattern.match(item.lower()):
-            raise ConfigError(key, f"{item!r} cannot be part of a Zendesk tag (use letters, digits, - and _)")
-        out.append(item)
-    if len(set(i.lower() for i in out)) != len(out):
-        raise ConfigError(key, "has duplicates")
-    return tuple(out)
-
-
-def _zendesk_tags(key: str, value: Any) -> tuple[str, ...]:
-    """Tags as Zendesk stores them: lower-cased; a tag with whitespace is refused (Zendesk splits it)."""
-    tags = _list(key, value, allow_empty=True)
-    for tag in tags:
-        if any(c.isspace() for c in tag.strip()):
-            words = tag.split()
-            raise ConfigError(key, f"{tag!r} has a space: Zendesk splits tags on spaces, so no ticket carries it "
-                                   f"(it would get {' and '.join(repr(w.lower()) for w in words)}); "
-                                   f"write {'_'.join(words).lower()!r} or list the words as separate tags")
-    return tuple(t.strip().lower() for t in tags)
-
-
-def _ids(key: str, value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in value):
-        raise ConfigError(key, f"expected a list of Zendesk ids like [360001234567], got {value!r}")
-    for item in value:
-        if not 1 <= item < 2 ** 63:
-            raise ConfigError(key, f"{item} is not a Zendesk id (a positive integer)")
-    if len(set(value)) != len(value):
-        raise ConfigError(key, "has duplicates")
-    return tuple(value)
-
-
-def _url(key: str, value: Any) -> str:
-    value = _str(key, value)
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ConfigError(key, f"expected an http(s) URL, got {value!r}")
-    return value.rstrip("/")
-
-
-def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(key, f"expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
-    return value
 
 
 def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: bool = True,
@@ -378,14 +89,14 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
     table = {**PRICES, **dict(prices)}
 
     z = _section(raw, "zendesk", required=("subdomain",))
-    subdomain = _str("zendesk.subdomain", z["subdomain"])
+    subdomain = string("zendesk.subdomain", z["subdomain"])
     if not re.match(r"^[a-z0-9][a-z0-9-]*$", subdomain):
         raise ConfigError("zendesk.subdomain", f"expected the part before .zendesk.com, got {subdomain!r}")
-    auth = _choice("zendesk.auth", z.get("auth", "token"), ("token", "oauth"))
+    auth = choice("zendesk.auth", z.get("auth", "token"), ("token", "oauth"))
     if auth == "token" and "email" not in z:
         raise ConfigError("zendesk.email", "is required with an API token (in the config file, or as "
                                            f"{sources.env_name('zendesk', 'email')}); OAuth needs none")
-    email = _str("zendesk.email", z.get("email", ""), empty=auth == "oauth")
+    email = string("zendesk.email", z.get("email", ""), empty=auth == "oauth")
     if email and "@" not in email:
         raise ConfigError("zendesk.email", f"expected an e-mail address, got {email!r}")
     start = z.get("start")
@@ -393,7 +104,7 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
         from .timeutil import parse_time  # local: keeps config importable without the rest
 
         try:
-            parse_time(_str("zendesk.start", start))
+            parse_time(string("zendesk.start", start))
         except ValueError:
             raise ConfigError("zendesk.start", f"expected an ISO-8601 time like 2026-11-01T00:00:00Z, got {start!r}") from None
     token_env, token_file, token = _secret("zendesk", "token", z, "ZENDESK_API_TOKEN", environ, need_secrets, warnings,
@@ -402,20 +113,20 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
         subdomain=subdomain,
         email=email,
         token_env=token_env,
-        url=_url("zendesk.url", z["url"]) if "url" in z else None,
+        url=url("zendesk.url", z["url"]) if "url" in z else None,
         start=start,
-        updates_per_minute=_int("zendesk.updates_per_minute", z.get("updates_per_minute", 100), 1, 10_000),
+        updates_per_minute=integer("zendesk.updates_per_minute", z.get("updates_per_minute", 100), 1, 10_000),
         verify_after=parse_duration("zendesk.verify_after", z.get("verify_after", "5m")),
         token_file=token_file,
         auth=auth,
-        export_requests_per_minute=_int("zendesk.export_requests_per_minute", z.get("export_requests_per_minute", 10), 1, 100),
+        export_requests_per_minute=integer("zendesk.export_requests_per_minute", z.get("export_requests_per_minute", 10), 1, 100),
         token=token,
     )
 
     a = _section(raw, "anthropic")
     api_key_env, api_key_file, api_key = _secret("anthropic", "api_key", a, "ANTHROPIC_API_KEY", environ, need_secrets,
                                                  warnings, base)
-    model = _str("anthropic.model", a.get("model", AnthropicConfig.model))
+    model = string("anthropic.model", a.get("model", AnthropicConfig.model))
     try:
         price_for(model, table)
     except KeyError:
@@ -424,9 +135,9 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
     anthropic = AnthropicConfig(
         api_key_env=api_key_env,
         model=model,
-        max_tokens=_int("anthropic.max_tokens", a.get("max_tokens", AnthropicConfig.max_tokens), 64, 64000),
-        base_url=_url("anthropic.base_url", a["base_url"]) if "base_url" in a else None,
-        max_attempts=_int("anthropic.max_attempts", a.get("max_attempts", AnthropicConfig.max_attempts), 1, 20),
+        max_tokens=integer("anthropic.max_tokens", a.get("max_tokens", AnthropicConfig.max_tokens), 64, 64000),
+        base_url=url("anthropic.base_url", a["base_url"]) if "base_url" in a else None,
+        max_attempts=integer("anthropic.max_attempts", a.get("max_attempts", AnthropicConfig.max_attempts), 1, 20),
         # the backoff doubles up to one hour: a first wait above that would never be used as given
         retry_backoff=parse_duration("anthropic.retry_backoff", a.get("retry_backoff", "1m"), maximum=3600.0),
         verify_after=parse_duration("anthropic.verify_after", a.get("verify_after", "2m")),
@@ -437,44 +148,44 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
     s = _section(raw, "schedule")
     schedule = ScheduleConfig(
         **{k: parse_duration(f"schedule.{k}", v) for k, v in s.items() if k.endswith("_every") or k == "max_wait"},
-        min_batch=_int("schedule.min_batch", s.get("min_batch", 1), 1, 100_000),
+        min_batch=integer("schedule.min_batch", s.get("min_batch", 1), 1, 100_000),
     )
 
     triage = _triage(_section(raw, "triage"), base)
 
     b = _section(raw, "budget")
     budget = BudgetConfig(
-        daily_usd=_number("budget.daily_usd", b.get("daily_usd", BudgetConfig.daily_usd), 0, 1e6, "a number of US dollars"),
-        monthly_usd=_number("budget.monthly_usd", b.get("monthly_usd", BudgetConfig.monthly_usd), 0, 1e7,
+        daily_usd=number("budget.daily_usd", b.get("daily_usd", BudgetConfig.daily_usd), 0, 1e6, "a number of US dollars"),
+        monthly_usd=number("budget.monthly_usd", b.get("monthly_usd", BudgetConfig.monthly_usd), 0, 1e7,
                             "a number of US dollars"),
     )
 
     pv = _section(raw, "privacy")
-    kinds = _list("privacy.redact", pv.get("redact", []), allow_empty=True)
+    kinds = strings("privacy.redact", pv.get("redact", []), allow_empty=True)
     for kind in kinds:
         if kind not in REDACT_KINDS:
             raise ConfigError("privacy.redact", f"{kind!r} is not one of {', '.join(REDACT_KINDS)}")
     drop = pv.get("drop_text_after_write", False)
-    privacy = PrivacyConfig(redact=kinds, drop_text_after_write=_expect("privacy.drop_text_after_write", drop, bool,
+    privacy = PrivacyConfig(redact=kinds, drop_text_after_write=expect("privacy.drop_text_after_write", drop, bool,
                                                                          "true or false"))
 
     st = _section(raw, "state")
-    state = StateConfig(path=sources.absolute(_str("state.path", st.get("path", StateConfig.path)), base),
-                        keep_days=_int("state.keep_days", st.get("keep_days", StateConfig.keep_days), 0, 36_500))
+    state = StateConfig(path=sources.absolute(string("state.path", st.get("path", StateConfig.path)), base),
+                        keep_days=integer("state.keep_days", st.get("keep_days", StateConfig.keep_days), 0, 36_500))
 
     w = _section(raw, "writeback")
-    writeback = WritebackConfig(mode=_choice("writeback.mode", w.get("mode", "full"), ("full", "tags", "off")))
+    writeback = WritebackConfig(mode=choice("writeback.mode", w.get("mode", "full"), ("full", "tags", "off")))
 
     evaluate = _evaluate(_section(raw, "evaluate"), triage)
 
     mt = _section(raw, "metrics")
     textfile = mt.get("textfile")
     if textfile is not None:
-        if not _str("metrics.textfile", textfile).endswith(".prom"):
+        if not string("metrics.textfile", textfile).endswith(".prom"):
             raise ConfigError("metrics.textfile", f"node_exporter's textfile collector reads only *.prom files, got {textfile!r}")
         textfile = sources.absolute(textfile, base)
-    metrics = MetricsConfig(port=_int("metrics.port", mt.get("port", 0), 0, 65535),
-                            host=_str("metrics.host", mt.get("host", MetricsConfig.host)), textfile=textfile)
+    metrics = MetricsConfig(port=integer("metrics.port", mt.get("port", 0), 0, 65535),
+                            host=string("metrics.host", mt.get("host", MetricsConfig.host)), textfile=textfile)
 
     return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget, privacy=privacy,
                   state=state, writeback=writeback, evaluate=evaluate, metrics=metrics, prices=prices,
@@ -485,8 +196,8 @@ def _secret(section: str, name: str, data: Mapping[str, Any], default_env: str, 
             need_secrets: bool, warnings: list[str], base: Path) -> tuple[str, str | None, str]:
     """(variable name, file, secret) of one secret: ``<name>_file`` wins over ``<name>_env``."""
     env_key, file_key = f"{section}.{name}_env", f"{section}.{name}_file"
-    variable = _str(env_key, data.get(f"{name}_env", default_env))
-    path = sources.absolute(_str(file_key, data[f"{name}_file"]), base) if f"{name}_file" in data else None
+    variable = string(env_key, data.get(f"{name}_env", default_env))
+    path = sources.absolute(string(file_key, data[f"{name}_file"]), base) if f"{name}_file" in data else None
     if path is not None:
         if not need_secrets:
             return variable, path, ""
@@ -506,37 +217,37 @@ def _secret(section: str, name: str, data: Mapping[str, Any], default_env: str, 
 
 
 def _triage(t: dict[str, Any], base: Path) -> TriageConfig:
-    prefix = _str("triage.tag_prefix", t.get("tag_prefix", "ai_"))
+    prefix = string("triage.tag_prefix", t.get("tag_prefix", "ai_"))
     if not re.match(r"^[a-z0-9][a-z0-9_]*$", prefix):
         raise ConfigError("triage.tag_prefix", f"use lower-case letters, digits and _ only, got {prefix!r}")
-    statuses = tuple(s.lower() for s in _list("triage.statuses", t.get("statuses", list(TriageConfig.statuses))))
+    statuses = tuple(s.lower() for s in strings("triage.statuses", t.get("statuses", list(TriageConfig.statuses))))
     for status in statuses:
-        if status not in _STATUSES:
-            raise ConfigError("triage.statuses", f"{status!r} is not a Zendesk status one can triage ({', '.join(sorted(_STATUSES))})")
+        if status not in STATUSES:
+            raise ConfigError("triage.statuses", f"{status!r} is not a Zendesk status one can triage ({', '.join(sorted(STATUSES))})")
     native = t.get("native_priority", False)
     retriage = t.get("retriage", False)
-    priorities = _list("triage.priorities", t.get("priorities", list(TriageConfig.priorities)), pattern=_TAG)
+    priorities = strings("triage.priorities", t.get("priorities", list(TriageConfig.priorities)), pattern=TAG)
     if native and len(priorities) != 4:
         raise ConfigError("triage.native_priority", "needs exactly four priorities (mapped to urgent, high, normal, low)")
-    knowledge_file = sources.absolute(_str("triage.knowledge_file", t["knowledge_file"]), base) if "knowledge_file" in t else None
+    knowledge_file = sources.absolute(string("triage.knowledge_file", t["knowledge_file"]), base) if "knowledge_file" in t else None
     return TriageConfig(
         tag_prefix=prefix,
         priorities=priorities,
-        categories=_list("triage.categories", t.get("categories", list(TriageConfig.categories)), pattern=_TAG),
-        sentiments=_list("triage.sentiments", t.get("sentiments", list(TriageConfig.sentiments)), pattern=_TAG),
-        native_priority=_expect("triage.native_priority", native, bool, "true or false"),
+        categories=strings("triage.categories", t.get("categories", list(TriageConfig.categories)), pattern=TAG),
+        sentiments=strings("triage.sentiments", t.get("sentiments", list(TriageConfig.sentiments)), pattern=TAG),
+        native_priority=expect("triage.native_priority", native, bool, "true or false"),
         statuses=statuses,
-        skip_tags=_zendesk_tags("triage.skip_tags", t.get("skip_tags", list(TriageConfig.skip_tags))),
-        max_input_tokens=_int("triage.max_input_tokens", t.get("max_input_tokens", 6000), 200, 150_000),
-        retriage=_expect("triage.retriage", retriage, bool, "true or false"),
-        low_confidence=_number("triage.low_confidence", t.get("low_confidence", TriageConfig.low_confidence), 0, 1,
+        skip_tags=zendesk_tags("triage.skip_tags", t.get("skip_tags", list(TriageConfig.skip_tags))),
+        max_input_tokens=integer("triage.max_input_tokens", t.get("max_input_tokens", 6000), 200, 150_000),
+        retriage=expect("triage.retriage", retriage, bool, "true or false"),
+        low_confidence=number("triage.low_confidence", t.get("low_confidence", TriageConfig.low_confidence), 0, 1,
                                "a number from 0 to 1"),
         knowledge_file=knowledge_file,
-        brands=_ids("triage.brands", t.get("brands", [])),
-        groups=_ids("triage.groups", t.get("groups", [])),
-        forms=_ids("triage.forms", t.get("forms", [])),
-        custom_statuses=_ids("triage.custom_statuses", t.get("custom_statuses", [])),
-        sample=_number("triage.sample", t.get("sample", 1.0), 0, 1, "a share of tickets, e.g. 0.1", above_low=True),
+        brands=ids("triage.brands", t.get("brands", [])),
+        groups=ids("triage.groups", t.get("groups", [])),
+        forms=ids("triage.forms", t.get("forms", [])),
+        custom_statuses=ids("triage.custom_statuses", t.get("custom_statuses", [])),
+        sample=number("triage.sample", t.get("sample", 1.0), 0, 1, "a share of tickets, e.g. 0.1", above_low=True),
         knowledge=_knowledge(knowledge_file),
     )
 
@@ -591,7 +302,7 @@ def _prices(raw: Any) -> tuple[tuple[str, Price], ...]:
         if not isinstance(value, dict) or set(value) != {"input", "output"}:
             raise ConfigError(key, "needs exactly input and output, in US dollars per million tokens (standard rate)")
         for kind in ("input", "output"):
-            _number(f"{key}.{kind}", value[kind], 0, 10_000, "a number of US dollars per million tokens")
+            number(f"{key}.{kind}", value[kind], 0, 10_000, "a number of US dollars per million tokens")
         out.append((model, Price(float(value["input"]), float(value["output"]))))
     return tuple(out)
 

@@ -14,7 +14,8 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "sim" not in p.relative_to(
 
 NETWORK = {"zendesk.py", "batches.py"}
 STORE = PACKAGE / "store"
-PURE = {"prompt.py", "answer.py", "pricing.py", "redact.py", "timeutil.py", "config.py"}
+PURE = {"prompt.py", "answer.py", "pricing.py", "redact.py", "timeutil.py", "text.py", "config.py", "config_model.py",
+        "config_values.py", "config_sources.py"}
 CLIENTS = {"zenpy", "anthropic", "requests", "httpx", "urllib3"}
 DATABASE = {"sqlite3", "sqlite_utils"}
 
