@@ -247,6 +247,7 @@ def backfill(ctx: click.Context, since: str) -> None:
     from . import zendesk as zd
     from .stages import conversations, ingest
     from .stages.common import to_epoch
+    from .store import pace
 
     try:
         start = int(parse_time(since))
@@ -262,6 +263,10 @@ def backfill(ctx: click.Context, since: str) -> None:
             queued = pages = 0
             cursor = None
             while True:
+                # the export budget is the account's: wait for room rather than take it from the daemon
+                while not pace.take(pctx.db, "export", time.time(), cfg.zendesk.export_requests_per_minute):
+                    time.sleep(max(pace.free_at(pctx.db, "export", time.time(),
+                                                cfg.zendesk.export_requests_per_minute) - time.time(), 0.2))
                 try:
                     page = zd.fetch_ticket_page(pctx.zendesk, cursor=cursor, start_time=None if cursor else start)
                 except zd.ZendeskRateLimited as exc:
@@ -276,7 +281,7 @@ def backfill(ctx: click.Context, since: str) -> None:
                 cursor = page["after_cursor"]
                 if page["end_of_stream"] or not cursor:
                     break
-            conversations.fetch_missing(pctx)
+            conversations.read_one_by_one(pctx)  # older histories; the service reads the rest as it runs
     except AlreadyRunning as exc:
         raise UsageProblem(f"{exc}; stop the service before a backfill") from None
     except zd.ZendeskError as exc:

@@ -7,8 +7,9 @@ import json
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .. import store
+from .. import prompt, store
 from .. import zendesk as zd
+from ..store import Intent, WriteKind, writes
 from ..store import tickets as queue
 from ..config import Config
 from ..timeutil import iso, parse_time
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from ..pipeline import Context
 
 BACKOFF_MAX = 3600.0
+# what a single ticket's data can raise while it is handled (a database or disk problem is not one of them)
+TICKET_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError)
+MAX_WRITE_ATTEMPTS = 5
+MAX_FAILED_TAG_ATTEMPTS = 3  # a failed tag Zendesk keeps refusing is given up, so it cannot starve the rest
 BLOCK_MAX = 3600.0  # no Retry-After we honour is longer; a stored block beyond it came from a clock step
 
 
@@ -61,6 +66,11 @@ def bot_user_id(ctx: Context) -> int | None:
         value = str(zd.fetch_me(ctx.zendesk))
         store.set_sync(ctx.db, "bot_user_id", value)
     return int(value) if value else None
+
+
+def export_limit(ctx: Context) -> int:
+    """Requests a minute the account's incremental exports allow us (both exports share them)."""
+    return ctx.config.zendesk.export_requests_per_minute
 
 
 def backoff(base: float, attempts: int) -> float:
@@ -111,3 +121,24 @@ def count_failure(ctx: Context, ticket_id: int, reason: str, *, retryable: bool,
     queue.fail(ctx.db, ticket_id, now, reason=reason, cost_usd=cost,
                next_attempt_at=now + backoff(ctx.config.anthropic.retry_backoff, attempts))
     return "failed"
+
+
+def settle_write(ctx: Context, ticket_id: int, intent: Intent, outcome: str, error: str = "") -> str:
+    """Record what became of one write (``ok``, ``closed`` or ``error``): see ``store.writes.settle``."""
+    now = ctx.now()
+    what = writes.settle(ctx.db, now, ticket_id, intent, outcome, error=error, max_write_attempts=MAX_WRITE_ATTEMPTS,
+                         max_failed_tag_attempts=MAX_FAILED_TAG_ATTEMPTS)
+    if what in ("written", "skipped") and ctx.config.privacy.drop_text_after_write:
+        queue.drop_text(ctx.db, ticket_id)
+    if what in ("skipped", "dead", "stale", "failed_tag_given_up"):
+        store.log_event(ctx.db, now, what, ticket_id=ticket_id, detail=error or f"{intent.kind} write")
+    return what
+
+
+def landed_by_tags(ctx: Context, intent: Intent, tags: list[str]) -> bool:
+    """Whether a ticket's tags prove that the write ``intent`` landed: the failed tag for a failed-tag write,
+    the marker for a first triage's note (a re-triage already carries the marker: only its note can tell)."""
+    triage = ctx.config.triage
+    if intent.kind == WriteKind.FAILED_TAG:
+        return prompt.failed_tag(triage) in tags
+    return intent.triage_n == 1 and prompt.marker_tag(triage) in tags

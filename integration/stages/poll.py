@@ -18,8 +18,7 @@ from ..pricing import usage_cost
 from ..store import State
 from ..store import tickets as queue
 from ..timeutil import parse_time
-from .common import count_failure, record_problem, tally
-from .ingest import TICKET_ERRORS
+from .common import TICKET_ERRORS, count_failure, record_problem, tally
 
 if TYPE_CHECKING:
     from ..pipeline import Context

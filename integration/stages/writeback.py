@@ -14,19 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 from .. import prompt, store
 from .. import zendesk as zd
-from ..store import IllegalTransition, Intent, State, WriteKind
+from ..store import IllegalTransition, Intent, State, WriteKind, pace
 from ..store import tickets as queue
 from ..store import writes
 from ..timeutil import iso
-from .common import blocked_until, bot_user_id, eligible, tally, zendesk_stage
-from .ingest import TICKET_ERRORS
+from .common import (TICKET_ERRORS, blocked_until, bot_user_id, eligible, landed_by_tags, settle_write, tally,
+                     zendesk_stage)
 
 if TYPE_CHECKING:
     from ..pipeline import Context
 
-MAX_WRITE_ATTEMPTS = 5
-MAX_FAILED_TAG_ATTEMPTS = 3  # a failed tag Zendesk keeps refusing is given up, so it cannot starve the rest
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
+
+
+def job_check_after(ctx: Context) -> float:
+    """How long after sending a job we ask for its status: long enough for the next ingest to have seen its
+    tickets (the export leaves out the last minute), so usually nobody has to ask."""
+    return ctx.config.schedule.ingest_every + 90.0
 
 
 def writeback(ctx: Context) -> dict[str, Any]:
@@ -45,9 +49,15 @@ def writeback(ctx: Context) -> dict[str, Any]:
 
 
 def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
-    """Settle the tickets of every finished job from its results; returns the jobs still in flight."""
-    in_flight = 0
-    for job in zd.fetch_jobs(ctx.zendesk, writes.open_jobs(ctx.db)):
+    """Settle the tickets of every finished job from its results; returns the jobs still in flight.
+
+    A job is asked about only once the ticket export has had time to show its tickets: ingest settles a
+    write whose marker (or failed tag) it sees, which costs no call, so most jobs are never looked up.
+    """
+    every = writes.open_jobs(ctx.db)
+    due = writes.open_jobs(ctx.db, sent_before=ctx.now() - job_check_after(ctx))
+    in_flight = len(every) - len(due)
+    for job in zd.fetch_jobs(ctx.zendesk, due):
         if job["status"] in ("queued", "working"):
             in_flight += 1
             continue
@@ -74,18 +84,7 @@ def _settle_one(ctx: Context, row: dict[str, Any], job: dict[str, Any], result: 
         return "unknown"
     error = f"{result['error'] or ''} {result['details'] or ''}".strip()
     outcome = "ok" if result["success"] else ("closed" if zd.is_closed_error(result) else "error")
-    return _settle(ctx, row["id"], intent, outcome, error)
-
-
-def _settle(ctx: Context, ticket_id: int, intent: Intent, outcome: str, error: str = "") -> str:
-    now = ctx.now()
-    what = writes.settle(ctx.db, now, ticket_id, intent, outcome, error=error, max_write_attempts=MAX_WRITE_ATTEMPTS,
-                        max_failed_tag_attempts=MAX_FAILED_TAG_ATTEMPTS)
-    if what in ("written", "skipped") and ctx.config.privacy.drop_text_after_write:
-        queue.drop_text(ctx.db, ticket_id)
-    if what in ("skipped", "dead", "stale", "failed_tag_given_up"):
-        store.log_event(ctx.db, now, what, ticket_id=ticket_id, detail=error or f"{intent.kind} write")
-    return what
+    return settle_write(ctx, row["id"], intent, outcome, error)
 
 
 def verify(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) -> None:
@@ -103,25 +102,23 @@ def _verify_one(ctx: Context, row: dict[str, Any], ticket: dict[str, Any] | None
     if intent is None:
         return "stale"
     if ticket is not None and _landed(ctx, row, intent, ticket):
-        return _settle(ctx, row["id"], intent, "ok")
+        return settle_write(ctx, row["id"], intent, "ok")
     if ticket is None or ticket["status"] in ("closed", "deleted"):
-        return _settle(ctx, row["id"], intent, "closed", "ticket closed or deleted")
+        return settle_write(ctx, row["id"], intent, "closed", "ticket closed or deleted")
     writes.release(ctx.db, row["id"], intent)
     return "resend"
 
 
 def _landed(ctx: Context, row: dict[str, Any], intent: Intent, ticket: dict[str, Any]) -> bool:
-    triage = ctx.config.triage
-    if intent.kind == WriteKind.FAILED_TAG:
-        return prompt.failed_tag(triage) in ticket["tags"]
-    if prompt.marker_tag(triage) not in ticket["tags"]:
+    if landed_by_tags(ctx, intent, ticket["tags"]):
+        return True
+    if intent.kind == WriteKind.FAILED_TAG or prompt.marker_tag(ctx.config.triage) not in ticket["tags"]:
         return False
     # a re-triage already carries the marker from the first note: look for this triage's note
     bot = bot_user_id(ctx)
-    return intent.triage_n == 1 or any(prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"],
-                                                          bot_user_id=bot, ticket_id=row["id"],
-                                                          triage_n=intent.triage_n)
-                                       for c in zd.fetch_comments(ctx.zendesk, row["id"]))
+    return any(prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"], bot_user_id=bot,
+                                  ticket_id=row["id"], triage_n=intent.triage_n)
+               for c in zd.fetch_comments(ctx.zendesk, row["id"]))
 
 
 def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
@@ -131,8 +128,11 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
     solved the ticket or opted it out since it was submitted, and nothing is written where it must not be.
     """
     cfg = ctx.config
-    allowance = max(int(cfg.zendesk.updates_per_minute * cfg.schedule.writeback_every / 60), zd.UPDATE_MANY_LIMIT)
-    allowance = min(allowance, max(MAX_JOBS_IN_FLIGHT - in_flight, 0) * zd.UPDATE_MANY_LIMIT)
+    # the account's ticket updates a minute, kept across runs (store/pace.py), and the jobs we may queue
+    room = pace.room(ctx.db, "updates", ctx.now(), cfg.zendesk.updates_per_minute)
+    allowance = min(room, max(MAX_JOBS_IN_FLIGHT - in_flight, 0) * zd.UPDATE_MANY_LIMIT)
+    if allowance <= 0:
+        return
     rows = writes.writable(ctx.db, cfg.triage.statuses, allowance)
     for start in range(0, len(rows), zd.UPDATE_MANY_LIMIT):
         if in_flight >= MAX_JOBS_IN_FLIGHT:
@@ -168,6 +168,8 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
     if not updates:
         return False
     ids = [i for i, _, _ in intents]
+    if not pace.take(ctx.db, "updates", now, ctx.config.zendesk.updates_per_minute, n=len(updates)):
+        return False
     with ctx.db.atomic():  # the intent, before the call (one statement per group: bench/README.md)
         writes.begin_writes(ctx.db, now, intents)
     try:

@@ -7,13 +7,13 @@ Database only: nothing here talks to a network.
 """
 
 from .db import StoreError, migrations, open_db
-from .records import (abandon_batch, add_batch_cost, batches_in, collect_batch, end_batch, get_sync, insert_batch,
+from .records import (abandon_batch, add_gap, gaps_since, add_batch_cost, batches_in, collect_batch, end_batch, get_sync, insert_batch,
                       known_batch_ids, loads, log_event, note_batch_error, open_batch, save_comments, set_sync, spend_since, sync_like)
 from .tickets import ALL_STATES, TRANSITIONS, IllegalTransition, Intent, State, Transition, WriteKind
 
 __all__ = [
     "ALL_STATES", "TRANSITIONS", "IllegalTransition", "Intent", "State", "StoreError", "Transition", "WriteKind",
-    "abandon_batch", "add_batch_cost", "batches_in", "collect_batch", "end_batch", "get_sync", "insert_batch",
+    "abandon_batch", "add_gap", "gaps_since", "add_batch_cost", "batches_in", "collect_batch", "end_batch", "get_sync", "insert_batch",
     "known_batch_ids", "loads", "log_event", "migrations", "note_batch_error", "open_batch", "open_db", "save_comments", "set_sync",
     "spend_since", "sync_like",
 ]

@@ -109,6 +109,22 @@ def m0003_answer_room(db: sqlite_utils.Database) -> None:
     db["tickets"].add_column("max_tokens", int)
 
 
+@migrations()
+def m0004_pace_and_gaps(db: sqlite_utils.Database) -> None:
+    # call budgets shared by every run (store/pace.py)
+    db["pace"].create({"bucket": str, "at": float, "n": int})
+    db["pace"].create_index(["bucket", "at"])
+    # seconds of the event export skipped because more than a page of events shared them (crowded seconds)
+    db["event_gaps"].create({"second": int, "at": str}, pk="second")
+    # 1 while a ticket's comments must be read one by one before it is sent (history older than the event
+    # export, or a crowded second that may have held its events); when they were last read that way
+    db["tickets"].add_column("needs_read", int, not_null_default=0)
+    db["tickets"].add_column("comments_read_at", float)
+    db.execute("update tickets set needs_read = 1 where state in ('queued', 'failed') and coalesce(history_fetched, 0) = 0 "
+               "and zd_created_at < coalesce((select cast(value as real) from sync where key = 'start_time'), 0) "
+               "and zd_updated_at > zd_created_at + 60")
+
+
 class StoreError(Exception):
     """The state database cannot be used as asked; ``str()`` is one line saying what to do."""
 

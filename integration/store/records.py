@@ -107,3 +107,17 @@ def spend_since(db: sqlite_utils.Database, since: float) -> float:
     """Actual cost of batches created since ``since`` (epoch)."""
     return float(next(db.query("select coalesce(sum(cost_usd), 0) as s from batches where created_at >= ?",
                                [iso(since)]))["s"])
+
+
+# -- event export gaps -----------------------------------------------------------------
+
+
+def add_gap(db: sqlite_utils.Database, second: int, now: float) -> None:
+    """A second of the event export skipped because more than a page of events shared it."""
+    db["event_gaps"].insert({"second": second, "at": iso(now)}, replace=True)
+
+
+def gaps_since(db: sqlite_utils.Database, second: float) -> list[int]:
+    """Skipped seconds from ``second`` on, oldest first (a handful at most: crowded seconds are rare)."""
+    return [r["second"] for r in db.query("select second from event_gaps where second >= ? order by second",
+                                          [int(second)])]

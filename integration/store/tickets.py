@@ -207,8 +207,24 @@ def update_seen(db: sqlite_utils.Database, rows: Sequence[tuple[str, str, float,
     db.conn.executemany("update tickets set zd_status = ?, zd_tags = ?, zd_updated_at = ? where id = ?", rows)
 
 
-def mark_history_fetched(db: sqlite_utils.Database, ticket_id: int) -> None:
-    db.execute("update tickets set history_fetched = 1 where id = ?", [ticket_id])
+def needs_reading(db: sqlite_utils.Database, ticket_ids: Sequence[int]) -> None:
+    """These tickets' comments must be read one by one before they are sent (a crowded second of the event
+    export may have held some of them)."""
+    db.conn.executemany("update tickets set needs_read = 1 where id = ? and state in ('queued', 'failed')",
+                        [(i,) for i in ticket_ids])
+
+
+def crowded_second(db: sqlite_utils.Database, second: int) -> int:
+    """Flag every waiting ticket whose events the skipped ``second`` may have held: created by then and
+    changed since."""
+    return db.execute("update tickets set needs_read = 1 where state in ('queued', 'failed') "
+                      "and zd_updated_at >= ? and coalesce(zd_created_at, 0) <= ?", [second, second + 1]).rowcount
+
+
+def comments_read(db: sqlite_utils.Database, ticket_id: int, as_of: float | None) -> None:
+    """The ticket's comments were read one by one: complete as of its change at ``as_of`` (Zendesk's time)."""
+    db.execute("update tickets set needs_read = 0, history_fetched = 1, comments_read_at = ? where id = ?",
+               [as_of, ticket_id])
 
 
 def drop_text(db: sqlite_utils.Database, ticket_id: int) -> None:
@@ -350,9 +366,24 @@ def reserved_total(db: sqlite_utils.Database) -> float:
         "select coalesce(sum(reserved_usd), 0) as s from tickets where state = 'submitted'"))["s"])
 
 
-def needing_history(db: sqlite_utils.Database, start: float, limit: int) -> list[int]:
-    """Queued tickets created before the event export's start and updated since: their older comments
-    are not in the export (see ``stages.conversations.fetch_missing``)."""
-    return [r["id"] for r in db.query(
-        "select id from tickets where state = 'queued' and coalesce(history_fetched, 0) = 0 "
-        "and zd_created_at < ? and zd_updated_at > zd_created_at + 60 order by id limit ?", [start, limit])]
+def needing_read(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    """Waiting tickets whose comments must be read one by one, oldest first."""
+    return list(db.query("select id, zd_updated_at from tickets where needs_read = 1 and state in ('queued', 'failed') "
+                         "order by zd_created_at, id limit ?", [limit]))
+
+
+# a waiting ticket's conversation is known when the event export has been read past its last change, when
+# its only change was its creation (the description is the whole conversation), or when its comments were
+# read one by one since that change
+READY = ("needs_read = 0 and (zd_updated_at < ? or zd_updated_at <= coalesce(zd_created_at, 0) + 1 "
+         "or zd_updated_at <= coalesce(comments_read_at, -1))")
+
+
+def waiting(db: sqlite_utils.Database, events_complete: float) -> dict[str, float | int | None]:
+    """The queue as the submit policy sees it: how many wait, how many are ready, since when the oldest waits
+    (arrival for a first triage, the customer's reply for a re-triage)."""
+    row = next(db.query(
+        f"select count(*) as n, coalesce(sum({READY}), 0) as ready, "
+        "min(case when triage_n > 1 then zd_updated_at else coalesce(zd_created_at, zd_updated_at) end) as oldest "
+        "from tickets where state = 'queued'", [events_complete]))
+    return {"queued": row["n"], "ready": row["ready"], "oldest": row["oldest"]}

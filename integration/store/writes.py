@@ -106,10 +106,14 @@ def current_intent(row: Mapping[str, Any]) -> Intent | None:
     return Intent(row["write_kind"], row["write_triage_n"], row.get("write_job_id"))
 
 
-def open_jobs(db: sqlite_utils.Database) -> list[str]:
-    """Job ids that carry open write intents."""
-    return [r["write_job_id"] for r in db.query(
-        "select distinct write_job_id from tickets where write_job_id is not null")]
+def open_jobs(db: sqlite_utils.Database, sent_before: float | None = None) -> list[str]:
+    """Job ids that carry open write intents (with ``sent_before``: only jobs sent before that time)."""
+    sql, params = "select write_job_id, min(write_started_at) as sent from tickets where write_job_id is not null", []
+    sql += " group by write_job_id"
+    if sent_before is not None:
+        sql += " having sent <= ?"
+        params.append(iso(sent_before))
+    return [r["write_job_id"] for r in db.query(sql, params)]
 
 
 def job_members(db: sqlite_utils.Database, job_id: str) -> list[dict[str, Any]]:

@@ -68,15 +68,20 @@ def drive():
     return _drive
 
 
-def _drive(ctx, clock, *, max_rounds=20, step=61.0):
-    """Call run_once until the store stops changing (the way `run --once` is meant to be repeated)."""
-    previous = None
+def _drive(ctx, clock, *, max_rounds=30, step=61.0, settle_rounds=4):
+    """Call run_once until the store stops changing (the way `run --once` is meant to be repeated).
+
+    Some rounds change nothing while they wait (a job is looked up only after the next ingest could have
+    shown its tickets): the store counts as settled after ``settle_rounds`` rounds without a change.
+    """
+    previous, quiet = None, 0
     for _ in range(max_rounds):
         pipeline.run_once(ctx)
         clock.advance(step)  # frees the export's per-minute window and lets write jobs complete
         now = (queue.counts(ctx.db), next(ctx.db.query(
             "select count(*) as n from tickets where write_started_at is not null"))["n"])
-        if now == previous:
+        quiet = quiet + 1 if now == previous else 0
+        if quiet >= settle_rounds - 1:
             return now[0]
         previous = now
     raise AssertionError(f"pipeline still moving after {max_rounds} rounds: {previous}")

@@ -11,7 +11,7 @@ from integration import pipeline, prompt, reports, store
 from integration.config import parse
 from integration.store import tickets as queue
 from integration.store import writes
-from integration.stages import conversations, ingest, poll, submit, writeback
+from integration.stages import common, conversations, ingest, poll, submit
 from integration.store import Intent, WriteKind
 from integration.timeutil import iso
 
@@ -125,8 +125,8 @@ def _answered_and_sent(ctx, id_, job="j"):
 
 def test_settled_write_is_written_or_skipped(ctx):
     one, two = _answered_and_sent(ctx, 1), _answered_and_sent(ctx, 2)
-    assert writeback._settle(ctx, 1, one, "ok") == "written"
-    assert writeback._settle(ctx, 2, two, "closed", "Status closed prevents ticket update") == "skipped"
+    assert common.settle_write(ctx, 1, one, "ok") == "written"
+    assert common.settle_write(ctx, 2, two, "closed", "Status closed prevents ticket update") == "skipped"
     assert queue.get(ctx.db, 1)["write_job_id"] is None
 
 
@@ -134,7 +134,7 @@ def test_retention_drops_text_but_keeps_the_outcome(ctx):
     ctx.config = replace(ctx.config, privacy=replace(ctx.config.privacy, drop_text_after_write=True))
     intent = _answered_and_sent(ctx, 1)
     conversations.save_comments(ctx, [{"ticket_id": 1, "id": 5, "author_id": 9, "public": True, "body": "secret", "created_at": NOW}])
-    writeback._settle(ctx, 1, intent, "ok")
+    common.settle_write(ctx, 1, intent, "ok")
     row = queue.get(ctx.db, 1)
     assert row["subject"] is None and row["description"] is None
     assert "draft" not in json.loads(row["answer"]) and json.loads(row["answer"])["priority"] == "P2"

@@ -1,0 +1,51 @@
+"""Call budgets kept in the state database, so every run shares them: the daemon, repeated ``run --once``,
+a restart. Zendesk's incremental exports allow 10 requests a minute for the whole account (30 with High
+Volume), and ticket updates 100 a minute (300): a budget found by hitting 429s is one spent for every
+other tool of the account too. Each bucket counts what was taken in the last ``window`` seconds.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+WINDOW = 60.0
+
+
+def used(db: sqlite_utils.Database, bucket: str, now: float, window: float = WINDOW) -> int:
+    """What ``bucket`` spent in the ``window`` seconds before ``now`` (stamps after ``now``, left by a clock
+    that ran ahead, do not count)."""
+    row = next(db.query("select coalesce(sum(n), 0) as n from pace where bucket = ? and at > ? and at <= ?",
+                        [bucket, now - window, now]))
+    return int(row["n"])
+
+
+def room(db: sqlite_utils.Database, bucket: str, now: float, limit: int, window: float = WINDOW) -> int:
+    """How much of ``limit`` is still free now."""
+    return max(limit - used(db, bucket, now, window), 0)
+
+
+def take(db: sqlite_utils.Database, bucket: str, now: float, limit: int, n: int = 1, window: float = WINDOW) -> bool:
+    """Spend ``n`` of ``bucket`` now if it fits under ``limit``; False (nothing spent) if it does not.
+
+    Recorded before the call it pays for, and committed at once: a crash after the call still counts it.
+    """
+    if used(db, bucket, now, window) + n > limit:
+        return False
+    with db.atomic():
+        db.execute("delete from pace where bucket = ? and (at <= ? or at > ?)", [bucket, now - window, now + window])
+        db.execute("insert into pace (bucket, at, n) values (?, ?, ?)", [bucket, now, n])
+    return True
+
+
+def free_at(db: sqlite_utils.Database, bucket: str, now: float, limit: int, n: int = 1,
+            window: float = WINDOW) -> float:
+    """The earliest time ``n`` more fits under ``limit`` (``now`` if it fits now)."""
+    rows = list(db.query("select at, n from pace where bucket = ? and at > ? and at <= ? order by at",
+                         [bucket, now - window, now]))
+    spent = sum(r["n"] for r in rows)
+    for row in rows:
+        if spent + n <= limit:
+            break
+        spent -= row["n"]
+        now = row["at"] + window
+    return now
