@@ -188,7 +188,8 @@ class ZendeskInspection:
                     author_id: int = AGENT_IDS[0]) -> list[int]:
         """Apply the same ``changes`` (a ``PUT /tickets/{id}`` body) to every ticket in ``ids``, all in the
         one second ``at`` (default now): what a macro or a bulk close of 2,000 tickets does. Every ticket
-        gets its own audit in that second; closed and deleted tickets are left out. Returns the ids changed."""
+        gets its own audit in that second; closed and deleted tickets are left out. Not counted in
+        ``stats()`` as API updates (an agent did it in Zendesk). Returns the ids changed."""
         with self.lock:
             stamp = self._now() if at is None else int(at)
             done = []
@@ -196,7 +197,7 @@ class ZendeskInspection:
                 t = self.store.tickets.get(int(ticket_id))
                 if t is None or t.deleted or t.status == "closed":
                     continue
-                self.store.update(t, dict(changes), author_id, stamp, channel="web")
+                self.store.update(t, dict(changes), author_id, stamp, channel="web", api=False)
                 done.append(t.id)
             return done
 

@@ -344,8 +344,10 @@ class Store:
         return [audit_view(raw) for raw in self._audits if raw[1] == ticket_id]
 
     # -- changes ----------------------------------------------------------------------------
-    def update(self, t: Ticket, changes: dict[str, Any], author_id: int, now: int, channel: str = "api") -> Audit:
-        """Apply a ``PUT /tickets/{id}`` body. Validates everything before changing anything."""
+    def update(self, t: Ticket, changes: dict[str, Any], author_id: int, now: int, channel: str = "api",
+               api: bool = True) -> Audit:
+        """Apply a ``PUT /tickets/{id}`` body. Validates everything before changing anything.
+        ``api=False``: a change made in Zendesk itself (an agent's macro), not counted as an API update."""
         if t.deleted:
             raise ApiError(404, shapes.NOT_FOUND)
         if t.status == "closed":
@@ -405,7 +407,8 @@ class Store:
         raw = audit_raw(audit_id, t.id, now, author_id, channel, "Change", tuple(recorded), new_comment, notified)
         self._add_audit(raw)
         self._touch(t, now)
-        self.count_update(now)
+        if api:
+            self.count_update(now)
         return audit_view(raw)
 
     def set_tags(self, t: Ticket, mode: str, values: Any, author_id: int, now: int) -> list[str]:

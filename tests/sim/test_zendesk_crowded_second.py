@@ -103,3 +103,17 @@ def test_bulk_update_puts_every_audit_in_one_second(sim: ZendeskSim, clock: Manu
     assert all(sim.ticket(i)["status"] == "closed" for i in ids)
     over_http = requests.post(f"{sim.base_url}/_sim/bulk_update", json={"ids": ids, "changes": {"priority": "low"}})
     assert over_http.json() == {"updated": []}  # closed tickets cannot be changed any more
+
+
+def test_a_bulk_close_of_2000_tickets_is_quick_and_is_not_an_api_update(clock: ManualClock) -> None:
+    sim = ZendeskSim(clock=clock, export_exclude_recent_seconds=0, export_per_minute=10_000)
+    sim.start()
+    try:
+        ids = [sim.add_ticket(subject=f"t{n}", description="x", created_at=int(clock()) - 900)["id"] for n in range(2000)]
+        at = int(clock()) - 60
+        assert len(sim.bulk_update(ids, {"status": "closed"}, at=at)) == 2000
+        assert sim.stats()["ticket_updates"] == 0  # done in Zendesk, not through the API
+        first = page(sim, at)
+        assert first["count"] == 1000 and first["end_time"] == at and page(sim, at) == first
+    finally:
+        sim.stop()
