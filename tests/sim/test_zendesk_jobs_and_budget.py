@@ -22,7 +22,7 @@ AUTH = ("triage-bot@example.com/token", "sim-token")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "zendesk"
 
 
-def test_jobs_through_show_many_queued_working_completed(tmp_path: Path) -> None:
+def test_jobs_through_show_many_queued_working_completed() -> None:
     clock = ManualClock()
     sim = ZendeskSim(clock=clock, job_complete_after_seconds=10)
     sim.start()
