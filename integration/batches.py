@@ -1,13 +1,13 @@
 """Message Batches through the anthropic SDK. Network only: no database here.
 
 ``client.messages.batches.create / retrieve / results / cancel``; results are streamed line by
-line (the SDK's JSONL decoder) and reduced to small dicts, so a 100,000-result batch never sits
-in memory at once.
+line and reduced to small dicts, so a 100,000-result batch never sits in memory at once.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable, Iterator
 
 import anthropic
@@ -25,13 +25,37 @@ TARGET_BATCH_BYTES = 8 * 1024 * 1024
 _ENVELOPE = len(b'{"requests":[]}')
 
 
-class BatchError(Exception):
-    """A Batches call failed; ``retryable`` says whether the same call may work later."""
+# What a failed call says about the tickets it carried (BatchError.kind)
+ACCOUNT = "account"  # the account is refused (key, billing, credit, permission, model, rate/spend limit)
+REQUEST = "request"  # a 400 that names one request of the batch (request_index / custom_id)
+TRANSIENT = "transient"  # 5xx, 529, 408/409, timeouts, connection errors: the same call may work later
+BATCH = "batch"  # anything else: the batch as a whole was refused
+_REQUEST_INDEX = re.compile(r"^requests\.(\d+)[.:]")
+_DUPLICATE = re.compile(r"Duplicate custom_id found: ([A-Za-z0-9_-]{1,64})")
+# 400s that refuse the account, not the request (quoted from live errors: anthropic-sdk-python#1646,
+# openclaw/openclaw#48526 for the credit balance; NousResearch/hermes-agent#80553 for the spend limit)
+_ACCOUNT_400 = ("credit balance is too low", "reached your specified api usage limits")
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+
+class BatchError(Exception):
+    """A Batches call failed; ``str()`` is one line without secrets.
+
+    ``retryable``: the same call may work later. ``status``: the HTTP status, if there was one.
+    ``kind``: what it says about the tickets (``ACCOUNT``, ``REQUEST``, ``TRANSIENT``, ``BATCH``).
+    ``request_index`` / ``custom_id``: the request a ``REQUEST`` error names. ``retry_after``: seconds
+    the API asked us to wait, if it said.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None, kind: str = BATCH,
+                 request_index: int | None = None, custom_id: str | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
+        self.kind = kind
+        self.request_index = request_index
+        self.custom_id = custom_id
+        self.retry_after = retry_after
 
 
 def make_client(cfg: AnthropicConfig) -> anthropic.Anthropic:
@@ -69,17 +93,49 @@ def split_batches(requests: Iterable[tuple[Any, dict[str, Any]]], *, max_request
         yield chunk
 
 
+def _retry_after(exc: anthropic.APIStatusError) -> float | None:
+    try:
+        value = float(exc.response.headers.get("retry-after", ""))
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
+def _classify(status: int, error_type: str, message: str) -> tuple[str, int | None, str | None]:
+    """(kind, request_index, custom_id) of an error answer."""
+    lowered = message.lower()
+    if status in (401, 402, 403, 429) or error_type in ("authentication_error", "billing_error", "permission_error"):
+        return ACCOUNT, None, None
+    if status == 404 and lowered.startswith("model:"):  # error-404-not-found-model.json
+        return ACCOUNT, None, None
+    if status == 400 and any(marker in lowered for marker in _ACCOUNT_400):
+        return ACCOUNT, None, None
+    if status in (408, 409) or status >= 500:
+        return TRANSIENT, None, None
+    if status == 400:
+        named = _REQUEST_INDEX.match(message)
+        if named:  # "requests.3.custom_id: ..." (the 2026-09 research note's live captures)
+            return REQUEST, int(named.group(1)), None
+        duplicate = _DUPLICATE.search(message)
+        if duplicate:
+            return REQUEST, None, duplicate.group(1)
+    return BATCH, None, None
+
+
 def _translate(exc: Exception) -> BatchError:
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         retryable = status in (408, 409, 429) or status >= 500
-        try:
-            message = exc.body["error"]["message"]  # type: ignore[index]
-        except (TypeError, KeyError):
-            message = type(exc).__name__
-        return BatchError(f"Anthropic answered {status}: {str(message)[:300]}", retryable=retryable, status=status)
+        error_type, message = "", type(exc).__name__
+        body = exc.body
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            error_type = str(body["error"].get("type") or "")
+            message = str(body["error"].get("message") or message)
+        kind, index, custom_id = _classify(status, error_type, message)
+        return BatchError(f"Anthropic answered {status}: {message[:300]}", retryable=retryable, status=status,
+                          kind=kind, request_index=index, custom_id=custom_id, retry_after=_retry_after(exc))
     if isinstance(exc, (anthropic.APIConnectionError, anthropic.APITimeoutError)):
-        return BatchError(f"cannot reach Anthropic: {type(exc).__name__}", retryable=True)
+        return BatchError(f"cannot reach Anthropic: {type(exc).__name__}", retryable=True, kind=TRANSIENT)
     return BatchError(f"Anthropic call failed: {type(exc).__name__}", retryable=False)
 
 
@@ -96,9 +152,15 @@ def _batch_dict(batch: Any) -> dict[str, Any]:
 
 
 def create_batch(client: anthropic.Anthropic, requests: list[dict[str, Any]]) -> dict[str, Any]:
-    """Create one batch; raises :class:`BatchError`."""
+    """Create one batch, in one attempt; raises :class:`BatchError`.
+
+    The SDK would retry a POST that timed out or got a 429/5xx with no idempotency key, and a retry
+    whose first try had landed makes a second, billed batch (DESIGN §7): retries are off for this call
+    only (reads keep the client's). An unknown outcome is settled from the workspace's batch list.
+    """
     try:
-        return _batch_dict(client.messages.batches.create(requests=requests))  # type: ignore[arg-type]
+        once = client.with_options(max_retries=0)
+        return _batch_dict(once.messages.batches.create(requests=requests))  # type: ignore[arg-type]
     except anthropic.AnthropicError as exc:
         raise _translate(exc) from None
 
@@ -119,33 +181,65 @@ def list_recent_batches(client: anthropic.Anthropic, limit: int = 100) -> list[d
         raise _translate(exc) from None
 
 
+_RESULT_KEYS = ("custom_id", "type", "text", "stop_reason", "usage", "model", "error_type", "error_message")
+_CUSTOM_ID_AHEAD = re.compile(r'"custom_id"\s*:\s*"([A-Za-z0-9_-]{1,64})"')
+_USAGE_COUNTS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def _malformed(raw: str, why: str) -> dict[str, Any]:
+    found = _CUSTOM_ID_AHEAD.search(raw[:512])
+    out = dict.fromkeys(_RESULT_KEYS)
+    out.update(custom_id=found.group(1) if found else None, type="malformed", error_type="malformed_line",
+               error_message=why[:300])
+    return out
+
+
+def _result(raw: str) -> dict[str, Any]:
+    """One results line as a small dict (see ``iter_results``); never raises."""
+    try:
+        line = json.loads(raw)
+    except RecursionError:
+        return _malformed(raw, "results line nested too deep to parse")
+    except ValueError as exc:
+        return _malformed(raw, f"results line is not JSON: {exc}")
+    try:
+        out: dict[str, Any] = dict.fromkeys(_RESULT_KEYS)
+        result = line["result"]
+        out["custom_id"] = str(line["custom_id"])
+        out["type"] = str(result["type"])
+        match out["type"]:
+            case "succeeded":
+                message = result["message"]
+                out["text"] = "".join(str(b.get("text", "")) for b in message.get("content") or []
+                                      if isinstance(b, dict) and b.get("type") == "text")
+                out["stop_reason"] = message.get("stop_reason")
+                out["usage"] = {**dict.fromkeys(_USAGE_COUNTS, 0), **(message.get("usage") or {})}
+                out["model"] = message.get("model")
+            case "errored":
+                error = (result.get("error") or {}).get("error") or {}
+                out["error_type"] = error.get("type") or "api_error"
+                out["error_message"] = str(error.get("message") or "")[:300]
+            case _:
+                pass
+        return out
+    except (KeyError, TypeError, AttributeError) as exc:
+        return _malformed(raw, f"results line has an unexpected shape ({type(exc).__name__})")
+
+
 def iter_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[dict[str, Any]]:
     """Stream an ended batch's results as small dicts, in the order the API sends them (any order).
 
-    ``{"custom_id", "type": succeeded|errored|canceled|expired, "text", "stop_reason", "usage",
-    "model", "error_type", "error_message"}``.
+    ``{"custom_id", "type": succeeded|errored|canceled|expired|malformed, "text", "stop_reason", "usage",
+    "model", "error_type", "error_message"}``. A line that cannot be read (not JSON, nested deeper than
+    ``json.loads`` goes, or not the documented shape) is ``type: "malformed"`` with ``error_type:
+    "malformed_line"``, its ``custom_id`` as far as it can be seen at the start of the line (else None),
+    and the stream goes on. Lines are parsed one at a time from the HTTP stream.
     """
     try:
-        stream = client.messages.batches.results(batch_id)
-        for line in stream:
-            out: dict[str, Any] = {"custom_id": line.custom_id, "type": line.result.type, "text": None,
-                                   "stop_reason": None, "usage": None, "model": None,
-                                   "error_type": None, "error_message": None}
-            result = line.result
-            match result.type:
-                case "succeeded":
-                    message = result.message
-                    out["text"] = "".join(b.text for b in message.content if getattr(b, "type", "") == "text")
-                    out["stop_reason"] = message.stop_reason
-                    out["usage"] = message.usage.model_dump()
-                    out["model"] = message.model
-                case "errored":
-                    error = result.error.error
-                    out["error_type"] = getattr(error, "type", "api_error")
-                    out["error_message"] = str(getattr(error, "message", ""))[:300]
-                case _:
-                    pass
-            yield out
+        with client.messages.batches.with_streaming_response.results(batch_id) as response:
+            for raw in response.iter_lines():
+                if raw.strip():
+                    yield _result(raw)
     except anthropic.AnthropicError as exc:
         raise _translate(exc) from None
 

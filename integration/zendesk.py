@@ -140,14 +140,14 @@ def _ticket_dict(ticket: Any) -> dict[str, Any]:
     }
 
 
-def _get_page(client: Zenpy, endpoint: Any) -> dict[str, Any]:
-    """GET one export page as plain JSON, through zenpy's URL building, session and error checks.
+def _get_page(client: Zenpy, endpoint: Any, api: Any = None) -> dict[str, Any]:
+    """GET one page as plain JSON, through zenpy's URL building, session and error checks.
 
     zenpy would turn every ticket and event of the page into API objects (each constructor does a
     JSON round trip), about 0.25 s of CPU per 1,000-ticket page; the exports need only plain fields,
     so the body is read as it is (about a tenth of the CPU; bench/README.md, figure 2).
     """
-    api = client.tickets
+    api = api or client.tickets
     response = _call(api._get, api._build_url(endpoint), raw_response=True)
     try:
         body = response.json()
@@ -180,49 +180,88 @@ def fetch_ticket_page(client: Zenpy, *, cursor: str | None = None, start_time: i
     }
 
 
-def fetch_comment_events(client: Zenpy, start_time: int) -> dict[str, Any]:
+def _is_conversation(event: dict[str, Any]) -> bool:
+    # Only a Comment is something a person wrote: audits also hold trigger e-mails (Notification, with a
+    # template "body" and no "public"), voice comments, field changes (DESIGN §7, recorded audits).
+    return (event.get("event_type") or event.get("type")) == "Comment"
+
+
+def fetch_comment_events(client: Zenpy, start_time: int, per_page: int = EXPORT_PAGE_SIZE) -> dict[str, Any]:
     """One page of the incremental ticket-event export with comment events.
 
-    Returns ``{"comments": [{ticket_id, id, author_id, public, body, created_at}], "end_time": int | None,
-    "end_of_stream": bool}``: every comment added to any ticket since ``start_time``, in one call per
-    1,000 events instead of one comments call per ticket.
+    Returns ``{"comments": [{ticket_id, id, author_id, public, body, created_at}], "count": int,
+    "start_time": int, "end_time": int | None, "end_of_stream": bool, "ticket_ids": [int], "stuck": bool}``.
+
+    - ``comments``: the ``Comment`` children only (not trigger e-mails, not field changes), once per
+      comment id; ``public`` is true only when Zendesk says so (a missing flag is not public).
+    - ``count``: events on the page; ``ticket_ids``: every ticket any event of the page touched, sorted.
+    - The next page starts at ``end_time`` *inclusive*: comments of that second can come again (dedupe
+      by id). ``stuck``: the page ended where it started and was full, i.e. more than a page of events
+      shares the second ``start_time``; asking again returns the same page (zenpy#451,
+      zendesk_api_client_rb#168), so the caller must step past that second and read the tickets whose
+      events it may have held another way.
     """
+    start_time = int(start_time)
+    extra = {"per_page": per_page} if per_page != EXPORT_PAGE_SIZE else {}
     try:
-        page = _get_page(client, client.tickets.endpoint.events(start_time=int(start_time), include="comment_events"))
+        page = _get_page(client, client.tickets.endpoint.events(start_time=start_time, include="comment_events", **extra))
     except ZendeskTooRecent:
-        return {"comments": [], "end_time": None, "end_of_stream": True}
-    comments = []
-    for data in page.get("ticket_events") or []:
+        return {"comments": [], "count": 0, "start_time": start_time, "end_time": None, "end_of_stream": True,
+                "ticket_ids": [], "stuck": False}
+    comments: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    tickets: set[int] = set()
+    events = page.get("ticket_events") or []
+    for data in events:
+        ticket_id = int(data["ticket_id"])
+        tickets.add(ticket_id)
         for child in data.get("child_events") or []:
-            if child.get("event_type") != "Comment" and "body" not in child:
+            if not _is_conversation(child) or child.get("id") is None or int(child["id"]) in seen:
                 continue
+            seen.add(int(child["id"]))
             comments.append({
-                "ticket_id": int(data["ticket_id"]),
-                "id": int(child.get("id") or 0),
+                "ticket_id": ticket_id,
+                "id": int(child["id"]),
                 "author_id": child.get("author_id"),
-                "public": bool(child.get("public", True)),
+                "public": child.get("public") is True,
                 "body": sanitize(child.get("body")),
                 "created_at": float(data.get("timestamp") or 0),
             })
-    end_time = page.get("end_time")
-    return {"comments": comments, "end_time": int(end_time) if end_time else None,
-            "end_of_stream": bool(page.get("end_of_stream", True))}
+    raw_end = page.get("end_time")
+    end_time = int(raw_end) if raw_end is not None else None
+    count = int(page.get("count", len(events)))
+    return {"comments": comments, "count": count, "start_time": start_time, "end_time": end_time,
+            "end_of_stream": bool(page.get("end_of_stream", True)), "ticket_ids": sorted(tickets),
+            "stuck": end_time == start_time and count >= per_page}
 
 
 def fetch_comments(client: Zenpy, ticket_id: int) -> list[dict[str, Any]]:
-    """Every comment of one ticket (cursor pagination). Used only where the event export cannot help."""
+    """Every comment of one ticket (cursor pagination): the way past a crowded second of the event
+    export, and for tickets older than our start. Same rule as ``fetch_comment_events``: ``Comment``
+    items only, ``public`` only when true."""
     out = []
     for comment in _call(client.tickets.comments, ticket_id):
         data = comment.to_dict()
+        if not _is_conversation(data):
+            continue
         out.append({
             "ticket_id": ticket_id,
             "id": int(data["id"]),
             "author_id": data.get("author_id"),
-            "public": bool(data.get("public", True)),
+            "public": data.get("public") is True,
             "body": sanitize(data.get("plain_body") or data.get("body")),
             "created_at": data.get("created_at"),
         })
     return out
+
+
+def fetch_me(client: Zenpy) -> int:
+    """The id of the user the token belongs to (``GET /users/me``): our own notes are authored by it."""
+    user = _call(client.users.me)
+    user_id = getattr(user, "id", None)
+    if user_id is None:
+        raise ZendeskError("Zendesk did not say who the API user is (users/me has no id)")
+    return int(user_id)
 
 
 def fetch_tickets(client: Zenpy, ids: list[int]) -> list[dict[str, Any]]:
@@ -260,30 +299,40 @@ def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:
     return str(job.id)
 
 
+def _job_result(data: dict[str, Any]) -> dict[str, Any]:
+    success = data.get("success")
+    if success is None:
+        # failed items carry {index, error, id, details} and no success key (recorded fixture)
+        success = not data.get("error")
+    return {
+        "id": int(data["id"]) if data.get("id") is not None else None,
+        "index": data.get("index"),
+        "success": bool(success),
+        "error": data.get("error") or (None if success else data.get("status")),
+        "details": str(data.get("details") or data.get("errors") or "")[:300],
+    }
+
+
 def fetch_jobs(client: Zenpy, job_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """Job statuses: ``{"id", "status", "results": [{"id", "success", "error", "details"}]}``; a job
-    Zendesk no longer knows is ``{"id", "status": "missing"}``."""
-    for job_id in job_ids:
-        try:
-            job = _call(client.job_status, id=job_id)
-        except RecordNotFoundException:
-            yield {"id": job_id, "status": "missing", "results": []}
-            continue
-        results = []
-        for item in job.results or []:
-            data = item.to_dict() if hasattr(item, "to_dict") else dict(item)
-            success = data.get("success")
-            if success is None:
-                # failed items carry {index, error, id, details} and no success key (recorded fixture)
-                success = not data.get("error")
-            results.append({
-                "id": int(data["id"]) if data.get("id") is not None else None,
-                "index": data.get("index"),
-                "success": bool(success),
-                "error": data.get("error") or data.get("status"),
-                "details": str(data.get("details") or data.get("errors") or "")[:300],
-            })
-        yield {"id": job_id, "status": job.status, "results": results}
+    """Job statuses through ``job_statuses/show_many.json``, 100 ids a call, in the order asked.
+
+    Each is ``{"id", "status", "results": [{"id", "index", "success", "error", "details"}]}``
+    (``results`` empty while the job is queued or working); a job Zendesk no longer knows (statuses are
+    kept about a day; show_many leaves them out) is ``{"id", "status": "missing", "results": []}``.
+    """
+    wanted = list(dict.fromkeys(str(j) for j in job_ids))
+    api = client.job_status
+    for start in range(0, len(wanted), UPDATE_MANY_LIMIT):
+        chunk = wanted[start:start + UPDATE_MANY_LIMIT]
+        page = _get_page(client, api.endpoint(ids=chunk), api=api)
+        found = {str(job.get("id")): job for job in page.get("job_statuses") or [] if isinstance(job, dict)}
+        for job_id in chunk:
+            job = found.get(job_id)
+            if job is None:
+                yield {"id": job_id, "status": "missing", "results": []}
+                continue
+            results = [_job_result(item) for item in job.get("results") or [] if isinstance(item, dict)]
+            yield {"id": job_id, "status": job.get("status") or "unknown", "results": results}
 
 
 def is_closed_error(result: dict[str, Any]) -> bool:

@@ -17,7 +17,15 @@ Auth is ``x-api-key`` or ``Authorization: Bearer`` (anthropic ≥ 2.0 sends the 
 rejects ``temperature``/``top_p``/``top_k``).
 
 Inspection without auth: ``GET /_sim/batches``, ``GET /_sim/usage`` (usage totals and
-``requests_seen``), ``PUT /_sim/faults`` (a JSON object of rates), ``GET /_sim/calls``.
+``requests_seen``), ``PUT /_sim/faults`` (a JSON object of rates), ``GET /_sim/calls``,
+``PUT /_sim/account {"refuse": kind, "retry_after": s}`` / ``DELETE /_sim/account`` (an account-level
+refusal of batch creates, see ``ACCOUNT_REFUSALS``; ``refuse()`` / ``clear_refusal()`` in Python).
+
+What is checked when: the create answers 400 only for the envelope (the body, ``requests``, each
+item's ``custom_id`` and that ``params`` is an object) and duplicate custom_ids; everything in
+``params`` is checked per request once the batch runs, and comes back as an ``errored`` line (the
+2026-09 research note's live captures: a line without ``messages`` was accepted, 200, and errored later;
+the batch-processing guide says validation errors may surface after the batch ends).
 """
 
 from __future__ import annotations
@@ -52,6 +60,26 @@ API_VERSIONS = ("2023-01-01", "2023-06-01", "2026-10-21")
 SAMPLING_PARAMS = ("temperature", "top_p", "top_k")  # removed in 2026-10-21 (versioning page)
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
+# Refusals of the account on batch create: (status, error type, message, source). None of them depends on
+# the requests. "authentication" answers every /v1 call (a revoked key); the others the create only.
+ACCOUNT_REFUSALS: dict[str, tuple[int, str, str, str]] = {
+    "authentication": (401, "authentication_error", "invalid x-api-key",
+                       "recorded on this endpoint: error-401-invalid-key.json"),
+    "billing": (402, "billing_error", "There's an issue with your billing or payment information.",
+                "type and wording from the Errors page of the API docs (no recording)"),
+    "permission": (403, "permission_error", "Your API key does not have permission to use the specified resource.",
+                   "type and wording from the Errors page of the API docs (no recording)"),
+    "credit": (400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API. "
+               "Please go to Plans & Billing to upgrade or purchase credits.",
+               "quoted from live errors: openclaw/openclaw#48526, anthropics/anthropic-sdk-python#1646"),
+    "spend_limit": (400, "invalid_request_error", "You have reached your specified API usage limits. "
+                    "You will regain access on {next_month}",
+                    "quoted from a live error: NousResearch/hermes-agent#80553 (a 400, not a 429)"),
+    "model": (404, "not_found_error", "model: {model}", "error-404-not-found-model.json"),
+    "rate_limit": (429, "rate_limit_error", "This request would exceed your account's rate limit. "
+                   "Please try again later.", "error-429-rate-limit-issue.json; retry-after always sent"),
+}
+
 __all__ = ["AnthropicSim", "Faults", "MAX_BODY_BYTES", "MAX_REQUESTS", "RESULTS_RETENTION_SECONDS"]
 
 
@@ -74,17 +102,16 @@ class AnthropicSim(SimServer):
         max_body_bytes: int = MAX_BODY_BYTES,
         results_retention_seconds: float = RESULTS_RETENTION_SECONDS,
         cancel_seconds: float = 0.0,
-        defer_params_validation: bool = False,
         retry_after_seconds: int = 10,
+        cache_waves: int = 10,
     ) -> None:
         """Create a stopped simulator.
 
         ``processing_seconds``: a batch ends this long (by ``clock``) after creation, or at its
         24-hour expiry if that comes first. ``cancel_seconds``: how long a batch stays ``canceling``.
-        ``defer_params_validation``: accept a batch whose ``params`` lack ``model``/``messages`` or have
-        ``max_tokens < 1`` and fail those requests as ``errored`` results, as the live API was seen to
-        do; by default they get a 400 at create (issue 2). ``retry_after_seconds``: the ``retry-after``
-        of an injected 429 (the SDK sleeps exactly that long before retrying).
+        ``retry_after_seconds``: the ``retry-after`` of an injected 429 (the SDK sleeps exactly that long
+        before retrying). ``cache_waves``: how many waves a batch's requests run in, for prompt caching
+        (see ``anthropic_batches.finish``: the first wave's requests all pay the cache write).
         """
         super().__init__(host=host, port=port, clock=clock)
         self.api_key = api_key
@@ -94,8 +121,9 @@ class AnthropicSim(SimServer):
         self.max_body_bytes = max_body_bytes  # SimServer answers body_too_large() before reading more
         self.results_retention_seconds = float(results_retention_seconds)
         self.cancel_seconds = float(cancel_seconds)
-        self.defer_params_validation = defer_params_validation
         self.retry_after_seconds = retry_after_seconds
+        self.cache_waves = cache_waves
+        self._refusal: tuple[str, int] | None = None  # (kind, retry_after)
         self._faults = Faults()
         self._rng = random.Random(seed)
         self._fault_rng = random.Random(f"{seed}:faults")
@@ -116,6 +144,8 @@ class AnthropicSim(SimServer):
             ("GET", "/_sim/batches", lambda r: Response(200, self._views(self._host_url(r)))),
             ("GET", "/_sim/usage", lambda r: Response(200, {**self.usage_totals(), "requests_seen": self.requests_seen()})),
             ("PUT", "/_sim/faults", self._put_faults),
+            ("PUT", "/_sim/account", self._put_account),
+            ("DELETE", "/_sim/account", self._delete_account),
             ("GET", "/_sim/calls", lambda r: Response(200, self.call_counts())),
         ):
             self.route(method, pattern, handler)
@@ -131,6 +161,19 @@ class AnthropicSim(SimServer):
                 raise ValueError(f"{name}: rate must be between 0 and 1")
         with self.lock:
             self._faults = dataclasses.replace(self._faults, **{k: float(v) for k, v in rates.items()})
+
+    def refuse(self, kind: str, retry_after: int | None = None) -> None:
+        """Refuse batch creates for the whole account from now on (``ACCOUNT_REFUSALS`` keys) until
+        ``clear_refusal()``; ``retry_after`` is sent on a ``rate_limit`` refusal."""
+        if kind not in ACCOUNT_REFUSALS:
+            raise ValueError(f"unknown refusal: {kind} (one of {', '.join(ACCOUNT_REFUSALS)})")
+        with self.lock:
+            self._refusal = (kind, int(retry_after if retry_after is not None else self.retry_after_seconds))
+
+    def clear_refusal(self) -> None:
+        """The account is fixed: creates are accepted again."""
+        with self.lock:
+            self._refusal = None
 
     def faults(self) -> dict[str, float]:
         """The current fault rates."""
@@ -204,6 +247,9 @@ class AnthropicSim(SimServer):
         if key != self.api_key:
             # alexrudall/anthropic spec/fixtures/cassettes/http_post_with_error_response.yml (2025-01)
             return self._error(401, "authentication_error", "invalid x-api-key")
+        refusal = self._refusal
+        if refusal is not None and refusal[0] == "authentication":
+            return self._refused(refusal, None)  # a revoked key opens no door
         version = request.headers.get("anthropic-version")
         if version is None:
             # envoyproxy/ai-gateway#1909 quotes this body (with request_id) from the live API, 2026-03
@@ -224,7 +270,7 @@ class AnthropicSim(SimServer):
                 due.append((end, batch, cutoff, code))
         # In end order, so that prompt-cache writes and reads happen in the order they would have.
         for end, batch, cutoff, code in sorted(due, key=lambda item: item[0]):
-            finish(batch, end, cutoff, code, self._faults, self.seed, self._cache, self._usage)
+            finish(batch, end, cutoff, code, self._faults, self.seed, self._cache, self._usage, self.cache_waves)
             del self._open[batch.id]
 
     def _host_url(self, request: Request) -> str:
@@ -260,7 +306,28 @@ class AnthropicSim(SimServer):
         extra = stand_in.schema_tokens(schema) if schema is not None else 0
         return Response(200, {"input_tokens": info.input_tokens + extra})
 
+    def _refused(self, refusal: tuple[str, int], body: bytes | None) -> Response:
+        kind, retry_after = refusal
+        status, error_type, message, _source = ACCOUNT_REFUSALS[kind]
+        if "{model}" in message:
+            model = "claude-haiku-4-5"
+            try:
+                model = str(json.loads(body or b"{}")["requests"][0]["params"]["model"])
+            except (ValueError, KeyError, IndexError, TypeError):
+                pass
+            message = message.format(model=model)
+        if "{next_month}" in message:
+            now = time.gmtime(self.clock())
+            year, month = (now.tm_year + 1, 1) if now.tm_mon == 12 else (now.tm_year, now.tm_mon + 1)
+            message = message.format(next_month=f"{year:04d}-{month:02d}-01")
+        headers = {"retry-after": str(retry_after)} if status == 429 else None
+        return self._error(status, error_type, message, headers)
+
     def _create(self, request: Request) -> Response:
+        with self.lock:
+            refusal = self._refusal
+        if refusal is not None:
+            return self._refused(refusal, request.raw_body)
         with self.lock:
             faults = self._faults
             draw = self._fault_rng.random()
@@ -340,10 +407,6 @@ class AnthropicSim(SimServer):
                 raise _Invalid(f"requests.{i}.params: Field required")
             if not isinstance(params, dict):
                 raise _Invalid(f"requests.{i}.params: Input should be a valid dictionary")
-            if not self.defer_params_validation:
-                problem = _params_problem(params, deferred=False)
-                if problem is not None:
-                    raise _Invalid(f"requests.{i}.params.{problem}")
         if duplicate is not None:
             raise _Invalid(f"requests: custom_id's must be unique within a batch. Duplicate custom_id found: {duplicate}")
         schemas: list[tuple[dict[str, Any], int]] = []
@@ -444,8 +507,21 @@ class AnthropicSim(SimServer):
             200,
             headers={"content-disposition": f'attachment; filename="{batch.id}_results.jsonl"'},
             content_type="application/x-jsonl",
-            stream=stream_results(batch, self.seed),
+            stream=stream_results(batch, self.seed, faults=self._faults),
         )
+
+    # -- PUT|DELETE /_sim/account -------------------------------------------------------------
+    def _put_account(self, request: Request) -> Response:
+        try:
+            body = request.json() or {}
+            self.refuse(str(body.get("refuse")), body.get("retry_after"))
+        except (ValueError, TypeError) as exc:
+            return Response(400, {"error": str(exc)})
+        return Response(200, {"refuse": self._refusal[0] if self._refusal else None})
+
+    def _delete_account(self, request: Request) -> Response:
+        self.clear_refusal()
+        return Response(200, {"refuse": None})
 
     # -- PUT /_sim/faults ----------------------------------------------------------------------
     def _put_faults(self, request: Request) -> Response:
@@ -464,7 +540,7 @@ def _request_id(rng: random.Random) -> str:
     return "req_011C" + make_id("", rng)[4:]
 
 
-def _params_problem(params: dict[str, Any], deferred: bool) -> str | None:
+def _params_problem(params: dict[str, Any]) -> str | None:
     """What is wrong with a request's params, as ``field: message``, or None."""
     model = params.get("model")
     if model is None:
@@ -478,8 +554,7 @@ def _params_problem(params: dict[str, Any], deferred: bool) -> str | None:
         return "max_tokens: Input should be a valid integer"
     if max_tokens < 1:
         # live batch row: "max_tokens: must be greater than or equal to 1" (research note, 2026-09)
-        return "max_tokens: must be greater than or equal to 1" if deferred else \
-            "max_tokens: Input should be greater than or equal to 1"
+        return "max_tokens: must be greater than or equal to 1"
     messages = params.get("messages")
     if messages is None:
         return "messages: Field required"
@@ -491,7 +566,7 @@ def _params_problem(params: dict[str, Any], deferred: bool) -> str | None:
 
 
 def _record(custom_id: str, params: dict[str, Any], schemas: list[tuple[dict[str, Any], int]], version: str) -> Record:
-    problem = _params_problem(params, deferred=True)
+    problem = _params_problem(params)
     if problem is None and version >= "2026-10-21":
         # "temperature: Extra inputs are not permitted" even at default values (versioning page; qiita
         # Synthorai report). Extra params in a batch fail per request, as the research-note capture saw

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,11 +24,23 @@ BATCH_WINDOW_SECONDS = 24 * 3600  # expires_at = created_at + 24 h exactly (batc
 SUCCEEDED, NOT_JSON, BAD_ENUM = 0, 1, 2
 ERR_OVERLOADED, ERR_API, ERR_INVALID, ERR_RECORD = 3, 4, 5, 6
 EXPIRED, CANCELED = 7, 8
+CUT, REFUSED = 9, 10  # stop_reason "max_tokens" / "refusal"
 _KIND = {
-    SUCCEEDED: "succeeded", NOT_JSON: "succeeded", BAD_ENUM: "succeeded",
+    SUCCEEDED: "succeeded", NOT_JSON: "succeeded", BAD_ENUM: "succeeded", CUT: "succeeded", REFUSED: "succeeded",
     ERR_OVERLOADED: "errored", ERR_API: "errored", ERR_INVALID: "errored", ERR_RECORD: "errored",
     EXPIRED: "expired", CANCELED: "canceled",
 }
+# A refusal, as Anthropic's "Streaming refusals" page shows it (stop_details with the example category);
+# the content is empty and nothing is billed as output when it comes before any output (docs.apiyi.com
+# "Why Does a Claude Refusal Return Empty Content?", measured on the native API, batch jobs included).
+REFUSAL_DETAILS = {"type": "refusal", "category": "cyber",
+                   "explanation": "This request was declined because it could enable cyber harm."}
+# Opt-in faults of the results file itself (not behaviours of the real API; the client must survive them):
+# a line nested deeper than json.loads can parse (RecursionError), and a custom_id the batch never had,
+# its first number pushed out of the 64-bit range.
+MALFORMED_DEPTH = 100_000
+_FIRST_NUMBER = re.compile(r"\d+")
+DEFAULT_CACHE_WAVES = 10
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -144,11 +157,20 @@ class PromptCache:
     def __init__(self) -> None:
         self._expiry: dict[bytes, float] = {}
 
-    def use(self, record: Record, at: float, minimum: int) -> tuple[int, int, int]:
+    def commit(self, pending: list[tuple[bytes, float]]) -> None:
+        """Make writes deferred by ``use(..., pending=...)`` visible, and forget them."""
+        for digest, expiry in pending:
+            self._expiry[digest] = max(self._expiry.get(digest, -1.0), expiry)
+        pending.clear()
+
+    def use(self, record: Record, at: float, minimum: int,
+            pending: list[tuple[bytes, float]] | None = None) -> tuple[int, int, int]:
         """(5-minute write, 1-hour write, read) tokens for ``record`` processed at ``at``.
 
         The longest breakpoint already cached is read; the longest eligible one is written beyond it.
-        Every hit or write (re)starts the entry's TTL, as the prompt-caching docs describe.
+        Every hit or write (re)starts the entry's TTL, as the prompt-caching docs describe. With
+        ``pending``, the (re)starts are appended there instead of applied: requests running at the same
+        time do not see each other's writes until ``commit``.
         """
         eligible = [bp for bp in record.breakpoints if bp.tokens >= minimum]
         if not eligible:
@@ -162,7 +184,10 @@ class PromptCache:
             else:
                 write5 = longest.tokens - read
         for bp in eligible:
-            self._expiry[bp.digest] = max(self._expiry.get(bp.digest, -1.0), at + bp.ttl)
+            if pending is not None:
+                pending.append((bp.digest, at + bp.ttl))
+            else:
+                self._expiry[bp.digest] = max(self._expiry.get(bp.digest, -1.0), at + bp.ttl)
         if len(self._expiry) > 200_000:
             self._expiry = {k: v for k, v in self._expiry.items() if v >= at}
         return write5, write1h, read
@@ -179,19 +204,34 @@ class Faults:
     expired: float = 0.0
     not_json: float = 0.0
     bad_enum: float = 0.0
+    max_tokens_cut: float = 0.0  # the answer runs past max_tokens: cut, stop_reason "max_tokens"
+    refusal: float = 0.0  # stop_reason "refusal", no content
+    malformed_line: float = 0.0  # opt-in: the results line is nested too deep to parse
+    bad_custom_id: float = 0.0  # opt-in: the results line names a custom_id out of range
 
 
 def finish(batch: Batch, end: float, cutoff: float | None, cut_code: int, faults: Faults, seed: int,
-           cache: PromptCache, totals: Usage) -> None:
+           cache: PromptCache, totals: Usage, cache_waves: int = DEFAULT_CACHE_WAVES) -> None:
     """End ``batch`` at ``end``: decide every request's outcome, its cache use, and add up usage.
 
     Requests complete one after another over the processing time, in ``batch.order``; those that
     would complete after ``cutoff`` (cancel or 24-hour expiry) become canceled / expired.
+
+    Caching inside a batch is best effort (DESIGN §7; the batch-processing guide: batches are processed
+    concurrently, and suggests the 1-hour cache "for better cache hit rates"). The rule here: a batch
+    runs in ``cache_waves`` waves of equal size, in processing order; a request sees only the cache as it
+    was when its wave started, so every request of the first wave writes a prefix that was not cached
+    yet, and only later waves read it. A two-request batch is two waves of one (one write, one read, as
+    the live capture of a 2026-09 research note saw); a 1,000-request batch writes 100 times.
     """
     n = len(batch.records)
     outcomes = bytearray(n)
     step = batch.processing_seconds / n if n else 0.0
+    wave = max(1, -(-n // max(1, cache_waves)))
+    pending: list[tuple[bytes, float]] = []
     for position, index in enumerate(batch.order):
+        if position % wave == 0:
+            cache.commit(pending)
         at = batch.created + (position + 1) * step
         record = batch.records[index]
         if cutoff is not None and at > cutoff:
@@ -212,16 +252,18 @@ def finish(batch: Batch, end: float, cutoff: float | None, cut_code: int, faults
             draw -= rate
         if code == SUCCEEDED:
             draw = stand_in.unit(str(seed), batch.id, record.custom_id, "answer")
-            if draw < faults.not_json:
-                code = NOT_JSON
-            elif draw < faults.not_json + faults.bad_enum:
-                code = BAD_ENUM
+            for rate, candidate in ((faults.not_json, NOT_JSON), (faults.bad_enum, BAD_ENUM),
+                                    (faults.max_tokens_cut, CUT), (faults.refusal, REFUSED)):
+                if draw < rate:
+                    code = candidate
+                    break
+                draw -= rate
         outcomes[index] = code
         if _KIND[code] != "succeeded":
             continue
         info = stand_in.resolve_model(record.model)
         assert info is not None  # unknown models were turned into record errors at create
-        write5, write1h, read = cache.use(record, at, info.cache_minimum)
+        write5, write1h, read = cache.use(record, at, info.cache_minimum, pending)
         if write5 or write1h or read:
             batch.cache[index] = (write5, write1h, read)
         _, _, output_tokens = answer(batch, index, code, seed)
@@ -229,6 +271,7 @@ def finish(batch: Batch, end: float, cutoff: float | None, cut_code: int, faults
         totals.cache_creation_input_tokens += write5 + write1h
         totals.cache_read_input_tokens += read
         totals.output_tokens += output_tokens
+    cache.commit(pending)
     batch.outcomes = outcomes
     batch.ended = end
     counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
@@ -242,8 +285,11 @@ def answer(batch: Batch, index: int, code: int, seed: int) -> tuple[str, str, in
     record = batch.records[index]
     assert record.analysis is not None
     key = f"{seed}:{record.custom_id}"
-    fault = {NOT_JSON: "not_json", BAD_ENUM: "bad_enum"}.get(code)
-    text = stand_in.answer_text(record.schema, record.analysis, key, fault)
+    if code == REFUSED:
+        return "", "refusal", 0
+    fault = {NOT_JSON: "not_json", BAD_ENUM: "bad_enum", CUT: "long"}.get(code)
+    text = stand_in.answer_text(record.schema, record.analysis, key, fault,
+                                min_chars=(record.max_tokens + 1) * stand_in.CHARS_PER_TOKEN)
     tokens = stand_in.count_tokens(text)
     if tokens > record.max_tokens:
         # Cut where the budget ends: the JSON is left unterminated, as a real max_tokens stop leaves it.
@@ -282,37 +328,51 @@ def result_line(batch: Batch, index: int, seed: int) -> dict[str, Any]:
         text, stop_reason, output_tokens = answer(batch, index, code, seed)
         write5, write1h, read = batch.cache.get(index, (0, 0, 0))
         info = stand_in.resolve_model(record.model)
-        result = {
-            "type": "succeeded",
-            "message": {
-                "model": info.model_id if info else record.model,
-                "id": make_id("msg_", key=f"{seed}:{batch.id}:{record.custom_id}"),
-                "type": "message",
-                "role": "assistant",
-                "content": [{"type": "text", "text": text}],
-                "stop_reason": stop_reason,
-                "stop_sequence": None,
-                "usage": {
-                    "input_tokens": record.input_tokens - write5 - write1h - read,
-                    "cache_creation_input_tokens": write5 + write1h,
-                    "cache_read_input_tokens": read,
-                    "cache_creation": {"ephemeral_5m_input_tokens": write5, "ephemeral_1h_input_tokens": write1h},
-                    "output_tokens": output_tokens,
-                    "service_tier": "batch",
-                    "inference_geo": "not_available",
-                },
+        message: dict[str, Any] = {
+            "model": info.model_id if info else record.model,
+            "id": make_id("msg_", key=f"{seed}:{batch.id}:{record.custom_id}"),
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "text", "text": text}] if code != REFUSED else [],
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": record.input_tokens - write5 - write1h - read,
+                "cache_creation_input_tokens": write5 + write1h,
+                "cache_read_input_tokens": read,
+                "cache_creation": {"ephemeral_5m_input_tokens": write5, "ephemeral_1h_input_tokens": write1h},
+                "output_tokens": output_tokens,
+                "service_tier": "batch",
+                "inference_geo": "not_available",
             },
         }
+        if code == REFUSED:
+            message["stop_details"] = dict(REFUSAL_DETAILS)
+        result = {"type": "succeeded", "message": message}
     return {"custom_id": record.custom_id, "result": result}
 
 
-def stream_results(batch: Batch, seed: int, chunk_bytes: int = 64 * 1024) -> Iterator[bytes]:
+def _line_bytes(batch: Batch, index: int, seed: int, faults: Faults) -> bytes:
+    line = result_line(batch, index, seed)
+    custom_id = line["custom_id"]
+    draw = stand_in.unit(str(seed), batch.id, custom_id, "line")
+    if draw < faults.malformed_line:
+        head = json.dumps({"custom_id": custom_id}, separators=(",", ":"))[:-1]
+        return (head + ',"result":{"type":"succeeded","message":' + "[" * MALFORMED_DEPTH + "]" * MALFORMED_DEPTH
+                + "}}\n").encode("utf-8")
+    if draw < faults.malformed_line + faults.bad_custom_id:
+        line["custom_id"] = _FIRST_NUMBER.sub("9" * 25, custom_id, count=1) if _FIRST_NUMBER.search(custom_id) \
+            else custom_id + "-" + "9" * 25
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def stream_results(batch: Batch, seed: int, chunk_bytes: int = 64 * 1024, faults: Faults | None = None) -> Iterator[bytes]:
     """The results file, built line by line in processing order and sent in ~64 KB chunks."""
     buffer: list[bytes] = []
     size = 0
+    faults = faults or Faults()
     for index in batch.order:
-        line = json.dumps(result_line(batch, index, seed), ensure_ascii=False, separators=(",", ":"))
-        data = line.encode("utf-8") + b"\n"
+        data = _line_bytes(batch, index, seed, faults)
         buffer.append(data)
         size += len(data)
         if size >= chunk_bytes:

@@ -480,14 +480,22 @@ def answer_object(schema: dict[str, Any], analysis: Analysis, key: str, bad_enum
     return obj
 
 
-def answer_text(params_schema: dict[str, Any] | None, analysis: Analysis, key: str, fault: str | None = None) -> str:
+def answer_text(params_schema: dict[str, Any] | None, analysis: Analysis, key: str, fault: str | None = None,
+                min_chars: int = 0) -> str:
     """The text of the single content block: compact JSON when a schema was given, else a draft.
 
-    ``fault`` is ``"not_json"`` (fenced, prefixed or cut-off JSON) or ``"bad_enum"``.
+    ``fault`` is ``"not_json"`` (fenced, prefixed or cut-off JSON), ``"bad_enum"``, or ``"long"``: the
+    longest text field goes on and on, to at least ``min_chars`` characters of answer (a model that
+    writes past ``max_tokens``).
     """
     if params_schema is None:
-        return draft_reply(analysis, key)
+        return draft_reply(analysis, key) * (1 + min_chars // 40 if fault == "long" else 1)
     obj = answer_object(params_schema, analysis, key, bad_enum=fault == "bad_enum")
+    if fault == "long":
+        longest = max((k for k, v in obj.items() if isinstance(v, str)), key=lambda k: len(obj[k]), default=None)
+        if longest is not None:
+            value = obj[longest] or "..."
+            obj[longest] = "\n\n".join([value] * (2 + min_chars // max(1, len(value))))
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     if fault == "not_json":
         variant = int(unit(key, "not_json") * 3)

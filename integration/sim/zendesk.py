@@ -35,6 +35,8 @@ from integration.sim.zendesk_inspect import ZendeskInspection
 from integration.sim.zendesk_store import BOT_USER_ID, MAX_BULK, ApiError, Store, comments_of
 
 EXPORT_MAX_PER_PAGE = 1000  # Zendesk incremental exports docs
+EXPORT_PER_MINUTE = 10  # "up to 10 requests per minute to these endpoints" (Incremental Exports docs)
+EXPORT_PER_MINUTE_HIGH_VOLUME = 30  # with the High Volume API add-on (DESIGN §7)
 COMMENTS_MAX_PAGE_SIZE = 100  # Zendesk cursor pagination docs
 
 
@@ -72,7 +74,10 @@ class ZendeskSim(ZendeskInspection, SimServer):
     off) for ``PUT /tickets/{id}``. ``export_exclude_recent_seconds``: changes this recent are not
     exported yet. ``job_complete_after_seconds``: clock time before an update_many job applies
     (it reports ``working`` from half-way). ``max_queued_jobs``: queued or working jobs allowed.
-    ``fault_seed``: seed of the injected-fault draws (see ``set_faults``).
+    ``fault_seed``: seed of the injected-fault draws (see ``set_faults``). ``high_volume``: the High
+    Volume add-on (30 export requests a minute instead of 10; ``export_per_minute`` overrides either).
+    ``default_triggers``: Zendesk's standard notification triggers are active, as on every real account
+    (their e-mails appear as ``Notification`` events in audits and in the event export).
     """
 
     def __init__(
@@ -82,7 +87,7 @@ class ZendeskSim(ZendeskInspection, SimServer):
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Clock = time.time,
-        export_per_minute: int = 10,
+        export_per_minute: int | None = None,
         rate_per_minute: int = 700,
         rate_window_seconds: float = 60,
         export_exclude_recent_seconds: int = 60,
@@ -90,6 +95,8 @@ class ZendeskSim(ZendeskInspection, SimServer):
         max_queued_jobs: int = 30,
         ticket_updates_per_minute: int | None = None,
         fault_seed: int = 0,
+        high_volume: bool = False,
+        default_triggers: bool = True,
     ) -> None:
         super().__init__(host=host, port=port, clock=clock)
         self.email = email
@@ -98,8 +105,12 @@ class ZendeskSim(ZendeskInspection, SimServer):
         self.export_exclude_recent_seconds = export_exclude_recent_seconds
         self.job_complete_after_seconds = job_complete_after_seconds
         self.max_queued_jobs = max_queued_jobs
-        self.store = Store()
+        self.store = Store(triggers=default_triggers)
+        if export_per_minute is None:
+            export_per_minute = EXPORT_PER_MINUTE_HIGH_VOLUME if high_volume else EXPORT_PER_MINUTE
         self._account = _Window(rate_per_minute, rate_window_seconds)
+        # One window for both incremental exports: the limit is the account's, not the endpoint's (DESIGN §7;
+        # incremental-export-429.json was answered on incremental/users.json by the same rule)
         self._export = _Window(export_per_minute, rate_window_seconds)
         self._ticket_updates = _Window(ticket_updates_per_minute, rate_window_seconds)
         self._faults = {"rate_429": 0.0, "rate_500": 0.0, "rate_503": 0.0}
@@ -123,6 +134,8 @@ class ZendeskSim(ZendeskInspection, SimServer):
         self.route("GET", "/api/v2/tickets/show_many.json", api(self._show_many))
         self.route("PUT", "/api/v2/tickets/update_many.json", api(self._update_many))
         self.route("GET", "/api/v2/tickets/{id}/comments.json", api(self._comments))
+        self.route("GET", "/api/v2/tickets/{id}/audits.json", api(self._audits))
+        self.route("GET", "/api/v2/users/me.json", api(self._me))
         for method in ("GET", "PUT", "POST", "DELETE"):
             self.route(method, "/api/v2/tickets/{id}/tags.json", api(self._tags))
         self.route("GET", "/api/v2/tickets/{id}.json", api(self._show_ticket))
@@ -301,18 +314,18 @@ class ZendeskSim(ZendeskInspection, SimServer):
         include = request.arg("include") or ""
         with_comments = "comment_events" in include.split(",")
         cutoff = int(now) - self.export_exclude_recent_seconds
-        audits = self.store.events_page(start, per_page, cutoff)
+        audits, end_time = self.store.events_page(start, per_page, cutoff)
         base = self._base(request)
         if not audits:  # incremental-tickets-time-based-empty-final-page.json
             return Response(200, {"ticket_events": [], "count": 0, "end_of_stream": True, "next_page": None, "end_time": None})
-        end_time = audits[-1].created_at + 1  # incremental-tickets-time-based-page.json: last + 1
         query = {"start_time": str(end_time)}
         if include:
             query["include"] = include
         if explicit:
             query["per_page"] = str(per_page)
         body = {
-            "ticket_events": [shapes.ticket_event_json(a, with_comments) for a in audits],
+            "ticket_events": [shapes.ticket_event_json(a, with_comments, self.store.tickets[a.ticket_id].requester_id)
+                              for a in audits],
             "count": len(audits),
             "end_of_stream": len(audits) < per_page,
             "next_page": f"{base}/api/v2/incremental/ticket_events.json?{urlencode(query)}",
@@ -357,7 +370,8 @@ class ZendeskSim(ZendeskInspection, SimServer):
                 ':unpermitted_keys=>["ticket.id"], :invalid_values=>[]}}'
             )
         base = self._base(request)
-        return Response(200, {"ticket": shapes.ticket_json(t, base), "audit": shapes.audit_json(audit)}, headers)
+        return Response(200, {"ticket": shapes.ticket_json(t, base), "audit": shapes.audit_json(audit, t.requester_id)},
+                        headers)
 
     def _delete_ticket(self, request: Request) -> Response:
         t = self.store.get(request.params["id"])
@@ -413,6 +427,15 @@ class ZendeskSim(ZendeskInspection, SimServer):
             links["prev"] = f"{path}?{urlencode(sorted({**extra, 'page[before]': first_cursor, 'page[size]': str(size)}.items()))}"
             links["next"] = f"{path}?{urlencode(sorted({**extra, 'page[after]': last_cursor, 'page[size]': str(size)}.items()))}"
         return Response(200, {"comments": [shapes.comment_json(c) for c in chunk], "meta": meta, "links": links})
+
+    def _audits(self, request: Request) -> Response:
+        # ticket-audits-notifications.json: one page with offset-style links (we never need a second one)
+        t = self.store.get(request.params["id"])
+        audits = [shapes.audit_json(a, t.requester_id) for a in self.store.audits_of(t.id)]
+        return Response(200, {"audits": audits, "next_page": None, "previous_page": None, "count": len(audits)})
+
+    def _me(self, request: Request) -> Response:
+        return Response(200, {"user": shapes.user_json(BOT_USER_ID, self.email, self._base(request), self.clock())})
 
     @staticmethod
     def _comment_cursor(index: int) -> str:

@@ -13,6 +13,8 @@ tests, the demo and the benchmarks use; the same operations are served over HTTP
 | ``GET /_sim/calls`` | ``call_counts()`` |
 | ``GET /_sim/stats`` | ``stats()`` |
 | ``PUT /_sim/faults {"rate_429", "rate_500", "rate_503", "seed", "latency_seconds"}`` | ``set_faults(...)`` |
+| ``POST /_sim/bulk_update {"ids", "changes", "at"}`` | ``bulk_update(ids, changes, at)`` |
+| ``POST /_sim/export_budget {"calls"}`` | ``use_export_budget(calls)`` |
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class ZendeskInspection:
     _faults: dict[str, float]
     _fault_rng: random.Random
     _counters: dict[str, int]
+    _export: Any  # the shared export window (zendesk._Window)
 
     if TYPE_CHECKING:  # provided by SimServer; declared for type checkers only (MRO!)
 
@@ -72,6 +75,8 @@ class ZendeskInspection:
         self.route("GET", "/_sim/calls", lambda r: Response(200, {"calls": self.call_counts()}))
         self.route("GET", "/_sim/stats", lambda r: Response(200, self.stats()))
         self.route("PUT", "/_sim/faults", self._sim_faults)
+        self.route("POST", "/_sim/bulk_update", self._sim_bulk_update)
+        self.route("POST", "/_sim/export_budget", self._sim_export_budget)
 
     # -- /_sim/ over HTTP -------------------------------------------------------------------
     def _sim_seed(self, request: Request) -> Response:
@@ -87,6 +92,17 @@ class ZendeskInspection:
             return Response(201, {"ticket": self.add_customer_reply(int(request.params["id"]), str(body.get("body", "")))})
         except KeyError:
             return Response(404, shapes.NOT_FOUND)
+
+    def _sim_bulk_update(self, request: Request) -> Response:
+        body = request.json() or {}
+        at = body.get("at")
+        updated = self.bulk_update([int(i) for i in body.get("ids") or []], dict(body.get("changes") or {}),
+                                   at=int(at) if at is not None else None)
+        return Response(200, {"updated": updated})
+
+    def _sim_export_budget(self, request: Request) -> Response:
+        body = request.json() or {}
+        return Response(200, {"remaining": self.use_export_budget(int(body.get("calls", 1)))})
 
     def _sim_tickets(self, request: Request) -> Response:
         return Response(200, {"tickets": self.snapshot()})
@@ -167,6 +183,32 @@ class ZendeskInspection:
         with self.lock:
             t = self.store.tickets[int(ticket_id)]
             return self._snapshot_one(self.store.customer_reply(t, body, self._now()))
+
+    def bulk_update(self, ids: list[int], changes: dict[str, Any], at: int | None = None,
+                    author_id: int = AGENT_IDS[0]) -> list[int]:
+        """Apply the same ``changes`` (a ``PUT /tickets/{id}`` body) to every ticket in ``ids``, all in the
+        one second ``at`` (default now): what a macro or a bulk close of 2,000 tickets does. Every ticket
+        gets its own audit in that second; closed and deleted tickets are left out. Not counted in
+        ``stats()`` as API updates (an agent did it in Zendesk). Returns the ids changed."""
+        with self.lock:
+            stamp = self._now() if at is None else int(at)
+            done = []
+            for ticket_id in ids:
+                t = self.store.tickets.get(int(ticket_id))
+                if t is None or t.deleted or t.status == "closed":
+                    continue
+                self.store.update(t, dict(changes), author_id, stamp, channel="web", api=False)
+                done.append(t.id)
+            return done
+
+    def use_export_budget(self, calls: int = 1) -> int:
+        """Spend ``calls`` of this minute's incremental-export requests, as another tool of the account
+        would (the budget is the account's). Returns what is left this minute."""
+        with self.lock:
+            now = self.clock()
+            for _ in range(max(0, calls)):
+                self._export.hit(now)
+            return self._export.remaining()
 
     def delete_ticket(self, ticket_id: int) -> None:
         """Soft-delete a ticket (it then exports with status ``deleted``)."""

@@ -19,13 +19,16 @@ recording exists the source is cited next to the shape. Error bodies, with how s
 | 400 ``TooManyValues`` (>100 ids/tickets) | error name zenpy maps to TooManyValuesException (facetoe/zenpy#467); text ours |
 | 400 invalid pagination | not recorded; we are stricter than "silently clamp" on purpose |
 | 500 / 503 injected faults | not recorded; 503 is sent as text/html like a load balancer would |
+
+Trigger e-mails (``Notification`` events, see ``TRIGGERS``) and the failed job item are recorded shapes;
+``GET /users/me`` is not recorded (key set from the Zendesk Users API docs, "Show Self").
 """
 
 from __future__ import annotations
 
 import html
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from integration.sim import zendesk_store as _store  # circular on purpose: used at call time only
 
@@ -48,6 +51,38 @@ TICKET_FORM_ID = 6130830344474
 BRAND_ID = 6130830354842
 GROUP_ID = 6130852536346
 EVENT_VIA = {"email": "Mail", "web": "Web form", "api": "Web service"}
+
+
+class Trigger(NamedTuple):
+    id: int
+    title: str
+    subject: str
+    body: str
+    to: str  # "requester" | "agents"
+
+
+# Zendesk's standard triggers, as their Notification events appear in real audits. The subject and body
+# are the trigger's *template*: both recordings keep the placeholders unrendered ({{ticket.id}} …).
+# - received: ticket-audits-notifications.json (2017, then titled "Notify requester of received
+#   request"; the current title is from Zendesk's "About the standard Support triggers").
+# - agents: ticket-create-with-comment.json (2024).
+# - comment_update: a 2020 live audit pasted into the test data of a VMware Workspace ONE Zendesk
+#   connector (found by its text in the code index; the repository is not named there).
+# When each one fires is in ``zendesk_store.Store`` (``_CREATED`` / ``_notified``).
+TRIGGERS: dict[str, Trigger] = {
+    "received": Trigger(
+        304221247, "Notify requester and CCs of received request", "[Request received] {{ticket.title}}",
+        "Your request ({{ticket.id}}) has been received and is being reviewed by our support staff.\n\n"
+        "To add additional comments, reply to this email.\n\n{{ticket.comments_formatted}}", "requester"),
+    "agents": Trigger(
+        304221367, "Notify all agents of received request", "[{{ticket.account}}] {{ticket.title}}",
+        "A ticket (#{{ticket.id}}) by {{ticket.requester.name}} has been received. It is unassigned.\n\n"
+        "{{ticket.latest_comment_html}}", "agents"),
+    "comment_update": Trigger(
+        360149638672, "Notify requester and CCs of comment update", "[{{ticket.account}}] Re: {{ticket.title}}",
+        "Your request ({{ticket.id}}) has been updated. To add additional comments, reply to this email.\n"
+        "{{ticket.comments_formatted}}", "requester"),
+}
 
 
 def iso(epoch: float) -> str:
@@ -159,8 +194,31 @@ def comment_event_json(c: Comment) -> dict[str, Any]:
     }
 
 
-def audit_json(a: Audit) -> dict[str, Any]:
-    """The ``audit`` of a ticket PUT response (ticket-update-put.json)."""
+def trigger_via(trigger: Trigger) -> dict[str, Any]:
+    # ticket-create-with-comment.json (2024): no "to", a "deleted" flag and a revision_id
+    return {"channel": "rule", "source": {"from": {"deleted": False, "title": trigger.title, "id": trigger.id,
+                                                   "revision_id": 3}, "rel": "trigger"}}
+
+
+def _recipients(trigger: Trigger, requester_id: int) -> list[int]:
+    return [requester_id] if trigger.to == "requester" else [*_store.AGENT_IDS, _store.BOT_USER_ID]
+
+
+def notification_events(a: Audit, requester_id: int) -> list[dict[str, Any]]:
+    """The trigger e-mails of an audit, key for key as ticket-audits-notifications.json (after the
+    Comment and field events: ids follow theirs)."""
+    first = a.id + 2 + len(a.changes)
+    out = []
+    for k, key in enumerate(a.notifications):
+        trigger = TRIGGERS[key]
+        out.append({"id": first + k, "type": "Notification", "via": trigger_via(trigger), "subject": trigger.subject,
+                    "body": trigger.body, "recipients": _recipients(trigger, requester_id)})
+    return out
+
+
+def audit_json(a: Audit, requester_id: int) -> dict[str, Any]:
+    """An audit as in a ticket PUT response (ticket-update-put.json) or the audits list
+    (ticket-audits-notifications.json): Comment, Create/Change events, then Notification events."""
     events: list[dict[str, Any]] = []
     if a.comment is not None:
         events.append(comment_event_json(a.comment))
@@ -169,6 +227,7 @@ def audit_json(a: Audit) -> dict[str, Any]:
         if a.kind == "Change":
             event["previous_value"] = previous
         events.append(event)
+    events.extend(notification_events(a, requester_id))
     return {
         "id": a.id,
         "ticket_id": a.ticket_id,
@@ -180,7 +239,7 @@ def audit_json(a: Audit) -> dict[str, Any]:
     }
 
 
-def ticket_event_json(a: Audit, with_comments: bool) -> dict[str, Any]:
+def ticket_event_json(a: Audit, with_comments: bool, requester_id: int) -> dict[str, Any]:
     """One item of the incremental ticket event export.
 
     No real recording exists (see SOURCES.md "Not found"). Shape from the Zendesk
@@ -188,6 +247,12 @@ def ticket_event_json(a: Audit, with_comments: bool) -> dict[str, Any]:
     (unit_tests/.../TICKET_EVENTS_STREAM_RESPONSE): top-level ``via`` is a display string,
     child events carry ``event_type``; field changes are flattened (``{field: value,
     "previous_value": ...}``). Comment events appear only with ``include=comment_events``.
+
+    Trigger e-mails: each event "contains all the fields that were updated in that change" (the docs),
+    and the audit of the same change holds Notification events with a ``body``
+    (ticket-audits-notifications.json), so they come as children with ``event_type: "Notification"``
+    whatever the sideload. That is why singer-io/tap-zendesk's TicketComments keeps only children with
+    ``event_type == 'Comment'`` (tap_zendesk/streams.py).
     """
     label = EVENT_VIA.get(a.channel, "Web service")
     children: list[dict[str, Any]] = []
@@ -225,6 +290,10 @@ def ticket_event_json(a: Audit, with_comments: bool) -> dict[str, Any]:
             child["previous_value"] = previous
         child["event_type"] = a.kind
         children.append(child)
+    for event in notification_events(a, requester_id):
+        children.append({"id": event["id"], "via": event["via"], "via_reference_id": None, "type": "Notification",
+                         "subject": event["subject"], "body": event["body"], "recipients": event["recipients"],
+                         "event_type": "Notification"})
     return {
         "child_events": children,
         "id": a.id,
@@ -258,10 +327,24 @@ def job_success(ticket_id: int) -> dict[str, Any]:
 
 
 def job_failure(index: int, ticket_id: int | None, error: str, details: str) -> dict[str, Any]:
-    # No recorded failed *ticket* item. Keys are the union of the recorded organizations
-    # failure (job-status-completed-with-errors.json: index, error, id, details) and the
-    # Zendesk OAS "FailedResult" schema (action, details, error, id, success).
-    return {"index": index, "id": ticket_id, "action": "update", "success": False, "error": error, "details": details}
+    # The recorded failed item, key for key (job-status-completed-with-errors.json): no "success" and no
+    # "action" key. The Zendesk OAS "FailedResult" schema lists success/action, but no recording has them.
+    return {"index": index, "error": error, "id": ticket_id, "details": details}
+
+
+def user_json(user_id: int, email: str, base: str, now: float) -> dict[str, Any]:
+    """The API user (``GET /users/me``). Not recorded: keys from the Zendesk Users API docs ("Show Self")."""
+    stamp = iso(now - 86400 * 365)
+    return {
+        "id": user_id, "url": f"{base}/api/v2/users/{user_id}.json", "name": "Triage Bot", "email": email,
+        "created_at": stamp, "updated_at": stamp, "time_zone": "UTC", "iana_time_zone": "Etc/UTC", "phone": None,
+        "shared_phone_number": None, "photo": None, "locale_id": 1, "locale": "en-US", "organization_id": None,
+        "role": "admin", "verified": True, "external_id": None, "tags": [], "alias": None, "active": True,
+        "shared": False, "shared_agent": False, "last_login_at": None, "two_factor_auth_enabled": None,
+        "signature": None, "details": None, "notes": None, "role_type": None, "custom_role_id": None,
+        "moderator": True, "ticket_restriction": None, "only_private_comments": False, "restricted_agent": False,
+        "suspended": False, "default_group_id": GROUP_ID, "report_csv": True, "user_fields": {},
+    }
 
 
 # -- error bodies ---------------------------------------------------------------------------

@@ -79,7 +79,8 @@ class Ticket:
 
 
 class Audit(NamedTuple):
-    """One update of a ticket: field changes ``(field, value, previous)`` and maybe a comment."""
+    """One update of a ticket: field changes ``(field, value, previous)``, maybe a comment, and the
+    trigger e-mails it sent (keys of ``zendesk_shapes.TRIGGERS``)."""
 
     id: int
     ticket_id: int
@@ -89,6 +90,15 @@ class Audit(NamedTuple):
     kind: str  # "Create" | "Change"
     changes: tuple[tuple[str, Any, Any], ...]
     comment: Comment | None = None
+    notifications: tuple[str, ...] = ()
+
+
+# Which standard triggers fire (Zendesk "About the standard Support triggers"): a new ticket e-mails its
+# requester and all agents; a public comment by anyone but the requester e-mails the requester. The
+# requester-and-CCs e-mail "is suppressed when internal notes are added to a ticket" (Zendesk
+# "Customizing default email notifications to CCs and followers"), so a private note sends nothing.
+_CREATED = ("received", "agents")
+_COMMENT_UPDATE = ("comment_update",)
 
 
 def comment_raw(*fields: Any) -> RawComment:
@@ -148,7 +158,8 @@ def parse_iso(value: str) -> int:
 class Store:
     """Every ticket, comment, audit and job of one simulated account."""
 
-    def __init__(self) -> None:
+    def __init__(self, triggers: bool = True) -> None:
+        self.triggers = triggers  # Zendesk's standard triggers are active (every new account has them)
         self.tickets: dict[int, Ticket] = {}
         self._keys: list[tuple[int, int]] = []  # (generated_timestamp, id), sorted
         self._audit_keys: list[tuple[int, int]] = []  # (timestamp, audit id), sorted
@@ -189,6 +200,10 @@ class Store:
             pos = bisect.bisect_left(self._audit_keys, key)
             self._audit_keys.insert(pos, key)
             self._audits.insert(pos, audit)
+
+    def _notified(self, public: bool, author_id: int, requester_id: int) -> tuple[str, ...]:
+        """The trigger e-mails of an update that adds a comment (see ``_COMMENT_UPDATE``)."""
+        return _COMMENT_UPDATE if self.triggers and public and author_id != requester_id else ()
 
     def _touch(self, t: Ticket, now: int) -> None:
         old = (t.gts, t.id)
@@ -251,7 +266,9 @@ class Store:
         audit_id = self._new_id()
         comment = comment_raw(audit_id + 1, description, True, requester, created_at, audit_id, channel)
         created = (("subject", subject, None), ("status", status, None), ("priority", priority, None), ("tags", t.tags, None))
-        self._add_audit(audit_raw(audit_id, tid, created_at, requester, channel, "Create", created, comment), bulk=not reindex)
+        notified = _CREATED if self.triggers else ()
+        self._add_audit(audit_raw(audit_id, tid, created_at, requester, channel, "Create", created, comment, notified),
+                        bulk=not reindex)
         comments = [comment]
         last = created_at
         for body, public, author_or_none, at in thread or []:
@@ -260,7 +277,8 @@ class Store:
             a_id = self._new_id()
             comment = comment_raw(a_id + 1, body, public, author, at, a_id, channel_c)
             comments.append(comment)
-            self._add_audit(audit_raw(a_id, tid, at, author, channel_c, "Change", (), comment), bulk=not reindex)
+            self._add_audit(audit_raw(a_id, tid, at, author, channel_c, "Change", (), comment,
+                                      self._notified(public, author, requester)), bulk=not reindex)
             last = max(last, at)
         t.comments = tuple(comments)
         t.updated_at = t.gts = last
@@ -297,20 +315,39 @@ class Store:
         hi = bisect.bisect_left(self._keys, (cutoff, -1))
         return [self.tickets[tid] for _, tid in self._keys[lo : min(hi, lo + per_page)]]
 
-    def events_page(self, start_time: int, per_page: int, cutoff: int) -> list[Audit]:
-        """Audits with ``start_time <= timestamp < cutoff``; a page never splits one second
-        (``end_time`` is the last timestamp + 1, so a split would lose events)."""
-        lo = bisect.bisect_left(self._audit_keys, (start_time, -1))
-        hi = bisect.bisect_left(self._audit_keys, (cutoff, -1))
+    def events_page(self, start_time: int, per_page: int, cutoff: int) -> tuple[list[Audit], int | None]:
+        """At most ``per_page`` audits with ``start_time <= timestamp < cutoff``, and the page's ``end_time``.
+
+        The time-based export pages by second, and its next page starts at ``end_time`` *inclusive*:
+        - a full page whose last second is complete ends at that second + 1 (as recorded:
+          incremental-tickets-time-based-page.json);
+        - a full page cut inside a second ends at that second: the records of that second already sent
+          come again on the next page; and when more than a page of records shares one second, the
+          request starting at that second gets the same page again, for ever (zendesk_api_client_rb#168,
+          zenpy#451, estuary/connectors#2007);
+        - the last page (end of stream) ends at the second of its last record, which the next request
+          returns again (zenpy#451: ``end_time`` = the last ticket's ``generated_timestamp``, and the
+          request from it returned those tickets a second time).
+        """
+        keys = self._audit_keys
+        lo = bisect.bisect_left(keys, (start_time, -1))
+        hi = bisect.bisect_left(keys, (cutoff, -1))
         end = min(hi, lo + per_page)
-        if end > lo and end < hi:
-            last_ts = self._audit_keys[end - 1][0]
-            end = min(hi, bisect.bisect_left(self._audit_keys, (last_ts + 1, -1)))
-        return [audit_view(raw) for raw in self._audits[lo:end]]
+        if end == lo:
+            return [], None
+        last_ts = keys[end - 1][0]
+        end_time = last_ts + 1 if end < hi and keys[end][0] > last_ts else last_ts
+        return [audit_view(raw) for raw in self._audits[lo:end]], end_time
+
+    def audits_of(self, ticket_id: int) -> list[Audit]:
+        """Every audit of one ticket, oldest first (a scan: for tests, not for 100,000 tickets)."""
+        return [audit_view(raw) for raw in self._audits if raw[1] == ticket_id]
 
     # -- changes ----------------------------------------------------------------------------
-    def update(self, t: Ticket, changes: dict[str, Any], author_id: int, now: int, channel: str = "api") -> Audit:
-        """Apply a ``PUT /tickets/{id}`` body. Validates everything before changing anything."""
+    def update(self, t: Ticket, changes: dict[str, Any], author_id: int, now: int, channel: str = "api",
+               api: bool = True) -> Audit:
+        """Apply a ``PUT /tickets/{id}`` body. Validates everything before changing anything.
+        ``api=False``: a change made in Zendesk itself (an agent's macro), not counted as an API update."""
         if t.deleted:
             raise ApiError(404, shapes.NOT_FOUND)
         if t.status == "closed":
@@ -366,10 +403,12 @@ class Store:
             author = int(comment.get("author_id") or author_id)
             new_comment = comment_raw(audit_id + 1, str(body), public, author, now, audit_id, channel)
             t.comments = (*t.comments, new_comment)
-        raw = audit_raw(audit_id, t.id, now, author_id, channel, "Change", tuple(recorded), new_comment)
+        notified = self._notified(new_comment[2], new_comment[3], t.requester_id) if new_comment else ()
+        raw = audit_raw(audit_id, t.id, now, author_id, channel, "Change", tuple(recorded), new_comment, notified)
         self._add_audit(raw)
         self._touch(t, now)
-        self.count_update(now)
+        if api:
+            self.count_update(now)
         return audit_view(raw)
 
     def set_tags(self, t: Ticket, mode: str, values: Any, author_id: int, now: int) -> list[str]:

@@ -62,7 +62,7 @@ def bot_user_id(ctx: Context) -> int | None:
     """The Zendesk user the service writes as (``users/me``), read once and kept: only an internal comment
     by this user can be our note (a customer can paste our footer into a reply)."""
     value = store.get_sync(ctx.db, "bot_user_id")
-    if value is None and ctx.zendesk is not None and hasattr(zd, "fetch_me"):
+    if value is None and ctx.zendesk is not None:
         value = str(zd.fetch_me(ctx.zendesk))
         store.set_sync(ctx.db, "bot_user_id", value)
     return int(value) if value else None

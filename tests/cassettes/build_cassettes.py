@@ -18,6 +18,11 @@ The only additions to recorded headers: ``content-type`` where the fixture recor
 all (issue quotes, ellmer's state file, the Delphi guide paste): ``application/json``, and for the
 results stream ``application/x-jsonl`` (the content type SOURCES.md cites for results).
 
+One envelope is not recorded: ``GET /job_statuses/show_many.json`` answers
+``{"job_statuses": [<job_status>, ...]}`` (Zendesk Job Statuses docs, "Show Many Job Statuses"); those
+cassettes put the recorded ``job_status`` objects, unchanged, inside it (``Step.show_many``), drop the
+recorded ``content-length`` (the body is longer) and leave out the jobs the scenario says are gone.
+
 The tests never rebuild these files; tests/adapters/test_*_cassettes.py check that a rebuild
 gives the same bytes and that no credential header is in any cassette.
 """
@@ -77,6 +82,7 @@ class Step:
     body: dict[str, Any] | None = None  # JSON request body we send
     jsonl: tuple[tuple[str, str], ...] = ()  # results stream: (fixture, "raw_lines" | "body") parts, in order
     why: str = ""  # how the request differs from the recorded one, if it does
+    show_many: tuple[str, ...] = ()  # job-status fixtures whose job_status objects fill {"job_statuses": [...]}
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,8 @@ class Scenario:
 
 
 EXPORT = f"{ZENDESK}/incremental/tickets/cursor.json"
+JOBS = f"{ZENDESK}/job_statuses/show_many.json"
+SHOW_MANY_WHY = "the recorded job_status objects inside the documented show_many envelope {\"job_statuses\": [...]}"
 BATCHES = f"{ANTHROPIC}/messages/batches"
 ENDED_BATCH = "msgbatch_011R1x8g28xYbJecnEni5jca"
 
@@ -131,22 +139,24 @@ SCENARIOS: tuple[Scenario, ...] = (
         Step("PUT", f"{ZENDESK}/tickets/update_many.json", "zendesk/tickets-update-many-queued.json", body=UPDATE_MANY_BODY,
              why="request body is ours (tags + internal note); the recording updated subject/description of the same ticket"),
     )),
-    Scenario("zendesk_job_completed", "fetch_jobs([...]): a completed ticket-update job", (
-        Step("GET", f"{ZENDESK}/job_statuses/V3-8b32e60d85c68fd120a252e8becc6faa.json",
-             "zendesk/job-status-completed-ticket-update.json"),
+    Scenario("zendesk_job_completed", "fetch_jobs([...]): a completed ticket-update job (show_many)", (
+        Step("GET", f"{JOBS}?ids=V3-8b32e60d85c68fd120a252e8becc6faa", "zendesk/job-status-completed-ticket-update.json",
+             show_many=("zendesk/job-status-completed-ticket-update.json",), why=SHOW_MANY_WHY),
     )),
-    Scenario("zendesk_job_completed_with_errors", "fetch_jobs([...]): a completed job whose items all failed", (
-        Step("GET", f"{ZENDESK}/job_statuses/V3-1207fa1c4584f2c28560ca1dbfef6bf2.json",
-             "zendesk/job-status-completed-with-errors.json"),
+    Scenario("zendesk_job_completed_with_errors", "fetch_jobs([...]): a completed job whose items all failed (show_many)", (
+        Step("GET", f"{JOBS}?ids=V3-1207fa1c4584f2c28560ca1dbfef6bf2", "zendesk/job-status-completed-with-errors.json",
+             show_many=("zendesk/job-status-completed-with-errors.json",), why=SHOW_MANY_WHY),
     )),
-    Scenario("zendesk_job_working", "fetch_jobs([...]): a job still working", (
-        Step("GET", f"{ZENDESK}/job_statuses/V3-47ed156789697d342091e8d273f50b5d.json", "zendesk/job-status-working.json"),
+    Scenario("zendesk_job_working", "fetch_jobs([...]): a job still working (show_many)", (
+        Step("GET", f"{JOBS}?ids=V3-47ed156789697d342091e8d273f50b5d", "zendesk/job-status-working.json",
+             show_many=("zendesk/job-status-working.json",), why=SHOW_MANY_WHY),
     )),
-    Scenario("zendesk_job_missing", "fetch_jobs([gone, done]): 404 RecordNotFound → missing, then the next job", (
-        Step("GET", f"{ZENDESK}/job_statuses/V3-00000000000000000000000000000000.json", "zendesk/ticket-update-404.json",
-             why="recorded on PUT tickets/9223372036854775807.json: the same RecordNotFound 404 body, served on a job status"),
-        Step("GET", f"{ZENDESK}/job_statuses/V3-8b32e60d85c68fd120a252e8becc6faa.json",
-             "zendesk/job-status-completed-ticket-update.json"),
+    Scenario("zendesk_job_missing", "fetch_jobs([gone, done, working]): one show_many call; the gone job is left out", (
+        Step("GET", f"{JOBS}?ids=V3-00000000000000000000000000000000%2CV3-8b32e60d85c68fd120a252e8becc6faa"
+                    "%2CV3-47ed156789697d342091e8d273f50b5d",
+             "zendesk/job-status-completed-ticket-update.json",
+             show_many=("zendesk/job-status-completed-ticket-update.json", "zendesk/job-status-working.json"),
+             why=SHOW_MANY_WHY + "; show_many leaves out a job it no longer knows"),
     )),
     # --- Anthropic: Message Batches -------------------------------------------------------------
     Scenario("anthropic_batch_create", "create_batch(the recorded requests): 200 in_progress", (
@@ -211,6 +221,11 @@ def _response(step: Step) -> dict[str, Any]:
                 lines.extend(json.dumps(item, separators=(",", ":"), ensure_ascii=False) for item in part["body"])
         data = ("\n".join(lines) + "\n").encode("utf-8")
         headers.setdefault("content-type", "application/x-jsonl")
+    elif step.show_many:
+        body = {"job_statuses": [load_fixture(rel)["body"]["job_status"] for rel in step.show_many]}
+        headers.pop("content-length", None)
+        data = _json_bytes(body, None)
+        headers.setdefault("content-type", "application/json")
     else:
         data = _json_bytes(fx["body"], headers.get("content-length"))
         headers.setdefault("content-type", "application/json")
@@ -246,6 +261,7 @@ def header_comment(scenario: Scenario) -> str:
     ]
     for i, step in enumerate(scenario.steps):
         sources = [step.fixture] + [rel for rel, _ in step.jsonl if rel != step.fixture]
+        sources += [rel for rel in step.show_many if rel not in sources]
         lines.append(f"# [{i}] {step.method} {step.uri}")
         lines.append(f"#     response: {' + '.join(sources)}")
         if step.why:
@@ -278,6 +294,7 @@ def render_readme() -> str:
     for sc in SCENARIOS:
         for i, step in enumerate(sc.steps):
             sources = [step.fixture] + [rel for rel, _ in step.jsonl if rel != step.fixture]
+            sources += [rel for rel in step.show_many if rel not in sources]
             first = i == 0
             path = step.uri.split("://", 1)[1]
             out.append(

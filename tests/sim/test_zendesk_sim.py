@@ -209,16 +209,6 @@ def test_ticket_events_with_comment_events(zendesk_sim: ZendeskSim, zenpy_client
     assert plain["next_page"].startswith(f"{zendesk_sim.base_url}/api/v2/incremental/ticket_events.json?start_time=")
 
 
-def test_ticket_events_page_never_splits_a_second(zendesk_sim: ZendeskSim, zendesk_clock: ManualClock) -> None:
-    at = int(zendesk_clock()) - 100
-    for n in range(3):
-        zendesk_sim.add_ticket(subject=f"same second {n}", description="x", created_at=at)
-    url = f"{zendesk_sim.base_url}/api/v2/incremental/ticket_events.json"
-    page = session().get(url, params={"start_time": 0, "per_page": 2}).json()
-    assert page["count"] == 3 and page["end_time"] == at + 1 and page["end_of_stream"] is False
-    assert session().get(page["next_page"]).json()["count"] == 0
-
-
 # -- tickets: read --------------------------------------------------------------------------
 def test_show_show_many_and_404(zendesk_sim: ZendeskSim, zenpy_client: Zenpy) -> None:
     zendesk_sim.seed(3, 1)
@@ -403,16 +393,15 @@ def test_job_queued_working_completed_with_a_failed_closed_ticket(custom_sim, ze
     zendesk_clock.advance(5)
     done = zenpy.job_status(id=job.id)
     assert done.status == "completed" and done.progress == 3 and done.message.startswith("Completed at ")
-    assert [r.success for r in done.results] == [True, True, False]
+    # a failed item has no success key at all (job-status-completed-with-errors.json)
+    assert [getattr(r, "success", None) for r in done.results] == [True, True, None]
     results = session().get(job.url).json()["job_status"]["results"]
     assert results[0] == {"action": "update", "status": "Updated", "success": True, "id": a["id"]}
     assert results[1] == {"action": "update", "status": "Updated", "success": True, "id": b["id"]}
     assert results[2] == {
         "index": 2,
-        "id": closed["id"],
-        "action": "update",
-        "success": False,
         "error": "TicketUpdateFailed",
+        "id": closed["id"],
         "details": "Status: closed prevents ticket update",
     }
     assert sim.ticket(a["id"])["tags"] == ["vip", "ai_triaged"]
@@ -434,7 +423,7 @@ def test_bulk_form_update_many_with_ids(zendesk_sim: ZendeskSim) -> None:
     )
     assert r.status_code == 200 and r.json()["job_status"]["status"] == "queued"
     done = s.get(r.json()["job_status"]["url"]).json()["job_status"]
-    assert [x["success"] for x in done["results"]] == [True, True, False]
+    assert [x.get("success") for x in done["results"]] == [True, True, None]
     assert done["results"][2]["details"] == "Ticket not found"
     assert all("bulk" in zendesk_sim.ticket(i)["tags"] for i in ids[:2])
 
