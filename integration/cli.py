@@ -134,6 +134,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
     for alert in data["alerts"]:
         lines.append(f"ALERT: {alert}")
     lines.append(f"error rate: {data['error_rate']:.2%}")
+    lines.append(f"comment events read up to {data['event_lag_seconds'] // 60} min ago; "
+                 f"{data['queued_not_ready']} queued ticket(s) wait for their conversation")
+    if data["submit_held"]:
+        held = data["submit_held"]
+        lines.append(f"SUBMIT HELD since {held['since']} (next try {held['until']}): {held['reason']}")
     for stage, problem in data["problems"].items():
         lines.append(f"problem in {stage} since {problem['at']}: {problem['message']}")
     _emit(data, as_json, "\n".join(lines))

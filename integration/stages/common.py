@@ -58,6 +58,37 @@ def zendesk_stage(ctx: Context, stage: str, out: dict[str, Any]) -> Iterator[Non
     record_problem(ctx, stage, None)
 
 
+HOLD_FIRST = 300.0  # the first wait after the account was refused; doubling, at most BLOCK_MAX
+
+
+def hold(ctx: Context, reason: str, retry_after: float | None = None) -> str:
+    """Stop submitting for a while because the account (not a ticket) was refused; longer each time it is
+    refused again, until a create succeeds. Returns the line for the log."""
+    refusals = int(store.get_sync(ctx.db, "hold:refusals") or 0) + 1
+    wait = max(min(HOLD_FIRST * 2 ** (refusals - 1), BLOCK_MAX), retry_after or 0.0)
+    store.set_sync(ctx.db, "hold:refusals", str(refusals))
+    store.set_sync(ctx.db, "hold:submit", json.dumps({"until": ctx.now() + wait, "reason": reason[:300],
+                                                      "since": store.loads(store.get_sync(ctx.db, "hold:submit"),
+                                                                           {}).get("since", ctx.now())}))
+    return f"submitting held for {wait / 60:.0f} min: {reason[:200]}"
+
+
+def held(ctx: Context) -> tuple[float, str]:
+    """``(until, reason)`` of the account hold; ``until`` is never more than BLOCK_MAX from now (clock steps)."""
+    value = store.loads(store.get_sync(ctx.db, "hold:submit"), None)
+    if not value:
+        return 0.0, ""
+    return min(float(value["until"]), ctx.now() + BLOCK_MAX), str(value["reason"])
+
+
+def release_hold(ctx: Context) -> None:
+    """A create succeeded: the account is fine again."""
+    if store.get_sync(ctx.db, "hold:submit") is not None:
+        store.set_sync(ctx.db, "hold:submit", None)
+        store.set_sync(ctx.db, "hold:refusals", None)
+        record_problem(ctx, "submit", None)
+
+
 def bot_user_id(ctx: Context) -> int | None:
     """The Zendesk user the service writes as (``users/me``), read once and kept: only an internal comment
     by this user can be our note (a customer can paste our footer into a reply)."""

@@ -17,9 +17,9 @@ from .. import budget, prompt, store
 from .. import zendesk as zd
 from ..pricing import worst_case_cost
 from ..store import tickets as queue
-from ..timeutil import parse_time
+from ..timeutil import iso, parse_time
 from . import conversations, ingest
-from .common import TICKET_ERRORS, block, blocked_until, count_failure, record_problem
+from .common import TICKET_ERRORS, held, hold, release_hold, block, blocked_until, count_failure, record_problem
 
 if TYPE_CHECKING:
     from ..pipeline import Context
@@ -39,6 +39,11 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
         out.update(reconcile_creating(ctx))
     except anth.BatchError as exc:
         out["error"] = str(exc)
+        return out
+    hold_until, reason = held(ctx)
+    if hold_until > now:
+        # the account was refused (key, billing, credit, model): nothing is sent, nothing counts against tickets
+        out["waiting"] = f"submitting held until {iso(hold_until)}: {reason}"
         return out
     due, why = policy(ctx, ignore_min_batch=ignore_min_batch)
     if not due:
@@ -130,7 +135,8 @@ def _read_exports(ctx: Context, out: dict[str, Any]) -> bool:
 
 
 def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]]], out: dict[str, Any]) -> bool:
-    """Create one batch for ``chunk``; False when the API refused it (the rest waits for the next run)."""
+    """Create one batch for ``chunk``; False when the rest of this submit must wait (the account is refused,
+    or the outcome is unknown)."""
     now = ctx.now()
     local_id = uuid.uuid4().hex
     with ctx.db.atomic():
@@ -142,24 +148,57 @@ def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]
     try:
         batch = anth.create_batch(ctx.anthropic, [r for _, r in chunk])
     except anth.BatchError as exc:
-        with ctx.db.atomic():
-            if exc.retryable:
-                queue.requeue_batch(ctx.db, now, local_id, str(exc))
-            else:
-                # the API refused the batch itself: count an attempt per ticket so it cannot loop forever
-                for (ticket_id, _, _), _r in chunk:
-                    count_failure(ctx, ticket_id, str(exc), retryable=True, batch=local_id)
-            store.abandon_batch(ctx.db, local_id, str(exc))
-            store.log_event(ctx.db, now, "batch_create_failed", batch=local_id, detail=str(exc))
-        record_problem(ctx, "submit", str(exc))
-        out["error"] = str(exc)
-        return False
+        return _refused(ctx, local_id, chunk, exc, out)
     with ctx.db.atomic():
         store.open_batch(ctx.db, local_id, batch["id"], batch["expires_at"])
         store.log_event(ctx.db, now, "batch_created", batch=batch["id"], detail=f"{len(chunk)} requests")
+    release_hold(ctx)
     out["batches"] += 1
     out["submitted"] += len(chunk)
     return True
+
+
+def _refused(ctx: Context, local_id: str, chunk: list[tuple[tuple[int, int, float], dict[str, Any]]],
+             exc: anth.BatchError, out: dict[str, Any]) -> bool:
+    """What a refused create means for the tickets in it. Only a request the API names, or a batch refused
+    as such, counts against tickets; the account's refusals and passing trouble never do."""
+    now = ctx.now()
+    if exc.kind == anth.TRANSIENT and exc.status is None:
+        # a timeout or a cut connection: the batch may exist. It stays "creating"; after anthropic.verify_after
+        # reconcile_creating adopts it from the workspace's list, or puts its tickets back
+        record_problem(ctx, "submit", f"batch create outcome unknown ({exc}); checked after anthropic.verify_after")
+        out["error"] = str(exc)
+        return False
+    with ctx.db.atomic():
+        if exc.kind == anth.REQUEST and (exc.request_index is not None or exc.custom_id):
+            bad = _named(chunk, exc)
+            queue.requeue_batch(ctx.db, now, local_id, f"another request of the batch was refused: {exc}")
+            for ticket_id in bad:
+                queue.kill(ctx.db, ticket_id, now, reason=f"request refused: {exc}")
+                store.log_event(ctx.db, now, "dead", ticket_id=ticket_id, detail=f"request refused: {exc}")
+            out["dead"] = out.get("dead", 0) + len(bad)
+        elif exc.kind in (anth.ACCOUNT, anth.TRANSIENT):
+            queue.requeue_batch(ctx.db, now, local_id, str(exc))
+        else:
+            # the API refused the batch itself: count an attempt per ticket so it cannot loop forever
+            for (ticket_id, _, _), _r in chunk:
+                count_failure(ctx, ticket_id, str(exc), retryable=True, batch=local_id)
+        store.abandon_batch(ctx.db, local_id, str(exc))
+        store.log_event(ctx.db, now, "batch_create_failed", batch=local_id, detail=str(exc))
+    if exc.kind == anth.REQUEST:
+        return True  # the others are sent again at the next run; the remaining chunks go now
+    if exc.kind == anth.ACCOUNT:
+        out["held"] = hold(ctx, str(exc), exc.retry_after)
+    record_problem(ctx, "submit", str(exc))
+    out["error"] = str(exc)
+    return False
+
+
+def _named(chunk: list[tuple[tuple[int, int, float], dict[str, Any]]], exc: anth.BatchError) -> list[int]:
+    """The ticket(s) of the request a 400 names, by index or by custom_id."""
+    if exc.request_index is not None and 0 <= exc.request_index < len(chunk):
+        return [chunk[exc.request_index][0][0]]
+    return [key[0] for key, request in chunk if exc.custom_id and request["custom_id"] == exc.custom_id]
 
 
 def _messages(ctx: Context, row: dict[str, Any]) -> list[prompt.Message]:

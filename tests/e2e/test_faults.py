@@ -9,7 +9,7 @@ import anthropic
 
 from integration import pipeline, prompt, reports, store
 from integration.store import tickets as queue
-from integration.stages import ingest, poll, submit, writeback
+from integration.stages import common, ingest, poll, submit, writeback
 from integration.timeutil import iso
 from integration import batches as anth
 from integration import zendesk as zd
@@ -34,14 +34,17 @@ def test_batch_create_refused_leaves_tickets_queued(zsim, asim, make_ctx, clock,
     zsim.seed(15, 4)
     ctx = make_ctx()
     ctx.anthropic = no_retry_client(asim)
-    for fault in ("create_429", "create_529", "create_500"):
+    for fault in ("create_529", "create_500", "create_429"):  # passing trouble, then a rate limit of the account
         asim.set_faults(**{fault: 1.0})
         out = ingest_and_submit(ctx)
         assert "error" in out and out["submitted"] == 0
         counts = queue.counts(ctx.db)
         assert counts["submitted"] == 0 and counts["queued"] > 0
         assert store.get_sync(ctx.db, "problem:submit")
+        assert next(ctx.db.query("select max(attempts) as n from tickets"))["n"] == 0  # never counted on tickets
+    assert "held" in out and "held until" in submit.submit(ctx, ignore_min_batch=True)["waiting"]
     asim.set_faults(create_429=0.0, create_529=0.0, create_500=0.0)
+    clock.advance(common.HOLD_FIRST)
     counts = drive(ctx, clock)
     assert counts["queued"] == counts["submitted"] == 0 and counts["written"] > 0
     assert store.get_sync(ctx.db, "problem:submit") is None
