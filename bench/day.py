@@ -75,7 +75,7 @@ def _add_due(sims: harness.Sims, pending: list[tuple[float, dict[str, Any]]], st
         sims.call("add_tickets", due)
 
 
-def ours(n: int, seed: int) -> dict[str, Any]:
+def ours(n: int, seed: int, schedule: dict[str, str] | None = None) -> dict[str, Any]:
     """The pipeline's day on the default schedule; Zendesk calls counted by the simulator."""
     from integration.stages import ingest, poll, submit, writeback
     from integration.store import tickets as queue
@@ -84,7 +84,8 @@ def ours(n: int, seed: int) -> dict[str, Any]:
     start = clock()
     pending = arrivals(n, seed)
     with harness.Sims(clock, zendesk=SIM_ZENDESK, anthropic={**SIM_ANTHROPIC, "seed": seed}) as sims:
-        pipe = harness.make_pipeline(sims, clock)  # default schedule, limits and budget
+        # the default schedule, limits and budget (or the schedule asked for: --schedule key=value)
+        pipe = harness.make_pipeline(sims, clock, **({"schedule": schedule} if schedule else {}))
         ctx = pipe.ctx
         every = ctx.config.schedule
         expected = sum(1 for _, f in pending if "no_ai" not in f["tags"])
@@ -112,6 +113,7 @@ def ours(n: int, seed: int) -> dict[str, Any]:
         counts = queue.counts(ctx.db)
         calls = sims.zendesk_api_calls()
         outcome = sims.call("outcome")
+        latencies = sims.call("note_latencies")
     harness.cleanup(pipe.workdir)
     triaged = counts["written"] + counts["dead"]
     total = sum(calls.values())
@@ -119,8 +121,14 @@ def ours(n: int, seed: int) -> dict[str, Any]:
         "tickets": n, "eligible": expected, "triaged": triaged, "counts": counts,
         "simulated_hours": round((minute * TICK) / 3600, 1), "wall_seconds": round(time.perf_counter() - started, 1),
         "zendesk_calls": total, "calls_per_ticket": round(total / triaged, 4), "by_purpose": categorize(calls),
+        "arrival_to_note_minutes": {"p50": round(_quantile(latencies, 0.5) / 60, 1),
+                                    "p95": round(_quantile(latencies, 0.95) / 60, 1)},
         "ok": outcome["one_note"] == counts["written"] and outcome["more_notes"] == 0 and outcome["public_notes"] == 0,
     }
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
 def naive(n: int, seed: int) -> dict[str, Any]:
@@ -170,8 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=TICKETS)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--schedule", action="append", default=[], metavar="KEY=VALUE",
+                        help="a schedule setting instead of its default, e.g. ingest_every=5m (repeatable)")
     args = parser.parse_args(argv)
-    result = {"ours": ours(args.tickets, args.seed)}
+    schedule = dict(item.split("=", 1) for item in args.schedule)
+    result = {"ours": ours(args.tickets, args.seed, schedule or None)}
     if not args.skip_naive:
         result["naive"] = naive(args.tickets, args.seed)
     json.dump(result, sys.stdout)

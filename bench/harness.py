@@ -96,8 +96,20 @@ def _sim_main(conn: Connection, clock: SharedClock, zendesk_kwargs: dict[str, An
             out["failed_tag"] += "ai_failed" in t["tags"]
         return out
 
+    def note_latencies() -> list[float]:
+        # arrival → our note, as an agent would see it in Zendesk: the note's time minus the ticket's
+        from integration.timeutil import parse_time
+
+        out = []
+        for t in zsim.snapshot():
+            ours = [c for c in t["comments"] if prompt.NOTE_FOOTER in (c["body"] or "")]
+            if ours:
+                out.append(parse_time(ours[0]["created_at"]) - parse_time(t["created_at"]))
+        return sorted(out)
+
     commands = {
         "seed": lambda n, seed: len(zsim.seed(n, seed)),
+        "note_latencies": note_latencies,
         "add_tickets": lambda specs: [zsim.add_ticket(**s)["id"] for s in specs],
         "zendesk_calls": zsim.call_counts,
         "zendesk_stats": zsim.stats,

@@ -116,7 +116,7 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
         url=url("zendesk.url", z["url"]) if "url" in z else None,
         start=start,
         updates_per_minute=integer("zendesk.updates_per_minute", z.get("updates_per_minute", 100), 1, 10_000),
-        verify_after=parse_duration("zendesk.verify_after", z.get("verify_after", "5m")),
+        verify_after=parse_duration("zendesk.verify_after", z.get("verify_after", "11m")),
         token_file=token_file,
         auth=auth,
         export_requests_per_minute=integer("zendesk.export_requests_per_minute", z.get("export_requests_per_minute", 10), 1, 100),

@@ -26,7 +26,8 @@ from . import zendesk as zd
 from .timeutil import parse_time
 
 TIMEOUT_SECONDS = 110.0
-SCHEDULE = {"ingest_every": "4s", "submit_every": "3s", "poll_every": "2s", "writeback_every": "2s", "min_batch": 1}
+SCHEDULE = {"ingest_every": "4s", "submit_every": "3s", "poll_every": "2s", "writeback_every": "2s", "min_batch": 1,
+            "max_wait": "5s"}
 
 
 def eligible_ids(tickets: list[dict[str, Any]], triage: config_mod.TriageConfig) -> set[int]:

@@ -500,7 +500,10 @@ class Store:
 
     def _run_job(self, job: Job, now: float, author_id: int) -> None:
         results: list[dict[str, Any]] = []
-        stamp = int(now)
+        # Zendesk applies a job within seconds of its due time whether anyone asks or not; we apply it at the
+        # first request after it (every request runs process_jobs first, so no export saw the time before it)
+        # and stamp its changes with that due time, so a note's time is not the time of our next request
+        stamp = int(min(job.due_at, now))
         for index, (ticket_id, changes) in enumerate(job.items):
             try:
                 if ticket_id is None:

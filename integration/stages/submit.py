@@ -120,6 +120,9 @@ def _read_exports(ctx: Context, out: dict[str, Any]) -> bool:
     if blocked_until(ctx, "ingest") > ctx.now():
         out["waiting"] = "export rate limited; only tickets whose conversation is known are sent"
         return True
+    waiting = queue.waiting(ctx.db, conversations.events_complete(ctx))
+    if waiting["ready"] == waiting["queued"] and not ctx.config.triage.retriage:
+        return True  # every queued conversation is known (most are a description alone): no events call
     try:
         synced = conversations.sync(ctx)
     except zd.ZendeskRateLimited as exc:

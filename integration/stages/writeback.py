@@ -28,9 +28,9 @@ MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the c
 
 
 def job_check_after(ctx: Context) -> float:
-    """How long after sending a job we ask for its status: long enough for the next ingest to have seen its
-    tickets (the export leaves out the last minute), so usually nobody has to ask."""
-    return ctx.config.schedule.ingest_every + 90.0
+    """How long after sending a job we ask for its status: ``zendesk.verify_after``, by default past the next
+    ingest (the export leaves out the last minute), which usually confirms the write without a call."""
+    return ctx.config.zendesk.verify_after
 
 
 def writeback(ctx: Context) -> dict[str, Any]:

@@ -17,7 +17,7 @@ def with_(section, **values):
 def test_minimal_config_gets_every_default():
     cfg = parse(MIN, ENV)
     assert cfg.anthropic.model == "claude-haiku-4-5"
-    assert cfg.schedule.submit_every == 1800
+    assert cfg.schedule.submit_every == 60 and cfg.schedule.ingest_every == 600 and cfg.schedule.max_wait == 600
     assert cfg.triage.priorities == ("P1", "P2", "P3", "P4")
     assert cfg.budget.daily_usd == 50.0
     assert cfg.zendesk.token == ENV["ZENDESK_API_TOKEN"]
