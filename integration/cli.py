@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from . import config as config_mod
-from . import pipeline, reports, store
+from . import pipeline, quality, reports, store
 from .config import Config, ConfigError
 from .store import tickets as queue
 from .timeutil import iso, parse_time
@@ -211,7 +211,72 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
     if data["draft_acceptance_rate"] is not None:
         lines.append(f"drafts used: {data['drafts_used']}, rejected: {data['drafts_rejected']} "
                      f"({data['draft_acceptance_rate']:.0%} accepted)")
+    lines += quality.report_lines(data)
     _emit(data, as_json, "\n".join(lines))
+
+
+@cli.command()
+@click.option("--since", help="Solved and closed tickets changed since this date (ISO-8601).")
+@click.option("--limit", type=click.IntRange(min=1, max=5000), default=500, show_default=True,
+              help="At most this many tickets (one Message Batch).")
+@click.option("--yes", is_flag=True, help="Do not ask before spending.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_context
+def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_json: bool) -> None:
+    """Triage solved tickets read-only and compare with what agents set: accuracy, confusion matrix, cost.
+
+    Nothing is written to Zendesk; the spend counts against the budget. Run it again after an
+    interruption to resume; after a prompt or model change, both evaluations are shown side by side.
+    """
+    from . import evaluate as evaluation
+    from . import quality
+    from .daemon import AlreadyRunning, single_instance
+
+    start = None
+    if since:
+        try:
+            start = parse_time(since)
+        except ValueError:
+            raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
+        if start > time.time() - 60:
+            raise UsageProblem(f"--since: {since} is not in the past (Zendesk exports nothing newer than a minute)")
+    cfg = _load(ctx)
+    try:
+        settings = quality.settings_from(cfg)
+    except quality.QualityError as exc:
+        raise UsageProblem(f"config: {exc}") from None
+    shown: dict[str, Any] = {}
+
+    def ask(plan: Any) -> bool:
+        shown.update(plan.as_dict())
+        click.echo(evaluation.describe(plan, cfg.anthropic.model), err=True)
+        if yes:
+            return True
+        try:
+            return click.confirm("Send them as a Message Batch?", default=False, err=True)
+        except click.Abort:
+            raise UsageProblem("no answer to the question: pass --yes to run without asking") from None
+
+    try:
+        with single_instance(f"{cfg.state.path}.evaluate"):
+            pctx = _context(cfg)
+            result = evaluation.run(pctx, settings, since=start, limit=limit, confirm=ask,
+                                    progress=lambda line: click.echo(line, err=True))
+    except AlreadyRunning:
+        raise UsageProblem("another `zdtriage evaluate` is running on this state database") from None
+    except evaluation.EvaluateError as exc:
+        raise (UsageProblem if exc.usage else click.ClickException)(str(exc)) from None
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted: a batch already created keeps running; "
+                                   "`zdtriage evaluate` picks it up again") from None
+    if result is None:
+        _emit({"sent": False, "estimate": shown}, as_json, "Nothing was sent.")
+        return
+    text = quality.render(result["evaluation"])
+    if result["evaluation_before"]:
+        text += "\n\nBefore and after the model or prompt change:\n" + quality.render_side_by_side(
+            result["evaluation"], result["evaluation_before"])
+    _emit({"sent": True, "estimate": shown, **result}, as_json, text)
 
 
 @cli.command()

@@ -135,6 +135,11 @@ def _ticket_dict(ticket: Any) -> dict[str, Any]:
         "created_at": data.get("created_at"),
         "updated_at": data.get("updated_at"),
         "generated_timestamp": data.get("generated_timestamp"),
+        # what agents set (``zdtriage evaluate`` reads these as the truth); custom_fields as [{id, value}]
+        "priority": data.get("priority"),
+        "type": data.get("type"),
+        "custom_fields": list(data.get("custom_fields") or []),
+        **{key: data.get(key) for key in ("brand_id", "group_id", "ticket_form_id", "custom_status_id")},
     }
 
 
