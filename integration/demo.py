@@ -193,7 +193,7 @@ def _evaluate(ctx: pipeline.Context, zsim: Any, *, quiet: bool) -> tuple[dict[st
                                 quality.default_priority_map(ctx.config.triage.priorities))
     progress = (lambda line: None) if quiet else (lambda line: click.echo(f"  evaluate: {line}", err=True))
     try:
-        result = evaluate.run(ctx, settings, since=time.time() - 61 * 86400, limit=evaluate.MAX_TICKETS,
+        result = evaluate.run(ctx, settings, since=ctx.now() - 61 * 86400, limit=evaluate.MAX_TICKETS,
                               confirm=lambda plan: True, progress=progress, poll_every=1.0)
     except evaluate.EvaluateError as exc:
         return {"error": str(exc)}, {}

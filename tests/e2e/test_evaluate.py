@@ -149,3 +149,14 @@ def test_a_create_that_never_landed_is_given_up(zsim, asim, make_ctx, clock, mon
         run(ctx, clock, since=False)
     assert evaluations.unfinished(ctx.db) is None and asim.batches() == []
     assert budget.spend(ctx.db, clock()).reserved == 0
+
+
+def test_the_demo_ends_with_an_evaluation_of_the_solved_history(zsim, make_ctx, clock):
+    from integration import demo
+
+    zsim.seed(20, 14)
+    zsim.seed(40, 14, history=True)
+    view, wrote = demo._evaluate(make_ctx(), zsim, quiet=True)
+    solved = [t for t in zsim.snapshot() if t["status"] in ("solved", "closed") and "no_ai" not in t["tags"]]
+    assert wrote == {} and view["tickets"] == len(solved) and view["category"]["compared"] > 30
+    assert "category (from 6130830360001)" in quality.render(view)
