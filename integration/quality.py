@@ -331,9 +331,13 @@ def observe_tickets(ctx: Context, rows: Mapping[int, Mapping[str, Any]], tickets
             and rows[t["id"]].get("answer") and marker in (t.get("tags") or ())]
     if not ours:
         return
-    settings = settings_from(ctx.config)
+    try:
+        settings = settings_from(ctx.config)
+    except QualityError:
+        return  # the config check names it; the page is stored regardless
     known = evaluations.observations_of(ctx.db, [row["id"] for row, _ in ours])
     now = iso(ctx.now())
+    out: list[dict[str, Any]] = []
     for row, ticket in ours:
         try:
             answer = json.loads(row["answer"])
@@ -349,12 +353,12 @@ def observe_tickets(ctx: Context, rows: Mapping[int, Mapping[str, Any]], tickets
                                                    values, triage)
                 if before and (outcome, theirs, source) == (before["outcome"], before["theirs"], before["source"]):
                     continue
-                evaluations.save_observation(ctx.db, {
-                    "ticket_id": row["id"], "triage_n": row["triage_n"], "field": name, "ours": answer[name],
-                    "baseline": baseline, "theirs": theirs, "outcome": outcome, "source": source,
-                    "written_at": row["written_at"], "observed_at": now})
+                out.append({"ticket_id": row["id"], "triage_n": row["triage_n"], "field": name, "ours": answer[name],
+                            "baseline": baseline, "theirs": theirs, "outcome": outcome, "source": source,
+                            "written_at": row["written_at"], "observed_at": now})
         except (ValueError, TypeError, KeyError, AttributeError):
             continue
+    evaluations.save_observations(ctx.db, out)
 
 
 def observe_replies(ctx: Context, comments: Sequence[Mapping[str, Any]]) -> None:

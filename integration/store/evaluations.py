@@ -146,9 +146,21 @@ def observations_of(db: sqlite_utils.Database, ticket_ids: Sequence[int]) -> dic
     return out
 
 
+_OBSERVATION = ("ticket_id", "triage_n", "field", "ours", "baseline", "theirs", "outcome", "source", "similarity",
+                "written_at", "observed_at")
+
+
+def save_observations(db: sqlite_utils.Database, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace observations (keyed by ticket, triage and field), in one statement: ingest calls
+    this for every export page, so it must cost little on a 100,000-ticket backlog."""
+    if rows:
+        db.conn.executemany(
+            f"insert or replace into live_observations ({', '.join(_OBSERVATION)}) "
+            f"values ({', '.join('?' for _ in _OBSERVATION)})", [[r.get(k) for k in _OBSERVATION] for r in rows])
+
+
 def save_observation(db: sqlite_utils.Database, row: Mapping[str, Any]) -> None:
-    """Insert or replace one observation (keyed by ticket, triage and field)."""
-    db["live_observations"].upsert(dict(row), pk=("ticket_id", "triage_n", "field"))
+    save_observations(db, [row])
 
 
 def observations_since(db: sqlite_utils.Database, since: str | None) -> list[dict[str, Any]]:

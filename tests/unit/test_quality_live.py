@@ -99,6 +99,12 @@ def test_unreadable_data_is_left_out_and_never_raises():
     assert outcome(ctx, "priority") is None
 
 
+def test_bad_evaluate_settings_never_fail_the_export_page():
+    ctx = make_ctx(category_map={"bug_report": "not-a-category"})
+    sight(ctx, status="solved")  # the page goes on; there is just nothing to observe
+    assert outcome(ctx, "priority") is None
+
+
 def test_live_report_counts_agreement_per_field_over_its_window():
     ctx = make_ctx()
     sight(ctx, status="solved")
