@@ -105,13 +105,16 @@ def messages_at_arrival(ticket: Mapping[str, Any], comments: list[dict[str, Any]
 
 
 def _zendesk(call: Callable[[], Any], progress: Progress, sleep: Callable[[float], None]) -> Any:
-    """A Zendesk read; a 429 waits for its Retry-After (a blocking command, like backfill)."""
+    """A Zendesk read; a 429 waits for its Retry-After (a blocking command, like backfill); another error
+    ends the evaluation, except a ticket that is gone (:class:`zendesk.ZendeskNotFound`, for the caller)."""
     while True:
         try:
             return call()
         except zd.ZendeskRateLimited as exc:
             progress(f"rate limited by Zendesk: waiting {exc.retry_after:.0f} s")
             sleep(exc.retry_after)
+        except zd.ZendeskNotFound:
+            raise
         except zd.ZendeskError as exc:
             raise EvaluateError(str(exc)) from None
 
@@ -121,7 +124,7 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
     """Up to ``limit`` solved or closed tickets changed since ``since``, each with its request built."""
     cfg = ctx.config
     found: dict[int, dict[str, Any]] = {}
-    left_out = {"opted_out": 0}
+    opted_out: set[int] = set()
     cursor, pages = None, 0
     while len(found) < limit:
         page = _zendesk(lambda: zd.fetch_ticket_page(ctx.zendesk, cursor=cursor,
@@ -132,18 +135,23 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
                 found.pop(t["id"], None)  # reopened since: the agent's values are not final
                 continue
             if set(t["tags"]) & set(cfg.triage.skip_tags):
-                left_out["opted_out"] += t["id"] not in found
+                opted_out.add(t["id"])
                 found.pop(t["id"], None)
                 continue
+            opted_out.discard(t["id"])
             if len(found) < limit or t["id"] in found:
                 found[t["id"]] = t  # a ticket exported twice: its latest version counts
         progress(f"export page {pages}: {len(found)} solved or closed ticket(s)")
         cursor = page["after_cursor"]
         if page["end_of_stream"] or not cursor:
             break
-    candidates = []
+    candidates, gone = [], 0
     for n, ticket in enumerate(found.values(), 1):
-        comments = _zendesk(lambda: zd.fetch_comments(ctx.zendesk, ticket["id"]), progress, sleep)
+        try:
+            comments = _zendesk(lambda: zd.fetch_comments(ctx.zendesk, ticket["id"]), progress, sleep)
+        except zd.ZendeskNotFound:
+            gone += 1  # deleted since the export listed it
+            continue
         params = prompt.request_params(ticket["subject"] or "", messages_at_arrival(ticket, comments),
                                        model=cfg.anthropic.model, max_tokens=cfg.anthropic.max_tokens,
                                        triage=cfg.triage, redact_kinds=cfg.privacy.redact)
@@ -154,7 +162,7 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
         candidates.append(Candidate(ticket["id"], item, params, chars))
         if n % 50 == 0 or n == len(found):
             progress(f"conversations read: {n} of {len(found)}")
-    return candidates, left_out
+    return candidates, {"opted_out": len(opted_out), "deleted": gone}
 
 
 def plan(ctx: Context, settings: quality.Settings, since: float, limit: int, *, progress: Progress,
@@ -177,7 +185,9 @@ def describe(p: Plan, model: str) -> str:
     """The estimate shown before asking."""
     left = "" if p.budget_left_usd == float("inf") else f"; the budget allows ${p.budget_left_usd:.2f} now"
     expected = f", about ${p.expected_usd:.2f} at the answer length seen so far" if p.expected_usd is not None else ""
-    opted = f" ({p.left_out['opted_out']} opted out by a skip tag, left out)" if p.left_out.get("opted_out") else ""
+    notes = [f"{p.left_out['opted_out']} opted out by a skip tag" if p.left_out.get("opted_out") else "",
+             f"{p.left_out['deleted']} deleted meanwhile" if p.left_out.get("deleted") else ""]
+    opted = f" ({', '.join(n for n in notes if n)}: left out)" if any(notes) else ""
     return (f"{len(p.candidates)} solved or closed ticket(s) since {iso(p.since)[:10]}{opted}, one Message Batch "
             f"on {model}: ~{p.input_tokens:,} input tokens, at most ${p.worst_usd:.2f}{expected}{left}. "
             "Nothing is written to Zendesk.")

@@ -212,10 +212,21 @@ def fetch_comment_events(client: Zenpy, start_time: int) -> dict[str, Any]:
             "end_of_stream": bool(page.get("end_of_stream", True))}
 
 
+class ZendeskNotFound(ZendeskError):
+    """404: the ticket was deleted (or never existed)."""
+
+
 def fetch_comments(client: Zenpy, ticket_id: int) -> list[dict[str, Any]]:
-    """Every comment of one ticket (cursor pagination). Used only where the event export cannot help."""
+    """Every comment of one ticket (cursor pagination). Used only where the event export cannot help.
+
+    Raises :class:`ZendeskNotFound` for a ticket that is gone (zenpy requests the pages while iterating).
+    """
     out = []
-    for comment in _call(client.tickets.comments, ticket_id):
+    try:
+        comments = _call(lambda: list(client.tickets.comments(ticket_id)))
+    except RecordNotFoundException:
+        raise ZendeskNotFound(f"ticket {ticket_id} not found") from None
+    for comment in comments:
         data = comment.to_dict()
         out.append({
             "ticket_id": ticket_id,

@@ -160,3 +160,22 @@ def test_the_demo_ends_with_an_evaluation_of_the_solved_history(zsim, make_ctx, 
     solved = [t for t in zsim.snapshot() if t["status"] in ("solved", "closed") and "no_ai" not in t["tags"]]
     assert wrote == {} and view["tickets"] == len(solved) and view["category"]["compared"] > 30
     assert "category (from 6130830360001)" in quality.render(view)
+
+
+def test_a_ticket_deleted_after_the_export_listed_it_is_left_out(zsim, make_ctx, clock, monkeypatch):
+    zsim.seed(12, 15, history=True)
+    real = evaluate.zd.fetch_comments
+    victim = next(t["id"] for t in zsim.snapshot() if "no_ai" not in t["tags"])
+
+    def deleting(client, ticket_id):
+        if ticket_id == victim:
+            zsim.delete_ticket(victim)  # between the export page and its comments call
+        return real(client, ticket_id)
+
+    monkeypatch.setattr(evaluate.zd, "fetch_comments", deleting)
+    shown = []
+    ctx = make_ctx()
+    result = evaluate.run(ctx, settings(ctx.config.triage), since=clock() - SINCE_DAYS * 86400,
+                          confirm=lambda plan: shown.append(evaluate.describe(plan, "m")) or True, sleep=clock.advance)
+    assert victim not in {i["ticket_id"] for i in evaluations.items(ctx.db, result["evaluation"]["id"])}
+    assert "1 deleted meanwhile" in shown[0] and result["evaluation"]["tickets"] > 5
