@@ -217,7 +217,9 @@ def start(ctx: Context, settings: quality.Settings, p: Plan) -> int:
     local_id = uuid.uuid4().hex
     eid = evaluations.create(
         ctx.db, now, local_id=local_id, since=iso(p.since), max_tickets=p.limit, model=ctx.config.anthropic.model,
-        prompt_hash=prompt_hash, fingerprint=print_, settings=settings.as_dict(), subdomain=ctx.config.zendesk.subdomain,
+        prompt_hash=prompt_hash, fingerprint=print_, subdomain=ctx.config.zendesk.subdomain,
+        settings={**settings.as_dict(), "priorities": list(ctx.config.triage.priorities),
+                  "categories": list(ctx.config.triage.categories)},
         items=[c.item for c in p.candidates], reserved_usd=p.worst_usd,
         size=sum(anth.request_bytes({"custom_id": "ev", "params": c.params}) for c in p.candidates))
     requests = [{"custom_id": evaluations.item_custom_id(eid, c.ticket_id), "params": c.params} for c in p.candidates]

@@ -190,9 +190,12 @@ def summary(evaluation: Mapping[str, Any], items: Sequence[Mapping[str, Any]], t
     answered = results.get("answered", 0)
     cost = sum(i["cost_usd"] or 0 for i in items)
     settings = json.loads(evaluation["settings"] or "{}")
-    priority = field_metrics(items, "priority", triage.priorities)
-    priority["most_urgent"] = precision_recall(priority["matrix"], triage.priorities[0])
-    category = field_metrics(items, "category", triage.categories) if settings.get("category_field") else None
+    # the lists the evaluation ran with: the configured ones may have changed since
+    priorities = tuple(settings.get("priorities") or triage.priorities)
+    categories = tuple(settings.get("categories") or triage.categories)
+    priority = field_metrics(items, "priority", priorities)
+    priority["most_urgent"] = precision_recall(priority["matrix"], priorities[0])
+    category = field_metrics(items, "category", categories) if settings.get("category_field") else None
     return {
         "id": evaluation["id"], "state": evaluation["state"], "since": evaluation["since"],
         "created_at": evaluation["created_at"], "finished_at": evaluation["finished_at"],
@@ -203,7 +206,7 @@ def summary(evaluation: Mapping[str, Any], items: Sequence[Mapping[str, Any]], t
         "estimate_usd": round(evaluation["estimate_usd"] or 0, 6), "cost_usd": round(cost, 6),
         "cost_per_ticket_usd": round(cost / answered, 6) if answered else None,
         "priority": priority, "category": category,
-        "worst": worst(items, triage.priorities, evaluation["subdomain"]),
+        "worst": worst(items, priorities, evaluation["subdomain"]),
     }
 
 

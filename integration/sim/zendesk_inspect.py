@@ -6,7 +6,7 @@ tests, the demo and the benchmarks use; the same operations are served over HTTP
 
 | HTTP | Python |
 |---|---|
-| ``POST /_sim/seed {"n", "seed"}`` | ``seed(n, seed)`` |
+| ``POST /_sim/seed {"n", "seed", "history"}`` | ``seed(n, seed, history=False)`` |
 | ``POST /_sim/tickets {fields}`` | ``add_ticket(**fields)`` |
 | ``POST /_sim/tickets/{id}/reply {"body"}`` | ``add_customer_reply(id, body)`` |
 | ``GET /_sim/tickets`` | ``snapshot()`` |

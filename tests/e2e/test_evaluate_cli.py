@@ -62,6 +62,16 @@ def test_the_same_prompt_and_model_again_is_not_a_comparison(zsim, asim, tmp_pat
     assert data["evaluation"]["prompt_hash"] != data["evaluation_before"]["prompt_hash"]
 
 
+def test_report_still_reads_an_evaluation_after_the_lists_changed(zsim, asim, tmp_path):
+    zsim.seed(15, 16, history=True)
+    assert invoke("--config", write_config(tmp_path, zsim, asim), "evaluate", "--since", "2020-01-01",
+                  "--yes").exit_code == 0
+    renamed = write_config(tmp_path, zsim, asim, extra='[triage]\npriorities = ["high", "low"]\n')
+    report = invoke("--config", renamed, "report", "--json")
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["evaluation"]["priority"]["labels"] == ["P1", "P2", "P3", "P4"]
+
+
 def test_it_asks_before_spending(zsim, asim, tmp_path):
     zsim.seed(10, 13, history=True)
     cfg = write_config(tmp_path, zsim, asim)
