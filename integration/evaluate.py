@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 MAX_TICKETS = 5000  # one batch; 5,000 answers put a share within about ±1.4 points (95 %)
 DEFAULT_LIMIT = 500
 RESULT_CHUNK = 500
+TICKET_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError)  # as ingest's
 Progress = Callable[[str], None]
 
 
@@ -145,16 +146,20 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
         cursor = page["after_cursor"]
         if page["end_of_stream"] or not cursor:
             break
-    candidates, gone = [], 0
+    candidates, gone, unbuildable = [], 0, 0
     for n, ticket in enumerate(found.values(), 1):
         try:
             comments = _zendesk(lambda: zd.fetch_comments(ctx.zendesk, ticket["id"]), progress, sleep)
         except zd.ZendeskNotFound:
             gone += 1  # deleted since the export listed it
             continue
-        params = prompt.request_params(ticket["subject"] or "", messages_at_arrival(ticket, comments),
-                                       model=cfg.anthropic.model, max_tokens=cfg.anthropic.max_tokens,
-                                       triage=cfg.triage, redact_kinds=cfg.privacy.redact)
+        try:
+            params = prompt.request_params(ticket["subject"] or "", messages_at_arrival(ticket, comments),
+                                           model=cfg.anthropic.model, max_tokens=cfg.anthropic.max_tokens,
+                                           triage=cfg.triage, redact_kinds=cfg.privacy.redact)
+        except TICKET_ERRORS:
+            unbuildable += 1  # one ticket's odd data (submit kills such a ticket; here it is left out)
+            continue
         # counted as submit counts them: instructions, conversation and the schema (billed as input too)
         chars = (sum(len(b["text"]) for b in params["system"]) + len(params["messages"][0]["content"])
                  + len(json.dumps(params["output_config"]["format"]["schema"], separators=(",", ":"))))
@@ -162,7 +167,7 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
         candidates.append(Candidate(ticket["id"], item, params, chars))
         if n % 50 == 0 or n == len(found):
             progress(f"conversations read: {n} of {len(found)}")
-    return candidates, {"opted_out": len(opted_out), "deleted": gone}
+    return candidates, {"opted_out": len(opted_out), "deleted": gone, "unreadable": unbuildable}
 
 
 def plan(ctx: Context, settings: quality.Settings, since: float, limit: int, *, progress: Progress,
@@ -186,7 +191,8 @@ def describe(p: Plan, model: str) -> str:
     left = "" if p.budget_left_usd == float("inf") else f"; the budget allows ${p.budget_left_usd:.2f} now"
     expected = f", about ${p.expected_usd:.2f} at the answer length seen so far" if p.expected_usd is not None else ""
     notes = [f"{p.left_out['opted_out']} opted out by a skip tag" if p.left_out.get("opted_out") else "",
-             f"{p.left_out['deleted']} deleted meanwhile" if p.left_out.get("deleted") else ""]
+             f"{p.left_out['deleted']} deleted meanwhile" if p.left_out.get("deleted") else "",
+             f"{p.left_out['unreadable']} unreadable" if p.left_out.get("unreadable") else ""]
     opted = f" ({', '.join(n for n in notes if n)}: left out)" if any(notes) else ""
     return (f"{len(p.candidates)} solved or closed ticket(s) since {iso(p.since)[:10]}{opted}, one Message Batch "
             f"on {model}: ~{p.input_tokens:,} input tokens, at most ${p.worst_usd:.2f}{expected}{left}. "
