@@ -179,3 +179,21 @@ def test_a_ticket_deleted_after_the_export_listed_it_is_left_out(zsim, make_ctx,
                           confirm=lambda plan: shown.append(evaluate.describe(plan, "m")) or True, sleep=clock.advance)
     assert victim not in {i["ticket_id"] for i in evaluations.items(ctx.db, result["evaluation"]["id"])}
     assert "1 deleted meanwhile" in shown[0] and result["evaluation"]["tickets"] > 5
+
+
+def test_a_ticket_whose_request_cannot_be_built_is_left_out(zsim, make_ctx, clock, monkeypatch):
+    zsim.seed(12, 17, history=True)
+    real = evaluate.prompt.request_params
+    odd = zsim.snapshot()[0]["subject"]
+
+    def fragile(subject, *args, **kwargs):
+        if subject == odd:
+            raise ValueError("odd data")
+        return real(subject, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate.prompt, "request_params", fragile)
+    shown = []
+    ctx = make_ctx()
+    result = evaluate.run(ctx, settings(ctx.config.triage), since=clock() - SINCE_DAYS * 86400,
+                          confirm=lambda plan: shown.append(plan.left_out) or True, sleep=clock.advance)
+    assert shown[0]["unreadable"] >= 1 and result["evaluation"]["tickets"] > 5
