@@ -109,6 +109,7 @@ def raw_category(ticket: Mapping[str, Any], settings: Settings) -> str | None:
 
 
 def map_category(raw: str | None, settings: Settings, categories: Sequence[str]) -> str | None:
+    """A Zendesk category value → a configured category through the map (or its own spelling), else None."""
     if raw is None:
         return None
     mapped = {_norm(k): v for k, v in settings.category_map.items()}.get(_norm(raw))
@@ -116,6 +117,7 @@ def map_category(raw: str | None, settings: Settings, categories: Sequence[str])
 
 
 def map_priority(raw: str | None, settings: Settings) -> str | None:
+    """A Zendesk priority → a configured priority; None when the agent left it empty."""
     return settings.priority_map.get(str(raw).lower()) if raw else None
 
 
@@ -181,6 +183,7 @@ def worst(items: Sequence[Mapping[str, Any]], priorities: Sequence[str], subdoma
 
 
 def ticket_url(subdomain: str, ticket_id: int) -> str:
+    """The agent's view of a ticket."""
     return f"https://{subdomain}.zendesk.com/agent/tickets/{ticket_id}"
 
 
@@ -305,6 +308,7 @@ def similarity(draft: str, reply: str) -> float:
 
 
 def adoption(ratio: float) -> str:
+    """adopted / edited / ignored for a :func:`similarity` (thresholds :data:`ADOPTED`, :data:`EDITED`)."""
     return "adopted" if ratio >= ADOPTED else "edited" if ratio >= EDITED else "ignored"
 
 

@@ -118,6 +118,7 @@ def done(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
 
 
 def items(db: sqlite_utils.Database, evaluation_id: int) -> list[dict[str, Any]]:
+    """An evaluation's items (ticket, the agent's values, the answer), by ticket id."""
     return list(db.query("select * from evaluation_items where evaluation_id = ? order by ticket_id", [evaluation_id]))
 
 
@@ -131,6 +132,7 @@ def reserved_open(db: sqlite_utils.Database) -> float:
 
 
 def observation(db: sqlite_utils.Database, ticket_id: int, triage_n: int, field: str) -> dict[str, Any] | None:
+    """One stored observation, if any."""
     rows = list(db.query("select * from live_observations where ticket_id = ? and triage_n = ? and field = ?",
                          [ticket_id, triage_n, field]))
     return rows[0] if rows else None
@@ -160,6 +162,7 @@ def save_observations(db: sqlite_utils.Database, rows: Sequence[Mapping[str, Any
 
 
 def save_observation(db: sqlite_utils.Database, row: Mapping[str, Any]) -> None:
+    """Insert or replace one observation."""
     save_observations(db, [row])
 
 
