@@ -13,6 +13,7 @@ import sqlite_utils
 
 from . import store
 from .config import BudgetConfig
+from .store import evaluations
 from .store import tickets as queue
 from .timeutil import day_start, month_start
 
@@ -26,7 +27,8 @@ class Spend:
 
 def spend(db: sqlite_utils.Database, now: float) -> Spend:
     """Actual cost of batches created today and this month, and the reservations still open."""
-    return Spend(spent=store.spend_since(db, day_start(now)), reserved=queue.reserved_total(db),
+    return Spend(spent=store.spend_since(db, day_start(now)),
+                 reserved=queue.reserved_total(db) + evaluations.reserved_open(db),  # a running `evaluate` too
                  spent_month=store.spend_since(db, month_start(now)))
 
 

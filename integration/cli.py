@@ -3,74 +3,16 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import sqlite3
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import click
 
-from . import config as config_mod
-from . import logs, pipeline, reports, store
-from .config import Config, ConfigError
+from . import cli_tools, logs, pipeline, quality, reports, store
+from .cli_common import UsageProblem, context, emit, load_config, open_state, setup_logging
 from .store import tickets as queue
 from .timeutil import iso, parse_time
-
-
-class UsageProblem(click.ClickException):
-    exit_code = 2
-
-
-def _load(ctx: click.Context, *, need_secrets: bool = True, overrides: dict[str, Any] | None = None,
-          warn: bool = True) -> Config:
-    """The configuration (file, environment, then ``overrides``: dotted keys set by flags) or exit 2.
-
-    Its warnings (a world-readable secret file) are logged unless ``warn`` is false.
-    """
-    root = ctx.find_root()
-    path = config_mod.locate(root.obj.get("config_path"), os.environ)
-    try:
-        cfg = config_mod.load(path, need_secrets=need_secrets, overrides=overrides)
-    except ConfigError as exc:
-        raise UsageProblem(f"config: {exc}") from None
-    logs.mask(cfg.zendesk.token, cfg.anthropic.api_key)
-    if warn:
-        for warning in cfg.warnings:
-            logging.getLogger("zdtriage").warning("config: %s", warning, extra={"action": "config_warning"})
-    return cfg
-
-
-def _open(cfg: Config, *, readonly: bool = False) -> Any:
-    """The state database, or one line and exit 1 (missing, corrupt, read-only)."""
-    try:
-        return store.open_db(cfg.state.path, readonly=readonly)
-    except store.StoreError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _context(cfg: Config, *, clients: bool = True, readonly: bool = False) -> pipeline.Context:
-    from . import batches, zendesk
-
-    db = _open(cfg, readonly=readonly)
-    ctx = pipeline.Context(config=cfg, db=db)
-    if clients:
-        ctx.zendesk = zendesk.make_client(cfg.zendesk)
-        ctx.anthropic = batches.make_client(cfg.anthropic)
-    return ctx
-
-
-def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
-    click.echo(json.dumps(data, sort_keys=True) if as_json else text)
-
-
-def _setup_logging(verbose: bool) -> None:
-    # the group set logging up from --log-format/--log-level; -v on a command means DEBUG
-    obj = click.get_current_context().find_root().obj
-    logs.setup(obj.get("log_format", "text"), "DEBUG" if verbose else obj.get("log_level", "INFO"))
 
 
 @click.group()
@@ -98,11 +40,11 @@ def run(ctx: click.Context, once: bool, verbose: bool) -> None:
     """Run the service: every stage on its schedule until SIGTERM or Ctrl-C."""
     from .daemon import AlreadyRunning, log_summary, run_forever, single_instance
 
-    cfg = _load(ctx)
-    _setup_logging(verbose)
+    cfg = load_config(ctx)
+    setup_logging(verbose)
     try:
         with single_instance(cfg.state.path):
-            pctx = _context(cfg)
+            pctx = context(cfg)
             if once:
                 pipeline.run_once(pctx, on_stage=log_summary)
             else:
@@ -118,8 +60,8 @@ def run(ctx: click.Context, once: bool, verbose: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Tickets per state, batches in flight, spend today, error rate, last problems."""
-    cfg = _load(ctx, need_secrets=False)
-    pctx = _context(cfg, clients=False, readonly=True)
+    cfg = load_config(ctx, need_secrets=False)
+    pctx = context(cfg, clients=False, readonly=True)
     data = reports.status(pctx.db, cfg, time.time())
     lines = ["tickets: " + ", ".join(f"{k} {v}" for k, v in data["tickets"].items())]
     lines.append(f"batches open: {data['batches_open']}")
@@ -141,7 +83,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         lines.append(f"SUBMIT HELD since {held['since']} (next try {held['until']}): {held['reason']}")
     for stage, problem in data["problems"].items():
         lines.append(f"problem in {stage} since {problem['at']}: {problem['message']}")
-    _emit(data, as_json, "\n".join(lines))
+    emit(data, as_json, "\n".join(lines))
 
 
 @cli.command()
@@ -163,12 +105,12 @@ def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, 
         raise UsageProblem("--tickets needs --input-tokens and --output-tokens")
     if tickets is not None and exact:
         raise UsageProblem("--exact counts queued tickets; it does not apply to --tickets")
-    cfg = _load(ctx, need_secrets=exact)
+    cfg = load_config(ctx, need_secrets=exact)
     if tickets is not None:
         data = reports.estimate(store.open_db(":memory:"), cfg, tickets=tickets, input_tokens=input_tokens,
                                 output_tokens=output_tokens)
     else:
-        pctx = _context(cfg, clients=False, readonly=True)
+        pctx = context(cfg, clients=False, readonly=True)
         client = batches.make_client(cfg.anthropic) if exact else None
         chars, counted, last = 0, 0, 0.0
         for _row, request, n in submit_stage.queued_requests(pctx):
@@ -196,7 +138,7 @@ def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, 
         if configured and "expected_batch_usd" in configured:
             lines.append(f"  At the {configured['expected_output_tokens'] // max(configured['tickets'], 1)} output tokens "
                          f"per answer seen so far: ${configured['expected_batch_usd']:.2f} batch.")
-    _emit(data, as_json, "\n".join(lines))
+    emit(data, as_json, "\n".join(lines))
 
 
 @cli.command()
@@ -210,8 +152,8 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
             since = iso(parse_time(since))
         except ValueError:
             raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
-    cfg = _load(ctx, need_secrets=False)
-    data = reports.report(_open(cfg, readonly=True), cfg, since=since)
+    cfg = load_config(ctx, need_secrets=False)
+    data = reports.report(open_state(cfg, readonly=True), cfg, since=since)
     t = data["submit_to_written_seconds"]
     lines = [
         f"tickets written: {data['tickets_written']}   dead: {data['tickets_dead']}",
@@ -228,7 +170,8 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
     if data["draft_acceptance_rate"] is not None:
         lines.append(f"drafts used: {data['drafts_used']}, rejected: {data['drafts_rejected']} "
                      f"({data['draft_acceptance_rate']:.0%} accepted)")
-    _emit(data, as_json, "\n".join(lines))
+    lines += quality.report_lines(data)
+    emit(data, as_json, "\n".join(lines))
 
 
 @cli.command()
@@ -237,8 +180,8 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
 @click.pass_context
 def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
     """Put failed (and with --dead, dead) tickets back in the queue."""
-    cfg = _load(ctx, need_secrets=False)
-    db = _open(cfg)
+    cfg = load_config(ctx, need_secrets=False)
+    db = open_state(cfg)
     with db.atomic():
         n = queue.retry(db, time.time(), dead=dead, ids=tickets)
     click.echo(f"{n} ticket(s) back in the queue")
@@ -258,13 +201,13 @@ def backfill(ctx: click.Context, since: str) -> None:
         start = int(parse_time(since))
     except ValueError:
         raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
-    cfg = _load(ctx)
-    _setup_logging(False)
+    cfg = load_config(ctx)
+    setup_logging(False)
     from .daemon import AlreadyRunning, single_instance
 
     try:
         with single_instance(cfg.state.path):
-            pctx = _context(cfg)
+            pctx = context(cfg)
             queued = pages = 0
             cursor = None
             while True:
@@ -294,103 +237,8 @@ def backfill(ctx: click.Context, since: str) -> None:
     click.echo(f"{queued} ticket(s) queued")
 
 
-@cli.group("config")
-def config_group() -> None:
-    """Configuration commands."""
-
-
-@config_group.command("init")
-@click.option("--path", "target", type=click.Path(dir_okay=False), default=None,
-              help="Where to write it (default: --config, then $ZDTRIAGE_CONFIG, then config/zdtriage.toml).")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.pass_context
-def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
-    """Write the commented example config to start from (never overwrites without --force)."""
-    from importlib.resources import files
-
-    path = Path(target) if target else config_mod.resolve_path(ctx.find_root().obj.get("config_path"), os.environ)
-    if path.exists() and not force:
-        raise UsageProblem(f"{path} exists; pass --force to overwrite it")
-    example = files("integration").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(example, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {path}: set zendesk.subdomain and zendesk.email, export the secrets it names, "
-               "then run `zdtriage config check`")
-
-
-@config_group.command("check")
-@click.pass_context
-def config_check(ctx: click.Context) -> None:
-    """Validate the config and print it with secrets masked (file, environment, where values came from)."""
-    root = ctx.find_root()
-    cfg = _load(root, warn=False)  # printed below, whatever the log level
-    path = config_mod.locate(root.obj.get("config_path"), os.environ)
-    variables = sorted(n for n in os.environ if n.startswith("ZDTRIAGE_") and "__" in n)
-    click.echo(f"# file: {path.absolute() if path else '(none: environment only)'}")
-    if variables:
-        click.echo(f"# from the environment: {', '.join(variables)}")
-    click.echo("")
-    for section, values in cfg.masked().items():
-        click.echo(f"[{section}]")
-        for key, value in values.items():
-            click.echo(f"{key} = {json.dumps(value)}")
-        click.echo("")
-    for warning in cfg.warnings:
-        click.echo(f"WARNING: {warning}", err=True)
-    click.echo("config OK")
-
-
-@cli.command()
-@click.option("--tickets", type=click.IntRange(min=1, max=100_000), default=200, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Keep the demo's files here.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def demo(tickets: int, seed: int, workdir: str | None, as_json: bool) -> None:
-    """Triage simulated tickets end to end: no account, no network."""
-    from .demo import run_demo
-
-    result = run_demo(tickets=tickets, seed=seed, workdir=Path(workdir) if workdir else None, quiet=as_json)
-    if as_json:
-        click.echo(json.dumps(result, sort_keys=True))
-    if not result["ok"]:
-        raise click.ClickException(result["problem"])
-
-
-@cli.command()
-@click.option("--zendesk-port", type=click.IntRange(0, 65535), default=8765, show_default=True)
-@click.option("--anthropic-port", type=click.IntRange(0, 65535), default=8766, show_default=True)
-@click.option("--tickets", type=click.IntRange(min=0), default=50, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--processing-seconds", type=float, default=5.0, show_default=True, help="How long a batch takes.")
-def sim(zendesk_port: int, anthropic_port: int, tickets: int, seed: int, processing_seconds: float) -> None:
-    """Run the Zendesk and Anthropic simulators on 127.0.0.1 until Ctrl-C."""
-    from .sim.anthropic import AnthropicSim
-    from .sim.zendesk import ZendeskSim
-
-    zsim = ZendeskSim(port=zendesk_port, email="triage-bot@example.com", token="sim-token")
-    asim = AnthropicSim(port=anthropic_port, api_key="sim-key", processing_seconds=processing_seconds)
-    try:
-        zurl, aurl = zsim.start(), asim.start()
-    except OSError as exc:
-        raise UsageProblem(f"cannot listen: {exc.strerror} (pick other ports with --zendesk-port/--anthropic-port)") from None
-    zsim.seed(tickets, seed)
-    click.echo(f"Zendesk simulator:   {zurl}   (email triage-bot@example.com, token sim-token)")
-    click.echo(f"Anthropic simulator: {aurl}   (api key sim-key)")
-    click.echo(f"{tickets} tickets seeded (seed {seed}). Inspect: {zurl}/_sim/tickets  {aurl}/_sim/batches")
-    click.echo("Ctrl-C to stop.")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        zsim.stop()
-        asim.stop()
+for command in (cli_tools.config_group, cli_tools.evaluate, cli_tools.demo, cli_tools.sim):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ Success means, read from the Zendesk simulator's own state (not from our databas
 eligible ticket carries exactly one internal note and its tags — or, when its answers were
 refused (an injected instruction pushing a value outside the lists), no note and the failed tag —
 no public comment was written, ineligible tickets were not touched, agents' tags were kept.
+It ends with ``zdtriage evaluate`` on the simulated solved history, which must write nothing to Zendesk.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import Any
 import click
 
 from . import config as config_mod
-from . import daemon, pipeline, prompt, reports, store
+from . import daemon, evaluate, pipeline, prompt, quality, reports, store
 from . import batches as anth
 from . import zendesk as zd
 from .timeutil import parse_time
 
 TIMEOUT_SECONDS = 110.0
+HISTORY_MAX = 300  # solved tickets evaluated at the end: one comments call each, under the simulated rate limit
 SCHEDULE = {"ingest_every": "4s", "submit_every": "3s", "poll_every": "2s", "writeback_every": "2s", "min_batch": 1,
             "max_wait": "5s"}
 
@@ -87,8 +89,10 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
     logger.propagate = False
     try:
         zsim.seed(tickets, seed)
+        opened = [parse_time(t["created_at"]) for t in zsim.snapshot()]
+        oldest = min(opened) if opened else time.time()
+        zsim.seed(min(max(tickets // 2, 40), HISTORY_MAX), seed, history=True)  # solved: never triaged
         before = zsim.snapshot()
-        oldest = min(parse_time(t["created_at"]) for t in before) if before else time.time()
         raw = {
             "zendesk": {"subdomain": "demo", "email": "triage-bot@example.com", "url": zurl,
                         "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest - 60)), "verify_after": "20s"},
@@ -131,7 +135,6 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
         calls = sum(zsim.call_counts().values())
         elapsed = time.monotonic() - started
         result = {
-            "ok": not outcome["problems"] and outcome["written"] + outcome["failed"] == len(eligible),
             "tickets_seeded": tickets,
             "eligible": len(eligible),
             "triaged": outcome["written"] + outcome["failed"],
@@ -146,13 +149,26 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
             "by_category": rep["by_category"],
             "elapsed_seconds": round(elapsed, 1),
             "workdir": str(workdir),
-            "problems": outcome["problems"][:20],
         }
+        if not quiet:
+            click.echo(render(result))
+        view, wrote = _evaluate(ctx, zsim, quiet=quiet)
+        if wrote:
+            outcome["problems"].append(f"evaluate wrote to Zendesk: {wrote}")
+        result["evaluation"] = view
+        result["problems"] = outcome["problems"][:20]
+        result["ok"] = not outcome["problems"] and outcome["written"] + outcome["failed"] == len(eligible)
         if not result["ok"]:
             result["problem"] = (outcome["problems"][0] if outcome["problems"]
                                  else f"only {result['triaged']} of {len(eligible)} tickets settled in {timeout:.0f}s")
         if not quiet:
-            click.echo(render(result))
+            if view is not None and "error" not in view:
+                click.echo("\nIs it any good? `zdtriage evaluate` on the simulated solved history (answers by the "
+                           "simulator's keyword stand-in, not by Claude):\n")
+                click.echo(quality.render(view))
+            click.echo("\nResult              " + ("OK: every eligible ticket written exactly once, and the "
+                                                   "evaluation wrote nothing to Zendesk" if result["ok"]
+                                                   else f"FAILED: {result.get('problem')}"))
         return result
     finally:
         stop.set()
@@ -162,6 +178,28 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
         asim.stop()
         logger.removeHandler(handler)
         handler.close()
+
+
+def _evaluate(ctx: pipeline.Context, zsim: Any, *, quiet: bool) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """``evaluate`` on the seeded solved history, the way an admin would run it before going live;
+    returns its summary and the Zendesk write calls it made (there must be none)."""
+    from .sim import corpus
+
+    def writes() -> dict[str, int]:
+        return {k: v for k, v in zsim.call_counts().items()
+                if k.split()[0] in ("PUT", "POST", "DELETE") and "/_sim/" not in k}
+
+    calls = writes()
+    settings = quality.Settings(corpus.CATEGORY_FIELD_ID, corpus.CATEGORY_MAP,
+                                quality.default_priority_map(ctx.config.triage.priorities))
+    progress = (lambda line: None) if quiet else (lambda line: click.echo(f"  evaluate: {line}", err=True))
+    try:
+        result = evaluate.run(ctx, settings, since=ctx.now() - 61 * 86400, limit=evaluate.MAX_TICKETS,
+                              confirm=lambda plan: True, progress=progress, poll_every=1.0)
+    except evaluate.EvaluateError as exc:
+        return {"error": str(exc)}, {}
+    after = writes()
+    return (result or {}).get("evaluation"), {k: v - calls.get(k, 0) for k, v in after.items() if v != calls.get(k, 0)}
 
 
 def render(r: dict[str, Any]) -> str:
@@ -177,6 +215,5 @@ def render(r: dict[str, Any]) -> str:
         "Priorities          " + ", ".join(f"{k} {v}" for k, v in sorted(r["by_priority"].items())),
         "Categories          " + ", ".join(f"{k} {v}" for k, v in sorted(r["by_category"].items())),
         f"State and log       {r['workdir']}",
-        "Result              " + ("OK: every eligible ticket written exactly once" if r["ok"] else f"FAILED: {r.get('problem')}"),
     ]
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import budget, prompt, store
+from . import budget, prompt, quality, store
 from .config import Config
 from .store import tickets as queue
 from .pricing import BATCH_DISCOUNT, cache_hit_rate
@@ -155,7 +155,7 @@ def report(db: sqlite_utils.Database, config: Config, *, since: str | None = Non
         used += f"{p}draft_used" in tags
         rejected += f"{p}draft_rejected" in tags
     done = len(written) + len(dead)
-    return {
+    data = {
         "tickets_written": len(written),
         "tickets_dead": len(dead),
         "cost_usd": round(cost, 6),
@@ -173,6 +173,8 @@ def report(db: sqlite_utils.Database, config: Config, *, since: str | None = Non
         "draft_acceptance_rate": round(used / (used + rejected), 4) if used + rejected else None,
         "cache_hit_rate": _round(cache_hit_rate(json.loads(r["usage"]) for r in rows if r["usage"])),
     }
+    data.update(quality.report_keys(db, config, since=since))  # live agreement, draft adoption, evaluation
+    return data
 
 
 def _round(value: float | None) -> float | None:

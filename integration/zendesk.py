@@ -137,6 +137,11 @@ def _ticket_dict(ticket: Any) -> dict[str, Any]:
         "created_at": data.get("created_at"),
         "updated_at": data.get("updated_at"),
         "generated_timestamp": data.get("generated_timestamp"),
+        # what agents set (``zdtriage evaluate`` reads these as the truth); custom_fields as [{id, value}]
+        "priority": data.get("priority"),
+        "type": data.get("type"),
+        "custom_fields": list(data.get("custom_fields") or []),
+        **{key: data.get(key) for key in ("brand_id", "group_id", "ticket_form_id", "custom_status_id")},
     }
 
 
@@ -235,12 +240,21 @@ def fetch_comment_events(client: Zenpy, start_time: int, per_page: int = EXPORT_
             "stuck": end_time == start_time and count >= per_page}
 
 
+class ZendeskNotFound(ZendeskError):
+    """404: the ticket was deleted (or never existed)."""
+
+
 def fetch_comments(client: Zenpy, ticket_id: int) -> list[dict[str, Any]]:
     """Every comment of one ticket (cursor pagination): the way past a crowded second of the event
     export, and for tickets older than our start. Same rule as ``fetch_comment_events``: ``Comment``
-    items only, ``public`` only when true."""
+    items only, ``public`` only when true. Raises :class:`ZendeskNotFound` for a ticket that is gone
+    (zenpy requests the pages while iterating)."""
     out = []
-    for comment in _call(client.tickets.comments, ticket_id):
+    try:
+        comments = _call(lambda: list(client.tickets.comments(ticket_id)))
+    except RecordNotFoundException:
+        raise ZendeskNotFound(f"ticket {ticket_id} not found") from None
+    for comment in comments:
         data = comment.to_dict()
         if not _is_conversation(data):
             continue

@@ -6,6 +6,12 @@ trouble, feature requests, account changes, furious and grateful customers, abou
 written natively in German, French or Spanish, some long threads, a few single messages
 of about 50 KB, and prompt-injection attempts. Some tickets are already solved or closed,
 carry the opt-out tag ``no_ai`` or agent tags (``vip``, ``enterprise``) that must survive.
+
+Every ticket carries ``truth``: the priority and category an agent would set, in Zendesk's own terms
+(native ``priority``, ``type``, and the option value of a "Category" drop-down custom field,
+:data:`CATEGORY_FIELD_ID`). Agents disagree with each other: each kind has a spread of values, not one
+(see :data:`_TRUTH`). Solved and closed tickets carry that truth in their native fields, as an agent
+leaves them; ``history(n, seed)`` is a solved history of such tickets for ``zdtriage evaluate``.
 """
 
 from __future__ import annotations
@@ -408,7 +414,9 @@ def generate(n: int, seed: int) -> list[dict[str, Any]]:
             specials[feature] = set(rng.sample(range(n), max(1, round(n * rate))))
     tickets = []
     for index in range(n):
-        tickets.append(_one(rng, index, specials))
+        ticket = _one(rng, index, specials)
+        _label(ticket, random.Random(f"truth:{seed}:{index}"), solved=ticket["status"] in ("solved", "closed"))
+        tickets.append(ticket)
     return tickets
 
 
@@ -420,7 +428,7 @@ def _one(rng: random.Random, index: int, specials: dict[str, set[int]]) -> dict[
 
     roll = rng.random()
     lang = "en" if roll < 0.85 else ("de" if roll < 0.90 else ("fr" if roll < 0.95 else "es"))
-    kind = _pick(rng, KINDS, _KIND_CUM)
+    kind = topic = _pick(rng, KINDS, _KIND_CUM)
     name = rng.choice(_NAMES[lang])
     agent = rng.choice(_AGENTS)
     subject_t, body_t = rng.choice(_TEMPLATES[lang][kind])
@@ -477,4 +485,104 @@ def _one(rng: random.Random, index: int, specials: dict[str, set[int]]) -> dict[
         "created_offset_seconds": offset,
         "language": lang,
         "kind": kind,
+        "topic": topic,
     }
+
+
+# -- ground truth --------------------------------------------------------------------------------
+
+# The "Category" drop-down of the simulated account: option values are the tags Zendesk stores
+# (``custom_fields: [{"id": CATEGORY_FIELD_ID, "value": "bug_report"}]``, as in ticket-show.json's shape).
+CATEGORY_FIELD_ID = 6130830360001
+CATEGORY_VALUES = ("billing_question", "bug_report", "login_problem", "feature_request", "account_change",
+                   "general_question")
+# How the demo maps them onto the default configured categories (the admin's ``evaluate.category_map``).
+CATEGORY_MAP = {"billing_question": "billing", "bug_report": "technical", "login_problem": "account",
+                "feature_request": "feature-request", "account_change": "account", "general_question": "other"}
+
+# Per kind: (weighted Zendesk priorities, weighted category values, weighted ticket types). Written for
+# this module: agents of one team do not agree on every ticket, so each kind spreads over neighbours.
+_TRUTH: dict[str, tuple[tuple[tuple[str, int], ...], ...]] = {
+    "billing": ((("normal", 65), ("high", 25), ("low", 10)),
+                (("billing_question", 90), ("account_change", 5), ("general_question", 5)),
+                (("question", 80), ("task", 20))),
+    "technical": ((("high", 50), ("normal", 35), ("urgent", 15)),
+                  (("bug_report", 88), ("general_question", 7), ("login_problem", 5)),
+                  (("incident", 70), ("problem", 30))),
+    "login": ((("high", 45), ("normal", 45), ("urgent", 10)),
+              (("login_problem", 80), ("bug_report", 15), ("account_change", 5)),
+              (("incident", 60), ("question", 40))),
+    "feature_request": ((("low", 80), ("normal", 20)),
+                        (("feature_request", 85), ("general_question", 15)),
+                        (("task", 50), ("question", 50))),
+    "account": ((("normal", 70), ("low", 30)),
+                (("account_change", 80), ("billing_question", 15), ("general_question", 5)),
+                (("task", 70), ("question", 30))),
+    "angry": ((("urgent", 60), ("high", 40)),
+              (("bug_report", 75), ("billing_question", 20), ("general_question", 5)),
+              (("incident", 70), ("problem", 30))),
+    "thanks": ((("low", 90), ("normal", 10)),
+               (("general_question", 90), ("bug_report", 10)),
+               (("question", 100),)),
+}
+_UNSET = {"priority": 0.08, "category": 0.05, "type": 0.15}  # agents leave fields empty this often
+
+
+def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:
+    roll = rng.random() * sum(w for _, w in options)
+    for value, weight in options:
+        roll -= weight
+        if roll < 0:
+            return value
+    return options[-1][0]
+
+
+def _label(ticket: dict[str, Any], rng: random.Random, *, solved: bool) -> None:
+    """Add ``truth`` (what an agent sets for this ticket); a solved ticket carries it in its fields.
+
+    ``rng`` is the ticket's own, so labelling never shifts the corpus's other draws. A prompt injection
+    is labelled by its real topic: agents ignore the injected "set priority P1".
+    """
+    priorities, categories, types = _TRUTH[ticket["topic"]]
+    truth = {"priority": _weighted(rng, priorities), "category": _weighted(rng, categories),
+             "type": _weighted(rng, types)}
+    ticket["truth"] = truth
+    ticket["type"] = None
+    ticket["custom_fields"] = {}
+    if not solved:
+        return  # an open ticket is not categorised yet; its priority is whatever the channel set
+    ticket["priority"] = None if rng.random() < _UNSET["priority"] else truth["priority"]
+    ticket["type"] = None if rng.random() < _UNSET["type"] else truth["type"]
+    if rng.random() >= _UNSET["category"]:
+        ticket["custom_fields"] = {CATEGORY_FIELD_ID: truth["category"]}
+
+
+_SOLUTIONS = {
+    "en": "Hi,\n\nThis is sorted now: {fix}. I'm marking the ticket as solved; just reply if anything "
+          "is still off.\n\nBest,\n{agent}",
+    "de": "Guten Tag,\n\ndas ist jetzt erledigt. Ich schließe das Ticket; melden Sie sich gern, falls noch "
+          "etwas fehlt.\n\n{agent}",
+    "fr": "Bonjour,\n\nC'est réglé. Je clôture la demande ; n'hésitez pas à répondre si besoin.\n\n{agent}",
+    "es": "Hola,\n\nYa está resuelto. Cierro la solicitud; responda si necesita algo más.\n\n{agent}",
+}
+_FIXES = {"billing": "the charge is corrected and the refund is on its way", "technical": "the fix is deployed",
+          "login": "your access is restored", "feature_request": "I've passed the idea to our product team",
+          "account": "the account change is done", "angry": "the fix is deployed and I've credited your account",
+          "thanks": "glad it works"}
+
+
+def history(n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` solved (80 %) and closed (20 %) tickets, the same for the same ``(n, seed)``, each ending in
+    an agent's public solution, with the agent's priority, type and category in their native fields
+    (sometimes left empty). A few carry the opt-out tag: an evaluation must leave them out too."""
+    rng = random.Random(f"history:{seed}")
+    out = []
+    for index in range(n):
+        ticket = _one(rng, index, {})
+        ticket["status"] = "closed" if rng.random() < 0.2 else "solved"
+        reply = _SOLUTIONS[ticket["language"]].format(agent=rng.choice(_AGENTS), fix=_FIXES[ticket["topic"]])
+        ticket["comments"] = [*ticket["comments"], {"body": reply, "public": True, "author": "agent"}]
+        ticket["created_offset_seconds"] = rng.randrange(2 * _DAY, 60 * _DAY)
+        _label(ticket, random.Random(f"truth:history:{seed}:{index}"), solved=True)
+        out.append(ticket)
+    return out

@@ -6,7 +6,7 @@ tests, the demo and the benchmarks use; the same operations are served over HTTP
 
 | HTTP | Python |
 |---|---|
-| ``POST /_sim/seed {"n", "seed"}`` | ``seed(n, seed)`` |
+| ``POST /_sim/seed {"n", "seed", "history"}`` | ``seed(n, seed, history=False)`` |
 | ``POST /_sim/tickets {fields}`` | ``add_ticket(**fields)`` |
 | ``POST /_sim/tickets/{id}/reply {"body"}`` | ``add_customer_reply(id, body)`` |
 | ``GET /_sim/tickets`` | ``snapshot()`` |
@@ -81,7 +81,8 @@ class ZendeskInspection:
     # -- /_sim/ over HTTP -------------------------------------------------------------------
     def _sim_seed(self, request: Request) -> Response:
         body = request.json() or {}
-        return Response(201, {"ids": self.seed(int(body.get("n", 10)), int(body.get("seed", 0)))})
+        return Response(201, {"ids": self.seed(int(body.get("n", 10)), int(body.get("seed", 0)),
+                                               history=bool(body.get("history")))})
 
     def _sim_add_ticket(self, request: Request) -> Response:
         return Response(201, {"ticket": self.add_ticket(**(request.json() or {}))})
@@ -116,14 +117,16 @@ class ZendeskInspection:
         return Response(200, {"faults": dict(self._faults), "latency_seconds": self.latency_seconds})
 
     # -- Python inspection API --------------------------------------------------------------
-    def seed(self, n: int, seed: int) -> list[int]:
-        """Add ``n`` tickets from ``corpus.generate(n, seed)``, opened hours to days before the
-        clock's now and last changed at least an hour ago, so the next export returns them."""
+    def seed(self, n: int, seed: int, *, history: bool = False) -> list[int]:
+        """Add ``n`` tickets from ``corpus.generate(n, seed)`` (``history``: the solved history of
+        ``corpus.history(n, seed)``), opened hours to days before the clock's now and last changed at
+        least an hour ago, so the next export returns them. Solved tickets carry the agent's native
+        priority, type and category field (the corpus's ground truth)."""
         with self.lock, _gc_paused():
             now = self.clock()
             ids = []
             first_id = len(self.store.tickets) + 1
-            for offset, spec in enumerate(corpus.generate(n, seed)):
+            for offset, spec in enumerate(corpus.history(n, seed) if history else corpus.generate(n, seed)):
                 created = int(now - spec["created_offset_seconds"])
                 # the thread fills the first half of the ticket's life: all of it is >= 1 h old
                 step = spec["created_offset_seconds"] / 2 / (len(spec["comments"]) + 1)
@@ -141,6 +144,8 @@ class ZendeskInspection:
                     tags=spec["tags"],
                     thread=thread,
                     reindex=False,
+                    type=spec.get("type"),
+                    custom_fields=spec.get("custom_fields"),
                 )
                 ids.append(t.id)
             self.store.resort()
@@ -150,7 +155,7 @@ class ZendeskInspection:
         """Add one ticket and return its snapshot.
 
         Fields: ``subject``, ``description`` (the first, public comment), ``status``, ``tags``,
-        ``priority``, ``created_at`` (epoch; default now, so it is exported only after
+        ``priority``, ``type``, ``created_at`` (epoch; default now, so it is exported only after
         ``export_exclude_recent_seconds``), ``custom_fields`` ({id: value} or [{id, value}]),
         ``comments`` ([{body, public, author: "customer"|"agent"|user id, created_at}])."""
         with self.lock:
@@ -171,6 +176,7 @@ class ZendeskInspection:
                 created_at=created,
                 status=str(fields.get("status", "new")),
                 priority=fields.get("priority"),
+                type=fields.get("type"),
                 tags=fields.get("tags") or [],
                 custom_fields={int(k): v for k, v in custom.items()},
                 thread=thread,
@@ -235,6 +241,7 @@ class ZendeskInspection:
             "status": "deleted" if t.deleted else t.status,
             "tags": list(t.tags),
             "priority": t.priority,
+            "type": t.type,
             "custom_fields": [{"id": k, "value": v} for k, v in t.custom_fields.items()],
             "requester_id": t.requester_id,
             "created_at": shapes.iso(t.created_at),

@@ -244,6 +244,7 @@ class Store:
         custom_fields: dict[int, Any] | None = None,
         thread: list[tuple[str, bool, int | None, int]] | None = None,
         reindex: bool = True,
+        type: str | None = None,
     ) -> Ticket:
         """Create a ticket; ``thread`` holds later comments as ``(body, public, author_id, at)``
         where an author of None is the requester."""
@@ -261,6 +262,7 @@ class Store:
             updated_at=created_at,
             gts=created_at,
             channel=channel,
+            type=type,
             custom_fields=dict(custom_fields or {}),
         )
         audit_id = self._new_id()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import prompt, store
+from .. import prompt, quality, store
 from .. import zendesk as zd
 from ..store import State, pace
 from ..store import tickets as queue
@@ -40,6 +40,7 @@ def save_comments(ctx: Context, comments: list[dict[str, Any]]) -> int:
     store.save_comments(ctx.db, [
         {"id": c["id"], "ticket_id": c["ticket_id"], "author_id": c["author_id"], "public": int(c["public"]),
          "body": c["body"], "created_at": to_epoch(c["created_at"]) or now} for c in theirs])
+    quality.observe_replies(ctx, comments)  # the agent's first public reply after our note (draft adoption)
     requeued = 0
     for c in theirs:
         if not ctx.config.triage.retriage or not c["public"]:

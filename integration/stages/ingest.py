@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .. import prompt, store
+from .. import prompt, quality, store
 from .. import zendesk as zd
 from ..store import State, pace, writes
 from ..store import tickets as queue
@@ -172,6 +172,7 @@ def _save_page(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
             store.log_event(ctx.db, now, "skipped", ticket_id=t["id"], detail=why)
             stats["skipped"] += 1
     flush()
+    quality.observe_tickets(ctx, known, tickets)  # what agents changed on tickets we wrote (live agreement)
     return stats
 
 

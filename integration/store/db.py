@@ -203,3 +203,68 @@ def _check(db: sqlite_utils.Database, path: Path) -> None:
         raise StoreError(f"the state database {path} is not a readable SQLite database ({exc}): restore it from a "
                          "backup, or move it away to start afresh (tickets already triaged keep their marker tag)"
                          ) from None
+
+
+@migrations()
+def m0020_evaluations(db: sqlite_utils.Database) -> None:
+    # `zdtriage evaluate` (solved tickets triaged read-only, compared with what agents set) and what the
+    # exports show agents doing with our answers after write-back
+    db["evaluations"].create(
+        {
+            "id": int,
+            "state": str,  # creating (batch create not confirmed) | running | done | abandoned
+            "created_at": str,
+            "finished_at": str,
+            "since": str,  # solved and closed tickets changed since this time
+            "max_tickets": int,
+            "model": str,
+            "prompt_hash": str,  # system prompt, answer schema and request limits
+            "fingerprint": str,  # model and prompt_hash: a change of either is a new column side by side
+            "settings": str,  # JSON: category source and value maps used for the truth
+            "subdomain": str,  # for ticket links
+            "batch": str,  # batches.local_id
+            "tickets": int,
+            "estimate_usd": float,  # worst case, reserved while the batch runs
+            "error": str,
+        },
+        pk="id",
+    )
+    db["evaluations"].create_index(["state"])
+    db["evaluation_items"].create(
+        {
+            "evaluation_id": int,
+            "ticket_id": int,
+            "custom_id": str,
+            "zd_status": str,
+            "raw_priority": str,  # Zendesk's value, as agents left it
+            "raw_category": str,
+            "truth_priority": str,  # mapped onto the configured values (NULL: no truth)
+            "truth_category": str,
+            "result": str,  # pending | answered | invalid | errored | expired | canceled | missing
+            "ai_priority": str,
+            "ai_category": str,
+            "confidence": float,
+            "error": str,
+            "cost_usd": float,
+        },
+        pk=("evaluation_id", "ticket_id"),
+        defaults={"result": "pending", "cost_usd": 0.0},
+    )
+    db["evaluation_items"].create_index(["custom_id"], unique=True)
+    db["live_observations"].create(
+        {
+            "ticket_id": int,
+            "triage_n": int,
+            "field": str,  # priority | category | draft
+            "ours": str,  # our value (the draft: NULL)
+            "baseline": str,  # the native value first seen after our write
+            "theirs": str,  # the agent's value, when one is known
+            "outcome": str,  # pending | agreed | changed; for the draft: adopted | edited | ignored
+            "source": str,  # ai_field | native | kept | reply
+            "similarity": float,  # draft vs the agent's first public reply
+            "written_at": str,
+            "observed_at": str,
+        },
+        pk=("ticket_id", "triage_n", "field"),
+    )
+    db["live_observations"].create_index(["written_at"])

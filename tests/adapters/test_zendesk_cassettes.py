@@ -90,6 +90,10 @@ def test_export_first_page(replay: vcr.VCR, client: Any) -> None:
     assert ticket["subject"] == "Sample ticket: Meet the ticket"
     assert ticket["description"].startswith("Hi there,")
     assert ticket["requester_id"] == 6130869168922
+    # what agents set, read by `zdtriage evaluate` as the truth
+    assert (ticket["priority"], ticket["type"], ticket["custom_fields"]) == ("normal", "incident", [])
+    assert (ticket["brand_id"], ticket["group_id"], ticket["ticket_form_id"], ticket["custom_status_id"]) == (
+        6130830354842, 6130852536346, 6130830344474, 6130892426138)
 
 
 def test_export_second_page(replay: vcr.VCR, client: Any) -> None:
@@ -195,6 +199,8 @@ def test_fetch_tickets_show_many(replay: vcr.VCR, client: Any) -> None:
         "created_at": "2023-08-31T18:42:23Z",
         "updated_at": "2023-08-31T18:42:23Z",
         "generated_timestamp": None,  # show_many does not carry it (only the export does)
+        "priority": None, "type": None, "custom_fields": [], "brand_id": 6090590390554, "group_id": None,
+        "ticket_form_id": 6090606885786, "custom_status_id": 6090592372762,
     }]
 
 

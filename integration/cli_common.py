@@ -1,0 +1,67 @@
+"""What every ``zdtriage`` command shares: loading the config, opening the state, printing. Errors become
+``click`` exceptions here (exit 2 for configuration and usage, 1 for the rest), nowhere else but the CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import click
+
+from . import config as config_mod
+from . import logs, pipeline, store
+from .config import Config, ConfigError
+
+
+class UsageProblem(click.ClickException):
+    exit_code = 2
+
+
+def load_config(ctx: click.Context, *, need_secrets: bool = True, overrides: dict[str, Any] | None = None,
+          warn: bool = True) -> Config:
+    """The configuration (file, environment, then ``overrides``: dotted keys set by flags) or exit 2.
+
+    Its warnings (a world-readable secret file) are logged unless ``warn`` is false.
+    """
+    root = ctx.find_root()
+    path = config_mod.locate(root.obj.get("config_path"), os.environ)
+    try:
+        cfg = config_mod.load(path, need_secrets=need_secrets, overrides=overrides)
+    except ConfigError as exc:
+        raise UsageProblem(f"config: {exc}") from None
+    logs.mask(cfg.zendesk.token, cfg.anthropic.api_key)
+    if warn:
+        for warning in cfg.warnings:
+            logging.getLogger("zdtriage").warning("config: %s", warning, extra={"action": "config_warning"})
+    return cfg
+
+
+def open_state(cfg: Config, *, readonly: bool = False) -> Any:
+    """The state database, or one line and exit 1 (missing, corrupt, read-only)."""
+    try:
+        return store.open_db(cfg.state.path, readonly=readonly)
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def context(cfg: Config, *, clients: bool = True, readonly: bool = False) -> pipeline.Context:
+    from . import batches, zendesk
+
+    db = open_state(cfg, readonly=readonly)
+    ctx = pipeline.Context(config=cfg, db=db)
+    if clients:
+        ctx.zendesk = zendesk.make_client(cfg.zendesk)
+        ctx.anthropic = batches.make_client(cfg.anthropic)
+    return ctx
+
+
+def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, sort_keys=True) if as_json else text)
+
+
+def setup_logging(verbose: bool) -> None:
+    # the group set logging up from --log-format/--log-level; -v on a command means DEBUG
+    obj = click.get_current_context().find_root().obj
+    logs.setup(obj.get("log_format", "text"), "DEBUG" if verbose else obj.get("log_level", "INFO"))

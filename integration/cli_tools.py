@@ -1,0 +1,180 @@
+"""The ``zdtriage`` commands around the service: ``config init/check``, ``evaluate``, ``demo`` and ``sim``.
+Registered on the group in ``cli``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import config as config_mod
+from .cli_common import UsageProblem, context, emit, load_config
+from .timeutil import parse_time
+
+
+@click.command()
+@click.option("--since", help="Solved and closed tickets changed since this date (ISO-8601).")
+@click.option("--limit", type=click.IntRange(min=1, max=5000), default=500, show_default=True,
+              help="At most this many tickets (one Message Batch).")
+@click.option("--yes", is_flag=True, help="Do not ask before spending.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_context
+def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_json: bool) -> None:
+    """Triage solved tickets read-only and compare with what agents set: accuracy, confusion matrix, cost.
+
+    Nothing is written to Zendesk; the spend counts against the budget. Run it again after an
+    interruption to resume; after a prompt or model change, both evaluations are shown side by side.
+    """
+    from . import evaluate as evaluation
+    from . import quality
+    from .daemon import AlreadyRunning, single_instance
+
+    start = None
+    if since:
+        try:
+            start = parse_time(since)
+        except ValueError:
+            raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
+        if start > time.time() - 60:
+            raise UsageProblem(f"--since: {since} is not in the past (Zendesk exports nothing newer than a minute)")
+    cfg = load_config(ctx)
+    try:
+        settings = quality.settings_from(cfg)
+    except quality.QualityError as exc:
+        raise UsageProblem(f"config: {exc}") from None
+    shown: dict[str, Any] = {}
+
+    def ask(plan: Any) -> bool:
+        shown.update(plan.as_dict())
+        click.echo(evaluation.describe(plan, cfg.anthropic.model), err=True)
+        if yes:
+            return True
+        try:
+            return click.confirm("Send them as a Message Batch?", default=False, err=True)
+        except click.Abort:
+            raise UsageProblem("no answer to the question: pass --yes to run without asking") from None
+
+    try:
+        with single_instance(f"{cfg.state.path}.evaluate"):
+            pctx = context(cfg)
+            result = evaluation.run(pctx, settings, since=start, limit=limit, confirm=ask,
+                                    progress=lambda line: click.echo(line, err=True))
+    except AlreadyRunning:
+        raise UsageProblem("another `zdtriage evaluate` is running on this state database") from None
+    except evaluation.EvaluateError as exc:
+        raise (UsageProblem if exc.usage else click.ClickException)(str(exc)) from None
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted: a batch already created keeps running; "
+                                   "`zdtriage evaluate` picks it up again") from None
+    if result is None:
+        emit({"sent": False, "estimate": shown}, as_json, "Nothing was sent.")
+        return
+    text = quality.render(result["evaluation"])
+    if result["evaluation_before"]:
+        text += "\n\nBefore and after the model or prompt change:\n" + quality.render_side_by_side(
+            result["evaluation"], result["evaluation_before"])
+    emit({"sent": True, "estimate": shown, **result}, as_json, text)
+
+
+
+@click.group("config")
+def config_group() -> None:
+    """Configuration commands."""
+
+
+@config_group.command("init")
+@click.option("--path", "target", type=click.Path(dir_okay=False), default=None,
+              help="Where to write it (default: --config, then $ZDTRIAGE_CONFIG, then config/zdtriage.toml).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_context
+def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
+    """Write the commented example config to start from (never overwrites without --force)."""
+    from importlib.resources import files
+
+    path = Path(target) if target else config_mod.resolve_path(ctx.find_root().obj.get("config_path"), os.environ)
+    if path.exists() and not force:
+        raise UsageProblem(f"{path} exists; pass --force to overwrite it")
+    example = files("integration").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(example, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {path}: set zendesk.subdomain and zendesk.email, export the secrets it names, "
+               "then run `zdtriage config check`")
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate the config and print it with secrets masked (file, environment, where values came from)."""
+    root = ctx.find_root()
+    cfg = load_config(root, warn=False)  # printed below, whatever the log level
+    path = config_mod.locate(root.obj.get("config_path"), os.environ)
+    variables = sorted(n for n in os.environ if n.startswith("ZDTRIAGE_") and "__" in n)
+    click.echo(f"# file: {path.absolute() if path else '(none: environment only)'}")
+    if variables:
+        click.echo(f"# from the environment: {', '.join(variables)}")
+    click.echo("")
+    for section, values in cfg.masked().items():
+        click.echo(f"[{section}]")
+        for key, value in values.items():
+            click.echo(f"{key} = {json.dumps(value)}")
+        click.echo("")
+    for warning in cfg.warnings:
+        click.echo(f"WARNING: {warning}", err=True)
+    click.echo("config OK")
+
+
+@click.command()
+@click.option("--tickets", type=click.IntRange(min=1, max=100_000), default=200, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Keep the demo's files here.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def demo(tickets: int, seed: int, workdir: str | None, as_json: bool) -> None:
+    """Triage simulated tickets end to end: no account, no network."""
+    from .demo import run_demo
+
+    result = run_demo(tickets=tickets, seed=seed, workdir=Path(workdir) if workdir else None, quiet=as_json)
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True))
+    if not result["ok"]:
+        raise click.ClickException(result["problem"])
+
+
+@click.command()
+@click.option("--zendesk-port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--anthropic-port", type=click.IntRange(0, 65535), default=8766, show_default=True)
+@click.option("--tickets", type=click.IntRange(min=0), default=50, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--processing-seconds", type=float, default=5.0, show_default=True, help="How long a batch takes.")
+def sim(zendesk_port: int, anthropic_port: int, tickets: int, seed: int, processing_seconds: float) -> None:
+    """Run the Zendesk and Anthropic simulators on 127.0.0.1 until Ctrl-C."""
+    from .sim.anthropic import AnthropicSim
+    from .sim.zendesk import ZendeskSim
+
+    zsim = ZendeskSim(port=zendesk_port, email="triage-bot@example.com", token="sim-token")
+    asim = AnthropicSim(port=anthropic_port, api_key="sim-key", processing_seconds=processing_seconds)
+    try:
+        zurl, aurl = zsim.start(), asim.start()
+    except OSError as exc:
+        raise UsageProblem(f"cannot listen: {exc.strerror} (pick other ports with --zendesk-port/--anthropic-port)") from None
+    zsim.seed(tickets, seed)
+    click.echo(f"Zendesk simulator:   {zurl}   (email triage-bot@example.com, token sim-token)")
+    click.echo(f"Anthropic simulator: {aurl}   (api key sim-key)")
+    click.echo(f"{tickets} tickets seeded (seed {seed}). Inspect: {zurl}/_sim/tickets  {aurl}/_sim/batches")
+    click.echo("Ctrl-C to stop.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        zsim.stop()
+        asim.stop()
