@@ -95,7 +95,8 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
         before = zsim.snapshot()
         raw = {
             "zendesk": {"subdomain": "demo", "email": "triage-bot@example.com", "url": zurl,
-                        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest - 60)), "verify_after": "20s"},
+                        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest - 60)), "verify_after": "8s",
+                        "updates_per_minute": 300},  # High Volume: two update_many jobs go at once
             "anthropic": {"base_url": aurl},
             "schedule": SCHEDULE,
             # a help-center excerpt long enough to be cached: the demo shows cache reads in its cost
