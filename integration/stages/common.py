@@ -3,6 +3,7 @@ eligibility, backoff and time parsing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
@@ -109,8 +110,13 @@ def backoff(base: float, attempts: int) -> float:
     return min(base * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
 
 
+_SCOPE = (("brands", "brand_id", "brand"), ("groups", "group_id", "group"), ("forms", "ticket_form_id", "form"),
+          ("custom_statuses", "custom_status_id", "custom status"))
+
+
 def eligible(ticket: dict[str, Any], config: Config) -> tuple[bool, str]:
-    """Whether a ticket as Zendesk shows it is ours to triage, and why not."""
+    """Whether a ticket as Zendesk shows it is ours to triage, and why not: its status, skip tags, the
+    configured brands, groups, forms and custom statuses (empty lists mean all), and the pilot sample."""
     triage = config.triage
     if ticket["status"] == "deleted":
         return False, "deleted in Zendesk"
@@ -119,7 +125,19 @@ def eligible(ticket: dict[str, Any], config: Config) -> tuple[bool, str]:
     opted_out = set(ticket["tags"]) & set(triage.skip_tags)
     if opted_out:
         return False, f"opted out by tag {sorted(opted_out)[0]}"
+    for setting, key, what in _SCOPE:
+        allowed = getattr(triage, setting)
+        if allowed and ticket.get(key) not in allowed:
+            return False, f"{what} {ticket.get(key)} is not in triage.{setting}"
+    if triage.sample < 1.0 and not in_sample(ticket["id"], triage.sample):
+        return False, f"not in the pilot sample (triage.sample = {triage.sample:g})"
     return True, ""
+
+
+def in_sample(ticket_id: int, share: float) -> bool:
+    """A deterministic ``share`` of ticket ids: the same ticket is in or out on every run and every machine."""
+    digest = hashlib.blake2b(str(ticket_id).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < share
 
 
 def to_epoch(value: Any) -> float | None:

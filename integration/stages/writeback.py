@@ -114,6 +114,8 @@ def _landed(ctx: Context, row: dict[str, Any], intent: Intent, ticket: dict[str,
         return True
     if intent.kind == WriteKind.FAILED_TAG or prompt.marker_tag(ctx.config.triage) not in ticket["tags"]:
         return False
+    if ctx.config.writeback.mode == "tags":  # no note to look for: this triage's tags are the proof
+        return set(prompt.triage_tags(json.loads(row["answer"]), ctx.config.triage)) <= set(ticket["tags"])
     # a re-triage already carries the marker from the first note: look for this triage's note
     bot = bot_user_id(ctx)
     return any(prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"], bot_user_id=bot,
@@ -128,6 +130,9 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
     solved the ticket or opted it out since it was submitted, and nothing is written where it must not be.
     """
     cfg = ctx.config
+    if cfg.writeback.mode == "off":
+        # pilot mode: answers stay in the state for `report`; nothing at all is written to Zendesk
+        return
     # the account's ticket updates a minute, kept across runs (store/pace.py), and the jobs we may queue
     room = pace.room(ctx.db, "updates", ctx.now(), cfg.zendesk.updates_per_minute)
     allowance = min(room, max(MAX_JOBS_IN_FLIGHT - in_flight, 0) * zd.UPDATE_MANY_LIMIT)
@@ -209,12 +214,13 @@ def update_for(ctx: Context, row: dict[str, Any], tags: list[str]) -> dict[str, 
         return {"id": row["id"], "additional_tags": [prompt.failed_tag(triage)], "comment": None}
     answer = json.loads(row["answer"])
     new = prompt.triage_tags(answer, triage)
+    full = ctx.config.writeback.mode == "full"  # "tags": the tags alone, no note and no native priority
     return {
         "id": row["id"],
         "additional_tags": new,
         "remove_tags": prompt.stale_tags(tags, new, triage),
-        "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"]), "public": False},
-        "priority": prompt.native_priority(answer, triage),
+        "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"]), "public": False} if full else None,
+        "priority": prompt.native_priority(answer, triage) if full else None,
     }
 
 
