@@ -111,6 +111,7 @@ def _sim_main(conn: Connection, clock: SharedClock, zendesk_kwargs: dict[str, An
         "seed": lambda n, seed: len(zsim.seed(n, seed)),
         "note_latencies": note_latencies,
         "add_tickets": lambda specs: [zsim.add_ticket(**s)["id"] for s in specs],
+        "add_replies": lambda replies: [zsim.add_customer_reply(i, body)["id"] for i, body in replies],
         "zendesk_calls": zsim.call_counts,
         "zendesk_stats": zsim.stats,
         "anthropic_calls": asim.call_counts,

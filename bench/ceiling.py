@@ -1,0 +1,105 @@
+"""Figure 5: the throughput ceiling. 100 new tickets a minute, each answered twice more by its customer
+within minutes (three audits a ticket: 144,000 tickets and 432,000 audits a day, at the account's default
+limit of 100 ticket updates a minute), on the default schedule against the simulators' real limits.
+
+Run as ``python -m bench.ceiling [--hours H]`` from the repository root; prints one JSON object. Measured:
+the largest backlog (queued + submitted + answered) seen at any minute, the backlog when arrivals stop,
+how long it takes to drain, arrival-to-note percentiles, calls per ticket and the most ticket updates and
+export requests in a minute: no cliff means the backlog stays bounded while tickets keep arriving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from bench import harness
+from bench.day import SIM_ANTHROPIC, SIM_ZENDESK, TICK, _quantile, categorize
+
+PER_MINUTE = 100
+REPLY_AFTER = (180, 420)  # seconds after arrival: two more audits while the ticket still waits to be sent
+
+
+def run(hours: float, per_minute: int, seed: int) -> dict[str, Any]:
+    from integration.sim import corpus
+    from integration.stages import ingest, poll, submit, writeback
+    from integration.store import tickets as queue
+
+    clock = harness.SharedClock()
+    start = clock()
+    total = int(hours * 60 * per_minute)
+    specs = corpus.generate(total, seed)
+    with harness.Sims(clock, zendesk=SIM_ZENDESK, anthropic={**SIM_ANTHROPIC, "seed": seed}) as sims:
+        pipe = harness.make_pipeline(sims, clock)
+        ctx = pipe.ctx
+        every = ctx.config.schedule
+        pending_replies: list[tuple[float, int]] = []
+        arrived = peak = 0
+        backlog_at_end = None
+        started = time.perf_counter()
+        minute = 0
+        while True:
+            now = clock()
+            elapsed = now - start
+            if arrived < total:
+                batch = specs[arrived:arrived + per_minute]
+                ids = sims.call("add_tickets", [{"subject": s["subject"], "description": s["description"],
+                                                 "status": "new", "tags": s["tags"], "created_at": int(now)}
+                                                for s in batch])
+                arrived += len(batch)
+                pending_replies += [(now + after, i) for i in ids for after in REPLY_AFTER]
+            due = [i for at, i in pending_replies if at <= now]
+            if due:
+                pending_replies = [(at, i) for at, i in pending_replies if at > now]
+                sims.call("add_replies", [(i, "Any news? I am still waiting on this one.") for i in due])
+            for stage, interval in ((ingest.ingest, every.ingest_every), (submit.submit, every.submit_every),
+                                    (poll.poll, every.poll_every), (writeback.writeback, every.writeback_every)):
+                if elapsed % int(interval) == 0:
+                    stage(ctx)
+            counts = queue.counts(ctx.db)
+            backlog = counts["queued"] + counts["submitted"] + counts["answered"]
+            peak = max(peak, backlog)
+            if arrived >= total and backlog_at_end is None:
+                backlog_at_end, end_minute = backlog, minute
+            if arrived >= total and not pending_replies and not harness.pending_work(ctx) \
+                    and next(ctx.db.query("select count(*) as n from tickets"))["n"] > 0 and backlog == 0:
+                break
+            if minute > (hours + 12) * 60:
+                raise RuntimeError(f"not drained 12 simulated hours after the last arrival: {counts}")
+            clock.advance(TICK)
+            minute += 1
+        calls = sims.zendesk_api_calls()
+        stats = sims.call("zendesk_stats")
+        latencies = sims.call("note_latencies")
+        counts = queue.counts(ctx.db)
+    harness.cleanup(pipe.workdir)
+    triaged = counts["written"] + counts["dead"]
+    return {
+        "tickets": total, "per_minute": per_minute, "hours": hours, "triaged": triaged, "counts": counts,
+        "peak_backlog": peak, "backlog_when_arrivals_stop": backlog_at_end,
+        "drain_minutes": minute - end_minute, "wall_seconds": round(time.perf_counter() - started, 1),
+        "calls_per_ticket": round(sum(calls.values()) / max(triaged, 1), 4), "by_purpose": categorize(calls),
+        "max_ticket_updates_per_minute": stats["max_ticket_updates_per_minute"],
+        "rate_limited": stats["rate_limited"], "max_jobs_in_flight": stats["max_jobs_in_flight"],
+        "arrival_to_note_minutes": {"p50": round(_quantile(latencies, 0.5) / 60, 1),
+                                    "p95": round(_quantile(latencies, 0.95) / 60, 1),
+                                    "max": round((latencies[-1] if latencies else 0) / 60, 1)},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--per-minute", type=int, default=PER_MINUTE)
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    json.dump(run(args.hours, args.per_minute, args.seed), sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
