@@ -23,7 +23,7 @@ PER_MINUTE = 100
 REPLY_AFTER = (180, 420)  # seconds after arrival: two more audits while the ticket still waits to be sent
 
 
-def run(hours: float, per_minute: int, seed: int) -> dict[str, Any]:
+def run(hours: float, per_minute: int, seed: int, updates_per_minute: int = 100) -> dict[str, Any]:
     from integration.sim import corpus
     from integration.stages import ingest, poll, submit, writeback
     from integration.store import tickets as queue
@@ -33,7 +33,7 @@ def run(hours: float, per_minute: int, seed: int) -> dict[str, Any]:
     total = int(hours * 60 * per_minute)
     specs = corpus.generate(total, seed)
     with harness.Sims(clock, zendesk=SIM_ZENDESK, anthropic={**SIM_ANTHROPIC, "seed": seed}) as sims:
-        pipe = harness.make_pipeline(sims, clock)
+        pipe = harness.make_pipeline(sims, clock, zendesk={"updates_per_minute": updates_per_minute})
         ctx = pipe.ctx
         every = ctx.config.schedule
         pending_replies: list[tuple[float, int]] = []
@@ -78,7 +78,8 @@ def run(hours: float, per_minute: int, seed: int) -> dict[str, Any]:
     harness.cleanup(pipe.workdir)
     triaged = counts["written"] + counts["dead"]
     return {
-        "tickets": total, "per_minute": per_minute, "hours": hours, "triaged": triaged, "counts": counts,
+        "tickets": total, "per_minute": per_minute, "hours": hours, "updates_per_minute": updates_per_minute,
+        "triaged": triaged, "counts": counts,
         "peak_backlog": peak, "backlog_when_arrivals_stop": backlog_at_end,
         "drain_minutes": minute - end_minute, "wall_seconds": round(time.perf_counter() - started, 1),
         "calls_per_ticket": round(sum(calls.values()) / max(triaged, 1), 4), "by_purpose": categorize(calls),
@@ -95,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--per-minute", type=int, default=PER_MINUTE)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--updates-per-minute", type=int, default=100, help="300 with High Volume")
     args = parser.parse_args(argv)
-    json.dump(run(args.hours, args.per_minute, args.seed), sys.stdout)
+    json.dump(run(args.hours, args.per_minute, args.seed, args.updates_per_minute), sys.stdout)
     print()
     return 0
 

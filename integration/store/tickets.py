@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 import sqlite_utils
@@ -125,7 +126,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
 del S
 
 
-def _sql(t: Transition, keys: Sequence[str], expect: Sequence[str], where: str = "id = ?") -> str:
+@lru_cache(maxsize=256)
+def _sql(t: Transition, keys: tuple[str, ...], expect: tuple[str, ...], where: str = "id = ?") -> str:
     """The guarded UPDATE of transition ``t`` setting ``keys``; parameters in the order of :func:`_params`."""
     unknown = set(keys) - set(t.sets) - set(t.adds)
     if unknown:
@@ -158,7 +160,7 @@ def _move(db: sqlite_utils.Database, name: str, ticket_id: int, now: float, *, s
     """Apply the transition ``name`` to one ticket; IllegalTransition (or False when not ``strict``)."""
     t = TRANSITIONS[name]
     expect = dict(expect or {})
-    sql = _sql(t, list(values), list(expect))
+    sql = _sql(t, tuple(values), tuple(expect))
     params = [*_params(t, now, values), ticket_id, *_sources(t), *expect.values()]
     if db.execute(sql, params).rowcount == 1:
         return True
@@ -175,8 +177,8 @@ def _move_many(db: sqlite_utils.Database, name: str, now: float, items: Sequence
     if not items:
         return
     t = TRANSITIONS[name]
-    keys = list(items[0][1])
-    sql = _sql(t, keys, [])
+    keys = tuple(items[0][1])
+    sql = _sql(t, keys, ())
     rows = [[*_params(t, now, {k: values[k] for k in keys}), ticket_id, *_sources(t)] for ticket_id, values in items]
     cursor = db.conn.executemany(sql, rows)
     if cursor.rowcount != len(items):
@@ -188,7 +190,7 @@ def _move_where(db: sqlite_utils.Database, name: str, now: float, where: str, pa
                 **values: Any) -> int:
     """Apply ``name`` to every ticket in one of its source states that also matches ``where``."""
     t = TRANSITIONS[name]
-    return db.execute(_sql(t, list(values), [], where), [*_params(t, now, values), *params, *_sources(t)]).rowcount
+    return db.execute(_sql(t, tuple(values), (), where), [*_params(t, now, values), *params, *_sources(t)]).rowcount
 
 
 # -- creating tickets (ingest) ---------------------------------------------------------
