@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from statistics import median
 from typing import Any
 
 import sqlite_utils
@@ -11,7 +10,7 @@ import sqlite_utils
 from . import budget, prompt, store
 from .config import Config
 from .store import tickets as queue
-from .pricing import BATCH_DISCOUNT, cache_hit_rate
+from .pricing import BATCH_DISCOUNT
 from .timeutil import iso, parse_time
 
 BATCH_ALERT_HOURS = 20.0  # a batch expires 24 h after creation
@@ -110,53 +109,105 @@ def estimate(db: sqlite_utils.Database, config: Config, *, tickets: int | None =
             "calibrated_on_results": cal["results"], "exact": exact_input_tokens is not None}
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
-    return ordered[index]
+DONE_STATES = ("written", "dead", "skipped", "answered")  # what ``report`` counts (cost from all four)
+# the submit-to-written time of a written ticket, as idx_tickets_written_duration indexes it (store/db.py m0010)
+_DURATION = "(julianday(written_at) - julianday(submitted_at))"
+PRUNED_BEFORE_KEY = "retention:pruned_before"  # written by store.retention.prune
+
+
+def _window(since: str | None) -> tuple[str, list[Any]]:
+    return (" and changed_at >= ?", [since]) if since else ("", [])
+
+
+def _durations(db: sqlite_utils.Database, since: str | None) -> dict[str, float | None]:
+    """Median and p95 of submit-to-written seconds, read in SQL one value at a time (no row list in memory).
+
+    The whole history walks the duration index (``ORDER BY … LIMIT … OFFSET k`` steps over index entries
+    only); a ``since`` window is a range of (state, changed_at) that SQLite sorts with its own bounded sorter.
+    Same ranks as before: the median averages the two middle values, p95 is the nearest rank round(0.95 (n-1)).
+    """
+    where, params = _window(since)
+    source = "tickets" if since else "tickets indexed by idx_tickets_written_duration"
+    base = f"from {source} where state = 'written' and {_DURATION} is not null{where}"
+    n = db.execute(f"select count(*) {base}", params).fetchone()[0]
+    if not n:
+        return {"median": None, "p95": None}
+
+    def at(offset: int, count: int = 1) -> list[float]:
+        rows = db.execute(f"select {_DURATION} * 86400.0 as d {base} order by {_DURATION} limit ? offset ?",
+                          [*params, count, offset]).fetchall()
+        return [r[0] for r in rows]
+
+    middle = at((n - 1) // 2, 1 if n % 2 else 2)
+    p95 = at(min(n - 1, max(0, int(round(0.95 * (n - 1))))))[0]
+    return {"median": round(sum(middle) / len(middle), 1), "p95": round(p95, 1)}
+
+
+def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, str | None]:
+    """Which changes the report covers: ``from`` (``since``, else the oldest counted change), ``to`` (the
+    newest), and ``pruned_before`` (done tickets last changed before it were deleted by retention)."""
+    where, params = _window(since)
+    first, last = [], []
+    for state in DONE_STATES:  # one state at a time: each min/max is one index lookup
+        row = db.execute(f"select min(changed_at), max(changed_at) from tickets where state = ?{where}",
+                         [state, *params]).fetchone()
+        first += [row[0]] if row[0] else []
+        last += [row[1]] if row[1] else []
+    return {"from": since or (min(first) if first else None), "to": max(last) if last else None,
+            "pruned_before": store.get_sync(db, PRUNED_BEFORE_KEY)}
 
 
 def report(db: sqlite_utils.Database, config: Config, *, since: str | None = None) -> dict[str, Any]:
-    """The measures of impact: cost per ticket, submit-to-written time, error rate, counts per value."""
-    where, params = "", []
-    if since:
-        where, params = " and changed_at >= ?", [since]
-    rows = list(db.query(f"select * from tickets where state in ('written', 'dead', 'skipped', 'answered'){where}", params))
-    written = [r for r in rows if r["state"] == "written"]
-    dead = [r for r in rows if r["state"] == "dead"]
-    cost = sum(r["cost_usd"] or 0 for r in rows)
-    durations = [parse_time(r["written_at"]) - parse_time(r["submitted_at"])
-                 for r in written if r["written_at"] and r["submitted_at"]]
-    by: dict[str, dict[str, int]] = {"priority": {}, "category": {}, "sentiment": {}}
-    for r in written:
-        answer = json.loads(r["answer"] or "{}")
-        for key in by:
-            if key in answer:
-                by[key][answer[key]] = by[key].get(answer[key], 0) + 1
-    used = rejected = 0
+    """The measures of impact: cost per ticket, submit-to-written time, error rate, counts per value.
+
+    Aggregated in SQL: memory stays flat whatever the number of tickets (``since``: changed since, ISO).
+    """
+    where, params = _window(since)
+    marks = ", ".join("?" for _ in DONE_STATES)
+    per_state = {r[0]: (r[1], r[2]) for r in db.execute(
+        f"select state, count(*), coalesce(sum(cost_usd), 0) from tickets where state in ({marks}){where} "
+        "group by state", [*DONE_STATES, *params])}
+    written = per_state.get("written", (0, 0.0))[0]
+    dead = per_state.get("dead", (0, 0.0))[0]
+    cost = sum(c for _, c in per_state.values())
     p = config.triage.tag_prefix
-    for r in written:
-        tags = set(json.loads(r["zd_tags"] or "[]"))
-        used += f"{p}draft_used" in tags
-        rejected += f"{p}draft_rejected" in tags
-    done = len(written) + len(dead)
+    by: dict[str, dict[str, int]] = {"priority": {}, "category": {}, "sentiment": {}}
+    used = rejected = 0
+    # one pass over the written tickets: answer values and the agents' draft tags (json_each, exact tag match;
+    # instr first so that only tickets carrying such a tag are parsed)
+    tag = ("(instr(zd_tags, ?) > 0 and exists (select 1 from json_each(zd_tags) where value = ?))")
+    for r in db.execute(
+            "select json_extract(answer, '$.priority'), json_extract(answer, '$.category'), "
+            f"json_extract(answer, '$.sentiment'), count(*), sum({tag}), sum({tag}) "
+            f"from tickets where state = 'written'{where} group by 1, 2, 3",
+            [f'"{p}draft_used"', f"{p}draft_used", f'"{p}draft_rejected"', f"{p}draft_rejected", *params]):
+        for key, value in zip(by, r[:3]):
+            if value is not None:
+                by[key][value] = by[key].get(value, 0) + r[3]
+        used += r[4] or 0
+        rejected += r[5] or 0
+    tokens = db.execute(
+        "select coalesce(sum(coalesce(json_extract(usage, '$.cache_read_input_tokens'), 0)), 0), "
+        "coalesce(sum(coalesce(json_extract(usage, '$.input_tokens'), 0) "
+        "+ coalesce(json_extract(usage, '$.cache_creation_input_tokens'), 0)), 0) "
+        f"from tickets where state in ({marks}) and usage is not null{where}", [*DONE_STATES, *params]).fetchone()
+    read, other = int(tokens[0]), int(tokens[1])
+    done = written + dead
     return {
-        "tickets_written": len(written),
-        "tickets_dead": len(dead),
+        "tickets_written": written,
+        "tickets_dead": dead,
         "cost_usd": round(cost, 6),
-        "cost_per_ticket_usd": round(cost / len(written), 6) if written else 0.0,
-        "error_rate": round(len(dead) / done, 4) if done else 0.0,
-        "submit_to_written_seconds": {
-            "median": round(median(durations), 1) if durations else None,
-            "p95": round(_percentile(durations, 0.95), 1) if durations else None,
-        },
+        "cost_per_ticket_usd": round(cost / written, 6) if written else 0.0,
+        "error_rate": round(dead / done, 4) if done else 0.0,
+        "submit_to_written_seconds": _durations(db, since),
         "by_priority": by["priority"],
         "by_category": by["category"],
         "by_sentiment": by["sentiment"],
         "drafts_used": used,
         "drafts_rejected": rejected,
         "draft_acceptance_rate": round(used / (used + rejected), 4) if used + rejected else None,
-        "cache_hit_rate": _round(cache_hit_rate(json.loads(r["usage"]) for r in rows if r["usage"])),
+        "cache_hit_rate": _round(read / (read + other) if read + other else None),
+        "window": _window_bounds(db, since),
     }
 
 
