@@ -9,6 +9,7 @@ import sqlite_utils
 
 from . import budget, prompt, store
 from .config import Config
+from .store import retention
 from .store import tickets as queue
 from .pricing import BATCH_DISCOUNT
 from .timeutil import iso, parse_time
@@ -112,7 +113,6 @@ def estimate(db: sqlite_utils.Database, config: Config, *, tickets: int | None =
 DONE_STATES = ("written", "dead", "skipped", "answered")  # what ``report`` counts (cost from all four)
 # the submit-to-written time of a written ticket, as idx_tickets_written_duration indexes it (store/db.py m0010)
 _DURATION = "(julianday(written_at) - julianday(submitted_at))"
-PRUNED_BEFORE_KEY = "retention:pruned_before"  # written by store.retention.prune
 
 
 def _window(since: str | None) -> tuple[str, list[Any]]:
@@ -154,7 +154,7 @@ def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, st
         first += [row[0]] if row[0] else []
         last += [row[1]] if row[1] else []
     return {"from": since or (min(first) if first else None), "to": max(last) if last else None,
-            "pruned_before": store.get_sync(db, PRUNED_BEFORE_KEY)}
+            "pruned_before": store.get_sync(db, retention.PRUNED_BEFORE)}
 
 
 def report(db: sqlite_utils.Database, config: Config, *, since: str | None = None) -> dict[str, Any]:

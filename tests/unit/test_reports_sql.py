@@ -16,7 +16,7 @@ import pytest
 from integration import reports, store
 from integration.config import parse
 from integration.pricing import cache_hit_rate
-from integration.store import ALL_STATES
+from integration.store import ALL_STATES, retention
 from integration.timeutil import iso, parse_time
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
@@ -124,7 +124,7 @@ def test_the_window_names_since_the_newest_change_and_what_retention_pruned():
     ])
     assert reports.report(db, CONFIG)["window"] == {"from": iso(NOW - 3 * 86400), "to": iso(NOW - 86400),
                                                     "pruned_before": None}
-    store.set_sync(db, reports.PRUNED_BEFORE_KEY, iso(NOW - 90 * 86400))
+    store.set_sync(db, retention.PRUNED_BEFORE, iso(NOW - 90 * 86400))
     window = reports.report(db, CONFIG, since=iso(NOW - 2 * 86400))["window"]
     assert window == {"from": iso(NOW - 2 * 86400), "to": iso(NOW - 86400), "pruned_before": iso(NOW - 90 * 86400)}
 
