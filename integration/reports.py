@@ -147,13 +147,12 @@ def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, st
     """Which changes the report covers: ``from`` (``since``, else the oldest counted change), ``to`` (the
     newest), and ``pruned_before`` (done tickets last changed before it were deleted by retention)."""
     where, params = _window(since)
-    first, last = [], []
-    for state in DONE_STATES:  # one state at a time: each min/max is one index lookup
-        row = db.execute(f"select min(changed_at), max(changed_at) from tickets where state = ?{where}",
-                         [state, *params]).fetchone()
-        first += [row[0]] if row[0] else []
-        last += [row[1]] if row[1] else []
-    return {"from": since or (min(first) if first else None), "to": max(last) if last else None,
+    ends: dict[str, list[str]] = {"min": [], "max": []}
+    for state in DONE_STATES:
+        for end in ends:  # one aggregate per query, one state at a time: each is one index lookup
+            value = db.execute(f"select {end}(changed_at) from tickets where state = ?{where}", [state, *params]).fetchone()[0]
+            ends[end] += [value] if value else []
+    return {"from": since or min(ends["min"], default=None), "to": max(ends["max"], default=None),
             "pruned_before": store.get_sync(db, retention.PRUNED_BEFORE)}
 
 
