@@ -8,9 +8,12 @@ in memory at once.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-import anthropic
+# the SDK takes about a second to import: it is imported where a client is made or used, so commands that
+# never call Anthropic (status, report, estimate without --exact, retry) start without it
+if TYPE_CHECKING:
+    import anthropic
 
 from .config import AnthropicConfig
 
@@ -36,6 +39,8 @@ class BatchError(Exception):
 
 def make_client(cfg: AnthropicConfig) -> anthropic.Anthropic:
     """Build the SDK client from the settings (the one place that knows how to reach Anthropic)."""
+    import anthropic
+
     kwargs: dict[str, Any] = {"api_key": cfg.api_key, "max_retries": 2, "timeout": 600.0}
     if cfg.base_url:
         kwargs["base_url"] = cfg.base_url
@@ -70,6 +75,8 @@ def split_batches(requests: Iterable[tuple[Any, dict[str, Any]]], *, max_request
 
 
 def _translate(exc: Exception) -> BatchError:
+    import anthropic
+
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         retryable = status in (408, 409, 429) or status >= 500
@@ -97,6 +104,8 @@ def _batch_dict(batch: Any) -> dict[str, Any]:
 
 def create_batch(client: anthropic.Anthropic, requests: list[dict[str, Any]]) -> dict[str, Any]:
     """Create one batch; raises :class:`BatchError`."""
+    import anthropic
+
     try:
         return _batch_dict(client.messages.batches.create(requests=requests))  # type: ignore[arg-type]
     except anthropic.AnthropicError as exc:
@@ -104,6 +113,8 @@ def create_batch(client: anthropic.Anthropic, requests: list[dict[str, Any]]) ->
 
 
 def retrieve_batch(client: anthropic.Anthropic, batch_id: str) -> dict[str, Any]:
+    import anthropic
+
     try:
         return _batch_dict(client.messages.batches.retrieve(batch_id))
     except anthropic.AnthropicError as exc:
@@ -112,6 +123,8 @@ def retrieve_batch(client: anthropic.Anthropic, batch_id: str) -> dict[str, Any]
 
 def list_recent_batches(client: anthropic.Anthropic, limit: int = 100) -> list[dict[str, Any]]:
     """The newest batches of the workspace (crash recovery: find a batch created but not recorded)."""
+    import anthropic
+
     try:
         page = client.messages.batches.list(limit=limit)
         return [_batch_dict(b) for b in page.data]
@@ -125,6 +138,8 @@ def iter_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[dict[st
     ``{"custom_id", "type": succeeded|errored|canceled|expired, "text", "stop_reason", "usage",
     "model", "error_type", "error_message"}``.
     """
+    import anthropic
+
     try:
         stream = client.messages.batches.results(batch_id)
         for line in stream:
@@ -152,6 +167,8 @@ def iter_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[dict[st
 
 def count_tokens(client: anthropic.Anthropic, params: dict[str, Any]) -> int:
     """Exact input tokens of one request's ``params`` through the free ``count_tokens`` endpoint."""
+    import anthropic
+
     kwargs = {k: params[k] for k in ("model", "system", "messages") if k in params}
     if "output_config" in params:
         kwargs["extra_body"] = {"output_config": params["output_config"]}

@@ -8,15 +8,14 @@ at its next run (the incremental export allows only 10 requests a minute).
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
-from zenpy import Zenpy
-from zenpy.lib.api_objects import Comment, Ticket
-from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
+# zenpy and requests are imported where a client is made or used: commands that never call Zendesk
+# (status, report, estimate, retry) do not pay for them (README "Benchmarks", start-up)
+if TYPE_CHECKING:
+    import requests
+    from zenpy import Zenpy
 
 from .config import ZendeskConfig
 
@@ -65,6 +64,10 @@ def _raise_for_limits(response: requests.Response, *args: Any, **kwargs: Any) ->
 
 def make_session() -> requests.Session:
     """A requests session: reads retried on 5xx with backoff, 429/401 turned into exceptions."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
     session = requests.Session()
     # only idempotent reads are retried here; a write that may have landed is checked by the pipeline
     retry = Retry(
@@ -87,6 +90,8 @@ def make_session() -> requests.Session:
 
 def make_client(cfg: ZendeskConfig) -> Zenpy:
     """Build the zenpy client from the settings (the one place that knows how to reach Zendesk)."""
+    from zenpy import Zenpy
+
     if cfg.url:
         # zenpy has no base-URL argument; these two variables are its documented override
         parts = urlsplit(cfg.url)
@@ -103,6 +108,9 @@ def make_client(cfg: ZendeskConfig) -> Zenpy:
 
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    import requests
+    from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
+
     try:
         return fn(*args, **kwargs)
     except (ZendeskError, RecordNotFoundException):
@@ -243,6 +251,8 @@ def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:
         raise ValueError("nothing to update")
     if len(updates) > UPDATE_MANY_LIMIT:
         raise ValueError(f"update_many takes at most {UPDATE_MANY_LIMIT} tickets")
+    from zenpy.lib.api_objects import Comment, Ticket
+
     tickets = []
     for update in updates:
         ticket = Ticket(id=update["id"])
@@ -261,6 +271,8 @@ def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:
 def fetch_jobs(client: Zenpy, job_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
     """Job statuses: ``{"id", "status", "results": [{"id", "success", "error", "details"}]}``; a job
     Zendesk no longer knows is ``{"id", "status": "missing"}``."""
+    from zenpy.lib.exception import RecordNotFoundException
+
     for job_id in job_ids:
         try:
             job = _call(client.job_status, id=job_id)
