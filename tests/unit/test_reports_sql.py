@@ -157,3 +157,18 @@ def test_report_memory_does_not_grow_with_the_tickets(tmp_path):
         db["tickets"].insert_all(random_row(rng, i) for i in range(1_001, 40_001))
     # the rows themselves would be tens of MB in Python; the aggregates stay a few KB whatever the count
     assert python_peak() < max(2 * small, 200_000)
+
+
+def test_the_report_command_says_which_window_it_covers(tmp_path):
+    from click.testing import CliRunner
+
+    from integration.cli import cli
+
+    config = tmp_path / "zdtriage.toml"
+    config.write_text(f'[zendesk]\nsubdomain = "acme"\nemail = "bot@acme.com"\n[state]\npath = "{tmp_path}/s.db"\n')
+    db = store.open_db(tmp_path / "s.db")
+    db["tickets"].insert({"id": 1, "state": "written", "changed_at": iso(NOW)})
+    store.set_sync(db, retention.PRUNED_BEFORE, iso(NOW - 90 * 86400))
+    db.close()
+    out = CliRunner().invoke(cli, ["--config", str(config), "report"], env=ENV, catch_exceptions=False).output
+    assert f"window: tickets done from {iso(NOW)} to {iso(NOW)}; those done before {iso(NOW - 90 * 86400)} were pruned" in out
