@@ -9,7 +9,7 @@ import sqlite_utils
 
 from . import budget, prompt, store
 from .config import Config
-from .store import retention
+from .store import retention, totals
 from .store import tickets as queue
 from .pricing import BATCH_DISCOUNT
 from .timeutil import iso, parse_time
@@ -111,36 +111,132 @@ def estimate(db: sqlite_utils.Database, config: Config, *, tickets: int | None =
 
 
 DONE_STATES = ("written", "dead", "skipped", "answered")  # what ``report`` counts (cost from all four)
-# the submit-to-written time of a written ticket, as idx_tickets_written_duration indexes it (store/db.py m0010)
-_DURATION = "(julianday(written_at) - julianday(submitted_at))"
+_DURATION = "(julianday(written_at) - julianday(submitted_at))"  # submit-to-written, in days
 
 
 def _window(since: str | None) -> tuple[str, list[Any]]:
     return (" and changed_at >= ?", [since]) if since else ("", [])
 
 
-def _durations(db: sqlite_utils.Database, since: str | None) -> dict[str, float | None]:
-    """Median and p95 of submit-to-written seconds, read in SQL one value at a time (no row list in memory).
+def _ranks(n: int) -> tuple[list[int], int]:
+    """The ranks the figures are read at: the median averages the two middle values, p95 is the nearest
+    rank round(0.95 (n-1)) (the definitions of the report before it moved to SQL)."""
+    return ([(n - 1) // 2] if n % 2 else [n // 2 - 1, n // 2]), min(n - 1, max(0, int(round(0.95 * (n - 1)))))
 
-    The whole history walks the duration index (``ORDER BY … LIMIT … OFFSET k`` steps over index entries
-    only); a ``since`` window is a range of (state, changed_at) that SQLite sorts with its own bounded sorter.
-    Same ranks as before: the median averages the two middle values, p95 is the nearest rank round(0.95 (n-1)).
-    """
+
+def _quantiles(middle: list[float], p95: float | None) -> dict[str, float | None]:
+    if not middle or p95 is None:
+        return {"median": None, "p95": None}
+    return {"median": round(sum(middle) / len(middle), 1), "p95": round(p95, 1)}
+
+
+def _durations_in(db: sqlite_utils.Database, since: str | None) -> dict[str, float | None]:
+    """Median and p95 of submit-to-written seconds in a window, read one value at a time: the window is a
+    range of (state, changed_at) that SQLite sorts with its own bounded sorter, never a list in Python."""
     where, params = _window(since)
-    source = "tickets" if since else "tickets indexed by idx_tickets_written_duration"
-    base = f"from {source} where state = 'written' and {_DURATION} is not null{where}"
+    base = f"from tickets where state = 'written' and {_DURATION} is not null{where}"
     n = db.execute(f"select count(*) {base}", params).fetchone()[0]
     if not n:
-        return {"median": None, "p95": None}
+        return _quantiles([], None)
 
-    def at(offset: int, count: int = 1) -> list[float]:
-        rows = db.execute(f"select {_DURATION} * 86400.0 as d {base} order by {_DURATION} limit ? offset ?",
-                          [*params, count, offset]).fetchall()
-        return [r[0] for r in rows]
+    def at(rank: int) -> float:
+        return db.execute(f"select {_DURATION} * 86400.0 {base} order by {_DURATION} limit 1 offset ?",
+                          [*params, rank]).fetchone()[0]
 
-    middle = at((n - 1) // 2, 1 if n % 2 else 2)
-    p95 = at(min(n - 1, max(0, int(round(0.95 * (n - 1))))))[0]
-    return {"median": round(sum(middle) / len(middle), 1), "p95": round(p95, 1)}
+    middle, p95 = _ranks(n)
+    return _quantiles([at(k) for k in middle], at(p95))
+
+
+def _from_rows(db: sqlite_utils.Database, config: Config, since: str | None) -> dict[str, Any]:
+    """The figures aggregated in SQL over the rows changed since ``since`` (idx_tickets_state_changed)."""
+    where, params = _window(since)
+    marks = ", ".join("?" for _ in DONE_STATES)
+    states = {r[0]: (r[1], r[2]) for r in db.execute(
+        f"select state, count(*), coalesce(sum(cost_usd), 0) from tickets where state in ({marks}){where} "
+        "group by state", [*DONE_STATES, *params])}
+    p = config.triage.tag_prefix
+    values: list[tuple[Any, Any, Any, int]] = []
+    used = rejected = 0
+    # one pass over the written tickets: answer values and the agents' draft tags (exact tag match, instr first
+    # so that only tickets carrying such a tag are parsed); unreadable JSON counts as absent, as in the totals
+    tag = f"(instr(t.zd_tags, ?) > 0 and exists (select 1 from json_each({totals.json_list('t', 'zd_tags')}) where value = ?))"
+    answer = ", ".join(totals.json_value("t", "answer", f"$.{k}") for k in ("priority", "category", "sentiment"))
+    for r in db.execute(f"select {answer}, count(*), sum({tag}), sum({tag}) from tickets t "
+                        f"where state = 'written'{where} group by 1, 2, 3",
+                        [f'"{p}draft_used"', f"{p}draft_used", f'"{p}draft_rejected"', f"{p}draft_rejected", *params]):
+        values.append((r[0], r[1], r[2], r[3]))
+        used += r[4] or 0
+        rejected += r[5] or 0
+    read = f"coalesce({totals.json_value('t', 'usage', '$.cache_read_input_tokens')}, 0)"
+    other = (f"coalesce({totals.json_value('t', 'usage', '$.input_tokens')}, 0) + "
+             f"coalesce({totals.json_value('t', 'usage', '$.cache_creation_input_tokens')}, 0)")
+    tokens = db.execute(f"select coalesce(sum({read}), 0), coalesce(sum({other}), 0) from tickets t "
+                        f"where state in ({marks}) and usage is not null{where}", [*DONE_STATES, *params]).fetchone()
+    return _figures(states, values, (used, rejected), (int(tokens[0]), int(tokens[1])), _durations_in(db, since))
+
+
+def _from_totals(db: sqlite_utils.Database, config: Config) -> dict[str, Any]:
+    """The figures over the whole history, from the running totals the triggers keep (store/totals.py)."""
+    data = totals.read(db)
+    states: dict[str, tuple[int, float]] = {}
+    values = []
+    read = other = 0
+    for state, priority, category, sentiment, n, cost, cache_read, input_other in data["totals"]:
+        count, spent = states.get(state, (0, 0.0))
+        states[state] = (count + n, spent + cost)
+        if state == "written":
+            values.append((priority or None, category or None, sentiment or None, n))
+        read, other = read + cache_read, other + input_other
+    p = config.triage.tag_prefix
+    drafts = (data["tags"].get(f"{p}draft_used", 0), data["tags"].get(f"{p}draft_rejected", 0))
+    return _figures(states, values, drafts, (read, other), _durations_of(db))
+
+
+def _durations_of(db: sqlite_utils.Database) -> dict[str, float | None]:
+    """Median and p95 from the histogram of tenths of a second, streamed in order (never a list in memory)."""
+    n = db.execute("select coalesce(sum(tickets), 0) from report_durations where tickets > 0").fetchone()[0]
+    if not n:
+        return _quantiles([], None)
+    middle_ranks, p95_rank = _ranks(n)
+    wanted: dict[int, float | None] = {k: None for k in (*middle_ranks, p95_rank)}
+    seen = 0
+    for tenths, count in totals.durations(db):  # ascending: the k-th ticket falls in the bucket holding rank k
+        for k in wanted:
+            if wanted[k] is None and k < seen + count:
+                wanted[k] = tenths / 10
+        seen += count
+        if seen > p95_rank:
+            break
+    return _quantiles([wanted[k] for k in middle_ranks if wanted[k] is not None], wanted[p95_rank])
+
+
+def _figures(states: dict[str, tuple[int, float]], values: list[tuple[Any, Any, Any, int]], drafts: tuple[int, int],
+             tokens: tuple[int, int], durations: dict[str, float | None]) -> dict[str, Any]:
+    written, dead = states.get("written", (0, 0.0))[0], states.get("dead", (0, 0.0))[0]
+    cost = sum(c for _, c in states.values())
+    by: dict[str, dict[str, int]] = {"priority": {}, "category": {}, "sentiment": {}}
+    for *keys, n in values:
+        for key, value in zip(by, keys):
+            if value is not None:
+                by[key][value] = by[key].get(value, 0) + n
+    used, rejected = drafts
+    read, other = tokens
+    done = written + dead
+    return {
+        "tickets_written": written,
+        "tickets_dead": dead,
+        "cost_usd": round(cost, 6),
+        "cost_per_ticket_usd": round(cost / written, 6) if written else 0.0,
+        "error_rate": round(dead / done, 4) if done else 0.0,
+        "submit_to_written_seconds": durations,
+        "by_priority": by["priority"],
+        "by_category": by["category"],
+        "by_sentiment": by["sentiment"],
+        "drafts_used": used,
+        "drafts_rejected": rejected,
+        "draft_acceptance_rate": round(used / (used + rejected), 4) if used + rejected else None,
+        "cache_hit_rate": _round(read / (read + other) if read + other else None),
+    }
 
 
 def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, str | None]:
@@ -159,55 +255,11 @@ def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, st
 def report(db: sqlite_utils.Database, config: Config, *, since: str | None = None) -> dict[str, Any]:
     """The measures of impact: cost per ticket, submit-to-written time, error rate, counts per value.
 
-    Aggregated in SQL: memory stays flat whatever the number of tickets (``since``: changed since, ISO).
+    Memory stays flat whatever the number of tickets. The whole history comes from running totals
+    (store/totals.py); ``since`` (changed since, ISO) aggregates that window's rows in SQL.
     """
-    where, params = _window(since)
-    marks = ", ".join("?" for _ in DONE_STATES)
-    per_state = {r[0]: (r[1], r[2]) for r in db.execute(
-        f"select state, count(*), coalesce(sum(cost_usd), 0) from tickets where state in ({marks}){where} "
-        "group by state", [*DONE_STATES, *params])}
-    written = per_state.get("written", (0, 0.0))[0]
-    dead = per_state.get("dead", (0, 0.0))[0]
-    cost = sum(c for _, c in per_state.values())
-    p = config.triage.tag_prefix
-    by: dict[str, dict[str, int]] = {"priority": {}, "category": {}, "sentiment": {}}
-    used = rejected = 0
-    # one pass over the written tickets: answer values and the agents' draft tags (json_each, exact tag match;
-    # instr first so that only tickets carrying such a tag are parsed)
-    tag = ("(instr(zd_tags, ?) > 0 and exists (select 1 from json_each(zd_tags) where value = ?))")
-    for r in db.execute(
-            "select json_extract(answer, '$.priority'), json_extract(answer, '$.category'), "
-            f"json_extract(answer, '$.sentiment'), count(*), sum({tag}), sum({tag}) "
-            f"from tickets where state = 'written'{where} group by 1, 2, 3",
-            [f'"{p}draft_used"', f"{p}draft_used", f'"{p}draft_rejected"', f"{p}draft_rejected", *params]):
-        for key, value in zip(by, r[:3]):
-            if value is not None:
-                by[key][value] = by[key].get(value, 0) + r[3]
-        used += r[4] or 0
-        rejected += r[5] or 0
-    tokens = db.execute(
-        "select coalesce(sum(coalesce(json_extract(usage, '$.cache_read_input_tokens'), 0)), 0), "
-        "coalesce(sum(coalesce(json_extract(usage, '$.input_tokens'), 0) "
-        "+ coalesce(json_extract(usage, '$.cache_creation_input_tokens'), 0)), 0) "
-        f"from tickets where state in ({marks}) and usage is not null{where}", [*DONE_STATES, *params]).fetchone()
-    read, other = int(tokens[0]), int(tokens[1])
-    done = written + dead
-    return {
-        "tickets_written": written,
-        "tickets_dead": dead,
-        "cost_usd": round(cost, 6),
-        "cost_per_ticket_usd": round(cost / written, 6) if written else 0.0,
-        "error_rate": round(dead / done, 4) if done else 0.0,
-        "submit_to_written_seconds": _durations(db, since),
-        "by_priority": by["priority"],
-        "by_category": by["category"],
-        "by_sentiment": by["sentiment"],
-        "drafts_used": used,
-        "drafts_rejected": rejected,
-        "draft_acceptance_rate": round(used / (used + rejected), 4) if used + rejected else None,
-        "cache_hit_rate": _round(read / (read + other) if read + other else None),
-        "window": _window_bounds(db, since),
-    }
+    figures = _from_totals(db, config) if since is None and totals.installed(db) else _from_rows(db, config, since)
+    return {**figures, "window": _window_bounds(db, since)}
 
 
 def _round(value: float | None) -> float | None:

@@ -202,7 +202,7 @@ def m0010_query_indexes(db: sqlite_utils.Database) -> None:
     # - open intents (write-back's "unsure writes", every minute) are the rows with write_started_at set;
     # - dead tickets still owed their failed tag, beside the answered ones, are write-back's candidates;
     # - (state, changed_at, cost_usd) serves report windows, their cost sums, and retention's oldest-first;
-    # - calibration reads the newest 2,000 results; the percentiles walk submit-to-written in order.
+    # - calibration reads the newest 2,000 results.
     statements = [
         "drop index if exists idx_tickets_write_job_id",
         "drop index if exists idx_tickets_batch",
@@ -215,8 +215,6 @@ def m0010_query_indexes(db: sqlite_utils.Database) -> None:
         "create index if not exists idx_tickets_state_changed on tickets(state, changed_at, cost_usd)",
         "create index if not exists idx_tickets_calibration on tickets(answered_at) "
         "where usage is not null and input_chars > 0",
-        "create index if not exists idx_tickets_written_duration on tickets(julianday(written_at) - julianday(submitted_at)) "
-        "where state = 'written'",
         "create index if not exists idx_batches_created on batches(created_at, cost_usd)",
     ]
     with db.atomic():
@@ -232,3 +230,11 @@ def m0010_query_indexes(db: sqlite_utils.Database) -> None:
 
 def _size(db: sqlite_utils.Database) -> int:
     return db.execute("pragma page_count").fetchone()[0] * db.execute("pragma page_size").fetchone()[0]
+
+
+@migrations()
+def m0011_report_totals(db: sqlite_utils.Database) -> None:
+    # report over the whole history reads running totals kept by triggers (store/totals.py), not every row
+    from .totals import install
+
+    install(db)

@@ -40,12 +40,16 @@ class Trace:
         self.phase = "cycle"
         self.sql: dict[str, str] = {}
         self._current: str | None = None
+        self._last = ""
         self.counting = True
         self.tickets_before_prune = 0
         db.conn.set_trace_callback(self._statement)
         db.conn.set_progress_handler(self._tick, TICK)
 
     def _statement(self, sql: str) -> None:
+        if sql == self._last:
+            return  # each trigger statement is traced with the text of the statement that fired it: its own work
+        self._last = sql
         text = re.sub(r"\s+", " ", sql.strip())
         if re.match(r"(savepoint|release|begin|commit|rollback)\b", text, re.IGNORECASE):
             return  # sqlite-utils releases its savepoint before the rows are read: they stay the query's
@@ -95,12 +99,12 @@ def run_day(tmp_path, name: str, padding: int) -> tuple[Trace, store.open_db]:
         reports.report(db, cfg)
         reports.report(db, cfg, since=iso(clock() - 86400))
         reports.estimate(db, cfg, queued_chars=0)
-        # retention of everything: its deletes are traced for their plans, not counted (they are the padding)
         trace.counting = False
-        trace.phase = "retention"
         trace.tickets_before_prune = db.execute("select count(*) from tickets").fetchone()[0]
-        clock.advance(91 * 86400)
-        daemon.prune(ctx)
+        db.conn.set_progress_handler(None, TICK)
+        if not padding:  # retention of the whole day, traced for its plans (the padding would only repeat them)
+            clock.advance(91 * 86400)
+            daemon.prune(ctx)
         db.conn.set_trace_callback(None)
         db.conn.set_progress_handler(None, TICK)
         return trace, db
@@ -110,8 +114,8 @@ def run_day(tmp_path, name: str, padding: int) -> tuple[Trace, store.open_db]:
 
 
 def pad(db, n: int) -> None:
-    """``n`` finished tickets of the last day (too young to prune), as a long-running service holds them."""
-    changed = iso(START - 3600)
+    """``n`` finished tickets of the last days (too young to prune, older than ``report --since`` yesterday)."""
+    changed = iso(START - 2 * 86400)
     states = ["written"] * 90 + ["skipped"] * 8 + ["dead"] * 2
     with db.atomic():
         db.conn.executemany(
@@ -126,6 +130,9 @@ def pad(db, n: int) -> None:
 def days(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("plans")
     return run_day(tmp, "fresh", 0), run_day(tmp, "padded", PADDING)
+
+
+KEYWORDS = {"where", "indexed", "set", "values", "group", "order", "limit", "on", "join", "select"}
 
 
 def _plan(db, sql: str) -> list[str]:
@@ -156,17 +163,18 @@ def test_no_query_scans_the_tickets_table(days):
     for key, sql in trace.sql.items():
         if not re.match(r"(select|insert|update|delete|with|replace)\b", sql, re.IGNORECASE) or "tickets" not in sql:
             continue
+        names = {"tickets"} | set(re.findall(r"\btickets\s+(?:as\s+)?(\w+)", sql, re.IGNORECASE)) - KEYWORDS
         for line in _plan(db, sql):
-            scan = re.match(r"SCAN tickets\b(?: USING (COVERING )?INDEX (\w+))?", line)
-            if scan and not (scan.group(1) or scan.group(2) in partial):
+            scan = re.match(r"SCAN (\w+)(?: USING (COVERING )?INDEX (\w+))?", line)
+            if scan and scan.group(1) in names and not (scan.group(2) or scan.group(3) in partial):
                 offenders[key] = line
     assert offenders == {}
 
 
-# status and report count and sum every done ticket by design, through covering indexes (README "Benchmarks")
-# (and calibration reads its 2,000 newest results: bounded, though here the padding supplies them)
-WHOLE_HISTORY = ("group by state", "group by ?…", "and usage is not null", "submitted_at)) is not null",
-                 "order by answered_at desc limit ?")
+# status counts tickets per state through a covering index, by design (0.1 CPU-s for 3.65 M tickets, README
+# "Benchmarks"); calibration reads its 2,000 newest results: bounded, though here the padding supplies them.
+# report over the whole history reads the running totals, report --since yesterday only yesterday's rows.
+WHOLE_HISTORY = ("select state, count(*) as n from tickets group by state", "order by answered_at desc limit ?")
 
 
 def _grown(fresh: Trace, padded: Trace, phase: str) -> dict[str, tuple[int, int]]:

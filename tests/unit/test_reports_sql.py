@@ -17,6 +17,7 @@ from integration import reports, store
 from integration.config import parse
 from integration.pricing import cache_hit_rate
 from integration.store import ALL_STATES, retention
+from integration.store import totals as store_totals
 from integration.timeutil import iso, parse_time
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
@@ -172,3 +173,85 @@ def test_the_report_command_says_which_window_it_covers(tmp_path):
     db.close()
     out = CliRunner().invoke(cli, ["--config", str(config), "report"], env=ENV, catch_exceptions=False).output
     assert f"window: tickets done from {iso(NOW)} to {iso(NOW)}; those done before {iso(NOW - 90 * 86400)} were pruned" in out
+
+
+# -- the running totals behind the whole-history report (store/totals.py) ---------------------------------
+
+
+def mutate(rng: random.Random, db, ids: list[int]) -> None:
+    """One random change of the kinds the service makes: a transition, a re-read in Zendesk, retention."""
+    id_ = rng.choice(ids)
+    fresh = random_row(rng, id_)
+    kind = rng.randrange(7)
+    if kind == 0:
+        db.execute("update tickets set state = ?, changed_at = ? where id = ?", [fresh["state"], fresh["changed_at"], id_])
+    elif kind == 1:
+        db.execute("update tickets set answer = ?, usage = ?, cost_usd = ? where id = ?",
+                   [fresh["answer"], fresh["usage"], fresh["cost_usd"], id_])
+    elif kind == 2:
+        db.execute("update tickets set zd_tags = ?, zd_status = 'open' where id = ?", [fresh["zd_tags"], id_])
+    elif kind == 3:
+        db.execute("update tickets set written_at = ?, submitted_at = ? where id = ?",
+                   [fresh["written_at"], fresh["submitted_at"], id_])
+    elif kind == 4:
+        db.execute("delete from tickets where id = ?", [id_])
+    elif kind == 5:
+        db["tickets"].insert(fresh, replace=True)  # INSERT OR REPLACE: the old row's part goes, the new one's comes
+    else:
+        db.execute("update tickets set answer = ?, zd_tags = ?, state = ? where id = ?",
+                   ["not json", "{also not", fresh["state"], id_])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_running_totals_stay_the_sums_over_the_rows(seed):
+    rng = random.Random(100 + seed)
+    db = store.open_db(":memory:")
+    ids = list(range(1, 60))
+    db["tickets"].insert_all(random_row(rng, i) for i in ids)
+    for step in range(400):
+        mutate(rng, db, ids)
+        if step % 50 == 49:
+            rows = comparable(reports._from_rows(db, CONFIG, None))
+            totals = comparable(reports._from_totals(db, CONFIG))
+            for key in ("median", "p95"):
+                g, w = totals["submit_to_written_seconds"].pop(key), rows["submit_to_written_seconds"].pop(key)
+                assert (g is None) == (w is None) and (g is None or abs(g - w) <= 0.11), (step, key, g, w)
+            assert totals == rows, step
+
+
+def test_totals_fill_from_the_rows_already_there_when_the_migration_runs(tmp_path):
+    db = store.open_db(tmp_path / "state.db")
+    rng = random.Random(7)
+    db.execute("delete from _sqlite_migrations where name = 'm0011_report_totals'")
+    for name in store_totals.TRIGGERS:
+        db.execute(f"drop trigger {name}")
+    db["tickets"].insert_all(random_row(rng, i) for i in range(1, 300))  # rows written before the upgrade
+    assert not store_totals.installed(db)
+    store.migrations.apply(db)
+    assert store_totals.installed(db)
+    assert comparable(reports._from_totals(db, CONFIG)) == comparable(reports._from_rows(db, CONFIG, None))
+
+
+def test_a_transform_of_tickets_drops_the_triggers_and_the_report_falls_back_to_the_rows():
+    db = store.open_db(":memory:")
+    rng = random.Random(8)
+    db["tickets"].insert_all(random_row(rng, i) for i in range(1, 100))
+    db["tickets"].transform(types={"input_chars": float})  # what a later migration might do
+    assert not store_totals.installed(db)
+    db["tickets"].insert(random_row(rng, 500))  # no trigger saw this one
+    assert comparable(reports.report(db, CONFIG)) == comparable(reports._from_rows(db, CONFIG, None))
+    store_totals.install(db)  # what that migration must do next
+    assert comparable(reports._from_totals(db, CONFIG)) == comparable(reports._from_rows(db, CONFIG, None))
+
+
+def test_the_whole_history_report_reads_the_totals_not_the_rows(tmp_path):
+    db = store.open_db(tmp_path / "state.db")
+    rng = random.Random(9)
+    with db.atomic():
+        db["tickets"].insert_all(random_row(rng, i) for i in range(1, 5_001))
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    reports.report(db, CONFIG)
+    db.conn.set_trace_callback(None)
+    touching = [s for s in statements if "from tickets" in s]
+    assert touching and all("min(changed_at)" in s or "max(changed_at)" in s for s in touching)  # the window only
