@@ -9,7 +9,7 @@ import sqlite_utils
 
 from . import budget, prompt, store
 from .config import Config
-from .store import retention, totals
+from .store import ALL_STATES, State, retention, totals
 from .store import tickets as queue
 from .pricing import BATCH_DISCOUNT
 from .timeutil import iso, parse_time
@@ -21,7 +21,7 @@ ERROR_RATE_WARNING = 0.005
 
 def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, Any]:
     """Tickets per state, open batches with age and time to expiry, spend today, error rate, problems."""
-    counts = queue.counts(db)
+    counts = _counts(db)
     batches = []
     for row in db.query("select * from batches where state in ('open', 'creating') order by created_at"):
         created = parse_time(row["created_at"])
@@ -53,6 +53,18 @@ def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, A
         "error_rate": round(counts["dead"] / done, 4) if done else 0.0,
         "problems": problems,
     }
+
+
+def _counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Tickets per state: done states from the running totals (a year of them would be counted one index
+    entry at a time), the in-flight ones counted (they are few)."""
+    if not totals.installed(db):
+        return queue.counts(db)
+    out = {state: 0 for state in ALL_STATES}
+    out.update(totals.done_counts(db))
+    for state in set(ALL_STATES) - set(DONE_STATES):
+        out[state] = queue.count(db, State(state))
+    return out
 
 
 def calibration(db: sqlite_utils.Database) -> dict[str, float | None]:

@@ -45,9 +45,10 @@ def _delete_tickets(db: sqlite_utils.Database, ids: list[int], cutoff: str, stat
     marks = ", ".join("?" for _ in ids)
     comments = db.execute(f"delete from comments where ticket_id in ({marks})", ids).rowcount
     events = db.execute(f"delete from events where ticket_id in ({marks})", ids).rowcount
-    # the same conditions again, in the same transaction: nothing in flight can go, whatever the caller passed
+    # the same conditions again, in the same transaction: nothing in flight can go, whatever the caller passed.
+    # NOT INDEXED: with 500 ids the planner would rather walk (state, changed_at) over every old ticket
     tickets = db.execute(
-        f"delete from tickets where id in ({marks}) and changed_at < ? and write_started_at is null and "
+        f"delete from tickets not indexed where id in ({marks}) and changed_at < ? and write_started_at is null and "
         f"(state in ('written', 'skipped') or (state = 'dead'{_settled(statuses)}))",
         [*ids, cutoff, *statuses]).rowcount
     return tickets, comments, events

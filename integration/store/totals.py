@@ -108,6 +108,11 @@ def read(db: sqlite_utils.Database) -> dict[str, Any]:
     }
 
 
+def done_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Tickets per done state (written, dead, skipped, answered) from the totals, not from the rows."""
+    return {r[0]: r[1] for r in db.execute("select state, sum(tickets) from report_totals group by state")}
+
+
 def durations(db: sqlite_utils.Database) -> Iterator[tuple[int, int]]:
     """``(tenths of a second, written tickets)`` of submit-to-written time, ascending, streamed."""
     yield from db.execute("select tenths, tickets from report_durations where tickets > 0 order by tenths")

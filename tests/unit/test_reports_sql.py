@@ -17,6 +17,7 @@ from integration import reports, store
 from integration.config import parse
 from integration.pricing import cache_hit_rate
 from integration.store import ALL_STATES, retention
+from integration.store import tickets as queue
 from integration.store import totals as store_totals
 from integration.timeutil import iso, parse_time
 
@@ -217,6 +218,7 @@ def test_the_running_totals_stay_the_sums_over_the_rows(seed):
                 g, w = totals["submit_to_written_seconds"].pop(key), rows["submit_to_written_seconds"].pop(key)
                 assert (g is None) == (w is None) and (g is None or abs(g - w) <= 0.11), (step, key, g, w)
             assert totals == rows, step
+            assert reports.status(db, CONFIG, NOW)["tickets"] == queue.counts(db)
 
 
 def test_totals_fill_from_the_rows_already_there_when_the_migration_runs(tmp_path):
