@@ -14,7 +14,8 @@ of it, both ending in the same in-flight snapshot. Then, for each, every command
   measured. Its writes are rolled back after the measurement, so every run starts from the same state.
 - ``status``, ``report``, ``report --since`` (the last 24 h) and ``estimate``: the real CLI, read-only.
 
-Also: the first retention run on the big database (``store.retention.prune`` as the daemon calls it,
+Also: upgrading the big database to this version (m0010's indexes and m0011's running totals built from
+its rows, timed on ``open_db``), the first retention run on it (``store.retention.prune`` as the daemon calls it,
 ``state.keep_days`` 90), start-up against ``python -c pass``, and bytes per ticket after write-back measured
 with the real pipeline against the simulators (``--bytes-tickets``), with and without
 ``privacy.drop_text_after_write``.
@@ -128,9 +129,40 @@ def _prune_child(config_path: str, end: float) -> None:
     cfg = config_mod.load(Path(config_path), need_secrets=False)
     db = store.open_db(cfg.state.path)
     started, before = time.perf_counter(), cpu_seconds()
+    size = Path(cfg.state.path).stat().st_size
     out = retention.prune(db, end, keep_days=KEEP_DAYS, statuses=cfg.triage.statuses)
     out.update(cpu_s=cpu_seconds() - before, wall_s=time.perf_counter() - started, peak_rss_mb=peak_rss_mb())
+    db.execute("pragma wal_checkpoint(truncate)")
+    out.update(bytes_before=size, bytes_after=Path(cfg.state.path).stat().st_size)
     print(json.dumps(out))
+
+
+def _upgrade_child(config_path: str) -> None:
+    """Take the database back to before m0010 and m0011, then time ``open_db`` applying them (an upgrade)."""
+    from bench.harness import cpu_seconds, peak_rss_mb
+    from integration import config as config_mod
+    from integration import store
+    from integration.store import totals
+
+    cfg = config_mod.load(Path(config_path), need_secrets=False)
+    db = store.open_db(cfg.state.path)
+    with db.atomic():
+        for name in totals.TRIGGERS:
+            db.execute(f"drop trigger if exists {name}")
+        for table in ("report_totals", "report_durations", "report_tags"):
+            db.execute(f"drop table if exists {table}")
+        for (name,) in db.execute("select name from sqlite_master where type = 'index' and sql is not null "
+                                  "and (name like 'idx_tickets_%' or name = 'idx_batches_created')").fetchall():
+            if name != "idx_tickets_state":
+                db.execute(f"drop index {name}")
+        db.execute("create index idx_tickets_batch on tickets(batch)")
+        db.execute("create index idx_tickets_write_job_id on tickets(write_job_id)")
+        db.execute("delete from _sqlite_migrations where name in ('m0010_query_indexes', 'm0011_report_totals')")
+    db.close()
+    started, before = time.perf_counter(), cpu_seconds()
+    store.open_db(cfg.state.path).close()
+    print(json.dumps({"cpu_s": cpu_seconds() - before, "wall_s": time.perf_counter() - started,
+                      "peak_rss_mb": peak_rss_mb()}))
 
 
 # -- the driver --------------------------------------------------------------------------------
@@ -245,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             db["commands"] = commands(db["config"], db["spec"], end, args.repeat)
             results[name] = db
         results["startup"] = startup(results["small"]["config"], args.repeat)
+        upgrade = measure([sys.executable, "-m", "bench.year", "_upgrade", str(results["year"]["config"])])
+        results["upgrade"] = json.loads(upgrade["stdout"])
         prune = measure([sys.executable, "-m", "bench.year", "_prune", str(results["year"]["config"]), repr(end)])
         results["prune"] = json.loads(prune["stdout"])
         results["bytes_per_ticket"] = year_bytes.measure(args.bytes_tickets)
@@ -267,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_run_once":
         _run_once_child(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_upgrade":
+        _upgrade_child(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "_prune":
         _prune_child(sys.argv[2], float(sys.argv[3]))
     else:

@@ -35,10 +35,15 @@ def rows(r: dict[str, Any]) -> list[tuple[str, ...]]:
     out.append(("file size, MB (bytes per ticket)", f"{small['bytes'] / 1e6:,.0f} ({small['bytes'] / small['tickets']:,.0f})",
                 f"{big['bytes'] / 1e6:,.0f} ({big['bytes'] / big['tickets']:,.0f})", "-", "-", "info"))
     out.append(("time to build, s", f"{small['build_s']:.0f}", f"{big['build_s']:.0f}", "-", "-", "info"))
+    u = r["upgrade"]
+    out.append(("upgrade to this version (m0010 indexes, m0011 totals): CPU-s, wall s", "-",
+                f"{u['cpu_s']:.0f}, {u['wall_s']:.0f}", "-", "-", "info"))
     p = r["prune"]
     out.append(("first retention run (keep_days 90): tickets deleted, CPU-s, wall s", "-",
                 f"{p['tickets']:,}, {p['cpu_s']:.0f}, {p['wall_s']:.0f}" + (" (more next hour)" if p.get("more") else ""),
                 "-", "-", "info"))
+    out.append(("   file size before, after that run, MB", "-",
+                f"{p['bytes_before'] / 1e6:,.0f}, {p['bytes_after'] / 1e6:,.0f}", "-", "-", "info"))
     st = r["startup"]
     out.append(("start-up: `python -c pass` / `import integration.cli` / `config check`, CPU-s",
                 f"{st['python_pass']:.3f} / {st['import_cli']:.2f} / {st['config_check']:.2f}", "-",
