@@ -122,7 +122,7 @@ def estimate(db: sqlite_utils.Database, config: Config, *, tickets: int | None =
             "calibrated_on_results": cal["results"], "exact": exact_input_tokens is not None}
 
 
-DONE_STATES = ("written", "dead", "skipped", "answered")  # what ``report`` counts (cost from all four)
+DONE_STATES = totals.DONE_STATES  # what ``report`` counts (cost from all four)
 _DURATION = "(julianday(written_at) - julianday(submitted_at))"  # submit-to-written, in days
 
 

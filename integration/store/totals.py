@@ -13,7 +13,7 @@ always the sums over the rows as they are, and ``report`` without ``--since`` re
 
 The triggers are installed by migration m0011. ``sqlite-utils``' ``transform()`` recreates a table without
 its triggers: a migration that transforms ``tickets`` must call :func:`install` again
-(tests/unit/test_reports_totals.py fails otherwise).
+(tests/unit/test_reports_sql.py fails otherwise).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
-DONE = "('written', 'dead', 'skipped', 'answered')"
+DONE_STATES = ("written", "dead", "skipped", "answered")  # the tickets ``report`` counts
+DONE = f"({', '.join(repr(s) for s in DONE_STATES)})"
 TRIGGERS = ("report_totals_insert", "report_totals_delete", "report_totals_update", "report_durations_update",
             "report_tags_update")
 

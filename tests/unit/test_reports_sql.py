@@ -1,7 +1,9 @@
 """``report`` aggregates in SQL: the same figures as the row-by-row definition it replaced, with flat memory.
 
 The reference below is the earlier implementation (every row loaded into Python), kept as the definition
-of each figure; random stores are compared against it, with and without ``since``.
+of each figure; random stores are compared against it, with and without ``since``. The whole-history report
+reads running totals kept by triggers (store/totals.py): random changes of every kind the service makes must
+leave them equal to the same sums over the rows.
 """
 
 from __future__ import annotations
