@@ -90,13 +90,20 @@ def install(db: sqlite_utils.Database) -> None:
     db.execute(_totals("t", "", " from tickets t"))
     db.execute(_durations("t", "", " from tickets t"))
     db.execute(_tags("t", "", " from tickets t,"))
-    db.execute(f"create trigger report_totals_insert after insert on tickets begin {_all('new', '')} end")
-    db.execute(f"create trigger report_totals_delete after delete on tickets begin {_all('old', '-')} end")
+    # WHEN: most writes (a re-read of tags, a ticket queued or sent) touch no total, and then run nothing
+    done = f"in {DONE}"
+    drafts = "(instr({row}.zd_tags, 'draft_used') or instr({row}.zd_tags, 'draft_rejected'))"
+    tagged = " or ".join(f"({row}.state = 'written' and {drafts.format(row=row)})" for row in ("old", "new"))
+    db.execute(f"create trigger report_totals_insert after insert on tickets when new.state {done} "
+               f"begin {_all('new', '')} end")
+    db.execute(f"create trigger report_totals_delete after delete on tickets when old.state {done} "
+               f"begin {_all('old', '-')} end")
     db.execute("create trigger report_totals_update after update of state, answer, usage, cost_usd on tickets "
-               f"begin {_totals('old', '-')} {_totals('new', '')} end")
+               f"when old.state {done} or new.state {done} begin {_totals('old', '-')} {_totals('new', '')} end")
     db.execute("create trigger report_durations_update after update of state, written_at, submitted_at on tickets "
+               "when old.state = 'written' or new.state = 'written' "
                f"begin {_durations('old', '-')} {_durations('new', '')} end")
-    db.execute("create trigger report_tags_update after update of state, zd_tags on tickets "
+    db.execute(f"create trigger report_tags_update after update of state, zd_tags on tickets when {tagged} "
                f"begin {_tags('old', '-')} {_tags('new', '')} end")
 
 
