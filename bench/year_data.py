@@ -4,7 +4,8 @@ same in-flight snapshot in every database, so a cycle does the same work whateve
 Tables and indexes come from the store's own migrations (``store.open_db``); rows go in through
 ``executemany``, a day per transaction. Text comes from the simulator's corpus (subjects, descriptions,
 agent replies), so sizes are the corpus's; usage JSON has every key the SDK's ``Usage.model_dump()``
-stores, the answer the validated answer with its draft.
+stores, the answer the validated answer with a draft of 600-1,200 characters (a few paragraphs, as the
+default ``max_tokens`` of 512 allows).
 
 History, per ticket: three comments (the description, an agent reply, the customer again); 95.5 %
 written, 4 % skipped (opted out or closed before write-back), 0.5 % dead with the failed tag written.
@@ -62,13 +63,22 @@ class Pool:
         self.answers = [json.dumps({
             "priority": rng.choice(PRIORITIES), "category": rng.choice(CATEGORIES), "sentiment": rng.choice(SENTIMENTS),
             "language": "en", "confidence": round(rng.uniform(0.4, 1.0), 2),
-            "draft": f"{replies[i % len(replies)]}\n\n{replies[(i + 5) % len(replies)]}"}) for i in range(size)]
+            "draft": self._draft(rng, replies)}) for _ in range(size)]
         self.usages = [json.dumps({
             "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0},
             "cache_creation_input_tokens": 0, "cache_read_input_tokens": rng.choice([0, 4210]),
             "inference_geo": "not_available", "input_tokens": rng.randint(400, 2500), "output_tokens": rng.randint(120, 480),
             "output_tokens_details": None, "server_tool_use": None, "service_tier": "batch", "speed": None})
             for _ in range(size)]
+
+
+    @staticmethod
+    def _draft(rng: random.Random, replies: list[str]) -> str:
+        # a draft at the default max_tokens (512) runs to a few paragraphs: 600-1,200 characters of agent text
+        target, parts = rng.randint(600, 1_200), []
+        while sum(map(len, parts)) < target:
+            parts.append(rng.choice(replies))
+        return "\n\n".join(parts)[:target]
 
 
 def _ticket(pool: Pool, id_: int, arrived: float, state: str, **over: Any) -> tuple[Any, ...]:
