@@ -26,7 +26,7 @@ chaos: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# A year of tickets (3.65 M) beside one day: about 4 minutes on 2 cores and 8 GB in a temporary folder, deleted after.
+# A year of tickets (3.65 M) beside one day: about 4 minutes on 2 cores and 12 GB in a temporary folder, deleted after.
 bench-year: $(STAMP)
 	$(BIN)/python -m bench.year
 
