@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo sim chaos bench clean app garden
+.PHONY: test demo sim chaos bench bench-year clean app garden
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ chaos: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# A year of tickets (3.65 M) beside one day: about 4 minutes on 2 cores and 12 GB in a temporary folder, deleted after.
+bench-year: $(STAMP)
+	$(BIN)/python -m bench.year
 
 # The Zendesk app's upload zip, packed like `zcli apps:package` but without zcli or a login.
 # STATUS_URL=https://host/healthz puts that host into the packaged manifest's domainWhitelist.

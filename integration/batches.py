@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-import anthropic
+# the SDK takes about a second to import: it is imported where a client is made or used, so commands that
+# never call Anthropic (status, report, estimate without --exact, retry) start without it
+if TYPE_CHECKING:
+    import anthropic
 
 from .config import AnthropicConfig
 
@@ -60,6 +63,8 @@ class BatchError(Exception):
 
 def make_client(cfg: AnthropicConfig) -> anthropic.Anthropic:
     """Build the SDK client from the settings (the one place that knows how to reach Anthropic)."""
+    import anthropic
+
     kwargs: dict[str, Any] = {"api_key": cfg.api_key, "max_retries": 2, "timeout": 600.0}
     if cfg.base_url:
         kwargs["base_url"] = cfg.base_url
@@ -123,6 +128,8 @@ def _classify(status: int, error_type: str, message: str) -> tuple[str, int | No
 
 
 def _translate(exc: Exception) -> BatchError:
+    import anthropic
+
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         retryable = status in (408, 409, 429) or status >= 500
@@ -158,6 +165,8 @@ def create_batch(client: anthropic.Anthropic, requests: list[dict[str, Any]]) ->
     whose first try had landed makes a second, billed batch (DESIGN §7): retries are off for this call
     only (reads keep the client's). An unknown outcome is settled from the workspace's batch list.
     """
+    import anthropic
+
     try:
         once = client.with_options(max_retries=0)
         return _batch_dict(once.messages.batches.create(requests=requests))  # type: ignore[arg-type]
@@ -166,6 +175,8 @@ def create_batch(client: anthropic.Anthropic, requests: list[dict[str, Any]]) ->
 
 
 def retrieve_batch(client: anthropic.Anthropic, batch_id: str) -> dict[str, Any]:
+    import anthropic
+
     try:
         return _batch_dict(client.messages.batches.retrieve(batch_id))
     except anthropic.AnthropicError as exc:
@@ -174,6 +185,8 @@ def retrieve_batch(client: anthropic.Anthropic, batch_id: str) -> dict[str, Any]
 
 def list_recent_batches(client: anthropic.Anthropic, limit: int = 100) -> list[dict[str, Any]]:
     """The newest batches of the workspace (crash recovery: find a batch created but not recorded)."""
+    import anthropic
+
     try:
         page = client.messages.batches.list(limit=limit)
         return [_batch_dict(b) for b in page.data]
@@ -235,6 +248,8 @@ def iter_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[dict[st
     "malformed_line"``, its ``custom_id`` as far as it can be seen at the start of the line (else None),
     and the stream goes on. Lines are parsed one at a time from the HTTP stream.
     """
+    import anthropic
+
     try:
         with client.messages.batches.with_streaming_response.results(batch_id) as response:
             for raw in response.iter_lines():
@@ -246,6 +261,8 @@ def iter_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[dict[st
 
 def count_tokens(client: anthropic.Anthropic, params: dict[str, Any]) -> int:
     """Exact input tokens of one request's ``params`` through the free ``count_tokens`` endpoint."""
+    import anthropic
+
     kwargs = {k: params[k] for k in ("model", "system", "messages") if k in params}
     if "output_config" in params:
         kwargs["extra_body"] = {"output_config": params["output_config"]}

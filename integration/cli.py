@@ -161,6 +161,9 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
         f"submit to written: median {t['median']} s, p95 {t['p95']} s",
         f"error rate: {data['error_rate']:.2%}",
     ]
+    w = data["window"]
+    lines.append(f"window: tickets done from {w['from'] or '-'} to {w['to'] or '-'}" + (
+        f"; those done before {w['pruned_before']} were pruned (state.keep_days)" if w["pruned_before"] else ""))
     if data["error_rate"] > reports.ERROR_RATE_WARNING:
         lines.append("WARNING: error rate above 0.5 % — see `zdtriage status` and `zdtriage retry --dead`")
     for key in ("by_priority", "by_category", "by_sentiment"):

@@ -24,8 +24,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import pipeline
 from .stages import ingest, poll, submit, writeback
+from .store import retention
 
 log = logging.getLogger("zdtriage")
+PRUNE_EVERY = 3600.0  # retention: hourly, in small transactions (store/retention.py)
 
 
 class AlreadyRunning(Exception):
@@ -91,6 +93,9 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None) -> N
         # every stage runs once at start, in pipeline order (staggered so the single worker keeps it)
         scheduler.add_job(guarded(name, fn), "interval", seconds=every, id=name, name=name,
                           next_run_time=first + timedelta(milliseconds=200 * index))
+    # retention runs after the stages, on the same single worker, so its deletes never race their writes
+    scheduler.add_job(guarded("prune", lambda: prune(ctx)), "interval", seconds=PRUNE_EVERY, id="prune", name="prune",
+                      next_run_time=first + timedelta(milliseconds=200 * len(stages)))
     installed = _install_signals(stop)
     scheduler.start()
     log.info("started: ingest every %ss, submit every %ss, poll every %ss, writeback every %ss",
@@ -105,6 +110,13 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None) -> N
         for sig, previous in installed:
             signal.signal(sig, previous)
         log.info("stopped", extra={"action": "stopped"})
+
+
+def prune(ctx: pipeline.Context) -> dict[str, Any]:
+    """One retention run: done tickets older than ``state.keep_days`` (default 90; 0 keeps everything)."""
+    # state.keep_days comes with the config helper's branch; until then every daemon keeps 90 days
+    keep_days = ctx.config.state.keep_days
+    return retention.prune(ctx.db, ctx.now(), keep_days=keep_days, statuses=ctx.config.triage.statuses)
 
 
 def _install_signals(stop: threading.Event) -> list[tuple[int, Any]]:

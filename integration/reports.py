@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from statistics import median
 from typing import Any
 
 import sqlite_utils
 
 from . import budget, prompt, quality, store
 from .config import Config
+from .store import ALL_STATES, State, retention, totals
 from .store import tickets as queue
-from .pricing import BATCH_DISCOUNT, cache_hit_rate
+from .pricing import BATCH_DISCOUNT
 from .timeutil import iso, parse_time
 
 BATCH_ALERT_HOURS = 20.0  # a batch expires 24 h after creation
@@ -21,7 +21,7 @@ ERROR_RATE_WARNING = 0.005
 
 def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, Any]:
     """Tickets per state, open batches with age and time to expiry, spend today, error rate, problems."""
-    counts = queue.counts(db)
+    counts = _counts(db)
     batches = []
     for row in db.query("select * from batches where state in ('open', 'creating') order by created_at"):
         created = parse_time(row["created_at"])
@@ -68,6 +68,18 @@ def flow(db: sqlite_utils.Database, now: float) -> dict[str, Any]:
         "submit_held": {"since": iso(hold["since"]), "until": iso(hold["until"]), "reason": hold["reason"]}
         if hold else None,
     }
+
+
+def _counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Tickets per state: done states from the running totals (a year of them would be counted one index
+    entry at a time), the in-flight ones counted (they are few)."""
+    if not totals.installed(db):
+        return queue.counts(db)
+    out = {state: 0 for state in ALL_STATES}
+    out.update(totals.done_counts(db))
+    for state in set(ALL_STATES) - set(DONE_STATES):
+        out[state] = queue.count(db, State(state))
+    return out
 
 
 def calibration(db: sqlite_utils.Database) -> dict[str, float | None]:
@@ -125,56 +137,157 @@ def estimate(db: sqlite_utils.Database, config: Config, *, tickets: int | None =
             "calibrated_on_results": cal["results"], "exact": exact_input_tokens is not None}
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
-    return ordered[index]
+DONE_STATES = totals.DONE_STATES  # what ``report`` counts (cost from all four)
+_DURATION = "(julianday(written_at) - julianday(submitted_at))"  # submit-to-written, in days
 
 
-def report(db: sqlite_utils.Database, config: Config, *, since: str | None = None) -> dict[str, Any]:
-    """The measures of impact: cost per ticket, submit-to-written time, error rate, counts per value."""
-    where, params = "", []
-    if since:
-        where, params = " and changed_at >= ?", [since]
-    rows = list(db.query(f"select * from tickets where state in ('written', 'dead', 'skipped', 'answered'){where}", params))
-    written = [r for r in rows if r["state"] == "written"]
-    dead = [r for r in rows if r["state"] == "dead"]
-    cost = sum(r["cost_usd"] or 0 for r in rows)
-    durations = [parse_time(r["written_at"]) - parse_time(r["submitted_at"])
-                 for r in written if r["written_at"] and r["submitted_at"]]
-    by: dict[str, dict[str, int]] = {"priority": {}, "category": {}, "sentiment": {}}
-    for r in written:
-        answer = json.loads(r["answer"] or "{}")
-        for key in by:
-            if key in answer:
-                by[key][answer[key]] = by[key].get(answer[key], 0) + 1
-    used = rejected = 0
+def _window(since: str | None) -> tuple[str, list[Any]]:
+    return (" and changed_at >= ?", [since]) if since else ("", [])
+
+
+def _ranks(n: int) -> tuple[list[int], int]:
+    """The ranks the figures are read at: the median averages the two middle values, p95 is the nearest
+    rank round(0.95 (n-1)) (the definitions of the report before it moved to SQL)."""
+    return ([(n - 1) // 2] if n % 2 else [n // 2 - 1, n // 2]), min(n - 1, max(0, int(round(0.95 * (n - 1)))))
+
+
+def _quantiles(middle: list[float], p95: float | None) -> dict[str, float | None]:
+    if not middle or p95 is None:
+        return {"median": None, "p95": None}
+    return {"median": round(sum(middle) / len(middle), 1), "p95": round(p95, 1)}
+
+
+def _durations_in(db: sqlite_utils.Database, since: str | None) -> dict[str, float | None]:
+    """Median and p95 of submit-to-written seconds in a window, read one value at a time: the window is a
+    range of (state, changed_at) that SQLite sorts with its own bounded sorter, never a list in Python."""
+    where, params = _window(since)
+    base = f"from tickets where state = 'written' and {_DURATION} is not null{where}"
+    n = db.execute(f"select count(*) {base}", params).fetchone()[0]
+    if not n:
+        return _quantiles([], None)
+
+    def at(rank: int) -> float:
+        return db.execute(f"select {_DURATION} * 86400.0 {base} order by {_DURATION} limit 1 offset ?",
+                          [*params, rank]).fetchone()[0]
+
+    middle, p95 = _ranks(n)
+    return _quantiles([at(k) for k in middle], at(p95))
+
+
+def _from_rows(db: sqlite_utils.Database, config: Config, since: str | None) -> dict[str, Any]:
+    """The figures aggregated in SQL over the rows changed since ``since`` (idx_tickets_state_changed)."""
+    where, params = _window(since)
+    marks = ", ".join("?" for _ in DONE_STATES)
+    states = {r[0]: (r[1], r[2]) for r in db.execute(
+        f"select state, count(*), coalesce(sum(cost_usd), 0) from tickets where state in ({marks}){where} "
+        "group by state", [*DONE_STATES, *params])}
     p = config.triage.tag_prefix
-    for r in written:
-        tags = set(json.loads(r["zd_tags"] or "[]"))
-        used += f"{p}draft_used" in tags
-        rejected += f"{p}draft_rejected" in tags
-    done = len(written) + len(dead)
-    data = {
-        "tickets_written": len(written),
-        "tickets_dead": len(dead),
+    values: list[tuple[Any, Any, Any, int]] = []
+    used = rejected = 0
+    # one pass over the written tickets: answer values and the agents' draft tags (exact tag match, instr first
+    # so that only tickets carrying such a tag are parsed); unreadable JSON counts as absent, as in the totals
+    tag = f"(instr(t.zd_tags, ?) > 0 and exists (select 1 from json_each({totals.json_list('t', 'zd_tags')}) where value = ?))"
+    answer = ", ".join(totals.json_value("t", "answer", f"$.{k}") for k in ("priority", "category", "sentiment"))
+    for r in db.execute(f"select {answer}, count(*), sum({tag}), sum({tag}) from tickets t "
+                        f"where state = 'written'{where} group by 1, 2, 3",
+                        [f'"{p}draft_used"', f"{p}draft_used", f'"{p}draft_rejected"', f"{p}draft_rejected", *params]):
+        values.append((r[0], r[1], r[2], r[3]))
+        used += r[4] or 0
+        rejected += r[5] or 0
+    read = f"coalesce({totals.json_value('t', 'usage', '$.cache_read_input_tokens')}, 0)"
+    other = (f"coalesce({totals.json_value('t', 'usage', '$.input_tokens')}, 0) + "
+             f"coalesce({totals.json_value('t', 'usage', '$.cache_creation_input_tokens')}, 0)")
+    tokens = db.execute(f"select coalesce(sum({read}), 0), coalesce(sum({other}), 0) from tickets t "
+                        f"where state in ({marks}) and usage is not null{where}", [*DONE_STATES, *params]).fetchone()
+    return _figures(states, values, (used, rejected), (int(tokens[0]), int(tokens[1])), _durations_in(db, since))
+
+
+def _from_totals(db: sqlite_utils.Database, config: Config) -> dict[str, Any]:
+    """The figures over the whole history, from the running totals the triggers keep (store/totals.py)."""
+    data = totals.read(db)
+    states: dict[str, tuple[int, float]] = {}
+    values = []
+    read = other = 0
+    for state, priority, category, sentiment, n, cost, cache_read, input_other in data["totals"]:
+        count, spent = states.get(state, (0, 0.0))
+        states[state] = (count + n, spent + cost)
+        if state == "written":
+            values.append((priority or None, category or None, sentiment or None, n))
+        read, other = read + cache_read, other + input_other
+    p = config.triage.tag_prefix
+    drafts = (data["tags"].get(f"{p}draft_used", 0), data["tags"].get(f"{p}draft_rejected", 0))
+    return _figures(states, values, drafts, (read, other), _durations_of(db))
+
+
+def _durations_of(db: sqlite_utils.Database) -> dict[str, float | None]:
+    """Median and p95 from the histogram of tenths of a second, streamed in order (never a list in memory)."""
+    n = db.execute("select coalesce(sum(tickets), 0) from report_durations where tickets > 0").fetchone()[0]
+    if not n:
+        return _quantiles([], None)
+    middle_ranks, p95_rank = _ranks(n)
+    wanted: dict[int, float | None] = {k: None for k in (*middle_ranks, p95_rank)}
+    seen = 0
+    for tenths, count in totals.durations(db):  # ascending: the k-th ticket falls in the bucket holding rank k
+        for k in wanted:
+            if wanted[k] is None and k < seen + count:
+                wanted[k] = tenths / 10
+        seen += count
+        if seen > p95_rank:
+            break
+    return _quantiles([wanted[k] for k in middle_ranks if wanted[k] is not None], wanted[p95_rank])
+
+
+def _figures(states: dict[str, tuple[int, float]], values: list[tuple[Any, Any, Any, int]], drafts: tuple[int, int],
+             tokens: tuple[int, int], durations: dict[str, float | None]) -> dict[str, Any]:
+    written, dead = states.get("written", (0, 0.0))[0], states.get("dead", (0, 0.0))[0]
+    cost = sum(c for _, c in states.values())
+    by: dict[str, dict[str, int]] = {"priority": {}, "category": {}, "sentiment": {}}
+    for *keys, n in values:
+        for key, value in zip(by, keys):
+            if value is not None:
+                by[key][value] = by[key].get(value, 0) + n
+    used, rejected = drafts
+    read, other = tokens
+    done = written + dead
+    return {
+        "tickets_written": written,
+        "tickets_dead": dead,
         "cost_usd": round(cost, 6),
-        "cost_per_ticket_usd": round(cost / len(written), 6) if written else 0.0,
-        "error_rate": round(len(dead) / done, 4) if done else 0.0,
-        "submit_to_written_seconds": {
-            "median": round(median(durations), 1) if durations else None,
-            "p95": round(_percentile(durations, 0.95), 1) if durations else None,
-        },
+        "cost_per_ticket_usd": round(cost / written, 6) if written else 0.0,
+        "error_rate": round(dead / done, 4) if done else 0.0,
+        "submit_to_written_seconds": durations,
         "by_priority": by["priority"],
         "by_category": by["category"],
         "by_sentiment": by["sentiment"],
         "drafts_used": used,
         "drafts_rejected": rejected,
         "draft_acceptance_rate": round(used / (used + rejected), 4) if used + rejected else None,
-        "cache_hit_rate": _round(cache_hit_rate(json.loads(r["usage"]) for r in rows if r["usage"])),
+        "cache_hit_rate": _round(read / (read + other) if read + other else None),
     }
-    data.update(quality.report_keys(db, config, since=since))  # live agreement, draft adoption, evaluation
-    return data
+
+
+def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, str | None]:
+    """Which changes the report covers: ``from`` (``since``, else the oldest counted change), ``to`` (the
+    newest), and ``pruned_before`` (done tickets last changed before it were deleted by retention)."""
+    where, params = _window(since)
+    ends: dict[str, list[str]] = {"min": [], "max": []}
+    for state in DONE_STATES:
+        for end in ends:  # one aggregate per query, one state at a time: each is one index lookup
+            value = db.execute(f"select {end}(changed_at) from tickets where state = ?{where}", [state, *params]).fetchone()[0]
+            ends[end] += [value] if value else []
+    return {"from": since or min(ends["min"], default=None), "to": max(ends["max"], default=None),
+            "pruned_before": store.get_sync(db, retention.PRUNED_BEFORE)}
+
+
+def report(db: sqlite_utils.Database, config: Config, *, since: str | None = None) -> dict[str, Any]:
+    """The measures of impact: cost per ticket, submit-to-written time, error rate, counts per value.
+
+    Memory stays flat whatever the number of tickets. The whole history comes from running totals
+    (store/totals.py); ``since`` (changed since, ISO) aggregates that window's rows in SQL.
+    """
+    figures = _from_totals(db, config) if since is None and totals.installed(db) else _from_rows(db, config, since)
+    # live agreement, draft adoption and the latest evaluations (quality.py)
+    return {**figures, "window": _window_bounds(db, since), **quality.report_keys(db, config, since=since)}
 
 
 def _round(value: float | None) -> float | None:

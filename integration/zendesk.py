@@ -8,15 +8,14 @@ at its next run (the incremental export allows only 10 requests a minute).
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
-from zenpy import Zenpy
-from zenpy.lib.api_objects import Comment, Ticket
-from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
+# zenpy and requests are imported where a client is made or used: commands that never call Zendesk
+# (status, report, estimate, retry) do not pay for them (README "Benchmarks", start-up)
+if TYPE_CHECKING:
+    import requests
+    from zenpy import Zenpy
 
 from .config import ZendeskConfig
 from .text import sanitize, sanitize_tags  # every text field of a response, before anyone stores it
@@ -66,6 +65,10 @@ def _raise_for_limits(response: requests.Response, *args: Any, **kwargs: Any) ->
 
 def make_session() -> requests.Session:
     """A requests session: reads retried on 5xx with backoff, 429/401 turned into exceptions."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
     session = requests.Session()
     # only idempotent reads are retried here; a write that may have landed is checked by the pipeline
     retry = Retry(
@@ -88,6 +91,8 @@ def make_session() -> requests.Session:
 
 def make_client(cfg: ZendeskConfig) -> Zenpy:
     """Build the zenpy client from the settings (the one place that knows how to reach Zendesk)."""
+    from zenpy import Zenpy
+
     if cfg.url:
         # zenpy has no base-URL argument; these two variables are its documented override
         parts = urlsplit(cfg.url)
@@ -105,6 +110,9 @@ def make_client(cfg: ZendeskConfig) -> Zenpy:
 
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    import requests
+    from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
+
     try:
         return fn(*args, **kwargs)
     except (ZendeskError, RecordNotFoundException):
@@ -249,6 +257,8 @@ def fetch_comments(client: Zenpy, ticket_id: int) -> list[dict[str, Any]]:
     export, and for tickets older than our start. Same rule as ``fetch_comment_events``: ``Comment``
     items only, ``public`` only when true. Raises :class:`ZendeskNotFound` for a ticket that is gone
     (zenpy requests the pages while iterating)."""
+    from zenpy.lib.exception import RecordNotFoundException
+
     out = []
     try:
         comments = _call(lambda: list(client.tickets.comments(ticket_id)))
@@ -298,6 +308,8 @@ def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:
         raise ValueError("nothing to update")
     if len(updates) > UPDATE_MANY_LIMIT:
         raise ValueError(f"update_many takes at most {UPDATE_MANY_LIMIT} tickets")
+    from zenpy.lib.api_objects import Comment, Ticket
+
     tickets = []
     for update in updates:
         ticket = Ticket(id=update["id"])

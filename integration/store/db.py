@@ -205,6 +205,57 @@ def _check(db: sqlite_utils.Database, path: Path) -> None:
                          ) from None
 
 
+# A database bigger than this when m0010 reaches it keeps auto_vacuum off: turning it on needs a VACUUM, which
+# rewrites the whole file (minutes, and twice its size on disk, for a year of tickets). README "Retention".
+VACUUM_ON_UPGRADE_MAX_BYTES = 256 * 1024 * 1024
+
+
+@migrations(transactional=False)  # VACUUM cannot run inside a transaction; the indexes get their own below
+def m0010_query_indexes(db: sqlite_utils.Database) -> None:
+    # What each index is for (tests/unit/test_query_plans.py checks every query a cycle runs against them):
+    # - write_job_id and batch are set only while a write or a batch is in flight: partial indexes hold just
+    #   those rows, instead of one NULL entry per ticket ever seen;
+    # - open intents (write-back's "unsure writes", every minute) are the rows with write_started_at set;
+    # - dead tickets still owed their failed tag, beside the answered ones, are write-back's candidates;
+    # - (state, changed_at, cost_usd) serves report windows, their cost sums, and retention's oldest-first;
+    # - calibration reads the newest 2,000 results.
+    statements = [
+        "drop index if exists idx_tickets_write_job_id",
+        "drop index if exists idx_tickets_batch",
+        "create index if not exists idx_tickets_write_job on tickets(write_job_id) where write_job_id is not null",
+        "create index if not exists idx_tickets_in_batch on tickets(batch) where batch is not null",
+        "create index if not exists idx_tickets_open_intent on tickets(write_job_id, write_started_at) "
+        "where write_started_at is not null",
+        "create index if not exists idx_tickets_failed_tag_owed on tickets(state, failed_tag_at) "
+        "where state = 'dead' and failed_tag_at is null",
+        "create index if not exists idx_tickets_state_changed on tickets(state, changed_at, cost_usd)",
+        "create index if not exists idx_tickets_calibration on tickets(answered_at) "
+        "where usage is not null and input_chars > 0",
+        "create index if not exists idx_batches_created on batches(created_at, cost_usd)",
+    ]
+    with db.atomic():
+        for sql in statements:
+            db.execute(sql)
+    # Retention frees pages; with auto_vacuum = INCREMENTAL, `PRAGMA incremental_vacuum` gives them back to
+    # the file system. The mode only takes effect through a VACUUM: done here while that is cheap (a new or
+    # small database), otherwise left to the admin (README "Retention"); freed pages are reused either way.
+    if db.execute("pragma auto_vacuum").fetchone()[0] != 2 and _size(db) <= VACUUM_ON_UPGRADE_MAX_BYTES:
+        db.execute("pragma auto_vacuum = incremental")
+        db.execute("vacuum")
+
+
+def _size(db: sqlite_utils.Database) -> int:
+    return db.execute("pragma page_count").fetchone()[0] * db.execute("pragma page_size").fetchone()[0]
+
+
+@migrations()
+def m0011_report_totals(db: sqlite_utils.Database) -> None:
+    # report over the whole history reads running totals kept by triggers (store/totals.py), not every row
+    from .totals import install
+
+    install(db)
+
+
 @migrations()
 def m0020_evaluations(db: sqlite_utils.Database) -> None:
     # `zdtriage evaluate` (solved tickets triaged read-only, compared with what agents set) and what the
