@@ -168,6 +168,11 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
         lines.append("WARNING: error rate above 0.5 % — see `zdtriage status` and `zdtriage retry --dead`")
     for key in ("by_priority", "by_category", "by_sentiment"):
         lines.append(f"{key[3:]}: " + ", ".join(f"{k} {v}" for k, v in sorted(data[key].items())))
+    pending = data["answered_not_written"]
+    if pending["tickets"]:
+        lines.append(f"answered, not written (yet, or writeback.mode = off): {pending['tickets']} — "
+                     + "; ".join(", ".join(f"{k} {v}" for k, v in sorted(pending[key].items()))
+                                 for key in ("by_priority", "by_category", "by_sentiment")))
     if data["cache_hit_rate"] is not None:
         lines.append(f"prompt cache hit rate: {data['cache_hit_rate']:.1%} of input tokens")
     if data["draft_acceptance_rate"] is not None:

@@ -287,7 +287,21 @@ def report(db: sqlite_utils.Database, config: Config, *, since: str | None = Non
     """
     figures = _from_totals(db, config) if since is None and totals.installed(db) else _from_rows(db, config, since)
     # live agreement, draft adoption and the latest evaluations (quality.py)
-    return {**figures, "window": _window_bounds(db, since), **quality.report_keys(db, config, since=since)}
+    return {**figures, "window": _window_bounds(db, since), "answered_not_written": _unwritten(db),
+            **quality.report_keys(db, config, since=since)}
+
+
+def _unwritten(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Answers waiting for write-back, or kept by ``writeback.mode = "off"`` (a pilot reads them here)."""
+    out: dict[str, Any] = {"tickets": 0, "by_priority": {}, "by_category": {}, "by_sentiment": {}}
+    answer = ", ".join(totals.json_value("t", "answer", f"$.{k}") for k in ("priority", "category", "sentiment"))
+    for priority, category, sentiment, n in db.execute(
+            f"select {answer}, count(*) from tickets t where state = 'answered' group by 1, 2, 3"):
+        out["tickets"] += n
+        for key, value in (("by_priority", priority), ("by_category", category), ("by_sentiment", sentiment)):
+            if value is not None:
+                out[key][value] = out[key].get(value, 0) + n
+    return out
 
 
 def _round(value: float | None) -> float | None:

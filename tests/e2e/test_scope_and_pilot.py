@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration import prompt
+from integration import prompt, reports
 from integration.sim.zendesk_shapes import BRAND_ID, CUSTOM_STATUS, GROUP_ID, TICKET_FORM_ID
 from integration.stages import common, ingest
 from integration.store import tickets as queue
@@ -77,3 +77,5 @@ def test_off_mode_writes_nothing_and_keeps_the_answers(zsim, make_ctx, clock, dr
     assert all(our_notes(t) == [] and "ai_triaged" not in t["tags"] for t in zsim.snapshot())
     answers = [queue.get(ctx.db, r["id"])["answer"] for r in ctx.db.query("select id from tickets where state = 'answered'")]
     assert all(answers)
+    pilot = reports.report(ctx.db, ctx.config)["answered_not_written"]  # what the admin reads before turning it on
+    assert pilot["tickets"] == counts["answered"] and sum(pilot["by_priority"].values()) == counts["answered"]
