@@ -115,11 +115,15 @@ def _held(db: sqlite_utils.Database) -> list[str]:
 def _stale(beats: Mapping[str, dict[str, Any]], config: Config, now: float) -> list[str]:
     never = [stage for stage in STAGES if not beats.get(stage)]
     if len(never) == len(STAGES):
-        return ["no stage has ever run: is `zdtriage run` running?"]
+        return ["no stage has ever run: is the service (zdtriage run) running?"]
     found: list[tuple[float, str]] = []
+    began = min(beat["first_start"] for beat in beats.values() if beat)
     for stage in STAGES:
         beat = beats.get(stage)
-        if not beat:
+        if not beat:  # not reached yet (the single worker is still on the first stages) or never scheduled
+            quiet, limit = now - began, stale_after(config, stage)
+            if quiet > limit:
+                found.append((quiet / limit, f"{stage} has never run; the first stage started {_ago(now, began)}"))
             continue
         since = beat.get("last_success") or beat["first_start"]
         quiet, limit = now - since, stale_after(config, stage)
@@ -134,15 +138,12 @@ def _stale(beats: Mapping[str, dict[str, Any]], config: Config, now: float) -> l
             line += f": {error['message']}"
         found.append((quiet / limit, line))
     last = max(beat.get("last_end") or beat["first_start"] for beat in beats.values() if beat)
-    if len(found) == len(STAGES) and now - last > min(stale_after(config, stage) for stage in STAGES):
+    if len(found) == len(STAGES) and not never and now - last > min(stale_after(config, stage) for stage in STAGES):
         # nothing has even ended for a while: the service is not running (the stages' errors are older news)
         return [f"no stage has succeeded within its period; the last run ended {_ago(now, last)}: "
-                "is `zdtriage run` running?"]
+                "is the service (zdtriage run) running?"]
     found.sort(key=lambda item: -item[0])  # the most overdue first
-    lines = [line for _, line in found]
-    if never:
-        lines.append(f"{', '.join(never)} {'has' if len(never) == 1 else 'have'} never run")
-    return lines
+    return [line for _, line in found]
 
 
 def _expiring(db: sqlite_utils.Database, now: float) -> list[str]:
@@ -271,7 +272,7 @@ def _queued(db: sqlite_utils.Database) -> int:
 
 
 def _span(seconds: float) -> str:
-    if seconds < 120:
+    if seconds < 60:
         return f"{seconds:.0f} s"
     if seconds < 3 * 3600:
         return f"{seconds / 60:.0f} min"

@@ -231,7 +231,8 @@ class Metrics:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         server_class = type("_Server", (_ThreadingServer,), {"address_family": family})
         httpd = make_server(host, port, self.app, server_class, handler_class=_QuietHandler)
-        thread = threading.Thread(target=httpd.serve_forever, name="zdtriage-metrics", daemon=True)
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="zdtriage-metrics",
+                                  daemon=True)
         thread.start()
         return MetricsServer(httpd, thread)
 

@@ -91,7 +91,7 @@ def test_every_stage_stale_and_nothing_ended_lately_means_the_service_is_not_run
     beat_all(db, NOW)
     line = health.check(db, cfg, NOW + 3 * 3600).line()
     assert line == ("unhealthy: no stage has succeeded within its period; the last run ended 3.0 h ago: "
-                    "is `zdtriage run` running?")
+                    "is the service (zdtriage run) running?")
 
 
 def test_every_stage_failing_while_running_shows_the_most_overdue_with_its_error(db, cfg):
@@ -107,7 +107,7 @@ def test_every_stage_failing_while_running_shows_the_most_overdue_with_its_error
 
 
 def test_a_database_where_no_stage_ever_ran_is_unhealthy(db, cfg):
-    assert health.check(db, cfg, NOW).line() == "unhealthy: no stage has ever run: is `zdtriage run` running?"
+    assert health.check(db, cfg, NOW).line() == "unhealthy: no stage has ever run: is the service (zdtriage run) running?"
 
 
 def test_the_account_hold_comes_first(db, cfg):
@@ -186,3 +186,12 @@ def test_a_budget_hold_warns_when_it_begins_and_once_an_hour_and_clears_when_not
     # one that reached the budget and held nothing clears it
     health.note_budget_hold(db, NOW + 3800, {"stage": "submit", "held_for_budget": 0, "submitted": 3})
     assert health.budget_hold(db) is None
+
+
+def test_stages_not_reached_yet_are_fine_until_their_limit_then_named(db, cfg):
+    health.started(db, "ingest", NOW)  # a first ingest of a large backlog keeps the single worker busy
+    assert health.check(db, cfg, NOW + 300).healthy
+    health.finished(db, "ingest", NOW + 700, error=None)
+    verdict = health.check(db, cfg, NOW + 700)
+    assert not verdict.healthy and len(verdict.problems) == 3
+    assert verdict.problems[0] == "submit has never run; the first stage started 12 min ago"

@@ -182,7 +182,7 @@ def test_the_server_serves_metrics_and_healthz_with_cors_on_a_chosen_port(cfg, d
         status, headers, body = fetch(f"{server.url}/healthz")  # no stage has run yet
         assert status == 503 and headers["Access-Control-Allow-Origin"] == "*"
         assert headers["Content-Type"] == "application/json"
-        assert json.loads(body)["reason"] == "no stage has ever run: is `zdtriage run` running?"
+        assert json.loads(body)["reason"] == "no stage has ever run: is the service (zdtriage run) running?"
         fill(db)
         status, headers, body = fetch(f"{server.url}/healthz")
         data = json.loads(body)
