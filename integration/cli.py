@@ -33,37 +33,65 @@ def cli(ctx: click.Context, config_path: str | None, log_format: str, log_level:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="Run every stage once (ingest, submit, poll, writeback) and exit.")
+@click.option("--once", is_flag=True, help="Run every stage once (ingest, submit, poll, writeback) and exit; "
+                                          "exit 1 when a stage failed.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus /metrics and /healthz on this port (metrics.port; metrics.host, default "
+                   "127.0.0.1). Not with --once.")
+@click.option("--metrics-textfile", type=click.Path(dir_okay=False), default=None,
+              help="Write the metrics to this *.prom file after each stage, for node_exporter (metrics.textfile).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.pass_context
-def run(ctx: click.Context, once: bool, verbose: bool) -> None:
+def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfile: str | None, verbose: bool) -> None:
     """Run the service: every stage on its schedule until SIGTERM or Ctrl-C."""
-    from .daemon import AlreadyRunning, log_summary, run_forever, single_instance
+    from .daemon import AlreadyRunning, log, reporter, run_forever, single_instance
+    from .metrics import Metrics
 
-    cfg = load_config(ctx)
+    if once and metrics_port:
+        raise UsageProblem("--metrics-port serves the daemon's metrics; with --once use --metrics-textfile")
+    overrides = {k: v for k, v in (("metrics.port", metrics_port), ("metrics.textfile", metrics_textfile)) if v is not None}
+    cfg = load_config(ctx, overrides=overrides)
     setup_logging(verbose)
+    metrics = Metrics(cfg) if (cfg.metrics.port and not once) or cfg.metrics.textfile else None
     try:
         with single_instance(cfg.state.path):
-            pctx = context(cfg)
+            pctx = context(cfg, on_zendesk_call=metrics.zendesk_call if metrics else None)
             if once:
-                pipeline.run_once(pctx, on_stage=log_summary)
+                failed = pipeline.failed(pipeline.run_once(pctx, on_stage=reporter(metrics)))
+                if failed:  # each was logged as it ended; one more line (JSON too) for the exit status
+                    log.error("%d stage(s) failed: %s", len(failed), "; ".join(failed)[:500],
+                              extra={"action": "run_once_failed"})
+                    ctx.exit(1)
             else:
-                run_forever(pctx)
+                run_forever(pctx, metrics=metrics)
     except AlreadyRunning as exc:
         raise UsageProblem(str(exc)) from None
     except sqlite3.DatabaseError as exc:  # a database that breaks mid-run (disk full, corrupt page)
         raise click.ClickException(f"state database {cfg.state.path}: {exc}") from None
+    except OSError as exc:  # the metrics port taken, or not ours to bind
+        raise click.ClickException(f"metrics on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}") from None
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--check", is_flag=True, help="Health for supervisors: exit 0 healthy, 1 not, with one line saying why.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
-    """Tickets per state, batches in flight, spend today, error rate, last problems."""
-    cfg = load_config(ctx, need_secrets=False)
+def status(ctx: click.Context, as_json: bool, check: bool) -> None:
+    """Tickets per state, batches in flight, spend today, error rate, last problems, dead tickets, holds."""
+    from . import health
+
+    cfg = load_config(ctx, need_secrets=False, warn=not check)
+    if check:  # a missing or unreadable database is unhealthy too, in the same one line
+        body = health.probe(cfg, time.time())
+        emit(body, as_json, f"{'healthy' if body['healthy'] else 'unhealthy'}: {body['reason']}")
+        ctx.exit(0 if body["healthy"] else 1)
     pctx = context(cfg, clients=False, readonly=True)
-    data = reports.status(pctx.db, cfg, time.time())
-    lines = ["tickets: " + ", ".join(f"{k} {v}" for k, v in data["tickets"].items())]
+    now = time.time()
+    data = reports.status(pctx.db, cfg, now)
+    verdict = health.check(pctx.db, cfg, now)
+    data.update(health={"healthy": verdict.healthy, "reason": verdict.reason, "problems": list(verdict.problems)},
+                dead_tickets=health.recent_dead(pctx.db), budget_hold=health.budget_hold(pctx.db))
+    lines = [verdict.line(), "tickets: " + ", ".join(f"{k} {v}" for k, v in data["tickets"].items())]
     lines.append(f"batches open: {data['batches_open']}")
     for b in data["batches"]:
         warn = "  ALERT: open for more than 20 h" if b["alert"] else ""
@@ -81,8 +109,16 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if data["submit_held"]:
         held = data["submit_held"]
         lines.append(f"SUBMIT HELD since {held['since']} (next try {held['until']}): {held['reason']}")
+    if data["budget_hold"]:
+        hold = data["budget_hold"]
+        ids = ", ".join(str(i) for i in hold["ticket_ids"])
+        lines.append(f"BUDGET HOLD since {hold['since']}: {hold['reason']}" + (f" (tickets {ids}, …)" if ids else ""))
     for stage, problem in data["problems"].items():
         lines.append(f"problem in {stage} since {problem['at']}: {problem['message']}")
+    dead = data["dead_tickets"]
+    if dead["total"]:
+        lines.append(f"dead tickets: {dead['total']} (`zdtriage retry --dead` revives them); latest:")
+        lines += [f"  {d['id']}  {d['at']}  {d['reason']}" for d in dead["latest"]]
     emit(data, as_json, "\n".join(lines))
 
 

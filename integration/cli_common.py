@@ -46,13 +46,13 @@ def open_state(cfg: Config, *, readonly: bool = False) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def context(cfg: Config, *, clients: bool = True, readonly: bool = False) -> pipeline.Context:
+def context(cfg: Config, *, clients: bool = True, readonly: bool = False, on_zendesk_call: Any = None) -> pipeline.Context:
     from . import batches, zendesk
 
     db = open_state(cfg, readonly=readonly)
     ctx = pipeline.Context(config=cfg, db=db)
     if clients:
-        ctx.zendesk = zendesk.make_client(cfg.zendesk)
+        ctx.zendesk = zendesk.make_client(cfg.zendesk, on_call=on_zendesk_call)  # metrics count the calls
         ctx.anthropic = batches.make_client(cfg.anthropic)
     return ctx
 

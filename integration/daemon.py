@@ -9,7 +9,7 @@ A second signal stops at once (everything is crash-safe by design).
 from __future__ import annotations
 
 import fcntl
-import json
+import functools
 import logging
 import os
 import signal
@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,6 +25,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from . import pipeline
 from .stages import ingest, poll, submit, writeback
 from .store import retention
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("zdtriage")
 PRUNE_EVERY = 3600.0  # retention: hourly, in small transactions (store/retention.py)
@@ -52,29 +55,90 @@ def single_instance(state_path: str) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+# figures that describe where things stand rather than work done: a run with nothing else is idle
+STATE_FIGURES = frozenset({"pages", "open", "not_ready", "caught_up", "seconds", "waiting", "stage"})
+NOT_FIGURES = ("stage", "dead_tickets", "budget_hold")  # logged on lines of their own
+
+
+def did_something(summary: dict[str, Any]) -> bool:
+    """Whether a stage run did any work (a ticket, a comment, a batch, a write, a note): idle runs log at DEBUG."""
+
+    def busy(key: str, value: Any) -> bool:
+        if key in STATE_FIGURES:
+            return False
+        if isinstance(value, dict):
+            return any(busy(k, v) for k, v in value.items())
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value > 0
+        return bool(value)
+
+    return any(busy(k, v) for k, v in summary.items())
+
+
 def log_summary(summary: dict[str, Any]) -> None:
-    """One log line per stage run, with a stable ``action`` key for structured logging."""
-    stage = summary.get("stage", "stage")
-    level = logging.WARNING if "error" in summary or "alerts" in summary else logging.INFO
-    text = " ".join(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}"
-                    for k, v in summary.items() if k != "stage" and v not in (0, {}, None))
-    log.log(level, "%s %s", stage, text or "nothing to do", extra={"action": stage})
+    """One line per stage run when it finishes, with a stable ``action`` (the stage) and its ``figures``:
+    WARNING when it failed or alerts, DEBUG when it had nothing to do, INFO otherwise. Then a WARNING line
+    per ticket given up on (``action`` dead) and for a budget hold (``action`` budget_hold)."""
+    stage = str(summary.get("stage", "stage"))
+    figures = {k: v for k, v in summary.items() if k not in NOT_FIGURES}
+    if summary.get("error"):
+        level, message = logging.WARNING, f"{stage} failed: {summary['error']}"
+    elif summary.get("alerts"):
+        level, message = logging.WARNING, f"{stage}: {'; '.join(summary['alerts'])}"
+    elif did_something(summary):
+        level, message = logging.INFO, f"{stage} done"
+    else:
+        level, message = logging.DEBUG, f"{stage}: nothing to do"
+    log.log(level, message, extra={"action": stage, "figures": figures})
+    for dead in summary.get("dead_tickets", ()):
+        log.warning("ticket given up", extra={"action": "dead", "stage": stage, "ticket_id": dead["ticket_id"],
+                                               "reason": dead["reason"]})
+    hold = summary.get("budget_hold")
+    if hold:
+        log.warning("budget hold: %s", hold["reason"], extra={
+            "action": "budget_hold", "tickets": hold["tickets"], "ticket_ids": hold["ticket_ids"], "since": hold["since"]})
 
 
-def guarded(name: str, fn: Callable[[], dict[str, Any]]) -> Callable[[], None]:
+def reporter(metrics: Metrics | None = None) -> Callable[[dict[str, Any]], None]:
+    """What follows every stage run: its log lines and, with metrics, its counts and the textfile."""
+
+    def report(summary: dict[str, Any]) -> None:
+        log_summary(summary)
+        if metrics is not None:
+            metrics.stage_finished(summary)
+            try:
+                metrics.write_textfile()
+            except OSError as exc:  # a full disk or a missing folder must not stop the stages
+                log.warning("metrics textfile %s: %s", metrics.config.metrics.textfile, exc.strerror or exc,
+                            extra={"action": "metrics_textfile"})
+
+    return report
+
+
+def guarded(name: str, fn: Callable[[], dict[str, Any]], report: Callable[[dict[str, Any]], None] = log_summary,
+            crashed: Callable[[str], None] | None = None) -> Callable[[], None]:
     """Wrap a stage so that no exception ever kills the scheduler."""
 
     def job() -> None:
         try:
-            log_summary(fn())
+            summary = fn()
         except Exception:  # a bug, not an API answer: keep the daemon alive and show where
             log.exception("%s failed unexpectedly", name, extra={"action": f"{name}_crash"})
+            if crashed is not None:
+                crashed(name)
+            return
+        report(summary)
 
     return job
 
 
-def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None) -> None:
-    """Run the stages on their schedules until SIGTERM/SIGINT (or ``stop`` is set)."""
+def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None, *, metrics: Metrics | None = None) -> None:
+    """Run the stages on their schedules until SIGTERM/SIGINT (or ``stop`` is set).
+
+    Each run leaves its heartbeat (``pipeline.run_stage``) and is logged when it ends. With ``metrics``, the
+    stages are counted, ``metrics.textfile`` is written after each, and ``metrics.port`` (when set) serves
+    ``/metrics`` and ``/healthz``.
+    """
     stop = stop or threading.Event()
     sched = ctx.config.schedule
     scheduler = BackgroundScheduler(
@@ -88,25 +152,32 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None) -> N
         ("poll", sched.poll_every, lambda: poll.poll(ctx)),
         ("writeback", sched.writeback_every, lambda: writeback.writeback(ctx)),
     ]
+    report, crashed = reporter(metrics), (metrics.stage_crashed if metrics is not None else None)
     first = datetime.now(timezone.utc)
     for index, (name, every, fn) in enumerate(stages):
         # every stage runs once at start, in pipeline order (staggered so the single worker keeps it)
-        scheduler.add_job(guarded(name, fn), "interval", seconds=every, id=name, name=name,
+        scheduler.add_job(guarded(name, functools.partial(pipeline.run_stage, ctx, name, fn), report, crashed),
+                          "interval", seconds=every, id=name, name=name,
                           next_run_time=first + timedelta(milliseconds=200 * index))
     # retention runs after the stages, on the same single worker, so its deletes never race their writes
-    scheduler.add_job(guarded("prune", lambda: prune(ctx)), "interval", seconds=PRUNE_EVERY, id="prune", name="prune",
-                      next_run_time=first + timedelta(milliseconds=200 * len(stages)))
+    scheduler.add_job(guarded("prune", lambda: prune(ctx), report, crashed), "interval", seconds=PRUNE_EVERY,
+                      id="prune", name="prune", next_run_time=first + timedelta(milliseconds=200 * len(stages)))
+    server = metrics.serve() if metrics is not None and ctx.config.metrics.port else None
     installed = _install_signals(stop)
     scheduler.start()
     log.info("started: ingest every %ss, submit every %ss, poll every %ss, writeback every %ss",
              sched.ingest_every, sched.submit_every, sched.poll_every, sched.writeback_every,
              extra={"action": "start"})
+    if server is not None:
+        log.info("metrics on %s/metrics, health on %s/healthz", server.url, server.url, extra={"action": "metrics"})
     try:
         while not stop.wait(0.5):
             pass
     finally:
         log.info("stopping: finishing the running stage", extra={"action": "stop"})
         scheduler.shutdown(wait=True)
+        if server is not None:
+            server.close()
         for sig, previous in installed:
             signal.signal(sig, previous)
         log.info("stopped", extra={"action": "stopped"})

@@ -8,7 +8,7 @@ at its next run (the incremental export allows only 10 requests a minute).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 # zenpy and requests are imported where a client is made or used: commands that never call Zendesk
@@ -63,8 +63,11 @@ def _raise_for_limits(response: requests.Response, *args: Any, **kwargs: Any) ->
     return response
 
 
-def make_session() -> requests.Session:
-    """A requests session: reads retried on 5xx with backoff, 429/401 turned into exceptions."""
+def make_session(on_call: Callable[[str, str, int], None] | None = None) -> requests.Session:
+    """A requests session: reads retried on 5xx with backoff, 429/401 turned into exceptions.
+
+    ``on_call(method, url, status)`` (metrics) hears of every response, 429s included; the retries of a 5xx
+    inside the session are not seen one by one."""
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
@@ -85,12 +88,16 @@ def make_session() -> requests.Session:
     adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    if on_call is not None:
+        # before the hook that raises on a 429; a hook that returns None leaves the response as it is
+        session.hooks["response"].append(lambda r, *args, **kwargs: on_call(str(r.request.method), r.url, r.status_code))
     session.hooks["response"].append(_raise_for_limits)
     return session
 
 
-def make_client(cfg: ZendeskConfig) -> Zenpy:
-    """Build the zenpy client from the settings (the one place that knows how to reach Zendesk)."""
+def make_client(cfg: ZendeskConfig, on_call: Callable[[str, str, int], None] | None = None) -> Zenpy:
+    """Build the zenpy client from the settings (the one place that knows how to reach Zendesk);
+    ``on_call`` as for :func:`make_session`."""
     from zenpy import Zenpy
 
     if cfg.url:
@@ -103,7 +110,7 @@ def make_client(cfg: ZendeskConfig) -> Zenpy:
     return Zenpy(
         subdomain=cfg.subdomain,
         **credentials,
-        session=make_session(),
+        session=make_session(on_call),
         timeout=TIMEOUT,
         disable_cache=True,  # zenpy caches tickets for 30 s otherwise: we need fresh tags
     )

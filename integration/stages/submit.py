@@ -69,6 +69,8 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
                                       request["params"]["max_tokens"], table=table)
             if reserve > remaining:
                 out["held_for_budget"] += 1
+                if out["held_for_budget"] <= 10:  # named in the budget-hold warning
+                    out.setdefault("held_ids", []).append(row["id"])
                 continue
             remaining -= reserve
             yield (row["id"], chars, reserve), request

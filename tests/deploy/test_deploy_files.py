@@ -101,8 +101,6 @@ def assert_cli_accepts(argv: list[str]) -> None:
     for arg in args[1:]:
         if arg.startswith("-"):
             flag = arg.split("=")[0]
-            if flag == "--check" and args[0] == "status" and flag not in opts:
-                pytest.xfail("`status --check` is the lead's health work (issue 14 item 3); live once merged")
             assert flag in opts, f"`zdtriage {args[0]}` has no option {flag}"
 
 
