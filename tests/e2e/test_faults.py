@@ -328,6 +328,9 @@ def test_submit_sends_tickets_whose_conversation_is_known_and_the_rest_waits(zsi
     out = submit.submit(ctx, ignore_min_batch=True)
     assert out["submitted"] == len(untouched) and out["not_ready"] == len(rows) - len(untouched)
     assert {r["id"] for r in ctx.db.query("select id from tickets where state = 'submitted'")} == untouched
+    clock.advance(3600)
+    status = reports.status(ctx.db, ctx.config, clock())
+    assert status["queued_not_ready"] == len(rows) - len(untouched) and status["event_lag_seconds"] >= 3600
     monkeypatch.undo()
     clock.advance(61)
     assert submit.submit(ctx, ignore_min_batch=True)["submitted"] == len(rows) - len(untouched)
