@@ -301,7 +301,9 @@ def fetch_tickets(client: Zenpy, ids: list[int]) -> list[dict[str, Any]]:
         raise ValueError(f"show_many takes at most {UPDATE_MANY_LIMIT} ids")
     if not ids:
         return []
-    return [_ticket_dict(t) for t in _call(client.tickets, ids=ids)]
+    # the plain JSON, as for the exports (_get_page): write-back reads every group again before it writes
+    page = _get_page(client, client.tickets.endpoint(ids=list(ids)))
+    return [_ticket_dict(t) for t in page.get("tickets") or [] if isinstance(t, dict) and t.get("id") is not None]
 
 
 def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:
