@@ -97,6 +97,7 @@ def _stub_network(spec: dict[str, Any], end: float) -> None:
     zd.fetch_ticket_page, zd.fetch_comment_events, zd.fetch_comments = page, events, lambda client, id_: []
     zd.fetch_tickets = lambda client, ids: [ticket(i, []) for i in ids]
     zd.write_updates, zd.fetch_jobs = write, fetch_jobs
+    zd.fetch_me = lambda client: 1  # users/me: the bot user, whose internal notes are ours
     anth.create_batch = lambda client, requests: batch(f"msgbatch_new_{len(requests)}", False, len(requests))
     anth.retrieve_batch = lambda client, batch_id: batch(batch_id, batch_id == "msgbatch_snapshot_open", 200)
     anth.iter_results, anth.list_recent_batches = results, lambda client, limit=100: []
