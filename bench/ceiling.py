@@ -25,7 +25,6 @@ REPLY_AFTER = (180, 420)  # seconds after arrival: two more audits while the tic
 
 def run(hours: float, per_minute: int, seed: int, updates_per_minute: int = 100) -> dict[str, Any]:
     from integration.sim import corpus
-    from integration.stages import ingest, poll, submit, writeback
     from integration.store import tickets as queue
 
     clock = harness.SharedClock()
@@ -35,7 +34,6 @@ def run(hours: float, per_minute: int, seed: int, updates_per_minute: int = 100)
     with harness.Sims(clock, zendesk=SIM_ZENDESK, anthropic={**SIM_ANTHROPIC, "seed": seed}) as sims:
         pipe = harness.make_pipeline(sims, clock, zendesk={"updates_per_minute": updates_per_minute})
         ctx = pipe.ctx
-        every = ctx.config.schedule
         pending_replies: list[tuple[float, int]] = []
         arrived = peak = 0
         backlog_at_end = None
@@ -55,10 +53,7 @@ def run(hours: float, per_minute: int, seed: int, updates_per_minute: int = 100)
             if due:
                 pending_replies = [(at, i) for at, i in pending_replies if at > now]
                 sims.call("add_replies", [(i, "Any news? I am still waiting on this one.") for i in due])
-            for stage, interval in ((ingest.ingest, every.ingest_every), (submit.submit, every.submit_every),
-                                    (poll.poll, every.poll_every), (writeback.writeback, every.writeback_every)):
-                if elapsed % int(interval) == 0:
-                    stage(ctx)
+            harness.run_due(ctx, elapsed)
             counts = queue.counts(ctx.db)
             backlog = counts["queued"] + counts["submitted"] + counts["answered"]
             peak = max(peak, backlog)

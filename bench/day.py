@@ -77,7 +77,6 @@ def _add_due(sims: harness.Sims, pending: list[tuple[float, dict[str, Any]]], st
 
 def ours(n: int, seed: int, schedule: dict[str, str] | None = None) -> dict[str, Any]:
     """The pipeline's day on the default schedule; Zendesk calls counted by the simulator."""
-    from integration.stages import ingest, poll, submit, writeback
     from integration.store import tickets as queue
 
     clock = harness.SharedClock()
@@ -87,22 +86,13 @@ def ours(n: int, seed: int, schedule: dict[str, str] | None = None) -> dict[str,
         # the default schedule, limits and budget (or the schedule asked for: --schedule key=value)
         pipe = harness.make_pipeline(sims, clock, **({"schedule": schedule} if schedule else {}))
         ctx = pipe.ctx
-        every = ctx.config.schedule
         expected = sum(1 for _, f in pending if "no_ai" not in f["tags"])
         started, minute = time.perf_counter(), 0
         while True:
             now = clock()
             _add_due(sims, pending, start, now)
             elapsed = now - start
-            # in pipeline order, each stage when due (the daemon runs all four at start, then on its interval)
-            if elapsed % every.ingest_every == 0:
-                ingest.ingest(ctx)
-            if elapsed % every.submit_every == 0:
-                submit.submit(ctx)
-            if elapsed % every.poll_every == 0:
-                poll.poll(ctx)
-            if elapsed % every.writeback_every == 0:
-                writeback.writeback(ctx)
+            harness.run_due(ctx, elapsed)
             stored = next(ctx.db.query("select count(*) as n from tickets"))["n"]
             if not pending and stored == expected and not harness.pending_work(ctx):
                 break

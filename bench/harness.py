@@ -208,6 +208,18 @@ def make_pipeline(sims: Sims, clock: SharedClock, **sections: dict[str, Any]) ->
     return Pipeline(ctx=ctx, workdir=workdir)
 
 
+def run_due(ctx: Any, elapsed: float) -> None:
+    """The daemon's schedule on a simulated clock: each stage whose interval divides ``elapsed``, in pipeline
+    order (the daemon runs all four at start, then each on its interval)."""
+    from integration.stages import ingest, poll, submit, writeback
+
+    every = ctx.config.schedule
+    for stage, interval in ((ingest.ingest, every.ingest_every), (submit.submit, every.submit_every),
+                            (poll.poll, every.poll_every), (writeback.writeback, every.writeback_every)):
+        if elapsed % int(interval) == 0:
+            stage(ctx)
+
+
 def pending_work(ctx: Any) -> int:
     """Tickets the pipeline still has to move: not settled, or settled but not yet confirmed in Zendesk."""
     row = next(ctx.db.query(
