@@ -2,7 +2,7 @@
  * Pure logic of the AI Triage sidebar: no DOM, no ZAF. Works in the browser (window.ZBTriage)
  * and under Node (module.exports), so it is unit-tested without a browser.
  *
- * What the zendesk-batch-triage service writes (DESIGN.md section 5, integration/prompt.py):
+ * What the zendesk-batch-triage service writes (DESIGN.md section 5, integration/zdtriage/prompt.py):
  *   tags   <prefix>priority_p1..p4, <prefix>category_<c>, <prefix>sentiment_<s>, <prefix>lang_<xx>,
  *          <prefix>confidence_low, <prefix>triaged, <prefix>failed; this app adds
  *          <prefix>draft_used / <prefix>draft_rejected. Tags are only ever added, so a ticket

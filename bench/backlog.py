@@ -43,8 +43,8 @@ def _timed(totals: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
 
 def drive(ctx: Any, clock: harness.SharedClock) -> dict[str, Any]:
     """Phases 1–4 of the module docstring; returns wall seconds per stage and the rounds used."""
-    from integration import store
-    from integration.stages import conversations, ingest, poll, submit, writeback
+    from zdtriage import store
+    from zdtriage.stages import conversations, ingest, poll, submit, writeback
 
     spent: dict[str, float] = {}
     peaks: dict[str, float] = {}  # VmHWM after each phase: where the peak was reached
@@ -90,7 +90,7 @@ def drive(ctx: Any, clock: harness.SharedClock) -> dict[str, Any]:
 
 def run(tickets: int, seed: int, updates_per_minute: int, job_seconds: float) -> dict[str, Any]:
     """Seed ``tickets``, drive them all to written, and measure."""
-    from integration.store import tickets as queue
+    from zdtriage.store import tickets as queue
 
     clock = harness.SharedClock()
     with harness.Sims(clock, zendesk={"job_complete_after_seconds": job_seconds},

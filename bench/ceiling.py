@@ -24,8 +24,8 @@ REPLY_AFTER = (180, 420)  # seconds after arrival: two more audits while the tic
 
 
 def run(hours: float, per_minute: int, seed: int, updates_per_minute: int = 100) -> dict[str, Any]:
-    from integration.sim import corpus
-    from integration.store import tickets as queue
+    from zdtriage.sim import corpus
+    from zdtriage.store import tickets as queue
 
     clock = harness.SharedClock()
     start = clock()

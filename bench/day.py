@@ -4,7 +4,7 @@ Run as ``python -m bench.day`` from the repository root; prints one JSON object.
 
 The day: 10,000 new tickets arrive evenly over 24 simulated hours (one every 8.64 s; subject,
 description and tags from the simulator's corpus, so about 3 % carry the ``no_ai`` opt-out). The
-pipeline runs with the default schedule of ``integration.config`` (ingest every 2 min, submit
+pipeline runs with the default schedule of ``zdtriage.config`` (ingest every 2 min, submit
 every 30 min, poll and write-back every minute), stage by stage in pipeline order whenever each
 is due on the shared simulated clock, against simulators with their realistic limits (10 export
 requests and 700 requests a minute, changes of the last 60 s not exported, write jobs done after
@@ -49,7 +49,7 @@ CATEGORY = {  # route label → what the call is for
 
 def arrivals(n: int, seed: int) -> list[tuple[float, dict[str, Any]]]:
     """``(offset seconds, add_ticket fields)`` of ``n`` new tickets spread evenly over a day."""
-    from integration.sim import corpus
+    from zdtriage.sim import corpus
 
     step = DAY_SECONDS / n
     return [((i + 0.5) * step, {"subject": spec["subject"], "description": spec["description"], "status": "new",
@@ -77,7 +77,7 @@ def _add_due(sims: harness.Sims, pending: list[tuple[float, dict[str, Any]]], st
 
 def ours(n: int, seed: int, schedule: dict[str, str] | None = None) -> dict[str, Any]:
     """The pipeline's day on the default schedule; Zendesk calls counted by the simulator."""
-    from integration.store import tickets as queue
+    from zdtriage.store import tickets as queue
 
     clock = harness.SharedClock()
     start = clock()
@@ -125,8 +125,8 @@ def naive(n: int, seed: int) -> dict[str, Any]:
     """The same day, one comments call and one update call per ticket, through zenpy."""
     from zenpy.lib.api_objects import Comment, Ticket
 
-    from integration import prompt
-    from integration import zendesk as zd
+    from zdtriage import prompt
+    from zdtriage import zendesk as zd
 
     clock = harness.SharedClock()
     start = clock()

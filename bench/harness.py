@@ -75,9 +75,9 @@ def cpu_seconds() -> float:
 def _sim_main(conn: Connection, clock: SharedClock, zendesk_kwargs: dict[str, Any],
               anthropic_kwargs: dict[str, Any]) -> None:
     """Child process: serve both simulators and answer commands from the driver until "stop"."""
-    from integration import prompt
-    from integration.sim.anthropic import AnthropicSim
-    from integration.sim.zendesk import ZendeskSim
+    from zdtriage import prompt
+    from zdtriage.sim.anthropic import AnthropicSim
+    from zdtriage.sim.zendesk import ZendeskSim
 
     zsim = ZendeskSim(email="triage-bot@example.com", token="sim-token", clock=clock, **zendesk_kwargs)
     asim = AnthropicSim(api_key="sim-key", clock=clock, **anthropic_kwargs)
@@ -98,7 +98,7 @@ def _sim_main(conn: Connection, clock: SharedClock, zendesk_kwargs: dict[str, An
 
     def note_latencies() -> list[float]:
         # arrival → our note, as an agent would see it in Zendesk: the note's time minus the ticket's
-        from integration.timeutil import parse_time
+        from zdtriage.timeutil import parse_time
 
         out = []
         for t in zsim.snapshot():
@@ -189,10 +189,10 @@ class Pipeline:
 
 def make_pipeline(sims: Sims, clock: SharedClock, **sections: dict[str, Any]) -> Pipeline:
     """A Context as the daemon builds one (file database, zenpy, the anthropic SDK), on ``clock``."""
-    from integration import batches as anth
-    from integration import config as config_mod
-    from integration import pipeline, store
-    from integration import zendesk as zd
+    from zdtriage import batches as anth
+    from zdtriage import config as config_mod
+    from zdtriage import pipeline, store
+    from zdtriage import zendesk as zd
 
     workdir = Path(tempfile.mkdtemp(prefix="zdtriage-bench-"))
     raw: dict[str, dict[str, Any]] = {
@@ -211,7 +211,7 @@ def make_pipeline(sims: Sims, clock: SharedClock, **sections: dict[str, Any]) ->
 def run_due(ctx: Any, elapsed: float) -> None:
     """The daemon's schedule on a simulated clock: each stage whose interval divides ``elapsed``, in pipeline
     order (the daemon runs all four at start, then each on its interval)."""
-    from integration.stages import ingest, poll, submit, writeback
+    from zdtriage.stages import ingest, poll, submit, writeback
 
     every = ctx.config.schedule
     for stage, interval in ((ingest.ingest, every.ingest_every), (submit.submit, every.submit_every),

@@ -1,4 +1,4 @@
-"""Figure 3: 100,000 requests of about 10 KB each, cut by ``integration.batches.split_batches``.
+"""Figure 3: 100,000 requests of about 10 KB each, cut by ``zdtriage.batches.split_batches``.
 
 Run as ``python -m bench.split`` from the repository root; prints one JSON object.
 
@@ -26,9 +26,9 @@ ENVELOPE = len(b'{"requests":[]}')
 
 def _bodies(seed: int) -> list[dict[str, Any]]:
     """``VARIANTS`` request params whose encoded size is spread around 10 KB."""
-    from integration import config as config_mod
-    from integration import prompt
-    from integration.sim import corpus
+    from zdtriage import config as config_mod
+    from zdtriage import prompt
+    from zdtriage.sim import corpus
 
     triage = config_mod.TriageConfig()
     rng = random.Random(seed)
@@ -53,7 +53,7 @@ def requests(n: int, seed: int) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def cut(n: int, seed: int, max_bytes: int) -> dict[str, Any]:
     """Split ``n`` requests at ``max_bytes``; count and size the batches."""
-    from integration import batches as anth
+    from zdtriage import batches as anth
 
     started = time.perf_counter()
     sizes: list[tuple[int, int]] = []  # (requests, bytes) per batch
@@ -75,7 +75,7 @@ def cut(n: int, seed: int, max_bytes: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from integration import batches as anth
+    from zdtriage import batches as anth
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=REQUESTS)

@@ -44,9 +44,9 @@ ENV = {"ZENDESK_API_TOKEN": "bench-token", "ANTHROPIC_API_KEY": "bench-key"}  # 
 
 def _stub_network(spec: dict[str, Any], end: float) -> None:
     """Answer the stages' network calls in-process, the same way for every database (see the docstring)."""
-    from integration import batches as anth
-    from integration import zendesk as zd
-    from integration.timeutil import iso
+    from zdtriage import batches as anth
+    from zdtriage import zendesk as zd
+    from zdtriage.timeutil import iso
 
     new_ids = list(range(spec["next_id"], spec["next_id"] + 50))
     jobs: dict[str, list[int]] = {f"job-snapshot-{n}": spec["ids"][f"job{n}"] for n in (0, 1)}
@@ -105,8 +105,8 @@ def _stub_network(spec: dict[str, Any], end: float) -> None:
 
 def _run_once_child(config_path: str, spec_path: str, end: float) -> None:
     from bench.harness import cpu_seconds, peak_rss_mb
-    from integration import config as config_mod
-    from integration import pipeline, store
+    from zdtriage import config as config_mod
+    from zdtriage import pipeline, store
 
     cfg = config_mod.load(Path(config_path), need_secrets=False)
     _stub_network(json.loads(Path(spec_path).read_text()), end)
@@ -123,9 +123,9 @@ def _run_once_child(config_path: str, spec_path: str, end: float) -> None:
 
 def _prune_child(config_path: str, end: float) -> None:
     from bench.harness import cpu_seconds, peak_rss_mb
-    from integration import config as config_mod
-    from integration import store
-    from integration.store import retention
+    from zdtriage import config as config_mod
+    from zdtriage import store
+    from zdtriage.store import retention
 
     cfg = config_mod.load(Path(config_path), need_secrets=False)
     db = store.open_db(cfg.state.path)
@@ -141,9 +141,9 @@ def _prune_child(config_path: str, end: float) -> None:
 def _upgrade_child(config_path: str) -> None:
     """Take the database back to before m0010 and m0011, then time ``open_db`` applying them (an upgrade)."""
     from bench.harness import cpu_seconds, peak_rss_mb
-    from integration import config as config_mod
-    from integration import store
-    from integration.store import totals
+    from zdtriage import config as config_mod
+    from zdtriage import store
+    from zdtriage.store import totals
 
     cfg = config_mod.load(Path(config_path), need_secrets=False)
     db = store.open_db(cfg.state.path)
@@ -169,11 +169,11 @@ def _upgrade_child(config_path: str) -> None:
 # -- the driver --------------------------------------------------------------------------------
 
 
-# the CLI as ``python -m integration`` runs it, then this process's own peak RSS on stderr: the kernel's
+# the CLI as ``python -m zdtriage`` runs it, then this process's own peak RSS on stderr: the kernel's
 # ru_maxrss of a child starts from the parent's size at fork (here a driver holding a day of built rows)
 CLI = """import sys
 try:
-    from integration.cli import cli
+    from zdtriage.cli import cli
     cli(sys.argv[1:], standalone_mode=False)
 finally:
     print("VmHWM", [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1], file=sys.stderr)
@@ -211,7 +211,7 @@ def best(args: list[str], repeat: int) -> dict[str, Any]:
 
 def commands(config: Path, spec: Path, end: float, repeat: int) -> dict[str, dict[str, Any]]:
     cli = [sys.executable, "-c", CLI, "--config", str(config)]
-    from integration.timeutil import iso
+    from zdtriage.timeutil import iso
 
     out = {
         "status": best([*cli, "status", "--json"], repeat),
@@ -249,7 +249,7 @@ def database(work: Path, name: str, days: int, per_day: int, end: float, pool: A
 def startup(config: Path, repeat: int) -> dict[str, float]:
     py = sys.executable
     return {"python_pass": best([py, "-c", "pass"], repeat)["cpu_s"],
-            "import_cli": best([py, "-c", "import integration.cli"], repeat)["cpu_s"],
+            "import_cli": best([py, "-c", "import zdtriage.cli"], repeat)["cpu_s"],
             "import_anthropic": best([py, "-c", "import anthropic"], repeat)["cpu_s"],
             "config_check": best([py, "-c", CLI, "--config", str(config), "config", "check"], repeat)["cpu_s"]}
 

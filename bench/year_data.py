@@ -45,7 +45,7 @@ class Pool:
     """Texts cut from the simulator's corpus, reused in turn (building them per row would dominate)."""
 
     def __init__(self, seed: int = 1, size: int = 2_000) -> None:
-        from integration.sim import corpus
+        from zdtriage.sim import corpus
 
         rng = random.Random(seed)
         specs = corpus.generate(size, seed)
@@ -126,7 +126,7 @@ def _insert(conn: sqlite3.Connection, tickets: list[tuple[Any, ...]], comments: 
 
 def build(path: Path, *, days: int, per_day: int, end: float, pool: Pool) -> dict[str, Any]:
     """Create the database at ``path``: ``days`` of history ending at ``end``, then the snapshot."""
-    from integration import store
+    from zdtriage import store
 
     store.open_db(path).close()  # schema and indexes from the store's own migrations
     conn = sqlite3.connect(path, isolation_level=None)

@@ -45,7 +45,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, ...]]:
     out.append(("   file size before, after that run, MB", "-",
                 f"{p['bytes_before'] / 1e6:,.0f}, {p['bytes_after'] / 1e6:,.0f}", "-", "-", "info"))
     st = r["startup"]
-    out.append(("start-up: `python -c pass` / `import integration.cli` / `config check`, CPU-s",
+    out.append(("start-up: `python -c pass` / `import zdtriage.cli` / `config check`, CPU-s",
                 f"{st['python_pass']:.3f} / {st['import_cli']:.2f} / {st['config_check']:.2f}", "-",
                 f"{st['config_check'] / st['python_pass']:.0f}x pass", "no SDK imported", "info"))
     out.append(("   `status` on the one-day database / `import anthropic` (no longer paid), CPU-s",

@@ -18,7 +18,7 @@ import pytest
 import vcr
 import yaml
 
-from integration.config import Config, parse
+from zdtriage.config import Config, parse
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")

@@ -1,4 +1,4 @@
-"""integration/batches.py replayed against recorded real Anthropic responses (vcrpy, no network).
+"""integration/zdtriage/batches.py replayed against recorded real Anthropic responses (vcrpy, no network).
 
 Cassettes: tests/cassettes/anthropic_*.yaml, built from tests/fixtures/real/anthropic/ by
 tests/cassettes/build_cassettes.py (the mapping is in tests/cassettes/README.md). The SDK runs on
@@ -21,8 +21,8 @@ import vcr
 import yaml
 from vcr.request import Request
 
-from integration import batches
-from integration.config import Config
+from zdtriage import batches
+from zdtriage.config import Config
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 NAMES = sorted(p.name for p in CASSETTES.glob("anthropic_*.yaml"))

@@ -1,8 +1,8 @@
-"""integration/batches.py against the Anthropic simulator: one create attempt, errors the pipeline can act
+"""integration/zdtriage/batches.py against the Anthropic simulator: one create attempt, errors the pipeline can act
 on, and a results stream that survives a bad line.
 
 Sources: DESIGN §7 (the SDK retries POSTs with no idempotency key; account refusals say nothing about
-the tickets; bad params fail per request), the bodies in integration.sim.anthropic.ACCOUNT_REFUSALS,
+the tickets; bad params fail per request), the bodies in zdtriage.sim.anthropic.ACCOUNT_REFUSALS,
 and the create-400 wording that names a request (``requests.N.…``, the 2026-09 research note).
 """
 
@@ -13,10 +13,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from integration import batches
-from integration import config as config_mod
-from integration.sim.anthropic import AnthropicSim
-from integration.sim.server import ManualClock
+from zdtriage import batches
+from zdtriage import config as config_mod
+from zdtriage.sim.anthropic import AnthropicSim
+from zdtriage.sim.server import ManualClock
 
 CREATE = "POST /v1/messages/batches"
 

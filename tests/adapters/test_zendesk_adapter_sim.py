@@ -1,4 +1,4 @@
-"""integration/zendesk.py against the Zendesk simulator: what the pipeline needs from a real account.
+"""integration/zdtriage/zendesk.py against the Zendesk simulator: what the pipeline needs from a real account.
 
 Trigger e-mails are not conversation (recorded audits; DESIGN §7), a crowded second of the event
 export must be recognisable (zenpy#451, zendesk_api_client_rb#168), job statuses come 100 at a time
@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from integration import config as config_mod
-from integration import zendesk
-from integration.sim import zendesk_shapes
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim
-from integration.sim.zendesk_store import AGENT_IDS, BOT_USER_ID
+from zdtriage import config as config_mod
+from zdtriage import zendesk
+from zdtriage.sim import zendesk_shapes
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim
+from zdtriage.sim.zendesk_store import AGENT_IDS, BOT_USER_ID
 
 TEMPLATE_MARKERS = ("{{ticket.", "has been received and is being reviewed", "has been updated. To add")
 

@@ -1,4 +1,4 @@
-"""integration/zendesk.py replayed against recorded real Zendesk responses (vcrpy, no network).
+"""integration/zdtriage/zendesk.py replayed against recorded real Zendesk responses (vcrpy, no network).
 
 Cassettes: tests/cassettes/zendesk_*.yaml, built from tests/fixtures/real/zendesk/ by
 tests/cassettes/build_cassettes.py (the mapping is in tests/cassettes/README.md). Each test runs
@@ -19,8 +19,8 @@ import vcr
 import yaml
 from vcr.request import Request
 
-from integration import zendesk
-from integration.config import Config
+from zdtriage import zendesk
+from zdtriage.config import Config
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 NAMES = sorted(p.name for p in CASSETTES.glob("zendesk_*.yaml"))

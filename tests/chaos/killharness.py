@@ -21,10 +21,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from integration import config as config_mod  # noqa: E402
-from integration.demo import check_outcome, eligible_ids  # noqa: E402
-from integration.sim.anthropic import AnthropicSim  # noqa: E402
-from integration.sim.zendesk import ZendeskSim  # noqa: E402
+from zdtriage import config as config_mod  # noqa: E402
+from zdtriage.demo import check_outcome, eligible_ids  # noqa: E402
+from zdtriage.sim.anthropic import AnthropicSim  # noqa: E402
+from zdtriage.sim.zendesk import ZendeskSim  # noqa: E402
 
 CONFIG = """
 [zendesk]
@@ -82,7 +82,7 @@ def run(kills: int, tickets: int, seed: int, timeout: float = 240.0, log: Any = 
         cfg_path.write_text(CONFIG.format(zurl=zsim.base_url, aurl=asim.base_url, start=oldest,
                                           state=work / "state.db"))
         env = {**os.environ, "ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"}
-        cmd = [sys.executable, "-m", "integration", "--config", str(cfg_path), "run"]
+        cmd = [sys.executable, "-m", "zdtriage", "--config", str(cfg_path), "run"]
         triage = config_mod.TriageConfig()
         started = time.monotonic()
         logfile = open(work / "daemon.log", "ab")

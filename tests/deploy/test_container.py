@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.sim.anthropic import AnthropicSim
-from integration.sim.zendesk import ZendeskSim
+from zdtriage.sim.anthropic import AnthropicSim
+from zdtriage.sim.zendesk import ZendeskSim
 
 ROOT = Path(__file__).resolve().parents[2]
 PODMAN = shlex.split(os.environ.get("PODMAN", "podman"))

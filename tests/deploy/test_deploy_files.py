@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from integration import batches
-from integration.cli import cli
-from integration.config import DEFAULT_PATH, AnthropicConfig, parse
+from zdtriage import batches
+from zdtriage.cli import cli
+from zdtriage.config import DEFAULT_PATH, AnthropicConfig, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -73,4 +73,5 @@ def test_fresh_venv_install_then_init_and_check_from_an_empty_folder(tmp_path):
         assert field in metadata, field
     assert not (site / "tests").exists() and not (site / "config").exists()  # only the package is installed
     assert time.monotonic() - started < 120, "install test took longer than two minutes"
-    assert os.path.exists(site / "integration" / "data" / "zdtriage.example.toml")
+    assert os.path.exists(site / "zdtriage" / "data" / "zdtriage.example.toml")
+    assert not (site / "integration").exists()  # the source folder is not a package: only zdtriage is installed

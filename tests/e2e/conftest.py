@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from integration import batches as anth
-from integration import config as config_mod
-from integration import pipeline, store
-from integration import zendesk as zd
-from integration.sim.anthropic import AnthropicSim
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim
-from integration.store import tickets as queue
+from zdtriage import batches as anth
+from zdtriage import config as config_mod
+from zdtriage import pipeline, store
+from zdtriage import zendesk as zd
+from zdtriage.sim.anthropic import AnthropicSim
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim
+from zdtriage.store import tickets as queue
 
 ENV = {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"}
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from integration import batches as anth
-from integration import prompt, reports
-from integration.stages import common, ingest, submit
-from integration.store import tickets as queue
+from zdtriage import batches as anth
+from zdtriage import prompt, reports
+from zdtriage.stages import common, ingest, submit
+from zdtriage.store import tickets as queue
 
 from .test_end_to_end import our_notes
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from integration import pipeline
-from integration.cli import cli
-from integration.stages import ingest, poll, submit, writeback
-from integration.store import pace
+from zdtriage import pipeline
+from zdtriage.cli import cli
+from zdtriage.stages import ingest, poll, submit, writeback
+from zdtriage.store import pace
 
 ENV = {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"}
 

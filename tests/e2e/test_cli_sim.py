@@ -6,10 +6,10 @@ import json
 
 from click.testing import CliRunner
 
-from integration import store
-from integration.cli import cli
-from integration.demo import eligible_ids
-from integration.store import tickets as queue
+from zdtriage import store
+from zdtriage.cli import cli
+from zdtriage.demo import eligible_ids
+from zdtriage.store import tickets as queue
 
 ENV = {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"}
 
@@ -30,7 +30,7 @@ def test_backfill_queues_never_triaged_tickets_since_a_date(zsim, asim, tmp_path
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     db = store.open_db(tmp_path / "s.db")
-    from integration.config import TriageConfig
+    from zdtriage.config import TriageConfig
 
     assert queue.counts(db)["queued"] == len(eligible_ids(before, TriageConfig()))
     # a second backfill queues nothing new

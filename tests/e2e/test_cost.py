@@ -7,11 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from integration import budget, pipeline, prompt, reports
-from integration.cli import cli
-from integration.pricing import usage_cost
-from integration.store import tickets as queue
-from integration.stages import ingest, poll, submit
+from zdtriage import budget, pipeline, prompt, reports
+from zdtriage.cli import cli
+from zdtriage.pricing import usage_cost
+from zdtriage.store import tickets as queue
+from zdtriage.stages import ingest, poll, submit
 
 KNOWLEDGE = "\n".join(f"Article {i}: how to reset a password, change a plan, read an invoice, export data. " * 4
                       for i in range(60))  # ~20,000 characters: above Haiku 4.5's 4,096-token minimum
@@ -131,7 +131,7 @@ def test_batch_open_for_20_hours_raises_an_alert(zsim, asim, make_ctx, clock):
 
 
 def test_price_override_and_unknown_model():
-    from integration.config import ConfigError, parse
+    from zdtriage.config import ConfigError, parse
 
     env = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
     base = {"zendesk": {"subdomain": "a", "email": "a@b.c"}}

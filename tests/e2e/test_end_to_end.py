@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import requests
 
-from integration import pipeline, prompt
-from integration.demo import check_outcome, eligible_ids
-from integration.sim.zendesk_store import BOT_USER_ID
-from integration.stages import ingest, poll, submit
-from integration.store import tickets as queue
+from zdtriage import pipeline, prompt
+from zdtriage.demo import check_outcome, eligible_ids
+from zdtriage.sim.zendesk_store import BOT_USER_ID
+from zdtriage.stages import ingest, poll, submit
+from zdtriage.store import tickets as queue
 
 
 def our_notes(ticket):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from integration import budget, evaluate, quality
-from integration.sim import corpus
-from integration.store import evaluations
+from zdtriage import budget, evaluate, quality
+from zdtriage.sim import corpus
+from zdtriage.store import evaluations
 
 SINCE_DAYS = 90
 
@@ -152,7 +152,7 @@ def test_a_create_that_never_landed_is_given_up(zsim, asim, make_ctx, clock, mon
 
 
 def test_the_demo_ends_with_an_evaluation_of_the_solved_history(zsim, make_ctx, clock):
-    from integration import demo
+    from zdtriage import demo
 
     zsim.seed(20, 14)
     zsim.seed(40, 14, history=True)

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from integration.cli import cli
+from zdtriage.cli import cli
 
 ENV = {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"}
 

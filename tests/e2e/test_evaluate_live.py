@@ -7,9 +7,9 @@ import json
 
 import requests
 
-from integration import pipeline, prompt, reports
-from integration.sim.zendesk_store import AGENT_IDS
-from integration.store import evaluations
+from zdtriage import pipeline, prompt, reports
+from zdtriage.sim.zendesk_store import AGENT_IDS
+from zdtriage.store import evaluations
 
 AUTH = ("triage-bot@example.com/token", "sim-token")
 

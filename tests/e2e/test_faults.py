@@ -7,12 +7,12 @@ import logging
 
 import anthropic
 
-from integration import pipeline, prompt, reports, store
-from integration.store import tickets as queue
-from integration.stages import common, ingest, poll, submit, writeback
-from integration.timeutil import iso
-from integration import batches as anth
-from integration import zendesk as zd
+from zdtriage import pipeline, prompt, reports, store
+from zdtriage.store import tickets as queue
+from zdtriage.stages import common, ingest, poll, submit, writeback
+from zdtriage.timeutil import iso
+from zdtriage import batches as anth
+from zdtriage import zendesk as zd
 
 from .test_end_to_end import our_notes
 
@@ -301,7 +301,7 @@ def test_secrets_never_reach_logs_or_the_database(zsim, make_ctx, clock, drive, 
     caplog.set_level(logging.DEBUG)
     ctx = make_ctx()
     zsim.seed(5, 20)
-    from integration.daemon import log_summary
+    from zdtriage.daemon import log_summary
 
     for summary in pipeline.run_once(ctx):
         log_summary(summary)

@@ -8,9 +8,9 @@ import json
 import pytest
 import requests
 
-from integration import prompt
-from integration.stages import ingest, poll, submit, writeback
-from integration.store import tickets as queue
+from zdtriage import prompt
+from zdtriage.stages import ingest, poll, submit, writeback
+from zdtriage.store import tickets as queue
 
 from .test_end_to_end import our_notes
 

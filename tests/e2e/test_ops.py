@@ -13,10 +13,10 @@ import urllib.request
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from integration import batches as anth
-from integration import daemon, health, metrics, pipeline, store
-from integration import zendesk as zd
-from integration.cli import cli
+from zdtriage import batches as anth
+from zdtriage import daemon, health, metrics, pipeline, store
+from zdtriage import zendesk as zd
+from zdtriage.cli import cli
 
 from .conftest import make_config
 

@@ -3,9 +3,9 @@ stage goes on for the others, in every stage."""
 
 from __future__ import annotations
 
-from integration import prompt
-from integration.stages import common, ingest, poll, submit, writeback
-from integration.store import tickets as queue
+from zdtriage import prompt
+from zdtriage.stages import common, ingest, poll, submit, writeback
+from zdtriage.store import tickets as queue
 
 from .test_end_to_end import our_notes
 

@@ -8,11 +8,11 @@ import random
 
 import pytest
 
-from integration import batches as anth
-from integration import prompt
-from integration.sim.zendesk_shapes import TRIGGERS
-from integration.stages import ingest, poll, submit, writeback
-from integration.store import tickets as queue
+from zdtriage import batches as anth
+from zdtriage import prompt
+from zdtriage.sim.zendesk_shapes import TRIGGERS
+from zdtriage.stages import ingest, poll, submit, writeback
+from zdtriage.store import tickets as queue
 
 from .test_end_to_end import our_notes
 

@@ -13,10 +13,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from integration import prompt
-from integration.cli import cli
-from integration.stages import ingest, poll, submit, writeback
-from integration.store import tickets as queue
+from zdtriage import prompt
+from zdtriage.cli import cli
+from zdtriage.stages import ingest, poll, submit, writeback
+from zdtriage.store import tickets as queue
 
 ENV = {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"}
 JOB_SECONDS = 600.0

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from integration import prompt, reports
-from integration.sim.zendesk_shapes import BRAND_ID, CUSTOM_STATUS, GROUP_ID, TICKET_FORM_ID
-from integration.stages import common, ingest
-from integration.store import tickets as queue
+from zdtriage import prompt, reports
+from zdtriage.sim.zendesk_shapes import BRAND_ID, CUSTOM_STATUS, GROUP_ID, TICKET_FORM_ID
+from zdtriage.stages import common, ingest
+from zdtriage.store import tickets as queue
 
 from .test_end_to_end import our_notes
 

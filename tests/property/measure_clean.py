@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from integration import prompt
+from zdtriage import prompt
 
 
 def cpu(fn) -> float:

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import hostile_text
 
-from integration import prompt
-from integration.redact import KINDS
+from zdtriage import prompt
+from zdtriage.redact import KINDS
 
 LABEL = re.compile(r"^\[(customer|agent)\]$", re.MULTILINE)
 OMITTED = re.compile(r"^\[(\d+) earlier message\(s\) omitted\]$", re.MULTILINE)

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import hostile_text
 
-from integration.answer import MAX_DRAFT_CHARS, validate_answer
-from integration import prompt
-from integration.config import TriageConfig
+from zdtriage.answer import MAX_DRAFT_CHARS, validate_answer
+from zdtriage import prompt
+from zdtriage.config import TriageConfig
 
 DEFAULT = TriageConfig()
 CUSTOM = TriageConfig(priorities=("urgent", "later"), categories=("Billing", "tech support"), sentiments=("ok", "bad"))

@@ -14,8 +14,8 @@ import anthropic
 import httpx2
 import pytest
 
-from integration.sim.anthropic import AnthropicSim
-from integration.sim.server import ManualClock
+from zdtriage.sim.anthropic import AnthropicSim
+from zdtriage.sim.server import ManualClock
 
 API_KEY = "sim-key"
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "anthropic"

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from zenpy import Zenpy
 
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim, make_zenpy_env
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim, make_zenpy_env
 
 ZENDESK_EMAIL = "triage-bot@example.com"
 ZENDESK_TOKEN = "sim-token"

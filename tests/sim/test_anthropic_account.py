@@ -1,6 +1,6 @@
 """Refusals of the account on batch create, as settable faults (set and cleared by one call).
 
-Sources, per refusal (also in ``integration.sim.anthropic.ACCOUNT_REFUSALS``): 401 recorded on this
+Sources, per refusal (also in ``zdtriage.sim.anthropic.ACCOUNT_REFUSALS``): 401 recorded on this
 endpoint (error-401-invalid-key.json); 402 billing_error and 403 permission_error from the Errors page
 of the API docs; the 400 "credit balance is too low" quoted from live errors (openclaw/openclaw#48526,
 anthropics/anthropic-sdk-python#1646); the spend-limit 400 (NousResearch/hermes-agent#80553); the 404
@@ -15,8 +15,8 @@ from typing import Any, Callable
 import anthropic
 import pytest
 
-from integration.sim.anthropic import ACCOUNT_REFUSALS, AnthropicSim
-from integration.sim.server import ManualClock
+from zdtriage.sim.anthropic import ACCOUNT_REFUSALS, AnthropicSim
+from zdtriage.sim.server import ManualClock
 
 try:
     from .anthropic_fixtures import (  # noqa: F401,F811 - fixtures are used by name

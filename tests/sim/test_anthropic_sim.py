@@ -15,8 +15,8 @@ from typing import Any, Callable
 import anthropic
 import pytest
 
-from integration.sim.anthropic import MAX_BODY_BYTES, MAX_REQUESTS, RESULTS_RETENTION_SECONDS, AnthropicSim
-from integration.sim.server import ManualClock
+from zdtriage.sim.anthropic import MAX_BODY_BYTES, MAX_REQUESTS, RESULTS_RETENTION_SECONDS, AnthropicSim
+from zdtriage.sim.server import ManualClock
 
 try:
     from .anthropic_fixtures import (  # noqa: F401,F811 - fixtures are used by name

@@ -36,8 +36,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "zendesk"
 AUTH = ("triage-bot@example.com/token", "sim-token")

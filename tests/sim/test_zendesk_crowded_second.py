@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim
 
 AUTH = ("triage-bot@example.com/token", "sim-token")
 

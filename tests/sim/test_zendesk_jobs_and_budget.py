@@ -14,9 +14,9 @@ from pathlib import Path
 
 import requests
 
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim
-from integration.sim.zendesk_store import BOT_USER_ID
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim
+from zdtriage.sim.zendesk_store import BOT_USER_ID
 
 AUTH = ("triage-bot@example.com/token", "sim-token")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "zendesk"

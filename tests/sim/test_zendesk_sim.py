@@ -16,9 +16,9 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, RatelimitBudgetExceeded, RecordNotFoundException, TooManyValuesException
 
-from integration.sim import corpus
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim, make_zenpy_env
+from zdtriage.sim import corpus
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim, make_zenpy_env
 
 ZENDESK_EMAIL = "triage-bot@example.com"  # as in conftest.py
 ZENDESK_TOKEN = "sim-token"

@@ -17,9 +17,9 @@ from typing import Any
 
 import requests
 
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim
-from integration.sim.zendesk_store import AGENT_IDS, BOT_USER_ID
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim
+from zdtriage.sim.zendesk_store import AGENT_IDS, BOT_USER_ID
 
 from test_zendesk_contract import assert_same_shape  # tests/sim is on sys.path (no package)
 

@@ -1,13 +1,13 @@
-"""The answer is defined once (integration/answer.py): the schema sent to the model and the validator of what
+"""The answer is defined once (integration/zdtriage/answer.py): the schema sent to the model and the validator of what
 comes back are the same pydantic model, so they cannot drift."""
 
 import json
 
 import pytest
 
-from integration import prompt
-from integration.answer import MAX_DRAFT_CHARS, answer_schema, validate_answer
-from integration.config import TriageConfig
+from zdtriage import prompt
+from zdtriage.answer import MAX_DRAFT_CHARS, answer_schema, validate_answer
+from zdtriage.config import TriageConfig
 
 TRIAGE = TriageConfig()
 VALID = {"priority": "P2", "category": "billing", "sentiment": "negative", "language": "de",

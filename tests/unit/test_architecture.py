@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "integration"
+PACKAGE = Path(__file__).resolve().parents[2] / "integration" / "zdtriage"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "sim" not in p.relative_to(PACKAGE).parts)
 
 NETWORK = {"zendesk.py", "batches.py"}
@@ -21,7 +21,7 @@ DATABASE = {"sqlite3", "sqlite_utils"}
 
 
 def _name(path: Path) -> str:
-    return ".".join(("integration", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+    return ".".join(("zdtriage", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
 
 
 def imports(path: Path) -> set[str]:
@@ -53,8 +53,8 @@ def _is(names: set[str], prefix: str) -> bool:
 @pytest.mark.parametrize("name", sorted(NETWORK))
 def test_network_modules_never_import_the_store_a_stage_or_a_database(name):
     found = imports(PACKAGE / name)
-    for forbidden in ("integration.store", "integration.stages", "integration.pipeline", "integration.budget",
-                      "integration.reports"):
+    for forbidden in ("zdtriage.store", "zdtriage.stages", "zdtriage.pipeline", "zdtriage.budget",
+                      "zdtriage.reports"):
         assert not _is(found, forbidden), f"{name} imports {forbidden}"
     assert not _top(found) & DATABASE
 
@@ -62,7 +62,7 @@ def test_network_modules_never_import_the_store_a_stage_or_a_database(name):
 def test_the_store_never_imports_a_network_module_or_client():
     for path in STORE.rglob("*.py"):
         found = imports(path)
-        assert not _is(found, "integration.zendesk") and not _is(found, "integration.batches"), path
+        assert not _is(found, "zdtriage.zendesk") and not _is(found, "zdtriage.batches"), path
         assert not _top(found) & CLIENTS, path
 
 
@@ -70,7 +70,7 @@ def test_the_store_never_imports_a_network_module_or_client():
 def test_pure_modules_import_no_client_and_no_database(name):
     found = imports(PACKAGE / name)
     assert not _top(found) & (CLIENTS | DATABASE), name
-    assert not _is(found, "integration.store") and not _is(found, "integration.zendesk")
+    assert not _is(found, "zdtriage.store") and not _is(found, "zdtriage.zendesk")
 
 
 _WRITES_TICKETS = re.compile(r"\b(update\s+tickets\s+set|insert\s+(or\s+\w+\s+)?into\s+tickets|delete\s+from\s+tickets)\b",
@@ -111,5 +111,5 @@ def test_modules_stay_small():
 
 def test_the_simulators_never_import_the_service():
     for path in (PACKAGE / "sim").rglob("*.py"):
-        ours = {n for n in imports(path) if n.startswith("integration.")}
-        assert all(n.startswith("integration.sim") for n in ours), (path, ours)
+        ours = {n for n in imports(path) if n.startswith("zdtriage.")}
+        assert all(n.startswith("zdtriage.sim") for n in ours), (path, ours)

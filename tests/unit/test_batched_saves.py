@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from integration import pipeline, store
-from integration.config import parse
-from integration.store import tickets as queue
-from integration.stages import conversations, ingest
+from zdtriage import pipeline, store
+from zdtriage.config import parse
+from zdtriage.store import tickets as queue
+from zdtriage.stages import conversations, ingest
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
 NOW = 1_790_000_000.0

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from integration import store
-from integration.cli import cli
-from integration.store import tickets as queue
+from zdtriage import store
+from zdtriage.cli import cli
+from zdtriage.store import tickets as queue
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"ZENDESK_API_TOKEN": "zd-secret-value-123", "ANTHROPIC_API_KEY": "sk-ant-secret-value-456"}
@@ -160,7 +160,7 @@ def test_retry_moves_failed_and_with_dead_flag_dead(cfg_file, tmp_path):
 
 
 def test_second_daemon_on_same_state_exits_2(cfg_file, tmp_path):
-    from integration.daemon import single_instance
+    from zdtriage.daemon import single_instance
 
     with single_instance(str(tmp_path / "s.db")):
         result = invoke("--config", cfg_file, "run", "--once")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from integration import logs
-from integration.cli import cli
+from zdtriage import logs
+from zdtriage.cli import cli
 
 ENV = {"ZENDESK_API_TOKEN": "zd-secret-value-123", "ANTHROPIC_API_KEY": "sk-ant-secret-value-456"}
-EXAMPLE = files("integration").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
+EXAMPLE = files("zdtriage").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
 
 
 @pytest.fixture(autouse=True)

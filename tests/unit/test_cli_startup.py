@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from integration import store
+from zdtriage import store
 
 CLIENTS = ("anthropic", "zenpy", "requests", "httpx")
 PROBE = """
 import json, sys
-from integration import cli
+from zdtriage import cli
 try:
     cli.cli(sys.argv[1:], standalone_mode=False)
 finally:

@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from integration import pipeline, reports, store
-from integration.config import parse
-from integration.stages import common, ingest
-from integration.store import tickets as queue
-from integration.store import writes
-from integration.timeutil import iso
+from zdtriage import pipeline, reports, store
+from zdtriage.config import parse
+from zdtriage.stages import common, ingest
+from zdtriage.store import tickets as queue
+from zdtriage.store import writes
+from zdtriage.timeutil import iso
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
 NOW = 1_790_000_000.0

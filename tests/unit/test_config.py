@@ -2,7 +2,7 @@
 
 import pytest
 
-from integration.config import ConfigError, load, parse, parse_duration
+from zdtriage.config import ConfigError, load, parse, parse_duration
 
 ENV = {"ZENDESK_API_TOKEN": "zd-secret-123456", "ANTHROPIC_API_KEY": "sk-ant-secret-abcdef"}
 MIN = {"zendesk": {"subdomain": "acme", "email": "bot@acme.com"}}
@@ -296,7 +296,7 @@ def test_example_config_documents_every_key():
     import re
     from pathlib import Path
 
-    from integration.config import SECTIONS, keys
+    from zdtriage.config import SECTIONS, keys
 
     text = (Path(__file__).resolve().parents[2] / "config" / "zdtriage.example.toml").read_text()
     for section in SECTIONS:
@@ -309,6 +309,6 @@ def test_packaged_example_is_the_repository_example():
     from importlib.resources import files
     from pathlib import Path
 
-    shipped = files("integration").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
+    shipped = files("zdtriage").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
     assert shipped == (Path(__file__).resolve().parents[2] / "config" / "zdtriage.example.toml").read_text(encoding="utf-8"), \
-        "copy config/zdtriage.example.toml to integration/data/ (the package ships that copy)"
+        "copy config/zdtriage.example.toml to integration/zdtriage/data/ (the package ships that copy)"

@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from integration.config import ConfigError, load, locate, parse
-from integration.config_sources import env_value
+from zdtriage.config import ConfigError, load, locate, parse
+from zdtriage.config_sources import env_value
 
 ENV = {"ZENDESK_API_TOKEN": "zd-secret-123456", "ANTHROPIC_API_KEY": "sk-ant-secret-abcdef"}
 MIN = {"zendesk": {"subdomain": "acme", "email": "bot@acme.com"}}

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from integration import budget, config as config_mod, evaluate, store
-from integration.pipeline import Context
-from integration.store import evaluations
+from zdtriage import budget, config as config_mod, evaluate, store
+from zdtriage.pipeline import Context
+from zdtriage.store import evaluations
 
 NOW = 1_790_000_000.0
 REQUESTER, AGENT = 10, 20

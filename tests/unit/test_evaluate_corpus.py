@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from integration.sim import corpus
-from integration.sim.zendesk import ZendeskSim
+from zdtriage.sim import corpus
+from zdtriage.sim.zendesk import ZendeskSim
 
 
 def test_every_generated_ticket_has_a_truth_in_zendesk_terms():

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from integration import config as config_mod
-from integration import health, store
-from integration.store import tickets as queue
-from integration.timeutil import iso, parse_time
+from zdtriage import config as config_mod
+from zdtriage import health, store
+from zdtriage.store import tickets as queue
+from zdtriage.timeutil import iso, parse_time
 
 NOW = 1_790_000_000.0
 ENV = {"ZENDESK_API_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}

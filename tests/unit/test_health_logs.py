@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from integration import daemon, logs
+from zdtriage import daemon, logs
 
 IDLE = [
     {"stage": "ingest", "pages": 1, "queued": 0, "skipped": 0, "read_one_by_one": 0, "seconds": 0.2},

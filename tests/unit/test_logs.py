@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from integration import logs
+from zdtriage import logs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,10 +107,10 @@ SCRIPT = """
 import logging, sys
 sys.path.insert(0, {root!r})
 if {ours}:
-    from integration import logs
+    from zdtriage import logs
     logs.setup("json", "DEBUG")
 import anthropic
-from integration.sim.anthropic import AnthropicSim
+from zdtriage.sim.anthropic import AnthropicSim
 sim = AnthropicSim(api_key="sk-ant-sim-key-777", processing_seconds=0.0)
 url = sim.start()
 client = anthropic.Anthropic(api_key="sk-ant-sim-key-777", base_url=url, max_retries=0)

@@ -11,10 +11,10 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from integration import config as config_mod
-from integration import health, metrics, store
-from integration.store import tickets as queue
-from integration.timeutil import iso
+from zdtriage import config as config_mod
+from zdtriage import health, metrics, store
+from zdtriage.store import tickets as queue
+from zdtriage.timeutil import iso
 
 NOW = 1_790_000_000.0
 ENV = {"ZENDESK_API_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}

@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from integration import pipeline, prompt, reports, store
-from integration.config import parse
-from integration.store import tickets as queue
-from integration.store import writes
-from integration.stages import common, conversations, ingest, poll, submit
-from integration.store import Intent, WriteKind
-from integration.timeutil import iso
+from zdtriage import pipeline, prompt, reports, store
+from zdtriage.config import parse
+from zdtriage.store import tickets as queue
+from zdtriage.store import writes
+from zdtriage.stages import common, conversations, ingest, poll, submit
+from zdtriage.store import Intent, WriteKind
+from zdtriage.timeutil import iso
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
 NOW = 1_790_000_000.0

@@ -2,8 +2,8 @@
 
 import pytest
 
-from integration.batches import MAX_BATCH_BYTES, request_bytes, split_batches
-from integration.pricing import price_for, usage_cost, worst_case_cost
+from zdtriage.batches import MAX_BATCH_BYTES, request_bytes, split_batches
+from zdtriage.pricing import price_for, usage_cost, worst_case_cost
 
 
 def test_haiku_batch_cost_by_hand():

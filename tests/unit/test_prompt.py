@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from integration import answer as answers
-from integration import prompt
-from integration.config import TriageConfig
+from zdtriage import answer as answers
+from zdtriage import prompt
+from zdtriage.config import TriageConfig
 
 TRIAGE = TriageConfig()
 VALID = {"priority": "P2", "category": "billing", "sentiment": "negative", "language": "de",

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from integration import quality
-from integration.config import TriageConfig
+from zdtriage import quality
+from zdtriage.config import TriageConfig
 
 TRIAGE = TriageConfig()
 P = TRIAGE.priorities

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from integration import quality, store
-from integration.config import TriageConfig
-from integration.pipeline import Context
-from integration.store import evaluations
-from integration.timeutil import iso
+from zdtriage import quality, store
+from zdtriage.config import TriageConfig
+from zdtriage.pipeline import Context
+from zdtriage.store import evaluations
+from zdtriage.timeutil import iso
 
 NOW = 1_790_000_000.0
 WRITTEN = iso(NOW - 600)

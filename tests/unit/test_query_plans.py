@@ -17,14 +17,14 @@ from collections import defaultdict
 
 import pytest
 
-from integration import batches as anth
-from integration import config as config_mod
-from integration import daemon, pipeline, reports, store
-from integration import zendesk as zd
-from integration.sim.anthropic import AnthropicSim
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim
-from integration.timeutil import iso
+from zdtriage import batches as anth
+from zdtriage import config as config_mod
+from zdtriage import daemon, pipeline, reports, store
+from zdtriage import zendesk as zd
+from zdtriage.sim.anthropic import AnthropicSim
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim
+from zdtriage.timeutil import iso
 
 ENV = {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"}
 START = 1_790_000_000.0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from integration.redact import redact
+from zdtriage.redact import redact
 
 ALL = ("email", "phone", "card", "iban")
 
@@ -37,8 +37,8 @@ def test_only_configured_kinds_are_redacted():
 
 
 def test_redaction_applies_to_the_request_sent():
-    from integration import prompt
-    from integration.config import TriageConfig
+    from zdtriage import prompt
+    from zdtriage.config import TriageConfig
 
     params = prompt.request_params("Contact me at bob@corp.example", [prompt.Message("customer", "my IBAN is GB82WEST12345698765432")],
                                    model="claude-haiku-4-5", max_tokens=512, triage=TriageConfig(), redact_kinds=ALL)
@@ -48,7 +48,7 @@ def test_redaction_applies_to_the_request_sent():
 
 
 def test_addresses_kept_readable_by_cleaning_are_still_redacted():
-    from integration import prompt
+    from zdtriage import prompt
 
     for text in ("From: John <john@example.com>", "mail john&#64;example.com", "<a href='mailto:x'>john@example.com</a>"):
         out = prompt.build_conversation("s", [prompt.Message("customer", text)], 1000, redact_kinds=ALL)

@@ -15,13 +15,13 @@ from statistics import median
 
 import pytest
 
-from integration import reports, store
-from integration.config import parse
-from integration.pricing import cache_hit_rate
-from integration.store import ALL_STATES, retention
-from integration.store import tickets as queue
-from integration.store import totals as store_totals
-from integration.timeutil import iso, parse_time
+from zdtriage import reports, store
+from zdtriage.config import parse
+from zdtriage.pricing import cache_hit_rate
+from zdtriage.store import ALL_STATES, retention
+from zdtriage.store import tickets as queue
+from zdtriage.store import totals as store_totals
+from zdtriage.timeutil import iso, parse_time
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
 NOW = 1_790_000_000.0
@@ -170,7 +170,7 @@ def test_report_memory_does_not_grow_with_the_tickets(tmp_path):
 def test_the_report_command_says_which_window_it_covers(tmp_path):
     from click.testing import CliRunner
 
-    from integration.cli import cli
+    from zdtriage.cli import cli
 
     config = tmp_path / "zdtriage.toml"
     config.write_text(f'[zendesk]\nsubdomain = "acme"\nemail = "bot@acme.com"\n[state]\npath = "{tmp_path}/s.db"\n')

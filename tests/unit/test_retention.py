@@ -10,17 +10,17 @@ from datetime import datetime, timezone
 
 import pytest
 
-from integration import batches as anth
-from integration import config as config_mod
-from integration import daemon, pipeline, prompt, reports, store
-from integration import zendesk as zd
-from integration.sim.anthropic import AnthropicSim
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim
-from integration.store import db as store_db
-from integration.store import retention
-from integration.store import tickets as queue
-from integration.timeutil import iso, month_start
+from zdtriage import batches as anth
+from zdtriage import config as config_mod
+from zdtriage import daemon, pipeline, prompt, reports, store
+from zdtriage import zendesk as zd
+from zdtriage.sim.anthropic import AnthropicSim
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim
+from zdtriage.store import db as store_db
+from zdtriage.store import retention
+from zdtriage.store import tickets as queue
+from zdtriage.timeutil import iso, month_start
 
 DAY = 86400.0
 NOW = datetime(2026, 9, 21, 12, tzinfo=timezone.utc).timestamp()

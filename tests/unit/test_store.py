@@ -9,11 +9,11 @@ import stat
 
 import pytest
 
-from integration import store
-from integration.store import TRANSITIONS, IllegalTransition, Intent, State, WriteKind
-from integration.store import tickets as queue
-from integration.store import writes
-from integration.timeutil import iso
+from zdtriage import store
+from zdtriage.store import TRANSITIONS, IllegalTransition, Intent, State, WriteKind
+from zdtriage.store import tickets as queue
+from zdtriage.store import writes
+from zdtriage.timeutil import iso
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 SAMPLE = {"batch": "b1", "custom_id": "zt-7-1", "input_chars": 10, "reserved_usd": 0.5, "answer": "{}",

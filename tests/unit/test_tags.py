@@ -1,7 +1,7 @@
 """Which tags a write adds and removes: only this service's own value tags are ever removed."""
 
-from integration import prompt
-from integration.config import TriageConfig
+from zdtriage import prompt
+from zdtriage.config import TriageConfig
 
 TRIAGE = TriageConfig()
 

@@ -1,4 +1,4 @@
-"""integration/text.py: storage-safe values from any JSON, and plain text from any markup."""
+"""integration/zdtriage/text.py: storage-safe values from any JSON, and plain text from any markup."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from integration.text import MAX_TEXT_CHARS, plain_text, sanitize, sanitize_tags
+from zdtriage.text import MAX_TEXT_CHARS, plain_text, sanitize, sanitize_tags
 
 MARKUP = re.compile(r"<[A-Za-z/!?]")
 

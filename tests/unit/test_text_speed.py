@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from integration import prompt
+from zdtriage import prompt
 
 
 def cpu(fn, *args) -> float:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from integration import zendesk
-from integration.config import parse
-from integration.sim.server import ManualClock
-from integration.sim.zendesk import ZendeskSim, make_zenpy_env
+from zdtriage import zendesk
+from zdtriage.config import parse
+from zdtriage.sim.server import ManualClock
+from zdtriage.sim.zendesk import ZendeskSim, make_zenpy_env
 
 POISON = "bad \ud800 half, NUL \x00, bell \x07, CR\r\nLF, split pair \ud83d\ude00, fine ✓"
 EXPECTED = "bad \ufffd half, NUL , bell , CR\nLF, split pair 😀, fine ✓"

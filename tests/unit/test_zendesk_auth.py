@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from integration import zendesk
-from integration.config import parse
+from zdtriage import zendesk
+from zdtriage.config import parse
 
 
 @pytest.fixture

@@ -26,10 +26,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from integration.sim import corpus
-from integration.sim import zendesk_shapes as shapes
-from integration.sim.server import Handler, Request, Response
-from integration.sim.zendesk_store import AGENT_IDS, BOT_USER_ID, Store, Ticket, comments_of
+from zdtriage.sim import corpus
+from zdtriage.sim import zendesk_shapes as shapes
+from zdtriage.sim.server import Handler, Request, Response
+from zdtriage.sim.zendesk_store import AGENT_IDS, BOT_USER_ID, Store, Ticket, comments_of
 
 
 @contextlib.contextmanager

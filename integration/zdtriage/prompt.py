@@ -32,13 +32,13 @@ _FOOTER = re.compile(re.escape(NOTE_FOOTER) + r" \(triage-id zbt-(\d{1,30})-(\d{
 
 @lru_cache(maxsize=1)
 def _system_template() -> str:
-    return files("integration").joinpath("prompts/system.txt").read_text(encoding="utf-8")
+    return files("zdtriage").joinpath("prompts/system.txt").read_text(encoding="utf-8")
 
 
 def clean_text(text: Any) -> str:
     """Customer text (or the model's draft) → plain text safe to send and to write: never raises.
 
-    :func:`integration.text.plain_text` (at most 64 K characters read, entities decoded and markup
+    :func:`zdtriage.text.plain_text` (at most 64 K characters read, entities decoded and markup
     stripped until stable, no markup left, linear time), then ``<ticket>``-like sequences become
     ``[ticket]``. Idempotent: ``clean_text(clean_text(x)) == clean_text(x)``.
     """

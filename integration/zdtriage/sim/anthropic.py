@@ -10,7 +10,7 @@ pointed at it with ``base_url=`` sees what it would see from api.anthropic.com::
 
 Batches are processed lazily: whenever a request arrives, every batch whose time has come is ended
 (requests done in a shuffled order over ``processing_seconds``, cut at cancel or 24-hour expiry).
-Answers come from the deterministic stand-in in :mod:`integration.sim.model`.
+Answers come from the deterministic stand-in in :mod:`zdtriage.sim.model`.
 
 Auth is ``x-api-key`` or ``Authorization: Bearer`` (anthropic ≥ 2.0 sends the key that way), and
 ``anthropic-version`` must be 2023-01-01, 2023-06-01 or 2026-10-21 (what anthropic ≥ 2.0 sends; it
@@ -38,8 +38,8 @@ import threading
 import time
 from typing import Any
 
-from integration.sim import model as stand_in
-from integration.sim.anthropic_batches import (
+from zdtriage.sim import model as stand_in
+from zdtriage.sim.anthropic_batches import (
     Batch,
     Faults,
     PromptCache,
@@ -50,7 +50,7 @@ from integration.sim.anthropic_batches import (
     shuffled_order,
     stream_results,
 )
-from integration.sim.server import Clock, Request, Response, SimServer
+from zdtriage.sim.server import Clock, Request, Response, SimServer
 
 MAX_REQUESTS = 100_000  # per batch (batch-processing guide: "100,000 Message requests or 256 MB")
 MAX_BODY_BYTES = 256 * 1024 * 1024

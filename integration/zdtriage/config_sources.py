@@ -1,6 +1,6 @@
 """Where configuration values come from besides the TOML file: environment variables, secret files,
 and relative paths. Pure functions of what they are given (``environ``, a base folder), so
-:mod:`integration.config` can validate one merged document.
+:mod:`zdtriage.config` can validate one merged document.
 
 Precedence: defaults < file < environment (``ZDTRIAGE_<SECTION>__<KEY>``) < command-line flags.
 """

@@ -1,4 +1,4 @@
-"""Word lists and reply templates of the model stand-in (:mod:`integration.sim.model`).
+"""Word lists and reply templates of the model stand-in (:mod:`zdtriage.sim.model`).
 
 Lower-case; a list entry with a space is matched as a phrase, any other as a whole word.
 Languages: en, de, fr, es.

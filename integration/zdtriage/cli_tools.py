@@ -98,7 +98,7 @@ def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
     path = Path(target) if target else config_mod.resolve_path(ctx.find_root().obj.get("config_path"), os.environ)
     if path.exists() and not force:
         raise UsageProblem(f"{path} exists; pass --force to overwrite it")
-    example = files("integration").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
+    example = files("zdtriage").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from integration.sim.model_words import (
+from zdtriage.sim.model_words import (
     ANGRY, CALM, CANONICAL_CATEGORIES, CATEGORY_KEYS, CATEGORY_WORDS, DRAFTS, NEGATIVE, POSITIVE, STOPWORDS,
     URGENT, Words,
 )

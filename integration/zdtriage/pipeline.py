@@ -1,7 +1,7 @@
 """What every stage needs (:class:`Context`), one stage run with its heartbeat (:func:`run_stage`) and one
 pass of all four stages (:func:`run_once`).
 
-The stages themselves live in ``integration/stages/``: ingest → submit → poll → writeback.
+The stages themselves live in ``integration/zdtriage/stages/``: ingest → submit → poll → writeback.
 """
 
 from __future__ import annotations

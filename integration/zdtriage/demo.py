@@ -100,7 +100,7 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
             "anthropic": {"base_url": aurl},
             "schedule": SCHEDULE,
             # a help-center excerpt long enough to be cached: the demo shows cache reads in its cost
-            "triage": {"knowledge_file": str(files("integration").joinpath("prompts/demo_knowledge.txt"))},
+            "triage": {"knowledge_file": str(files("zdtriage").joinpath("prompts/demo_knowledge.txt"))},
             "state": {"path": str(workdir / "state.db")},
         }
         cfg = config_mod.parse(raw, {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"})

@@ -1,8 +1,8 @@
 """Batch state of the Anthropic simulator: compact per-request records, lazy processing, result lines.
 
-Nothing here speaks HTTP; :mod:`integration.sim.anthropic` does. A batch keeps, per request, a
+Nothing here speaks HTTP; :mod:`zdtriage.sim.anthropic` does. A batch keeps, per request, a
 :class:`Record` (custom_id, model, token counts, cache breakpoints and the model stand-in's
-:class:`~integration.sim.model.Analysis`), never the prompt text nor an answer: result lines are
+:class:`~zdtriage.sim.model.Analysis`), never the prompt text nor an answer: result lines are
 built one at a time while they stream.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from integration.sim import model as stand_in
+from zdtriage.sim import model as stand_in
 
 BATCH_WINDOW_SECONDS = 24 * 3600  # expires_at = created_at + 24 h exactly (batch-create.json)
 

@@ -30,10 +30,10 @@ import html
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from integration.sim import zendesk_store as _store  # circular on purpose: used at call time only
+from zdtriage.sim import zendesk_store as _store  # circular on purpose: used at call time only
 
 if TYPE_CHECKING:
-    from integration.sim.zendesk_store import Audit, Comment, Job, Ticket
+    from zdtriage.sim.zendesk_store import Audit, Comment, Job, Ticket
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 VIA_EMPTY_SOURCE = {"from": {}, "to": {}, "rel": None}

@@ -29,10 +29,10 @@ import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from integration.sim import zendesk_shapes as shapes
-from integration.sim.server import Clock, Handler, Request, Response, SimServer
-from integration.sim.zendesk_inspect import ZendeskInspection
-from integration.sim.zendesk_store import BOT_USER_ID, MAX_BULK, ApiError, Store, comments_of
+from zdtriage.sim import zendesk_shapes as shapes
+from zdtriage.sim.server import Clock, Handler, Request, Response, SimServer
+from zdtriage.sim.zendesk_inspect import ZendeskInspection
+from zdtriage.sim.zendesk_store import BOT_USER_ID, MAX_BULK, ApiError, Store, comments_of
 
 EXPORT_MAX_PER_PAGE = 1000  # Zendesk incremental exports docs
 EXPORT_PER_MINUTE = 10  # "up to 10 requests per minute to these endpoints" (Incremental Exports docs)

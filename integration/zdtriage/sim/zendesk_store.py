@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from integration.sim import zendesk_shapes as shapes
+from zdtriage.sim import zendesk_shapes as shapes
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = (None, "low", "normal", "high", "urgent")

@@ -21,7 +21,7 @@ from typing import Any
 FORMATS = ("text", "json")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # below WARNING only our own records pass: third-party DEBUG/INFO lines carry request bodies and headers
-OWN_LOGGERS = ("zdtriage", "integration")
+OWN_LOGGERS = ("zdtriage",)
 SDK_LOGGERS = ("anthropic", "httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "requests", "zenpy", "apscheduler")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _secrets: set[str] = set()
@@ -33,7 +33,7 @@ def setup(fmt: str = "text", level: str = "INFO") -> None:
     Replaces the handler of an earlier call and any ``logging.basicConfig`` handler (the anthropic
     SDK installs one at import when ``ANTHROPIC_LOG`` is set); SDK loggers stay at WARNING whatever
     ``level`` or ``ANTHROPIC_LOG`` say, and a filter drops every record below WARNING that is not
-    from our own loggers (``zdtriage``, ``integration``), even if something lowers a level later.
+    from our own loggers (``zdtriage``), even if something lowers a level later.
     """
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")

@@ -1,5 +1,0 @@
-"""``python -m integration`` is ``zdtriage``."""
-
-from .cli import main
-
-main()

@@ -1,0 +1,5 @@
+"""``python -m zdtriage`` is ``zdtriage``."""
+
+from .cli import main
+
+main()
