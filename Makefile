@@ -3,16 +3,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo sim chaos bench bench-year clean app garden
+.PHONY: lint test demo sim chaos bench bench-year clean app garden
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,lint]'
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# ruff (style, imports, bug patterns) and mypy --strict on the package; configured in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check integration tests bench app
+	$(BIN)/mypy
 
 demo: $(STAMP)
 	$(BIN)/zdtriage demo

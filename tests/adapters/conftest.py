@@ -41,12 +41,6 @@ def make_vcr(**overrides: Any) -> vcr.VCR:
 
 
 @pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """The same settings for anyone using pytest-recording's ``@pytest.mark.vcr`` here."""
-    return {"record_mode": "none", "match_on": list(MATCH_ON), "filter_headers": list(FILTER_HEADERS)}
-
-
-@pytest.fixture
 def replay() -> vcr.VCR:
     return make_vcr()
 
