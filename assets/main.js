@@ -407,8 +407,9 @@
     return current.healthPending;
   }
 
-  /* When the failed tag was added, from the ticket's audits (at most AUDIT_PAGES pages); the
-   * failed state shows without the time when they cannot be read. */
+  /* When the failed tag was added, from the ticket's audits. They come oldest first, so when more
+   * than AUDIT_PAGES pages are left the latest addition may be among them: then, as when they
+   * cannot be read, the failed state shows without a time rather than an older one. */
   function checkFailedAt(ticketId, prefix) {
     var audits = [];
     function page(url, left) {
@@ -416,12 +417,15 @@
         var data = parseJson(body) || {};
         audits = audits.concat(Array.isArray(data.audits) ? data.audits : []);
         var next = typeof data.next_page === 'string' ? data.next_page : '';
+        if (!next) {
+          return true;
+        }
         var m = /^https:\/\/[^/]+(\/api\/v2\/tickets\/[^\s]*)$/.exec(next);
-        return m && left > 1 ? page(m[1], left - 1) : null;
+        return m && left > 1 ? page(m[1], left - 1) : false;
       });
     }
-    return page('/api/v2/tickets/' + encodeURIComponent(ticketId) + '/audits.json', AUDIT_PAGES).then(function () {
-      current.failedAt = T.failedSince(audits, prefix);
+    return page('/api/v2/tickets/' + encodeURIComponent(ticketId) + '/audits.json', AUDIT_PAGES).then(function (all) {
+      current.failedAt = all ? T.failedSince(audits, prefix) : null;
     }, function () {
       current.failedAt = null;
     }).then(refresh);

@@ -431,6 +431,24 @@ def test_failed_time_is_the_latest_addition_across_audit_pages(open_sidebar):
     assert_clean(sidebar)
 
 
+def test_failed_time_is_left_out_when_the_audits_go_on_past_the_pages_read(open_sidebar):
+    """Audits come oldest first: past the last page read, a later addition of the tag may hide, so an
+    older time would be wrong."""
+    base = "https://example.zendesk.com"
+    requests = {}
+    for n in range(1, 12):
+        url = AUDITS_URL if n == 1 else f"{AUDITS_URL}?page={n}"
+        requests[url] = audits_page([tags_audit(n * 10, f"2026-11-{n:02d}T10:00:00Z", [], ["ai_failed"])],
+                                    next_page=f"{base}{AUDITS_URL}?page={n + 1}")
+    sidebar = open_sidebar(fixture(tags=["ai_failed"], requests=requests))
+    sidebar.page.wait_for_function("window.__zafCalls.filter(c => c.kind === 'request').length >= 10")
+    sidebar.wait_for_invoke("resize", count=2)
+    assert len(sidebar.calls("request")) == 10
+    assert sidebar.page.query_selector("#failed-when") is None
+    assert sidebar.text("#failed-what").startswith("Triage it by hand.")
+    assert_clean(sidebar)
+
+
 @pytest.mark.parametrize("answer", [{"status": 403, "body": {"error": "Forbidden"}}, None], ids=["refused", "unreachable"])
 def test_failed_state_without_the_audits_still_says_what_to_do(open_sidebar, answer):
     requests = {AUDITS_URL: answer} if answer else {}
