@@ -48,7 +48,8 @@
   var KINDS = ['priority', 'category', 'sentiment', 'language'];
   // The block the service may put between the draft and the footer (NOTE_FORMAT.md).
   var ARTICLES_RE = /^[ \t]*Help Center articles:[ \t]*$/;
-  var ARTICLE_RE = /^[ \t]*- (.+?)[ \t]+<([^<>\s]+)>[ \t]*$/;
+  // "- " may be gone when Zendesk rendered the lines as a list (<li>, which htmlToText drops).
+  var ARTICLE_RE = /^[ \t]*(?:- )?(.+?)[ \t]+<([^<>\s]+)>[ \t]*$/;
   var MACRO_RE = /^[ \t]*Suggested macro:[ \t]*(.+?)[ \t]*$/;
 
   var NAMED_ENTITIES = {
@@ -157,11 +158,18 @@
       macro = m[1];
       end--;
     }
+    // Blank lines may sit inside the block: Zendesk's paragraphs and lists become blank lines.
     var articles = [];
     var first = end;
-    while (first > 0 && (m = ARTICLE_RE.exec(lines[first - 1]))) {
-      articles.unshift({ title: m[1], url: m[2] });
-      first--;
+    while (first > 0) {
+      if (isBlank(lines[first - 1])) {
+        first--;
+      } else if ((m = ARTICLE_RE.exec(lines[first - 1]))) {
+        articles.unshift({ title: m[1], url: m[2] });
+        first--;
+      } else {
+        break;
+      }
     }
     if (articles.length && first > 0 && ARTICLES_RE.test(lines[first - 1])) {
       end = first - 1;

@@ -134,6 +134,27 @@ def test_article_links_only_to_the_account_under_node():
     assert got[-1] is None, "without a known subdomain or host nothing is a link"
 
 
+def test_articles_survive_zendesks_html_under_node():
+    """The same block as ZAF may hand it over: escaped brackets, URLs auto-linked, the lines as a list."""
+    footer = "\u2014 Draft by zendesk-batch-triage (triage-id zbt-5-1). Review before sending."
+    url = "https://acme.zendesk.com/hc/en-us/articles/1-Refunds"
+    as_paragraphs = (
+        '<div class="zd-comment"><p>AI triage \u2014 priority P2</p><p>Hi.</p>'
+        f'<p>Help Center articles:<br>- Refunds &amp; returns &lt;<a href="{url}" rel="noreferrer">{url}</a>&gt;<br>'
+        f"Suggested macro: Refund issued</p><p>{footer}</p></div>"
+    )
+    as_list = (
+        '<div class="zd-comment"><p>AI triage \u2014 priority P2</p><p>Hi.</p><p>Help Center articles:</p>'
+        f'<ul><li>Refunds &amp; returns &lt;<a href="{url}">{url}</a>&gt;</li></ul><p>{footer}</p></div>'
+    )
+    got = run_node([call(["ai_triaged"], [{"id": 2, "value": v, "isPublic": False, "author": BOT}])
+                    for v in (as_paragraphs, as_list)])
+    for model in got:
+        assert model["draft"] == "Hi."
+        assert model["articles"] == [{"title": "Refunds & returns", "url": url}]
+    assert [m["macro"] for m in got] == ["Refund issued", None]
+
+
 def tags_change(at: str, before: list[str], after: list[str]) -> dict:
     """An audit as GET tickets/{id}/audits.json lists it, with a Change event on the tags."""
     return {"id": 1, "created_at": at, "author_id": 9, "events": [
