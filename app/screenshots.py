@@ -36,7 +36,7 @@ def _html(lines: list[str]) -> str:
 
 
 def ticket(n: int, priority: str, category: str, sentiment: str, confidence: str, draft: list[str],
-           tags: list[str], locale: str, scheme: str) -> dict:
+           tags: list[str], locale: str, scheme: str, cited: list[str] | None = None) -> dict:
     head = (f"AI triage \u2014 priority {priority} \u00b7 category {category} \u00b7 "
             f"sentiment {sentiment} \u00b7 confidence {confidence}")
     return {
@@ -47,7 +47,7 @@ def ticket(n: int, priority: str, category: str, sentiment: str, confidence: str
         "tags": ["ai_triaged", *tags],
         "comments": [
             {"id": 1, "isPublic": True, "author": {"id": 7, "name": "Customer"}, "value": "<p>…</p>"},
-            {"id": 2, "isPublic": False, "author": BOT, "value": _html([head, *draft, FOOTER.format(ticket=n, n=1)])},
+            {"id": 2, "isPublic": False, "author": BOT, "value": _html([head, *draft, *(cited or []), FOOTER.format(ticket=n, n=1)])},
         ],
         "requests": {STATUS_URL: {"status": 200, "body": {
             "healthy": True, "reason": "", "checked_at": "2026-12-01T10:03:00Z",
@@ -62,7 +62,12 @@ SHOTS = [
         "fixture": ticket(42, "P2", "billing", "negative", "0.86",
                           ["Hi Dana,\nthanks for reaching out about the double charge.",
                            "We refunded the second payment today; it shows on your card within 5 business days.\nBest regards,\nSupport"],
-                          ["ai_priority_p2", "ai_category_billing", "ai_sentiment_negative", "ai_lang_en"], "en-US", "light"),
+                          ["ai_priority_p2", "ai_category_billing", "ai_sentiment_negative", "ai_lang_en"], "en-US", "light",
+                          # NOTE_FORMAT.md: cited articles and the suggested macro after the draft
+                          ["Help Center articles:\n"
+                           "- Refunds and double charges <https://example.zendesk.com/hc/en-us/articles/360001>\n"
+                           "- When will I see my refund? <https://example.zendesk.com/hc/en-us/articles/360002>\n"
+                           "Suggested macro: Refund issued"]),
     },
     {
         "subject": "Anmeldung schlägt fehl",

@@ -20,6 +20,9 @@ window.ZBT_I18N = {
    "other": "Sonstiges",
    "technical": "Technik"
   },
+  "details": {
+   "triage_id": "Triage-ID {{id}}"
+  },
   "draft": {
    "insert": "Entwurf in die Antwort einfügen",
    "insert_failed": "Der Entwurf konnte nicht in die Antwort eingefügt werden.",
@@ -30,10 +33,15 @@ window.ZBT_I18N = {
    "rejected": "Entwurf abgelehnt",
    "tag_failed": "Das Ticket konnte nicht getaggt werden.",
    "title": "Antwortentwurf",
-   "triage_id": "Triage-ID {{id}}",
    "used": "Entwurf verwendet"
   },
   "error": "Dieses Ticket konnte nicht gelesen werden: {{message}}",
+  "failed": {
+   "title": "Die KI-Triage hat bei diesem Ticket aufgegeben",
+   "what": "Triagieren Sie es von Hand. Sie müssen es nicht melden: Der Dienst informiert Ihren Admin bereits.",
+   "when": "Aufgegeben am {{when}}.",
+   "why": "Der Triage-Dienst hat von der KI für dieses Ticket keine brauchbare Antwort bekommen und deshalb weder Priorität noch Kategorie oder Entwurf geschrieben."
+  },
   "health": {
    "checking": "Triage-Dienst wird geprüft…",
    "never": "Dienst hat noch nicht zurückgeschrieben",
@@ -60,9 +68,13 @@ window.ZBT_I18N = {
    "neutral": "Neutral",
    "positive": "Positiv"
   },
+  "sources": {
+   "articles": "Help-Center-Artikel",
+   "macro": "Vorgeschlagenes Makro: {{title}}",
+   "not_linked": "Nicht verlinkt: Diese Adresse gehört nicht zu Ihrem Help Center"
+  },
   "status": {
    "conflict": "{{kind}} unbekannt: Die Tags enthalten mehrere Werte ({{values}}), und Tags zeigen nicht, welche Triage die neueste ist.",
-   "failed": "Triage fehlgeschlagen: von Hand triagieren oder einen Admin bitten, {{command}} auszuführen",
    "ignored": "Ignorierte Kommentare, die nur wie eine Triage-Notiz aussehen: {{n}}",
    "no_note": "Triagiert, aber ohne Entwurf: Keine interne Notiz des Dienstbenutzers nennt dieses Ticket.",
    "no_service_user": "Tragen Sie in den App-Einstellungen den Dienstbenutzer ein, um Entwürfe zu sehen.",
@@ -89,6 +101,9 @@ window.ZBT_I18N = {
    "other": "Other",
    "technical": "Technical"
   },
+  "details": {
+   "triage_id": "Triage ID {{id}}"
+  },
   "draft": {
    "insert": "Insert draft into reply",
    "insert_failed": "Could not insert the draft into the reply.",
@@ -99,10 +114,15 @@ window.ZBT_I18N = {
    "rejected": "Draft rejected",
    "tag_failed": "Could not tag the ticket.",
    "title": "Draft reply",
-   "triage_id": "triage-id {{id}}",
    "used": "Draft used"
   },
   "error": "Could not read this ticket: {{message}}",
+  "failed": {
+   "title": "AI triage gave up on this ticket",
+   "what": "Triage it by hand. You don't need to report it: the service already tells your admin.",
+   "when": "Gave up on {{when}}.",
+   "why": "The triage service could not get a usable answer from the AI for this ticket, so it wrote no priority, category or draft."
+  },
   "health": {
    "checking": "Checking the triage service…",
    "never": "Service has not written back yet",
@@ -129,9 +149,13 @@ window.ZBT_I18N = {
    "neutral": "Neutral",
    "positive": "Positive"
   },
+  "sources": {
+   "articles": "Help Center articles",
+   "macro": "Suggested macro: {{title}}",
+   "not_linked": "Not linked: this address is not on your Help Center"
+  },
   "status": {
    "conflict": "{{kind}} unknown: the tags hold several values ({{values}}) and tags do not tell which triage is the latest.",
-   "failed": "Triage failed: triage by hand, or ask an admin to run {{command}}",
    "ignored": "Comments ignored because they only look like a triage note: {{n}}",
    "no_note": "Triaged, but there is no draft: no internal note by the service user names this ticket.",
    "no_service_user": "Set the service user in the app settings to see drafts.",
@@ -158,6 +182,9 @@ window.ZBT_I18N = {
    "other": "Otra",
    "technical": "Técnica"
   },
+  "details": {
+   "triage_id": "ID de triaje {{id}}"
+  },
   "draft": {
    "insert": "Insertar borrador en la respuesta",
    "insert_failed": "No se pudo insertar el borrador en la respuesta.",
@@ -168,10 +195,15 @@ window.ZBT_I18N = {
    "rejected": "Borrador rechazado",
    "tag_failed": "No se pudo etiquetar el ticket.",
    "title": "Borrador de respuesta",
-   "triage_id": "triage-id {{id}}",
    "used": "Borrador usado"
   },
   "error": "No se pudo leer este ticket: {{message}}",
+  "failed": {
+   "title": "El triaje con IA se rindió con este ticket",
+   "what": "Haga el triaje a mano. No hace falta avisar: el servicio ya se lo comunica a su administrador.",
+   "when": "Se rindió el {{when}}.",
+   "why": "El servicio de triaje no obtuvo de la IA una respuesta utilizable para este ticket, así que no escribió prioridad, categoría ni borrador."
+  },
   "health": {
    "checking": "Comprobando el servicio de triaje…",
    "never": "El servicio aún no ha escrito",
@@ -198,9 +230,13 @@ window.ZBT_I18N = {
    "neutral": "Neutral",
    "positive": "Positivo"
   },
+  "sources": {
+   "articles": "Artículos del Centro de ayuda",
+   "macro": "Macro sugerida: {{title}}",
+   "not_linked": "Sin enlace: esta dirección no pertenece a su Centro de ayuda"
+  },
   "status": {
    "conflict": "{{kind}} desconocido/a: las etiquetas tienen varios valores ({{values}}) y las etiquetas no indican qué triaje es el más reciente.",
-   "failed": "El triaje falló: haga el triaje a mano o pida a un admin que ejecute {{command}}",
    "ignored": "Comentarios ignorados que solo parecen una nota de triaje: {{n}}",
    "no_note": "Con triaje, pero sin borrador: ninguna nota interna del usuario del servicio nombra este ticket.",
    "no_service_user": "Indique el usuario del servicio en los ajustes de la aplicación para ver los borradores.",
@@ -227,6 +263,9 @@ window.ZBT_I18N = {
    "other": "Autre",
    "technical": "Technique"
   },
+  "details": {
+   "triage_id": "ID de triage {{id}}"
+  },
   "draft": {
    "insert": "Insérer le brouillon dans la réponse",
    "insert_failed": "Impossible d'insérer le brouillon dans la réponse.",
@@ -237,10 +276,15 @@ window.ZBT_I18N = {
    "rejected": "Brouillon rejeté",
    "tag_failed": "Impossible d'ajouter le tag au ticket.",
    "title": "Brouillon de réponse",
-   "triage_id": "triage-id {{id}}",
    "used": "Brouillon utilisé"
   },
   "error": "Impossible de lire ce ticket : {{message}}",
+  "failed": {
+   "title": "Le triage IA a abandonné ce ticket",
+   "what": "Triez-le à la main. Inutile de le signaler : le service en informe déjà votre administrateur.",
+   "when": "Abandonné le {{when}}.",
+   "why": "Le service de triage n'a pas obtenu de l'IA une réponse exploitable pour ce ticket ; il n'a donc écrit ni priorité, ni catégorie, ni brouillon."
+  },
   "health": {
    "checking": "Vérification du service de triage…",
    "never": "Le service n'a encore rien écrit",
@@ -267,9 +311,13 @@ window.ZBT_I18N = {
    "neutral": "Neutre",
    "positive": "Positif"
   },
+  "sources": {
+   "articles": "Articles du centre d'aide",
+   "macro": "Macro suggérée : {{title}}",
+   "not_linked": "Sans lien : cette adresse n'appartient pas à votre centre d'aide"
+  },
   "status": {
    "conflict": "{{kind}} inconnu(e) : les tags contiennent plusieurs valeurs ({{values}}) et les tags n'indiquent pas quel triage est le plus récent.",
-   "failed": "Échec du triage : triez à la main, ou demandez à un admin d'exécuter {{command}}",
    "ignored": "Commentaires ignorés qui ne font que ressembler à une note de triage : {{n}}",
    "no_note": "Trié, mais sans brouillon : aucune note interne de l'utilisateur du service ne nomme ce ticket.",
    "no_service_user": "Indiquez l'utilisateur du service dans les réglages de l'application pour voir les brouillons.",

@@ -12,15 +12,21 @@
  * - ticket.editor.insert takes HTML, so the draft is escaped first (ZBTriage.draftToHtml);
  * - client.request({cors: true}) is sent by the agent's browser rather than Zendesk's proxy
  *   (support.zendesk.com 4408885735706); it resolves with the parsed body and rejects with the
- *   jqXHR-like response (status, responseText) (zendesk_app_framework_sdk lib/client.ts).
+ *   jqXHR-like response (status, responseText) (zendesk_app_framework_sdk lib/client.ts);
+ * - client.context() answers {account: {subdomain}, location, ...}; client.invoke('resize',
+ *   {height}) sets the iframe's height, so the panel is measured from its content (the document's
+ *   scrollHeight never drops below the iframe's current height: a panel sized by it only grows);
+ * - a relative client.request('/api/v2/...') goes through Zendesk with the agent's own session; the
+ *   failed state reads the ticket's audits that way (GET tickets/{id}/audits.json: {audits,
+ *   next_page}, oldest first, 100 a page; fixtures/real/zendesk/ticket-audits-notifications.json).
  */
 (function () {
   'use strict';
 
   var T = window.ZBTriage;
   var DICTS = window.ZBT_I18N || {};
-  var FAILED_COMMAND = 'zdtriage retry --dead';
   var HEALTH_TIMEOUT_MS = 5000;
+  var AUDIT_PAGES = 10;
   var app = document.getElementById('app');
   var current = {
     t: T.makeTranslator(DICTS, navigator.language),
@@ -29,7 +35,10 @@
     notice: null,
     statusUrl: '',
     health: null,
-    healthPending: null
+    healthPending: null,
+    subdomain: '',
+    helpCenterHost: '',
+    failedAt: null
   };
 
   function normaliseScheme(value) {
@@ -72,8 +81,14 @@
     return current.scheme === 'dark' ? classes + ' ' + classes.split(' ')[0] + '--dark' : classes;
   }
 
+  /* The panel's height from its content (body's box with its margins), not from scrollHeight,
+   * which is at least the iframe's height and so never lets the panel shrink. */
   function resize() {
-    var height = Math.max(60, Math.ceil(document.documentElement.scrollHeight));
+    var body = document.body;
+    var style = window.getComputedStyle(body);
+    var content = body.getBoundingClientRect().height + parseFloat(style.marginTop || '0') +
+      parseFloat(style.marginBottom || '0');
+    var height = Math.max(60, Math.ceil(content));
     return client.invoke('resize', { width: '100%', height: height + 'px' });
   }
 
@@ -107,6 +122,11 @@
   }
 
   var PRIORITY_COLOURS = { P1: 'c-tag--red', P2: 'c-tag--yellow', P3: 'c-tag--blue', P4: 'c-tag--grey' };
+  // Sentiment has its own palette (main.css), so "Negative" never reads as priority P1.
+  var SENTIMENT_COLOURS = {
+    positive: 'sentiment--positive', neutral: 'sentiment--neutral',
+    negative: 'sentiment--negative', angry: 'sentiment--angry'
+  };
 
   function badge(kind, text, colour) {
     var cls = dark('c-tag c-tag--pill') + (colour ? ' ' + colour : '');
@@ -125,7 +145,7 @@
     }
     if (model.sentiment) {
       box.appendChild(badge('sentiment', termLabel('sentiment', model.sentiment),
-        model.sentiment === 'angry' || model.sentiment === 'negative' ? 'c-tag--red' : ''));
+        SENTIMENT_COLOURS[model.sentiment] || 'sentiment--neutral'));
     }
     if (model.confidence != null || model.confidenceLow) {
       var text;
@@ -154,17 +174,26 @@
     return box;
   }
 
-  /* The failed message with the command set as code: the translation holds {{command}}. */
-  function failedTitle() {
-    var marker = '\u0000';
-    var parts = current.t('status.failed', { command: marker }).split(marker);
-    var title = el('strong', { 'class': 'c-callout__title', id: 'status' });
-    title.appendChild(document.createTextNode(parts[0]));
-    if (parts.length > 1) {
-      title.appendChild(el('code', null, FAILED_COMMAND));
-      title.appendChild(document.createTextNode(parts.slice(1).join(marker)));
+  function dateTime(iso) {
+    var date = new Date(iso);
+    try {
+      return new Intl.DateTimeFormat(current.t.locale, { dateStyle: 'medium', timeStyle: 'short' }).format(date);
+    } catch (e) {
+      return date.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
     }
-    return title;
+  }
+
+  /* Why and when in plain words, then what the agent can do; no command: agents run none. */
+  function renderFailed() {
+    var t = current.t;
+    var box = callout('error', 'failed', el('strong', { 'class': 'c-callout__title', id: 'status' }, t('failed.title')),
+      t('failed.why'));
+    if (current.failedAt) {
+      box.appendChild(el('p', { 'class': 'c-callout__paragraph', id: 'failed-when' },
+        t('failed.when', { when: dateTime(current.failedAt) })));
+    }
+    box.appendChild(el('p', { 'class': 'c-callout__paragraph', id: 'failed-what' }, t('failed.what')));
+    app.appendChild(box);
   }
 
   function thumb(id, down, pressed, label, onClick) {
@@ -203,10 +232,36 @@
     }
   }
 
+  /* Cited articles as links only where articleHref allows it; the rest as plain text. */
+  function renderSources(model) {
+    var t = current.t;
+    if (model.articles.length) {
+      app.appendChild(el('h2', { 'class': 'section-title' }, t('sources.articles')));
+      var list = el('ul', { id: 'articles', 'class': 'articles' });
+      for (var i = 0; i < model.articles.length; i++) {
+        var article = model.articles[i];
+        var href = T.articleHref(article.url, { subdomain: current.subdomain, hosts: [current.helpCenterHost] });
+        var item = el('li');
+        if (href) {
+          item.appendChild(el('a', { href: href, target: '_blank', rel: 'noopener noreferrer' }, article.title));
+        } else {
+          item.appendChild(el('span', { 'class': 'unlinked', title: t('sources.not_linked') },
+            article.title + ' <' + article.url + '>'));
+        }
+        list.appendChild(item);
+      }
+      app.appendChild(list);
+    }
+    if (model.macro) {
+      app.appendChild(el('p', { id: 'macro', 'class': 'macro' }, t('sources.macro', { title: model.macro })));
+    }
+  }
+
   function renderDraft(model) {
     var t = current.t;
     app.appendChild(el('h2', { 'class': 'section-title' }, t('draft.title')));
     app.appendChild(el('div', { id: 'draft', 'class': 'draft' }, model.draft));
+    renderSources(model);
     var actions = el('div', { 'class': 'actions' });
     var insert = el('button', { type: 'button', id: 'insert-draft', 'class': dark('c-btn c-btn--primary c-btn--full') },
       t('draft.insert'));
@@ -246,7 +301,7 @@
       app.appendChild(el('p', { id: 'status', 'class': 'status' }, t('status.not_triaged')));
       app.appendChild(el('p', { 'class': 'hint' }, t('status.not_triaged_hint')));
     } else if (model.state === 'failed') {
-      app.appendChild(callout('error', 'failed', failedTitle(), null));
+      renderFailed();
     } else {
       app.appendChild(renderBadges(model));
       if (model.confidenceLow) {
@@ -268,7 +323,7 @@
       app.appendChild(el('p', { id: 'notice', 'class': 'notice', role: 'status' }, current.notice));
     }
     if (model.triageId) {
-      app.appendChild(el('p', { 'class': 'meta' }, t('draft.triage_id', { id: model.triageId })));
+      app.appendChild(el('p', { id: 'details', 'class': 'details' }, t('details.triage_id', { id: model.triageId })));
     }
     renderHealth();
   }
@@ -352,13 +407,41 @@
     return current.healthPending;
   }
 
+  /* When the failed tag was added, from the ticket's audits. They come oldest first, so when more
+   * than AUDIT_PAGES pages are left the latest addition may be among them: then, as when they
+   * cannot be read, the failed state shows without a time rather than an older one. */
+  function checkFailedAt(ticketId, prefix) {
+    var audits = [];
+    function page(url, left) {
+      return client.request({ url: url, type: 'GET', dataType: 'json' }).then(function (body) {
+        var data = parseJson(body) || {};
+        audits = audits.concat(Array.isArray(data.audits) ? data.audits : []);
+        var next = typeof data.next_page === 'string' ? data.next_page : '';
+        if (!next) {
+          return true;
+        }
+        var m = /^https:\/\/[^/]+(\/api\/v2\/tickets\/[^\s]*)$/.exec(next);
+        return m && left > 1 ? page(m[1], left - 1) : false;
+      });
+    }
+    return page('/api/v2/tickets/' + encodeURIComponent(ticketId) + '/audits.json', AUDIT_PAGES).then(function (all) {
+      current.failedAt = all ? T.failedSince(audits, prefix) : null;
+    }, function () {
+      current.failedAt = null;
+    }).then(refresh);
+  }
+
   function load() {
     return Promise.all([
       client.metadata(),
-      client.get(['ticket.id', 'ticket.tags', 'ticket.comments', 'currentUser.locale', 'colorScheme'])
+      client.get(['ticket.id', 'ticket.tags', 'ticket.comments', 'currentUser.locale', 'colorScheme']),
+      client.context().then(null, function () { return {}; })
     ]).then(function (results) {
       var settings = (results[0] && results[0].settings) || {};
       var data = results[1] || {};
+      var context = results[2] || {};
+      current.subdomain = (context.account && context.account.subdomain) || '';
+      current.helpCenterHost = typeof settings.help_center_host === 'string' ? settings.help_center_host : '';
       current.t = T.makeTranslator(DICTS, data['currentUser.locale']);
       document.documentElement.setAttribute('lang', current.t.locale);
       applyScheme(data.colorScheme);
@@ -370,6 +453,9 @@
       });
       var shown = refresh();
       checkHealth();
+      if (current.model.state === 'failed') {
+        checkFailedAt(data['ticket.id'], settings.tag_prefix);
+      }
       return shown;
     }).catch(function (err) {
       renderError((err && err.message) || String(err));

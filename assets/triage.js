@@ -46,6 +46,11 @@
   // Zendesk renders comment bodies as paragraphs and line breaks; only such markup means HTML.
   var LOOKS_LIKE_HTML = /<(p|div|br)\b[^>]*>/i;
   var KINDS = ['priority', 'category', 'sentiment', 'language'];
+  // The block the service may put between the draft and the footer (NOTE_FORMAT.md).
+  var ARTICLES_RE = /^[ \t]*Help Center articles:[ \t]*$/;
+  // "- " may be gone when Zendesk rendered the lines as a list (<li>, which htmlToText drops).
+  var ARTICLE_RE = /^[ \t]*(?:- )?(.+?)[ \t]+<([^<>\s]+)>[ \t]*$/;
+  var MACRO_RE = /^[ \t]*Suggested macro:[ \t]*(.+?)[ \t]*$/;
 
   var NAMED_ENTITIES = {
     amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ',
@@ -139,6 +144,44 @@
     return out;
   }
 
+  /* The cited articles and suggested macro at the end of a note's body (NOTE_FORMAT.md), and the
+   * draft without them. Only a complete block right before the footer counts; anything else stays
+   * draft text. The URLs are not trusted here: see articleHref. */
+  function splitExtras(lines) {
+    var end = lines.length;
+    while (end > 0 && isBlank(lines[end - 1])) {
+      end--;
+    }
+    var macro = null;
+    var m = end > 0 ? MACRO_RE.exec(lines[end - 1]) : null;
+    if (m) {
+      macro = m[1];
+      end--;
+    }
+    // Blank lines may sit inside the block: Zendesk's paragraphs and lists become blank lines.
+    var articles = [];
+    var first = end;
+    while (first > 0) {
+      if (isBlank(lines[first - 1])) {
+        first--;
+      } else if ((m = ARTICLE_RE.exec(lines[first - 1]))) {
+        articles.unshift({ title: m[1], url: m[2] });
+        first--;
+      } else {
+        break;
+      }
+    }
+    if (articles.length && first > 0 && ARTICLES_RE.test(lines[first - 1])) {
+      end = first - 1;
+    } else {
+      articles = [];
+    }
+    if (!articles.length && macro === null) {
+      return { draft: lines, articles: [], macro: null };
+    }
+    return { draft: lines.slice(0, end), articles: articles, macro: macro };
+  }
+
   /* Parse one note's text; null unless its last non-blank line is our footer. */
   function parseNote(text) {
     var lines = String(text == null ? '' : text).replace(/\r\n?/g, '\n').split('\n');
@@ -159,7 +202,8 @@
     }
     var note = {
       priority: null, category: null, sentiment: null, confidence: null,
-      draft: '', triageId: null, ticketId: null, sequence: null, footer: footer
+      draft: '', triageId: null, ticketId: null, sequence: null, footer: footer,
+      articles: [], macro: null
     };
     var start = 0;
     if (headerIndex >= 0) {
@@ -181,6 +225,10 @@
     while (draftLines.length && isBlank(draftLines[0])) {
       draftLines.shift();
     }
+    var extras = splitExtras(draftLines);
+    note.articles = extras.articles;
+    note.macro = extras.macro;
+    draftLines = extras.draft;
     while (draftLines.length && isBlank(draftLines[draftLines.length - 1])) {
       draftLines.pop();
     }
@@ -382,6 +430,8 @@
       confidenceLow: t.confidenceLow,
       draft: note ? note.draft : '',
       triageId: note ? note.triageId : null,
+      articles: note ? note.articles : [],
+      macro: note ? note.macro : null,
       ignored: found.ignored,
       feedback: t.draftUsed ? 'used' : (t.draftRejected ? 'rejected' : null),
       rated: { used: t.draftUsed, rejected: t.draftRejected },
@@ -401,6 +451,62 @@
       .replace(/"/g, '&quot;')
       .replace(/'/g, '&#39;')
       .replace(/\n/g, '<br>');
+  }
+
+  /* The href for a cited article, or null when the URL must be shown as text: only https:// on the
+   * account's own <subdomain>.zendesk.com or the configured Help Center host (NOTE_FORMAT.md), so a
+   * look-alike block written into a draft cannot link anywhere else. allowed: {subdomain, hosts}. */
+  function articleHref(url, allowed) {
+    var opts = allowed || {};
+    var m = /^https:\/\/([a-z0-9.-]+)(?::443)?(\/[^\s]*)?$/i.exec(String(url == null ? '' : url).trim());
+    if (!m) {
+      return null;  // another scheme, credentials (user@host), a port, or no host at all
+    }
+    var host = m[1].toLowerCase().replace(/\.$/, '');
+    var ok = [];
+    var sub = String(opts.subdomain || '').trim().toLowerCase();
+    if (/^[a-z0-9][a-z0-9-]*$/.test(sub)) {
+      ok.push(sub + '.zendesk.com');
+    }
+    var hosts = opts.hosts || [];
+    for (var i = 0; i < hosts.length; i++) {
+      var h = String(hosts[i] || '').trim().toLowerCase().replace(/^https:\/\//, '').replace(/\/.*$/, '');
+      if (h) {
+        ok.push(h);
+      }
+    }
+    return ok.indexOf(host) >= 0 ? 'https://' + host + (m[2] || '/') : null;
+  }
+
+  function tagList(value) {
+    if (Array.isArray(value)) {
+      return value.map(function (x) { return String(x).toLowerCase(); });
+    }
+    return typeof value === 'string' ? value.toLowerCase().split(/\s+/) : [];
+  }
+
+  /* When the failed tag was last added, from GET /api/v2/tickets/{id}/audits.json pages: the
+   * created_at of the latest audit with a Change event on "tags" whose value has <prefix>failed
+   * and whose previous_value has not (the Change event shape of the ticket audit events reference;
+   * tags as a list). A tag copied in by a follow-up's Create event does not count. null if none. */
+  function failedSince(audits, prefix) {
+    var tag = normalisePrefix(prefix) + 'failed';
+    var best = null;
+    var list = Array.isArray(audits) ? audits : [];
+    for (var i = 0; i < list.length; i++) {
+      var audit = list[i] || {};
+      var when = toTime(audit.created_at);
+      var events = Array.isArray(audit.events) ? audit.events : [];
+      for (var j = 0; j < events.length; j++) {
+        var e = events[j] || {};
+        if (e.type === 'Change' && e.field_name === 'tags' && when !== null &&
+            tagList(e.value).indexOf(tag) >= 0 && tagList(e.previous_value).indexOf(tag) < 0 &&
+            (best === null || when > best)) {
+          best = when;
+        }
+      }
+    }
+    return best === null ? null : new Date(best).toISOString();
   }
 
   /* --- languages ------------------------------------------------------------------------- */
@@ -513,6 +619,8 @@
     parseTags: parseTags,
     buildModel: buildModel,
     draftToHtml: draftToHtml,
+    articleHref: articleHref,
+    failedSince: failedSince,
     resolveLocale: resolveLocale,
     makeTranslator: makeTranslator,
     healthSummary: healthSummary,

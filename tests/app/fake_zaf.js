@@ -1,7 +1,7 @@
 /*
  * Stand-in for the ZAF SDK (zaf_sdk.min.js) in the sidebar tests. The test serves this file in
  * place of the SDK URL, after a line that sets window.__ZAF_FIXTURE = {ticketId, tags, comments,
- * settings, locale, colorScheme, requests}. It answers client.get / client.metadata from the
+ * settings, locale, colorScheme, requests, subdomain}. It answers client.get / client.metadata from the
  * fixture and records every call in window.__zafCalls; ticket.tags.add / ticket.tags.remove change
  * the tags and fire ticket.tags.changed, as Zendesk does.
  *
@@ -91,7 +91,11 @@
     },
     context: function () {
       calls.push({ kind: 'context' });
-      return Promise.resolve({ location: 'ticket_sidebar', product: 'support' });
+      // The real answer also names the account: {account: {subdomain}, ...} (ZAF client.context()).
+      return Promise.resolve({
+        location: 'ticket_sidebar', product: 'support', ticketId: fixture.ticketId || 1,
+        account: { subdomain: fixture.subdomain || 'example' }
+      });
     },
     invoke: function (name) {
       var args = Array.prototype.slice.call(arguments, 1);

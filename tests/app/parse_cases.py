@@ -36,4 +36,23 @@ PARSE_CASES = [
         {"priority": "P2", "confidence": None, "ticketId": 3, "sequence": 2},
     ),
     ("Draft by zendesk-batch-triage is mentioned mid-line \u2014 not a footer.", None),
+    (  # NOTE_FORMAT.md: cited articles and a macro between the draft and the footer are not draft
+        "AI triage \u2014 priority P2 \u00b7 category billing\n\nHi,\nrefunded.\n\n"
+        "Help Center articles:\n- Refunds <https://acme.zendesk.com/hc/en-us/articles/1-Refunds>\n"
+        "- Invoices & VAT <https://help.acme.com/hc/en-us/articles/2>\nSuggested macro: Refund issued\n\n"
+        "\u2014 Draft by zendesk-batch-triage (triage-id zbt-4-1). Review before sending.",
+        {"draft": "Hi,\nrefunded.", "macro": "Refund issued",
+         "articles": [{"title": "Refunds", "url": "https://acme.zendesk.com/hc/en-us/articles/1-Refunds"},
+                      {"title": "Invoices & VAT", "url": "https://help.acme.com/hc/en-us/articles/2"}]},
+    ),
+    (  # a macro alone
+        "AI triage \u2014 priority P3\n\nHello.\n\nSuggested macro: Password reset\n\n"
+        "\u2014 Draft by zendesk-batch-triage (triage-id zbt-4-2). Review before sending.",
+        {"draft": "Hello.", "macro": "Password reset", "articles": []},
+    ),
+    (  # article-like lines without the heading stay in the draft
+        "AI triage \u2014 priority P3\n\nSee:\n- Refunds <https://acme.zendesk.com/hc/en-us/articles/1>\n\n"
+        "\u2014 Draft by zendesk-batch-triage (triage-id zbt-4-3). Review before sending.",
+        {"draft": "See:\n- Refunds <https://acme.zendesk.com/hc/en-us/articles/1>", "macro": None, "articles": []},
+    ),
 ]

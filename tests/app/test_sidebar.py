@@ -200,7 +200,8 @@ def open_sidebar(browser, base_url):
     contexts = []
 
     def open_(fixture: dict, query: str = "") -> Sidebar:
-        context = browser.new_context()
+        # UTC, so the failed state's time reads the same on every machine.
+        context = browser.new_context(timezone_id="UTC")
         context.set_default_timeout(5000)
         contexts.append(context)
         blocked: list[str] = []
@@ -279,7 +280,7 @@ def test_triaged_ticket_shows_badges_and_draft(open_sidebar):
     assert "c-tag--yellow" in classes(sidebar, "[data-badge=priority]")  # P2
     assert sidebar.page.query_selector("#low-confidence") is None
     assert sidebar.page.query_selector("#ignored") is None
-    assert "triage-id zbt-42-1" in sidebar.page.inner_text("body")
+    assert sidebar.text("#details") == "Triage ID zbt-42-1"
     gets = sidebar.calls("get")
     assert gets and {"ticket.id", "ticket.tags", "ticket.comments", "currentUser.locale", "colorScheme"} <= set(
         gets[0]["paths"]
@@ -364,14 +365,98 @@ def test_untriaged_ticket_says_so(open_sidebar):
     assert_clean(sidebar)
 
 
-def test_failed_triage_says_what_to_do(open_sidebar):
-    sidebar = open_sidebar(fixture(tags=["ai_failed"], comments=[customer(1, "Help")]))
+AUDITS_URL = "/api/v2/tickets/42/audits.json"
+
+
+def tags_audit(audit_id: int, at: str, before: list[str], after: list[str], author: int = BOT["id"]) -> dict:
+    """An audit as GET tickets/{id}/audits.json lists it (fixtures/real/zendesk/ticket-audits-notifications.json
+    for the list, ticket-update-put.json for a Change event) carrying a change of the tags."""
+    return {"id": audit_id, "ticket_id": TICKET, "created_at": at, "author_id": author,
+            "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+            "events": [{"id": audit_id + 1, "type": "Change", "field_name": "tags", "value": after,
+                        "previous_value": before}]}
+
+
+def audits_page(audits: list[dict], next_page: str | None = None) -> dict:
+    return {"status": 200, "body": {"audits": audits, "next_page": next_page, "previous_page": None,
+                                    "count": len(audits)}}
+
+
+FAILED_AUDITS = {AUDITS_URL: audits_page([
+    tags_audit(500, "2026-11-30T08:00:00Z", [], ["vip"], author=AGENT["id"]),
+    tags_audit(510, "2026-12-01T09:30:00Z", ["vip"], ["vip", "ai_failed"]),
+])}
+
+
+def failed_text(sidebar: Sidebar) -> str:
+    return sidebar.page.inner_text("#failed").replace("\u202f", " ")
+
+
+def test_failed_triage_says_why_when_and_what_to_do(open_sidebar):
+    sidebar = open_sidebar(fixture(tags=["vip", "ai_failed"], comments=[customer(1, "Help")], requests=FAILED_AUDITS))
+    sidebar.page.wait_for_selector("#failed-when")
     assert sidebar.state() == "failed"
-    assert sidebar.text("#status") == "Triage failed: triage by hand, or ask an admin to run zdtriage retry --dead"
-    assert sidebar.text("#status code") == "zdtriage retry --dead"
     assert "c-callout--error" in classes(sidebar, "#failed")
-    assert "next run" not in sidebar.page.inner_text("body")
+    assert sidebar.text("#status") == "AI triage gave up on this ticket"
+    text = failed_text(sidebar)
+    assert "could not get a usable answer from the AI" in text
+    assert sidebar.text("#failed-when").replace("\u202f", " ") == "Gave up on Dec 1, 2026, 9:30 AM."
+    assert sidebar.text("#failed-what") == (
+        "Triage it by hand. You don't need to report it: the service already tells your admin."
+    )
+    for command_like in ("zdtriage", "retry", "--", "`", "run "):
+        assert command_like not in text, command_like
+    assert sidebar.page.query_selector("#failed code") is None
+    requests = sidebar.calls("request")
+    assert [r["options"]["url"] for r in requests] == [AUDITS_URL]
+    assert requests[0]["options"]["type"] == "GET" and not requests[0]["options"].get("cors")
     assert sidebar.page.query_selector("#insert-draft") is None
+    assert_clean(sidebar)
+
+
+def test_failed_time_is_the_latest_addition_across_audit_pages(open_sidebar):
+    second = "https://example.zendesk.com/api/v2/tickets/42/audits.json?page=2"
+    requests = {
+        AUDITS_URL: audits_page([tags_audit(500, "2026-11-01T10:00:00Z", [], ["ai_failed"])], next_page=second),
+        "/api/v2/tickets/42/audits.json?page=2": audits_page([
+            tags_audit(600, "2026-11-02T10:00:00Z", ["ai_failed"], []),
+            tags_audit(610, "2026-11-03T16:05:00Z", [], ["ai_failed"]),
+            tags_audit(620, "2026-11-04T10:00:00Z", ["ai_failed"], ["ai_failed", "vip"]),
+        ]),
+    }
+    sidebar = open_sidebar(fixture(tags=["vip", "ai_failed"], requests=requests))
+    sidebar.page.wait_for_selector("#failed-when")
+    assert sidebar.text("#failed-when").replace("\u202f", " ") == "Gave up on Nov 3, 2026, 4:05 PM."
+    assert len(sidebar.calls("request")) == 2
+    assert_clean(sidebar)
+
+
+def test_failed_time_is_left_out_when_the_audits_go_on_past_the_pages_read(open_sidebar):
+    """Audits come oldest first: past the last page read, a later addition of the tag may hide, so an
+    older time would be wrong."""
+    base = "https://example.zendesk.com"
+    requests = {}
+    for n in range(1, 12):
+        url = AUDITS_URL if n == 1 else f"{AUDITS_URL}?page={n}"
+        requests[url] = audits_page([tags_audit(n * 10, f"2026-11-{n:02d}T10:00:00Z", [], ["ai_failed"])],
+                                    next_page=f"{base}{AUDITS_URL}?page={n + 1}")
+    sidebar = open_sidebar(fixture(tags=["ai_failed"], requests=requests))
+    sidebar.page.wait_for_function("window.__zafCalls.filter(c => c.kind === 'request').length >= 10")
+    sidebar.wait_for_invoke("resize", count=2)
+    assert len(sidebar.calls("request")) == 10
+    assert sidebar.page.query_selector("#failed-when") is None
+    assert sidebar.text("#failed-what").startswith("Triage it by hand.")
+    assert_clean(sidebar)
+
+
+@pytest.mark.parametrize("answer", [{"status": 403, "body": {"error": "Forbidden"}}, None], ids=["refused", "unreachable"])
+def test_failed_state_without_the_audits_still_says_what_to_do(open_sidebar, answer):
+    requests = {AUDITS_URL: answer} if answer else {}
+    sidebar = open_sidebar(fixture(tags=["ai_failed"], requests=requests))
+    sidebar.page.wait_for_function("window.__zafCalls.some(c => c.kind === 'request')")
+    sidebar.wait_for_invoke("resize", count=2)
+    assert sidebar.page.query_selector("#failed-when") is None
+    assert sidebar.text("#failed-what").startswith("Triage it by hand.")
     assert_clean(sidebar)
 
 
@@ -442,7 +527,7 @@ def test_spoofed_note_is_ignored(open_sidebar, kind):
     assert sidebar.badges()["priority"] == "P3"
     assert "reset your password" not in sidebar.page.inner_text("body")
     assert sidebar.text("#ignored") == "Comments ignored because they only look like a triage note: 1"
-    assert "triage-id zbt-42-1" in sidebar.page.inner_text("body")
+    assert sidebar.text("#details") == "Triage ID zbt-42-1"
     assert_clean(sidebar)
 
 
@@ -537,6 +622,168 @@ def test_read_error_is_reported(open_sidebar):
     sidebar = open_sidebar({"failGet": "ticket not loaded"})
     assert sidebar.state() == "error"
     assert "ticket not loaded" in sidebar.text("#status")
+    assert_clean(sidebar)
+
+
+# --- panel size --------------------------------------------------------------------------------
+
+
+def last_height(sidebar: Sidebar) -> int:
+    height = sidebar.invoked("resize")[-1][0]["height"]
+    assert height.endswith("px")
+    return int(height[:-2])
+
+
+def content_height(sidebar: Sidebar) -> float:
+    return sidebar.page.evaluate("document.getElementById('app').getBoundingClientRect().bottom")
+
+
+def show_note(sidebar: Sidebar, n: int, draft: list[str]) -> int:
+    """Replace the ticket's note as a new triage would, fire ticket.updated and wait for the resize."""
+    count = len(sidebar.invoked("resize"))
+    sidebar.page.evaluate("c => { window.__ZAF_FIXTURE.comments = c; window.__zafFire('ticket.updated'); }",
+                          [triage_note(100 + n, n, draft)])
+    sidebar.wait_for_invoke("resize", count=count + 1)
+    sidebar.page.wait_for_function("n => document.getElementById('details').textContent.endsWith('-' + n)", arg=n)
+    return last_height(sidebar)
+
+
+def test_panel_grows_and_shrinks_with_its_content(open_sidebar):
+    """ZAF's resize sets the iframe's height; a height taken from scrollHeight never drops below the
+    page's own height, so after a long draft a short one left a tall empty panel."""
+    sidebar = open_sidebar(fixture(tags=["ai_triaged"], comments=[triage_note(100, 1, ["Short."])]))
+    short = last_height(sidebar)
+    assert short >= content_height(sidebar) and short < content_height(sidebar) + 40
+    long = show_note(sidebar, 2, [f"Paragraph {i}: " + "words " * 30 for i in range(12)])
+    assert long > short + 150, (short, long)
+    assert long >= content_height(sidebar)
+    again = show_note(sidebar, 3, ["Short again."])
+    assert again < long - 150, f"the panel did not shrink: {long} -> {again}"
+    assert abs(again - short) <= 4, (short, again)
+    assert_clean(sidebar)
+
+
+# --- sentiment, details, cited articles ---------------------------------------------------------
+
+
+def rgb(css_colour: str) -> tuple[float, float, float]:
+    nums = [float(x) for x in css_colour[css_colour.index("(") + 1 : -1].split(",")[:3]]
+    return nums[0], nums[1], nums[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two computed colours."""
+
+    def lum(c):
+        def ch(v):
+            v /= 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        r, g, b_ = (ch(v) for v in rgb(c))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b_
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+PRIORITY_OF = {"positive": "P4", "neutral": "P3", "negative": "P1", "angry": "P1"}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("sentiment", ["negative", "angry", "positive", "neutral"])
+def test_sentiment_has_its_own_readable_colours(open_sidebar, sentiment, scheme):
+    priority = PRIORITY_OF[sentiment]
+    fx = fixture(colorScheme=scheme, tags=["ai_triaged"], comments=[triage_note(
+        1, 1, ["Draft."], priority=priority, sentiment=sentiment)])
+    sidebar = open_sidebar(fx, query=f"?colorScheme={scheme}")
+    sent_bg = computed(sidebar, "[data-badge=sentiment]", "backgroundColor")
+    sent_fg = computed(sidebar, "[data-badge=sentiment]", "color")
+    prio_bg = computed(sidebar, "[data-badge=priority]", "backgroundColor")
+    assert sent_bg != prio_bg, f"{sentiment} painted like {priority}"
+    assert max(abs(x - y) for x, y in zip(rgb(sent_bg), rgb(prio_bg))) > 60, (sent_bg, prio_bg)
+    assert contrast(sent_bg, sent_fg) >= 4.5, (sent_bg, sent_fg)
+    assert not any(c.startswith("c-tag--") and c != "c-tag--pill" and c != "c-tag--dark"
+                   for c in classes(sidebar, "[data-badge=sentiment]")), "a priority colour class on sentiment"
+    assert_clean(sidebar)
+
+
+def test_negative_and_angry_differ(open_sidebar):
+    colours = {}
+    for sentiment in ("negative", "angry", "positive"):
+        sidebar = open_sidebar(fixture(tags=["ai_triaged"], comments=[triage_note(1, 1, ["D."], sentiment=sentiment)]))
+        colours[sentiment] = computed(sidebar, "[data-badge=sentiment]", "backgroundColor")
+    assert len(set(colours.values())) == 3, colours
+
+
+def test_details_line_holds_the_triage_id(open_sidebar):
+    sidebar = open_sidebar(TRIAGED)
+    assert sidebar.text("#details") == "Triage ID zbt-42-1"
+    small = float(computed(sidebar, "#details", "fontSize")[:-2])
+    body = float(computed(sidebar, "body", "fontSize")[:-2])
+    assert small < body
+    assert "zbt-42-1" not in sidebar.page.inner_text("#draft")
+    assert_clean(sidebar)
+
+
+ARTICLES = [
+    "Help Center articles:",
+    "- Refunds and double charges <https://example.zendesk.com/hc/en-us/articles/360001-Refunds>",
+    "- Invoices <https://help.example.com/hc/en-us/articles/360002>",
+    "- Click me <javascript:alert(document.domain)>",
+    "- Look-alike <https://example.zendesk.com.evil.test/hc/en-us/articles/1>",
+    "- Plain http <http://example.zendesk.com/hc/en-us/articles/3>",
+    "Suggested macro: Refund issued",
+]
+
+
+def test_cited_articles_are_links_and_unsafe_urls_text(open_sidebar):
+    fx = fixture(tags=["ai_triaged"], comments=[triage_note(1, 1, ["Hi Dana,\nwe refunded you.", "\n".join(ARTICLES)])])
+    fx["settings"]["help_center_host"] = "help.example.com"
+    sidebar = open_sidebar(fx)
+    links = sidebar.page.eval_on_selector_all(
+        "#articles a", "els => els.map(a => [a.textContent, a.getAttribute('href'), a.target, a.rel])")
+    assert links == [
+        ["Refunds and double charges", "https://example.zendesk.com/hc/en-us/articles/360001-Refunds",
+         "_blank", "noopener noreferrer"],
+        ["Invoices", "https://help.example.com/hc/en-us/articles/360002", "_blank", "noopener noreferrer"],
+    ]
+    unlinked = sidebar.page.eval_on_selector_all("#articles .unlinked", "els => els.map(e => e.textContent)")
+    assert unlinked == [
+        "Click me <javascript:alert(document.domain)>",
+        "Look-alike <https://example.zendesk.com.evil.test/hc/en-us/articles/1>",
+        "Plain http <http://example.zendesk.com/hc/en-us/articles/3>",
+    ]
+    assert sidebar.page.query_selector_all("a[href^='javascript'], a[href*='evil'], a[href^='http:']") == []
+    assert sidebar.text("#macro") == "Suggested macro: Refund issued"
+    assert sidebar.page.inner_text("#draft") == "Hi Dana,\nwe refunded you."
+    sidebar.page.click("#insert-draft")
+    sidebar.wait_for_invoke("ticket.editor.insert")
+    assert sidebar.invoked("ticket.editor.insert") == [["Hi Dana,<br>we refunded you."]], "articles are not draft"
+    assert_clean(sidebar)
+
+
+def test_without_the_help_center_setting_only_the_account_links(open_sidebar):
+    fx = fixture(subdomain="acme", tags=["ai_triaged"], comments=[triage_note(1, 1, ["Hi.", "\n".join([
+        "Help Center articles:",
+        "- Ours <https://acme.zendesk.com/hc/en-us/articles/1>",
+        "- Other account <https://example.zendesk.com/hc/en-us/articles/2>",
+        "- Custom host <https://help.example.com/hc/en-us/articles/3>",
+    ])])])
+    sidebar = open_sidebar(fx)
+    hrefs = sidebar.page.eval_on_selector_all("#articles a", "els => els.map(a => a.href)")
+    assert hrefs == ["https://acme.zendesk.com/hc/en-us/articles/1"]
+    assert len(sidebar.page.query_selector_all("#articles .unlinked")) == 2
+    assert sidebar.page.query_selector("#macro") is None
+    assert_clean(sidebar)
+
+
+def test_articles_in_german(open_sidebar):
+    fx = fixture(locale="de", tags=["ai_triaged"], comments=[triage_note(1, 1, ["Hallo.", "\n".join(ARTICLES[:2] + ARTICLES[-1:])])])
+    sidebar = open_sidebar(fx)
+    body = sidebar.page.inner_text("body")
+    assert "HELP-CENTER-ARTIKEL" in body.upper()
+    assert sidebar.text("#macro") == "Vorgeschlagenes Makro: Refund issued"
+    assert sidebar.text("#details") == "Triage-ID zbt-42-1"
     assert_clean(sidebar)
 
 
@@ -643,12 +890,18 @@ def test_locale_falls_back_to_language_then_english(open_sidebar, locale, insert
     assert_clean(sidebar)
 
 
-def test_german_failed_state(open_sidebar):
-    sidebar = open_sidebar(fixture(locale="de", tags=["ai_failed"]))
-    assert sidebar.text("#status") == (
-        "Triage fehlgeschlagen: von Hand triagieren oder einen Admin bitten, zdtriage retry --dead auszuführen"
-    )
-    assert sidebar.text("#status code") == "zdtriage retry --dead"
+@pytest.mark.parametrize(
+    ("locale", "when", "what"),
+    [("de", "Aufgegeben am 01.12.2026, 09:30.", "Triagieren Sie es von Hand."),
+     ("fr", "Abandonné le 1 déc. 2026, 09:30.", "Triez-le à la main."),
+     ("es", "Se rindió el 1 dic 2026, 9:30.", "Haga el triaje a mano.")],
+)
+def test_failed_state_in_other_languages(open_sidebar, locale, when, what):
+    sidebar = open_sidebar(fixture(locale=locale, tags=["ai_failed"], requests=FAILED_AUDITS))
+    sidebar.page.wait_for_selector("#failed-when")
+    assert sidebar.text("#failed-when").replace("\u202f", " ") == when
+    assert sidebar.text("#failed-what").startswith(what)
+    assert "zdtriage" not in failed_text(sidebar)
     assert_clean(sidebar)
 
 

@@ -110,6 +110,79 @@ def test_draft_to_html_under_node():
     assert html == "&lt;a href=&quot;x&quot;&gt;y&lt;/a&gt; &amp;amp; &#39;q&#39;<br>next"
 
 
+def test_article_links_only_to_the_account_under_node():
+    allowed = {"subdomain": "acme", "hosts": ["help.acme.com", ""]}
+    urls = {
+        "https://acme.zendesk.com/hc/en-us/articles/1-Refunds": "https://acme.zendesk.com/hc/en-us/articles/1-Refunds",
+        "https://ACME.zendesk.com/hc/de/articles/2": "https://acme.zendesk.com/hc/de/articles/2",
+        "https://help.acme.com/hc/en-us/articles/3": "https://help.acme.com/hc/en-us/articles/3",
+        "http://acme.zendesk.com/hc/en-us/articles/1": None,
+        "javascript:alert(1)": None,
+        "JavaScript://acme.zendesk.com/%0aalert(1)": None,
+        "data:text/html,<b>x</b>": None,
+        "https://other.zendesk.com/hc/en-us/articles/1": None,
+        "https://acme.zendesk.com.evil.example/hc/1": None,
+        "https://evil.example@acme.zendesk.com/hc/1": None,
+        "https://acme.zendesk.com@evil.example/hc/1": None,
+        "https://acme.zendesk.com:8443/hc/1": None,
+        "//acme.zendesk.com/hc/1": None,
+        "": None,
+    }
+    got = run_node([{"fn": "articleHref", "args": [u, allowed]} for u in urls]
+                   + [{"fn": "articleHref", "args": ["https://acme.zendesk.com/hc/1", {"subdomain": "", "hosts": []}]}])
+    assert dict(zip(urls, got)) == urls
+    assert got[-1] is None, "without a known subdomain or host nothing is a link"
+
+
+def test_articles_survive_zendesks_html_under_node():
+    """The same block as ZAF may hand it over: escaped brackets, URLs auto-linked, the lines as a list."""
+    footer = "\u2014 Draft by zendesk-batch-triage (triage-id zbt-5-1). Review before sending."
+    url = "https://acme.zendesk.com/hc/en-us/articles/1-Refunds"
+    as_paragraphs = (
+        '<div class="zd-comment"><p>AI triage \u2014 priority P2</p><p>Hi.</p>'
+        f'<p>Help Center articles:<br>- Refunds &amp; returns &lt;<a href="{url}" rel="noreferrer">{url}</a>&gt;<br>'
+        f"Suggested macro: Refund issued</p><p>{footer}</p></div>"
+    )
+    as_list = (
+        '<div class="zd-comment"><p>AI triage \u2014 priority P2</p><p>Hi.</p><p>Help Center articles:</p>'
+        f'<ul><li>Refunds &amp; returns &lt;<a href="{url}">{url}</a>&gt;</li></ul><p>{footer}</p></div>'
+    )
+    got = run_node([call(["ai_triaged"], [{"id": 2, "value": v, "isPublic": False, "author": BOT}])
+                    for v in (as_paragraphs, as_list)])
+    for model in got:
+        assert model["draft"] == "Hi."
+        assert model["articles"] == [{"title": "Refunds & returns", "url": url}]
+    assert [m["macro"] for m in got] == ["Refund issued", None]
+
+
+def tags_change(at: str, before: list[str], after: list[str]) -> dict:
+    """An audit as GET tickets/{id}/audits.json lists it, with a Change event on the tags."""
+    return {"id": 1, "created_at": at, "author_id": 9, "events": [
+        {"id": 2, "type": "Change", "field_name": "tags", "value": after, "previous_value": before}]}
+
+
+def test_failed_since_under_node():
+    created = {"id": 1, "created_at": "2026-11-01T08:00:00Z", "events": [
+        {"id": 2, "type": "Create", "field_name": "tags", "value": ["ai_failed"]}]}
+    got = run_node([
+        {"fn": "failedSince", "args": [[
+            created,
+            tags_change("2026-11-02T09:00:00Z", [], ["ai_failed"]),
+            tags_change("2026-11-03T09:00:00Z", ["ai_failed"], ["ai_failed", "vip"]),  # kept, not added
+            tags_change("2026-11-04T09:00:00Z", ["ai_failed"], []),
+            tags_change("2026-11-05T10:30:00Z", ["vip"], ["vip", "ai_failed"]),
+        ], "ai_"]},
+        {"fn": "failedSince", "args": [[created], "ai_"]},
+        {"fn": "failedSince", "args": [[tags_change("2026-11-05T10:30:00Z", "vip", "vip zbt_failed")], "zbt_"]},
+        {"fn": "failedSince", "args": [[tags_change("2026-11-05T10:30:00Z", [], ["ai_failed"])], "zbt_"]},
+        {"fn": "failedSince", "args": [None, "ai_"]},
+    ])
+    assert got[0] == "2026-11-05T10:30:00.000Z", "the latest time the tag was added"
+    assert got[1] is None, "a tag copied into a follow-up at creation does not say when triage failed"
+    assert got[2] == "2026-11-05T10:30:00.000Z"
+    assert got[3:] == [None, None]
+
+
 LAST_MS = int(datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)
 
 
