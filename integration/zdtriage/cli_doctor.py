@@ -80,9 +80,9 @@ def _fix(client: Any, seen: dict[str, Any], yes: bool, as_json: bool) -> list[di
     found = [t for t in seen["triggers"] or [] if dr.noisy(t, user_id)]
     if not found:
         return []
-    out = click.get_text_stream("stderr") if as_json else click.get_text_stream("stdout")
-    click.echo("# the triggers as they are now (PUT one back to undo):", file=out)
-    click.echo(json.dumps({"triggers": found}, indent=2, sort_keys=True), file=out)
+    # stdout holds the one JSON object with --json: the old definitions go to stderr then
+    click.echo("# the triggers as they are now (PUT one back to undo):", err=as_json)
+    click.echo(json.dumps({"triggers": found}, indent=2, sort_keys=True), err=as_json)
     changed = []
     condition = json.dumps(dr.exclusion(user_id))
     for trigger in found:
