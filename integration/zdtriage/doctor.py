@@ -69,7 +69,7 @@ def render(checks: Iterable[Check]) -> str:
 def check_user(user: Mapping[str, Any] | None, error: str | None, email: str) -> Check:
     """The token works and its user is an admin (the incremental exports and the triggers need one)."""
     if user is None:
-        return problem("credentials", f"Zendesk refused the API user {email}: {error}",
+        return problem("credentials", f"could not read the API user {email} (users/me): {error}",
                        "check zendesk.subdomain, zendesk.email and the token (zendesk.token_env / token_file)")
     role = user.get("role")
     if role != "admin":
