@@ -162,3 +162,14 @@ def test_resume_clears_an_account_hold_and_the_next_run_submits(zsim, asim, tmp_
     status = json.loads(invoke(cfg, "status", "--json").stdout)
     assert status["submit_held"] is None and status["tickets"]["queued"] == 0
     assert invoke(cfg, "resume").stdout.startswith("nothing was held")
+
+
+def test_right_after_install_with_zendesk_refusing_status_check_names_the_failing_stage(zsim, asim, tmp_path):
+    cfg = write_config(tmp_path, zsim, asim)
+    result = invoke(cfg, "run", "--once", env={"ZENDESK_API_TOKEN": "wrong"})
+    assert result.exit_code == 1
+    check = invoke(cfg, "status", "--check")
+    assert check.exit_code == 1 and check.stdout.startswith("unhealthy: ingest has failed on every run since it first ran")
+    assert "every stage succeeded" not in check.stdout and "wrong" not in check.stdout
+    body = json.loads(invoke(cfg, "status", "--check", "--json").stdout)
+    assert body["last_writeback_success"] is None  # the write-back stage ran, but wrote nothing
