@@ -172,7 +172,8 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None, *, m
                       id="prune", name="prune", next_run_time=first + timedelta(milliseconds=200 * len(stages)))
     # `zdtriage resume` (another process) asks for a submit now: looked for every minute
     scheduler.add_job(guarded("resume", lambda: _resume_check(ctx, scheduler), report, crashed), "interval",
-                      seconds=RESUME_CHECK_EVERY, id="resume", name="resume")
+                      seconds=RESUME_CHECK_EVERY, id="resume", name="resume",
+                      next_run_time=first + timedelta(seconds=RESUME_CHECK_EVERY))
     server = metrics.serve() if metrics is not None and ctx.config.metrics.port else None
     installed = _install_signals(stop)
     scheduler.start()
