@@ -10,6 +10,7 @@ import time
 import click
 
 from . import cli_tools, logs, pipeline, quality, reports, store
+from . import cli_doctor
 from .cli_common import UsageProblem, context, emit, load_config, open_state, setup_logging
 from .store import tickets as queue
 from .timeutil import iso, parse_time
@@ -109,6 +110,7 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
     if data["submit_held"]:
         held = data["submit_held"]
         lines.append(f"SUBMIT HELD since {held['since']} (next try {held['until']}): {held['reason']}")
+        lines.append(f"  {health.RESUME_HINT}")
     if data["budget_hold"]:
         hold = data["budget_hold"]
         ids = ", ".join(str(i) for i in hold["ticket_ids"])
@@ -283,6 +285,8 @@ def backfill(ctx: click.Context, since: str) -> None:
 
 for command in (cli_tools.config_group, cli_tools.evaluate, cli_tools.demo, cli_tools.sim):
     cli.add_command(command)
+cli.add_command(cli_doctor.doctor)
+cli.add_command(cli_doctor.resume)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import pipeline
+from .health import RESUME_HINT
 from .stages import ingest, poll, submit, writeback
 from .store import retention
 
@@ -81,8 +82,15 @@ def log_summary(summary: dict[str, Any]) -> None:
     per ticket given up on (``action`` dead) and for a budget hold (``action`` budget_hold)."""
     stage = str(summary.get("stage", "stage"))
     figures = {k: v for k, v in summary.items() if k not in NOT_FIGURES}
+    held = str(summary.get("held") or "")
+    waiting = str(summary.get("waiting") or "")
     if summary.get("error"):
         level, message = logging.WARNING, f"{stage} failed: {summary['error']}"
+        if held:  # the account was refused: say what clears the hold once the admin fixed the cause
+            message += f"; {held} ({RESUME_HINT})"
+    elif stage == "submit" and waiting.startswith("submitting held"):
+        # not idle: nothing is sent until the hold ends or `zdtriage resume` clears it
+        level, message = logging.INFO, f"{stage}: {waiting} ({RESUME_HINT})"
     elif summary.get("alerts"):
         level, message = logging.WARNING, f"{stage}: {'; '.join(summary['alerts'])}"
     elif did_something(summary):
@@ -162,6 +170,10 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None, *, m
     # retention runs after the stages, on the same single worker, so its deletes never race their writes
     scheduler.add_job(guarded("prune", lambda: prune(ctx), report, crashed), "interval", seconds=PRUNE_EVERY,
                       id="prune", name="prune", next_run_time=first + timedelta(milliseconds=200 * len(stages)))
+    # `zdtriage resume` (another process) asks for a submit now: looked for every minute
+    scheduler.add_job(guarded("resume", lambda: _resume_check(ctx, scheduler), report, crashed), "interval",
+                      seconds=RESUME_CHECK_EVERY, id="resume", name="resume",
+                      next_run_time=first + timedelta(seconds=RESUME_CHECK_EVERY))
     server = metrics.serve() if metrics is not None and ctx.config.metrics.port else None
     installed = _install_signals(stop)
     scheduler.start()
@@ -181,6 +193,20 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None, *, m
         for sig, previous in installed:
             signal.signal(sig, previous)
         log.info("stopped", extra={"action": "stopped"})
+
+
+RESUME_CHECK_EVERY = 60.0
+
+
+def _resume_check(ctx: pipeline.Context, scheduler: BackgroundScheduler) -> dict[str, Any]:
+    """Run submit at once when `zdtriage resume` asked for it since the last look."""
+    from .stages.common import take_resume
+
+    if not take_resume(ctx):
+        return {"stage": "resume"}
+    scheduler.modify_job("submit", next_run_time=datetime.now(timezone.utc))
+    log.info("resume asked for: submitting now", extra={"action": "resume"})
+    return {"stage": "resume", "resumed": 1}
 
 
 def prune(ctx: pipeline.Context) -> dict[str, Any]:

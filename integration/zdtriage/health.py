@@ -53,8 +53,9 @@ def started(db: sqlite_utils.Database, stage: str, now: float) -> None:
     store.set_sync(db, HEARTBEAT + stage, json.dumps(beat))
 
 
-def finished(db: sqlite_utils.Database, stage: str, now: float, *, error: str | None) -> None:
-    """Record how a run of ``stage`` ended: a success, or ``error`` (kept, with its time, until the next one)."""
+def finished(db: sqlite_utils.Database, stage: str, now: float, *, error: str | None, worked: bool = False) -> None:
+    """Record how a run of ``stage`` ended: a success, or ``error`` (kept, with its time, until the next one);
+    ``worked``: the run wrote or confirmed something (``last_work``, see :func:`worked`)."""
     beat = heartbeat(db, stage)
     beat.setdefault("first_start", now)
     beat["last_end"] = now
@@ -62,7 +63,18 @@ def finished(db: sqlite_utils.Database, stage: str, now: float, *, error: str | 
         beat["last_error"] = {"at": now, "message": str(error)[:500]}
     else:
         beat["last_success"] = now
+    if worked:
+        beat["last_work"] = now
     store.set_sync(db, HEARTBEAT + stage, json.dumps(beat))
+
+
+def worked(stage: str, summary: Mapping[str, Any]) -> bool:
+    """Whether a run wrote or confirmed something: for write-back, a job sent or a write confirmed. A run
+    with nothing to do succeeds too, but "last write-back" must not count it."""
+    if stage != "writeback":
+        return False
+    results = summary.get("results") or {}
+    return bool(summary.get("jobs_sent")) or bool(results.get("written"))
 
 
 def period(config: Config, stage: str) -> float:
@@ -99,17 +111,22 @@ def check(db: sqlite_utils.Database, config: Config, now: float) -> Verdict:
     if problems:
         more = f" (and {len(problems) - 1} more problem(s): see zdtriage status)" if len(problems) > 1 else ""
         return Verdict(False, problems[0] + more, tuple(problems), beats)
-    written = beats.get("writeback", {}).get("last_success")
-    reason = (f"every stage succeeded within its period; last write-back {_ago(now, written)}" if written
-              else "every stage succeeded within its period")
+    written = beats.get("writeback", {}).get("last_work")
+    waiting = [stage for stage in STAGES if not beats.get(stage, {}).get("last_success")]
+    reason = ("every stage succeeded within its period" if not waiting
+              else f"no problem yet; {', '.join(waiting)} not run with success yet")
+    reason += f"; last write-back {_ago(now, written)}" if written else "; nothing written back yet"
     return Verdict(True, reason, (), beats)
+
+
+RESUME_HINT = "`zdtriage resume` tries again at once after the cause is fixed"
 
 
 def _held(db: sqlite_utils.Database) -> list[str]:
     hold = store.loads(store.get_sync(db, "hold:submit"), None)
     if not hold:
         return []
-    return [f"submitting held since {_when(float(hold['since']))}: {hold['reason']}"]
+    return [f"submitting held since {_when(float(hold['since']))}: {hold['reason']} ({RESUME_HINT})"]
 
 
 def _stale(beats: Mapping[str, dict[str, Any]], config: Config, now: float) -> list[str]:
@@ -127,13 +144,18 @@ def _stale(beats: Mapping[str, dict[str, Any]], config: Config, now: float) -> l
             continue
         since = beat.get("last_success") or beat["first_start"]
         quiet, limit = now - since, stale_after(config, stage)
+        error = beat.get("last_error")
+        if not beat.get("last_success") and error:
+            # every run since the first one failed: named at once, even within the stage's grace
+            found.append((max(quiet / limit, 1.0), f"{stage} has failed on every run since it first ran "
+                                                   f"{_ago(now, since)}: {error['message']}"))
+            continue
         if quiet <= limit:
             continue
         if beat.get("last_success"):
             line = f"{stage} has not succeeded for {_span(quiet)} (period {_span(period(config, stage))})"
         else:
             line = f"{stage} has not succeeded since it first ran {_ago(now, since)} (period {_span(period(config, stage))})"
-        error = beat.get("last_error")
         if error and error["at"] >= since:
             line += f": {error['message']}"
         found.append((quiet / limit, line))
@@ -182,7 +204,8 @@ def healthz(db: sqlite_utils.Database | None, config: Config, now: float, *, mis
         "reason": verdict.reason,
         "problems": list(verdict.problems),
         "checked_at": iso(now),
-        "last_writeback_success": stages.get("writeback", {}).get("last_success"),
+        # the last write-back run that wrote or confirmed something (a run with nothing to do is no write-back)
+        "last_writeback_success": stamp(verdict.stages.get("writeback", {}).get("last_work")),
         "stages": stages,
     }
 

@@ -53,7 +53,7 @@ def run_stage(ctx: Context, name: str, fn: Callable[[], dict[str, Any]]) -> dict
         raise
     summary.setdefault("stage", name)
     summary["seconds"] = round(max(ctx.timer() - began, 0.0), 3)
-    health.finished(ctx.db, name, ctx.now(), error=summary.get("error"))
+    health.finished(ctx.db, name, ctx.now(), error=summary.get("error"), worked=health.worked(name, summary))
     dead = health.dead_since(ctx.db, before)
     if dead:
         summary["dead_tickets"] = dead

@@ -32,7 +32,7 @@ def beat_all(db, at, *, skip=()):
     for stage in health.STAGES:
         if stage not in skip:
             health.started(db, stage, at - 1)
-            health.finished(db, stage, at, error=None)
+            health.finished(db, stage, at, error=None, worked=stage == "writeback")
 
 
 def test_a_heartbeat_keeps_start_success_and_the_last_error_with_its_message(db):
@@ -83,7 +83,7 @@ def test_a_stage_that_never_succeeded_is_measured_from_its_first_start(db, cfg):
     for stage in ("ingest", "poll", "writeback"):
         health.finished(db, stage, NOW + 300, error=None)
     line = health.check(db, cfg, NOW + 300).line()
-    assert line == ("unhealthy: submit has not succeeded since it first ran 20 min ago (period 1 min): "
+    assert line == ("unhealthy: submit has failed on every run since it first ran 20 min ago: "
                     "Anthropic answered 401: invalid x-api-key")
 
 
@@ -116,7 +116,8 @@ def test_the_account_hold_comes_first(db, cfg):
     store.set_sync(db, "hold:submit", json.dumps({"since": NOW - 3600, "until": NOW + 300, "reason": reason}))
     verdict = health.check(db, cfg, NOW + 30)
     assert not verdict.healthy
-    assert verdict.line() == f"unhealthy: submitting held since 2026-09-21 13:13 UTC: {reason}"
+    assert verdict.line() == (f"unhealthy: submitting held since 2026-09-21 13:13 UTC: {reason} "
+                              "(`zdtriage resume` tries again at once after the cause is fixed)")
 
 
 def _batch(db, local, batch_id, created, *, ended=None):
@@ -195,3 +196,37 @@ def test_stages_not_reached_yet_are_fine_until_their_limit_then_named(db, cfg):
     verdict = health.check(db, cfg, NOW + 700)
     assert not verdict.healthy and len(verdict.problems) == 3
     assert verdict.problems[0] == "submit has never run; the first stage started 12 min ago"
+
+
+def test_stages_failing_on_every_run_since_the_start_are_named_at_once_within_their_grace(db, cfg):
+    # right after install, every Zendesk call fails: never "every stage succeeded" (issue 20 item 3)
+    for stage in health.STAGES:
+        health.started(db, stage, NOW)
+        health.finished(db, stage, NOW + 1, error="cannot reach Zendesk: ConnectionError")
+    verdict = health.check(db, cfg, NOW + 5)
+    assert not verdict.healthy and len(verdict.problems) == 4
+    assert {p.split(" ")[0] for p in verdict.problems} == set(health.STAGES)
+    assert all("has failed on every run since it first ran" in p for p in verdict.problems)
+    assert verdict.reason.endswith("cannot reach Zendesk: ConnectionError (and 3 more problem(s): see zdtriage status)")
+
+
+def test_last_write_back_counts_only_a_run_that_wrote_or_confirmed_something(db, cfg):
+    beat_all(db, NOW - 600)  # the write-back of 10 min ago sent a job
+    health.started(db, "writeback", NOW - 60)
+    health.finished(db, "writeback", NOW - 60, error=None, worked=False)  # nothing to do
+    verdict = health.check(db, cfg, NOW)
+    assert verdict.line() == "healthy: every stage succeeded within its period; last write-back 10 min ago"
+    assert health.healthz(db, cfg, NOW)["last_writeback_success"] == iso(NOW - 600)
+    assert health.worked("writeback", {"jobs_sent": 0, "results": {"written": 2}})
+    assert health.worked("writeback", {"jobs_sent": 1, "results": {}})
+    assert not health.worked("writeback", {"jobs_sent": 0, "results": {"stale": 3, "resend": 1}})
+    assert not health.worked("poll", {"results": {"written": 1}})
+
+
+def test_a_fresh_service_that_wrote_nothing_says_so(db, cfg):
+    for stage in health.STAGES:
+        health.started(db, stage, NOW)
+        health.finished(db, stage, NOW + 1, error=None)
+    assert health.check(db, cfg, NOW + 5).line() == (
+        "healthy: every stage succeeded within its period; nothing written back yet")
+    assert health.healthz(db, cfg, NOW + 5)["last_writeback_success"] is None

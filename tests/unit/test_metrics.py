@@ -60,7 +60,7 @@ def fill(db):
                           "cost_usd": 0.25, "request_count": 3})
     for stage in health.STAGES:
         health.started(db, stage, NOW - 30)
-        health.finished(db, stage, NOW - 29, error=None)
+        health.finished(db, stage, NOW - 29, error=None, worked=stage == "writeback")
     health.finished(db, "poll", NOW - 10, error="Anthropic answered 529")
 
 

@@ -301,6 +301,9 @@ class AnthropicSim(SimServer):
         body = request.json() or {}
         if not isinstance(body, dict) or not body.get("model") or not body.get("messages"):
             return self._error(400, "invalid_request_error", "model and messages are required")
+        if stand_in.resolve_model(str(body["model"])) is None:
+            # an unknown model is refused as on every /v1/messages call (error-404-not-found-model.json)
+            return self._error(404, "not_found_error", f"model: {body['model']}")
         info = stand_in.read_prompt(body, str(body["model"]))
         schema = stand_in.output_schema(body)
         extra = stand_in.schema_tokens(schema) if schema is not None else 0

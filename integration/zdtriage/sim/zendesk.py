@@ -31,6 +31,7 @@ from urllib.parse import quote, urlencode
 
 from zdtriage.sim import zendesk_shapes as shapes
 from zdtriage.sim.server import Clock, Handler, Request, Response, SimServer
+from zdtriage.sim.zendesk_admin import ZendeskAdmin
 from zdtriage.sim.zendesk_inspect import ZendeskInspection
 from zdtriage.sim.zendesk_store import BOT_USER_ID, MAX_BULK, ApiError, Store, comments_of
 
@@ -64,7 +65,7 @@ class _Window:
         return max(0, (self.limit or 0) - self.count)
 
 
-class ZendeskSim(ZendeskInspection, SimServer):
+class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
     """The Zendesk Support API simulator; see the module docstring and ``ZendeskInspection``.
 
     ``email`` / ``token``: the only accepted credentials (Basic ``email/token:TOKEN`` or
@@ -128,6 +129,7 @@ class ZendeskSim(ZendeskInspection, SimServer):
     # -- routes -----------------------------------------------------------------------------
     def _register_routes(self) -> None:
         api = self._api
+        self._register_admin_routes()  # first: its users/me carries the role (zendesk_admin)
         # Specific paths before "{id}" patterns: the route table matches in order.
         self.route("GET", "/api/v2/incremental/tickets/cursor.json", api(self._export_cursor))
         self.route("GET", "/api/v2/incremental/ticket_events.json", api(self._export_events))

@@ -90,6 +90,32 @@ def release_hold(ctx: Context) -> None:
         record_problem(ctx, "submit", None)
 
 
+RESUME = "resume:requested"
+
+
+def resume(ctx: Context) -> dict[str, Any] | None:
+    """``zdtriage resume``: the admin fixed what the account was refused for. Clears the hold (and its
+    growing back-off) so the next submit check tries at once, and asks a running daemon to submit now (it
+    looks every minute: :func:`take_resume`). Returns the hold that was cleared (``since``, ``until``,
+    ``reason``), or None when nothing was held."""
+    value = store.loads(store.get_sync(ctx.db, "hold:submit"), None)
+    if not value:
+        return None
+    with ctx.db.atomic():
+        release_hold(ctx)
+        store.set_sync(ctx.db, RESUME, str(ctx.now()))
+        store.log_event(ctx.db, ctx.now(), "resume", detail=str(value.get("reason") or ""))
+    return value
+
+
+def take_resume(ctx: Context) -> bool:
+    """Whether ``zdtriage resume`` asked for a submit since the last call (the request is consumed)."""
+    if store.get_sync(ctx.db, RESUME) is None:
+        return False
+    store.set_sync(ctx.db, RESUME, None)
+    return True
+
+
 def bot_user_id(ctx: Context) -> int | None:
     """The Zendesk user the service writes as (``users/me``), read once and kept: only an internal comment
     by this user can be our note (a customer can paste our footer into a reply)."""
