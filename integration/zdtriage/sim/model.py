@@ -233,7 +233,8 @@ _SUBJECT = re.compile(
 
 
 # an agent block ends where the customer's side speaks again: the requester or another end user (a CC)
-_AGENT_BLOCK = re.compile(r"^\[agent\][^\n]*\n.*?(?=^\[customer\]|^\[end-user\]|^</ticket>|\Z)", re.MULTILINE | re.DOTALL)
+_AGENT_BLOCK = re.compile(r"^\[agent\][^\n]*\n.*?(?=^\[customer\]|^\[end-user\]|^</ticket>|\Z)",
+                          re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,11 +154,14 @@ def learn_roles(ctx: Context, calls: int = ROLE_CALLS_PER_RUN) -> int:
     return len(ids)
 
 
+_TRIAGE_ID = re.compile(r"triage-id zbt-\d+-\d+")
+
+
 def _our_note(ctx: Context, ticket_id: int, comments: list[dict[str, Any]]) -> str | None:
     """The triage id of our note for this very ticket among its comments, if there is one."""
     bot = bot_user_id(ctx)
     for c in comments:
         if prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"], bot_user_id=bot,
                               ticket_id=ticket_id):
-            return "triage-id " + c["body"].strip().splitlines()[-1].split("triage-id ")[-1].split(")")[0]
+            return _TRIAGE_ID.findall(c["body"])[-1]  # the footer, its last line, names it
     return None

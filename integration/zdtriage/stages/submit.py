@@ -212,8 +212,8 @@ def _messages(ctx: Context, row: dict[str, Any]) -> list[prompt.Message]:
     if not comments:
         return [prompt.Message("customer", row["description"] or "")]
     roles = users.roles_of(ctx.db, [c["author_id"] for c in comments])  # read by ingest (users/show_many)
-    return [prompt.Message(prompt.author_label(c["author_id"], row["requester_id"], roles.get(c["author_id"])), c["body"])
-            for c in comments]
+    return [prompt.Message(prompt.author_label(c["author_id"], row["requester_id"], roles.get(c["author_id"])),
+                           c["body"]) for c in comments]
 
 
 def build_request(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:

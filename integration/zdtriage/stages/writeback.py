@@ -117,7 +117,8 @@ def _landed(ctx: Context, row: dict[str, Any], intent: Intent, ticket: dict[str,
         return False
     if ctx.config.writeback.mode == "tags":  # no note to look for: this triage's tags are the proof
         # unless they may have been copied in (a follow-up): adding the same tags again is harmless
-        return not inherited and set(prompt.triage_tags(json.loads(row["answer"]), ctx.config.triage)) <= set(ticket["tags"])
+        return not inherited and set(prompt.triage_tags(json.loads(row["answer"]), ctx.config.triage)) <= set(
+            ticket["tags"])
     # a re-triage already carries the marker from the first note: look for this triage's note
     bot = bot_user_id(ctx)
     return any(prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"], bot_user_id=bot,
