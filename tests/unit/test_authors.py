@@ -38,3 +38,18 @@ def test_a_customer_cannot_fake_an_end_user_or_agent_label_line():
 ])
 def test_followup_of_reads_via_source(via, origin):
     assert zd.followup_of({"id": 8, "via": via}) == origin
+
+
+def test_a_follow_ups_inherited_value_tags_that_its_answer_does_not_repeat_are_stale():
+    from zdtriage.config import parse
+
+    triage = parse({"zendesk": {"subdomain": "a", "email": "a@b.c"}},
+                   {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}).triage
+    inherited = ["vip", "ai_priority_p1", "ai_category_technical", "ai_sentiment_angry", "ai_lang_de",
+                 "ai_confidence_low", "ai_failed", "ai_triaged"]
+    answer = {"priority": "P3", "category": "billing", "sentiment": "neutral", "language": "de", "confidence": 0.9,
+              "draft": "x"}
+    new = prompt.triage_tags(answer, triage)
+    assert prompt.stale_tags(inherited, new, triage) == sorted(
+        ["ai_priority_p1", "ai_category_technical", "ai_sentiment_angry", "ai_confidence_low", "ai_failed"])
+    assert "ai_triaged" in new  # the marker is written again: on this ticket it is now backed by its own note
