@@ -22,11 +22,12 @@ CHARS_PER_TOKEN = 4.0  # rough for English; the cost issue calibrates it from re
 NOTE_FOOTER = "— Draft by zendesk-batch-triage"
 NOTE_HEADER = "AI triage — "
 MAX_SUBJECT_CHARS = 500
-AUTHORS = ("customer", "agent")
+# the requester, someone else on the customer's side (a CC'd colleague), and staff (DESIGN §7 "Comment authors")
+AUTHORS = ("customer", "end-user", "agent")
 # "< /ticket >" is not markup, but a model could still read it as the end of our data block
 _BLOCK_TAG = re.compile(r"<\s*/?\s*ticket\s*>", re.IGNORECASE)
 # a line that looks like one of our author labels would let a customer fake an agent's message
-_AUTHOR_LINE = re.compile(r"^[ \t]*\[(customer|agent)\][ \t]*$", re.IGNORECASE | re.MULTILINE)
+_AUTHOR_LINE = re.compile(r"^[ \t]*\[(customer|end-user|agent)\][ \t]*$", re.IGNORECASE | re.MULTILINE)
 _FOOTER = re.compile(re.escape(NOTE_FOOTER) + r" \(triage-id zbt-(\d{1,30})-(\d{1,6})\)\. Review before sending\.")
 
 
@@ -51,8 +52,20 @@ def estimate_tokens(chars: int) -> int:
 
 @dataclass(frozen=True)
 class Message:
-    author: str  # "customer" or "agent"
+    author: str  # "customer" (the requester), "end-user" (another end user) or "agent"
     body: str
+
+
+STAFF_ROLES = ("agent", "admin")
+
+
+def author_label(author_id: Any, requester_id: Any, role: str | None) -> str:
+    """How a message is labelled, from its author's Zendesk role: the requester is the customer, an agent or
+    admin is staff, and anyone else (another end user, or a role we do not know) is on the customer's side:
+    a customer is never presented as staff."""
+    if author_id is not None and author_id == requester_id:
+        return "customer"
+    return "agent" if role in STAFF_ROLES else "end-user"
 
 
 def _label(author: Any) -> str:

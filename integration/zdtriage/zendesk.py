@@ -157,7 +157,17 @@ def _ticket_dict(ticket: Any) -> dict[str, Any]:
         "type": data.get("type"),
         "custom_fields": list(data.get("custom_fields") or []),
         **{key: data.get(key) for key in ("brand_id", "group_id", "ticket_form_id", "custom_status_id")},
+        "via": data.get("via") if isinstance(data.get("via"), dict) else None,
     }
+
+
+def followup_of(ticket: dict[str, Any]) -> int | None:
+    """The closed ticket a follow-up was created from (``via.source.rel == "follow_up"``), else None."""
+    source = (ticket.get("via") or {}).get("source")
+    if not isinstance(source, dict) or source.get("rel") != "follow_up":
+        return None
+    origin = (source.get("from") or {}).get("ticket_id") if isinstance(source.get("from"), dict) else None
+    return origin if isinstance(origin, int) and not isinstance(origin, bool) else None
 
 
 def _get_page(client: Zenpy, endpoint: Any, api: Any = None) -> dict[str, Any]:
@@ -293,6 +303,21 @@ def fetch_me(client: Zenpy) -> int:
     if user_id is None:
         raise ZendeskError("Zendesk did not say who the API user is (users/me has no id)")
     return int(user_id)
+
+
+USER_ROLES = ("end-user", "agent", "admin")
+
+
+def fetch_user_roles(client: Zenpy, ids: list[int]) -> dict[int, str]:
+    """The ``role`` of up to 100 users in one ``users/show_many`` call: ``end-user``, ``agent`` or ``admin``
+    (any other value, or a user Zendesk leaves out, is absent: the caller treats it as customer-side)."""
+    if len(ids) > UPDATE_MANY_LIMIT:
+        raise ValueError(f"show_many takes at most {UPDATE_MANY_LIMIT} ids")
+    if not ids:
+        return {}
+    page = _get_page(client, client.users.endpoint(ids=list(ids)), api=client.users)
+    return {int(u["id"]): u["role"] for u in page.get("users") or []
+            if isinstance(u, dict) and isinstance(u.get("id"), int) and u.get("role") in USER_ROLES}
 
 
 def fetch_tickets(client: Zenpy, ids: list[int]) -> list[dict[str, Any]]:

@@ -201,6 +201,7 @@ def test_fetch_tickets_show_many(replay: vcr.VCR, client: Any) -> None:
         "generated_timestamp": None,  # show_many does not carry it (only the export does)
         "priority": None, "type": None, "custom_fields": [], "brand_id": 6090590390554, "group_id": None,
         "ticket_form_id": 6090606885786, "custom_status_id": 6090592372762,
+        "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},  # as recorded
     }]
 
 

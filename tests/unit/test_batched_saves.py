@@ -30,9 +30,11 @@ def ticket(id_, **kw):
 
 def test_new_rows_get_the_column_defaults(ctx):
     ingest.save_tickets(ctx, [ticket(1), ticket(2, tags=["ai_triaged"])])
-    queued, skipped = queue.get(ctx.db, 1), queue.get(ctx.db, 2)
+    queued, marked = queue.get(ctx.db, 1), queue.get(ctx.db, 2)
     assert (queued["state"], queued["triage_n"], queued["attempts"], queued["cost_usd"]) == ("queued", 1, 0, 0.0)
-    assert skipped["state"] == "skipped" and skipped["triage_n"] == 1
+    assert queued["marker_inherited"] == 0
+    # a marker alone proves nothing: its comments are read (needs_read) before it is sent or skipped
+    assert (marked["state"], marked["triage_n"], marked["marker_inherited"], marked["needs_read"]) == ("queued", 1, 1, 1)
 
 
 def test_the_same_ticket_twice_in_a_page_is_new_once_and_its_last_version_wins(ctx):

@@ -226,7 +226,7 @@ def test_a_pruned_ticket_that_changes_again_is_skipped_by_its_marker_not_triaged
     clock.advance(120)
     drive(ctx, clock, rounds=4)
     row = queue.get(ctx.db, written[0])
-    assert row["state"] == "skipped" and row["last_error"] == f"already carries {prompt.marker_tag(cfg.triage)}"
+    assert row["state"] == "skipped" and row["last_error"] == f"already holds our note (triage-id zbt-{written[0]}-1)"
     notes = [c for c in zsim.ticket(written[0])["comments"] if prompt.NOTE_FOOTER in (c["body"] or "")]
     assert len(notes) == 1
     assert asim.requests_seen() == len(written) + queue.counts(ctx.db)["dead"]  # nothing was asked twice

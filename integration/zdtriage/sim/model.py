@@ -232,7 +232,9 @@ _SUBJECT = re.compile(
 )
 
 
-_AGENT_BLOCK = re.compile(r"^\[agent\][^\n]*\n.*?(?=^\[customer\]|^</ticket>|\Z)", re.MULTILINE | re.DOTALL)
+# an agent block ends where the customer's side speaks again: the requester or another end user (a CC)
+_AGENT_BLOCK = re.compile(r"^\[agent\][^\n]*\n.*?(?=^\[customer\]|^\[end-user\]|^</ticket>|\Z)",
+                          re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,6 +138,7 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         self.route("GET", "/api/v2/tickets/{id}/comments.json", api(self._comments))
         self.route("GET", "/api/v2/tickets/{id}/audits.json", api(self._audits))
         self.route("GET", "/api/v2/users/me.json", api(self._me))
+        self.route("GET", "/api/v2/users/show_many.json", api(self._users_show_many))
         for method in ("GET", "PUT", "POST", "DELETE"):
             self.route(method, "/api/v2/tickets/{id}/tags.json", api(self._tags))
         self.route("GET", "/api/v2/tickets/{id}.json", api(self._show_ticket))
@@ -438,6 +439,19 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
 
     def _me(self, request: Request) -> Response:
         return Response(200, {"user": shapes.user_json(BOT_USER_ID, self.email, self._base(request), self.clock())})
+
+    def _users_show_many(self, request: Request) -> Response:
+        # Zendesk Users API "Show Many Users": at most 100 ids; ids it does not know are left out
+        ids = [part.strip() for part in (request.arg("ids") or "").split(",") if part.strip()]
+        if len(ids) > MAX_BULK:
+            raise ApiError(400, shapes.too_many_values("ids", MAX_BULK))
+        base, now, found = self._base(request), self.clock(), []
+        for raw in ids:
+            role = self.store.roles.get(int(raw)) if raw.isdigit() else None
+            if role is not None:
+                email = self.email if int(raw) == BOT_USER_ID else f"user{raw}@example.com"
+                found.append(shapes.user_json(int(raw), email, base, now, role=role, name=f"User {raw}"))
+        return Response(200, {"users": found, "next_page": None, "previous_page": None, "count": len(found)})
 
     @staticmethod
     def _comment_cursor(index: int) -> str:

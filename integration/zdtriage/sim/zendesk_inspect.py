@@ -8,7 +8,8 @@ tests, the demo and the benchmarks use; the same operations are served over HTTP
 |---|---|
 | ``POST /_sim/seed {"n", "seed", "history"}`` | ``seed(n, seed, history=False)`` |
 | ``POST /_sim/tickets {fields}`` | ``add_ticket(**fields)`` |
-| ``POST /_sim/tickets/{id}/reply {"body"}`` | ``add_customer_reply(id, body)`` |
+| ``POST /_sim/tickets/{id}/reply {"body", "author_id"}`` | ``add_customer_reply(id, body, author_id=None)`` |
+| ``POST /_sim/tickets/{id}/merge {"into", "public"}`` | ``merge(id, into, public=True)`` |
 | ``GET /_sim/tickets`` | ``snapshot()`` |
 | ``GET /_sim/calls`` | ``call_counts()`` |
 | ``GET /_sim/stats`` | ``stats()`` |
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from zdtriage.sim import corpus
 from zdtriage.sim import zendesk_shapes as shapes
 from zdtriage.sim.server import Handler, Request, Response
-from zdtriage.sim.zendesk_store import AGENT_IDS, BOT_USER_ID, Store, Ticket, comments_of
+from zdtriage.sim.zendesk_store import AGENT_IDS, BOT_USER_ID, ApiError, Store, Ticket, comments_of
 
 
 @contextlib.contextmanager
@@ -72,6 +73,7 @@ class ZendeskInspection:
         self.route("POST", "/_sim/tickets", self._sim_add_ticket)
         self.route("GET", "/_sim/tickets", self._sim_tickets)
         self.route("POST", "/_sim/tickets/{id}/reply", self._sim_reply)
+        self.route("POST", "/_sim/tickets/{id}/merge", self._sim_merge)
         self.route("GET", "/_sim/calls", lambda r: Response(200, {"calls": self.call_counts()}))
         self.route("GET", "/_sim/stats", lambda r: Response(200, self.stats()))
         self.route("PUT", "/_sim/faults", self._sim_faults)
@@ -90,9 +92,21 @@ class ZendeskInspection:
     def _sim_reply(self, request: Request) -> Response:
         body = request.json() or {}
         try:
-            return Response(201, {"ticket": self.add_customer_reply(int(request.params["id"]), str(body.get("body", "")))})
+            author = body.get("author_id")
+            return Response(201, {"ticket": self.add_customer_reply(int(request.params["id"]), str(body.get("body", "")),
+                                                                    author_id=int(author) if author else None)})
         except KeyError:
             return Response(404, shapes.NOT_FOUND)
+
+    def _sim_merge(self, request: Request) -> Response:
+        body = request.json() or {}
+        try:
+            self.merge(int(request.params["id"]), int(body["into"]), public=bool(body.get("public", True)))
+        except KeyError:
+            return Response(404, shapes.NOT_FOUND)
+        except ApiError as exc:
+            return Response(exc.status, exc.body)
+        return Response(200, {"ticket": self.ticket(int(body["into"]))})
 
     def _sim_bulk_update(self, request: Request) -> Response:
         body = request.json() or {}
@@ -157,7 +171,8 @@ class ZendeskInspection:
         Fields: ``subject``, ``description`` (the first, public comment), ``status``, ``tags``,
         ``priority``, ``type``, ``created_at`` (epoch; default now, so it is exported only after
         ``export_exclude_recent_seconds``), ``custom_fields`` ({id: value} or [{id, value}]),
-        ``comments`` ([{body, public, author: "customer"|"agent"|user id, created_at}])."""
+        ``comments`` ([{body, public, author: "customer"|"agent"|"cc"|user id, created_at}]): ``cc`` is an end
+        user copied on the ticket (a new one, added to its CCs), ``customer`` the requester."""
         with self.lock:
             now = self._now()
             created = int(fields.get("created_at") or now)
@@ -165,9 +180,13 @@ class ZendeskInspection:
             if isinstance(custom, list):
                 custom = {int(item["id"]): item.get("value") for item in custom}
             thread: list[tuple[str, bool, int | None, int]] = []
+            ccs: list[int] = []
             for k, c in enumerate(fields.get("comments") or []):
                 author = c.get("author", "customer")
-                author_id = None if author == "customer" else (AGENT_IDS[0] if author == "agent" else int(author))
+                if author == "cc":
+                    ccs.append(self.store.new_end_user())
+                author_id = (None if author == "customer" else AGENT_IDS[0] if author == "agent"
+                             else ccs[-1] if author == "cc" else int(author))
                 at = int(c.get("created_at") or created + k + 1)
                 thread.append((str(c["body"]), bool(c.get("public", True)), author_id, at))
             t = self.store.create_ticket(
@@ -180,15 +199,30 @@ class ZendeskInspection:
                 tags=fields.get("tags") or [],
                 custom_fields={int(k): v for k, v in custom.items()},
                 thread=thread,
+                cc_ids=tuple(ccs),
             )
             return self._snapshot_one(t)
 
-    def add_customer_reply(self, ticket_id: int, body: str) -> dict[str, Any]:
-        """A public comment by the requester (bumps updated_at / generated_timestamp). A reply to
-        a closed ticket creates a follow-up ticket, as Zendesk does; that ticket is returned."""
+    def add_customer_reply(self, ticket_id: int, body: str, author_id: int | None = None) -> dict[str, Any]:
+        """A public comment by the requester, or by ``author_id`` (an end user copied on it), bumping
+        updated_at / generated_timestamp. A reply to a closed ticket creates a follow-up ticket with the
+        closed ticket's tags, as Zendesk does; that ticket is returned."""
         with self.lock:
             t = self.store.tickets[int(ticket_id)]
-            return self._snapshot_one(self.store.customer_reply(t, body, self._now()))
+            return self._snapshot_one(self.store.customer_reply(t, body, self._now(), author_id=author_id))
+
+    def merge(self, source_id: int, target_id: int, *, public: bool = True, author_id: int = AGENT_IDS[0]) -> None:
+        """An agent merges ticket ``source_id`` into ``target_id`` in Zendesk (``Store.merge``): the source is
+        closed with a comment, the target gets a comment (``public``: the requester can see it)."""
+        with self.lock:
+            store = self.store
+            store.merge(store.get(source_id), store.get(target_id), author_id, self._now(), target_public=public)
+
+    def close(self, ticket_id: int) -> None:
+        """An agent (or the automation that closes solved tickets after some days) closes the ticket."""
+        with self.lock:
+            self.store.update(self.store.get(ticket_id), {"status": "closed"}, AGENT_IDS[0], self._now(),
+                              channel="web", api=False)
 
     def bulk_update(self, ids: list[int], changes: dict[str, Any], at: int | None = None,
                     author_id: int = AGENT_IDS[0]) -> list[int]:
@@ -248,6 +282,8 @@ class ZendeskInspection:
             "updated_at": shapes.iso(t.updated_at),
             "generated_timestamp": t.gts,
             "followup_ids": list(t.followup_ids),
+            "followup_source": t.followup_source,
+            "cc_ids": list(t.cc_ids),
             "comments": [
                 {"id": c.id, "body": c.body, "public": c.public, "author_id": c.author_id, "created_at": shapes.iso(c.created_at)}
                 for c in comments_of(t)

@@ -93,6 +93,12 @@ def via(channel: str) -> dict[str, Any]:
     return {"channel": channel, "source": dict(VIA_EMPTY_SOURCE)}
 
 
+def followup_via(t: Ticket) -> dict[str, Any]:
+    # Zendesk "Via object reference": a follow-up names the closed ticket in source.from.ticket_id with
+    # rel "follow_up" (the same shape is asserted on real exports by public clients, e.g. airbyte's tests)
+    return {"channel": t.channel, "source": {"from": {"ticket_id": t.followup_source}, "to": {}, "rel": "follow_up"}}
+
+
 def html_body(body: str) -> str:
     paragraphs = "".join(f'<p dir="auto">{html.escape(p)}</p>' for p in body.split("\n\n"))
     return f'<div class="zd-comment" dir="auto">{paragraphs}</div>'
@@ -107,7 +113,7 @@ def ticket_json(t: Ticket, base: str, generated_timestamp: bool = False) -> dict
         "url": f"{base}/api/v2/tickets/{t.id}.json",
         "id": t.id,
         "external_id": None,
-        "via": via(t.channel),
+        "via": via(t.channel) if t.followup_source is None else followup_via(t),
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),
         "type": t.type,
@@ -122,9 +128,9 @@ def ticket_json(t: Ticket, base: str, generated_timestamp: bool = False) -> dict
         "assignee_id": t.assignee_id,
         "organization_id": None,
         "group_id": GROUP_ID,
-        "collaborator_ids": [],
+        "collaborator_ids": list(t.cc_ids),
         "follower_ids": [],
-        "email_cc_ids": [],
+        "email_cc_ids": list(t.cc_ids),
         "forum_topic_id": None,
         "problem_id": None,
         "has_incidents": False,
@@ -332,18 +338,22 @@ def job_failure(index: int, ticket_id: int | None, error: str, details: str) -> 
     return {"index": index, "error": error, "id": ticket_id, "details": details}
 
 
-def user_json(user_id: int, email: str, base: str, now: float) -> dict[str, Any]:
-    """The API user (``GET /users/me``). Not recorded: keys from the Zendesk Users API docs ("Show Self")."""
+def user_json(user_id: int, email: str, base: str, now: float, role: str = "admin", name: str = "Triage Bot"
+              ) -> dict[str, Any]:
+    """A user (``GET /users/me``, ``users/show_many``). Not recorded: keys from the Zendesk Users API docs
+    ("Show Self"); ``role`` is ``end-user``, ``agent`` or ``admin``."""
     stamp = iso(now - 86400 * 365)
+    staff = role != "end-user"
     return {
-        "id": user_id, "url": f"{base}/api/v2/users/{user_id}.json", "name": "Triage Bot", "email": email,
+        "id": user_id, "url": f"{base}/api/v2/users/{user_id}.json", "name": name, "email": email,
         "created_at": stamp, "updated_at": stamp, "time_zone": "UTC", "iana_time_zone": "Etc/UTC", "phone": None,
         "shared_phone_number": None, "photo": None, "locale_id": 1, "locale": "en-US", "organization_id": None,
-        "role": "admin", "verified": True, "external_id": None, "tags": [], "alias": None, "active": True,
+        "role": role, "verified": True, "external_id": None, "tags": [], "alias": None, "active": True,
         "shared": False, "shared_agent": False, "last_login_at": None, "two_factor_auth_enabled": None,
         "signature": None, "details": None, "notes": None, "role_type": None, "custom_role_id": None,
-        "moderator": True, "ticket_restriction": None, "only_private_comments": False, "restricted_agent": False,
-        "suspended": False, "default_group_id": GROUP_ID, "report_csv": True, "user_fields": {},
+        "moderator": staff, "ticket_restriction": None if staff else "requested", "only_private_comments": False,
+        "restricted_agent": False, "suspended": False, "default_group_id": GROUP_ID if staff else None,
+        "report_csv": role == "admin", "user_fields": {},
     }
 
 

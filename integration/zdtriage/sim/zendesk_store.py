@@ -27,6 +27,7 @@ MAX_BULK = 100
 BOT_USER_ID = 1_900_000_000_001  # the API user the token belongs to
 AGENT_IDS = (1_900_000_000_011, 1_900_000_000_012, 1_900_000_000_013)
 REQUESTER_BASE = 1_800_000_000_000
+CC_BASE = 1_700_000_000_000  # end users copied on a ticket (a requester's colleague): role end-user
 _ID_STRIDE = 64  # an audit id leaves room for its child events (comment = id+1, changes = id+2…)
 
 
@@ -76,6 +77,8 @@ class Ticket:
     comments: tuple[RawComment, ...] = ()
     followup_ids: tuple[int, ...] = ()
     deleted: bool = False
+    followup_source: int | None = None  # the closed ticket this one follows up (via.source.rel "follow_up")
+    cc_ids: tuple[int, ...] = ()  # end users copied on the ticket (email_cc_ids / collaborator_ids)
 
 
 class Audit(NamedTuple):
@@ -173,6 +176,9 @@ class Store:
         self._update_windows: dict[int, int] = {}  # minute index → ticket modifications
         self.max_ticket_updates_per_minute = 0
         self._per_ticket: dict[int, deque[float]] = {}
+        # every user's role (Zendesk Users API: end-user, agent, admin); ids not here are unknown to the account
+        self.roles: dict[int, str] = {BOT_USER_ID: "admin", **{a: "agent" for a in AGENT_IDS}}
+        self._next_cc = CC_BASE
 
     # -- ids and indexes --------------------------------------------------------------------
     def _new_id(self) -> int:
@@ -229,6 +235,13 @@ class Store:
             raise ApiError(429, shapes.PER_TICKET_RATE_LIMITED, {"retry-after": str(retry)})
         stamps.append(now)
 
+    # -- users ------------------------------------------------------------------------------
+    def new_end_user(self) -> int:
+        """A new end user (a requester's colleague to copy on a ticket)."""
+        self._next_cc += 1
+        self.roles[self._next_cc] = "end-user"
+        return self._next_cc
+
     # -- creation ---------------------------------------------------------------------------
     def create_ticket(
         self,
@@ -245,6 +258,8 @@ class Store:
         thread: list[tuple[str, bool, int | None, int]] | None = None,
         reindex: bool = True,
         type: str | None = None,
+        cc_ids: tuple[int, ...] = (),
+        followup_source: int | None = None,
     ) -> Ticket:
         """Create a ticket; ``thread`` holds later comments as ``(body, public, author_id, at)``
         where an author of None is the requester."""
@@ -264,7 +279,10 @@ class Store:
             channel=channel,
             type=type,
             custom_fields=dict(custom_fields or {}),
+            cc_ids=tuple(cc_ids),
+            followup_source=followup_source,
         )
+        self.roles.setdefault(requester, "end-user")
         audit_id = self._new_id()
         comment = comment_raw(audit_id + 1, description, True, requester, created_at, audit_id, channel)
         created = (("subject", subject, None), ("status", status, None), ("priority", priority, None), ("tags", t.tags, None))
@@ -433,9 +451,14 @@ class Store:
         self.count_update(now)
         return list(t.tags)
 
-    def customer_reply(self, t: Ticket, body: str, now: int) -> Ticket:
-        """A public comment by the requester; reopens pending/solved tickets, and a reply to a
-        closed ticket becomes a follow-up ticket (Zendesk behaviour)."""
+    def customer_reply(self, t: Ticket, body: str, now: int, author_id: int | None = None) -> Ticket:
+        """A public comment by the requester (or ``author_id``, e.g. a CC'd end user); reopens pending/solved
+        tickets, and a reply to a closed ticket becomes a follow-up ticket.
+
+        The follow-up copies the closed ticket's tags (ours included), requester and CCs, and names its
+        origin in ``via.source`` (``rel: "follow_up"``, ``from.ticket_id``): Zendesk help "Creating a
+        follow-up for a closed ticket", DESIGN §7 "Follow-up tickets"."""
+        author = t.requester_id if author_id is None else author_id
         if t.status == "closed" or t.deleted:
             follow = self.create_ticket(
                 subject=f"Re: {t.subject}",
@@ -443,6 +466,9 @@ class Store:
                 created_at=now,
                 tags=list(t.tags),
                 requester_id=t.requester_id,
+                channel=t.channel,
+                cc_ids=t.cc_ids,
+                followup_source=t.id,
             )
             t.followup_ids = (*t.followup_ids, follow.id)
             return follow
@@ -451,11 +477,34 @@ class Store:
             changes = (("status", "open", t.status),)
             t.status = "open"
         audit_id = self._new_id()
-        comment = comment_raw(audit_id + 1, body, True, t.requester_id, now, audit_id, "email")
+        comment = comment_raw(audit_id + 1, body, True, author, now, audit_id, "email")
         t.comments = (*t.comments, comment)
-        self._add_audit(audit_raw(audit_id, t.id, now, t.requester_id, "email", "Change", changes, comment))
+        self._add_audit(audit_raw(audit_id, t.id, now, author, "email", "Change", changes, comment,
+                                  self._notified(True, author, t.requester_id)))
         self._touch(t, now)
         return t
+
+    def merge(self, source: Ticket, target: Ticket, author_id: int, now: int, *, target_public: bool = True,
+              source_public: bool = False) -> None:
+        """An agent merges ``source`` into ``target`` (Zendesk help "Merging tickets"; DESIGN §7): the source
+        gets a comment and is closed, the target gets a comment quoting the source's last comment, and the
+        source's requester is copied on the target. Closed tickets cannot be merged."""
+        for t in (source, target):
+            if t.deleted:
+                raise ApiError(404, shapes.NOT_FOUND)
+            if t.status == "closed":
+                raise ApiError(422, shapes.CLOSED_TICKET)
+        shown = [c for c in comments_of(source) if c.public]  # the merge quotes what the requester could see
+        last = shown[-1].body if shown else ""
+        self.update(source, {"status": "closed", "comment": {
+            "body": f'This request was closed and merged into request #{target.id} "{target.subject}".',
+            "public": source_public}}, author_id, now, channel="web", api=False)
+        if source.requester_id != target.requester_id and source.requester_id not in target.cc_ids:
+            target.cc_ids = (*target.cc_ids, source.requester_id)
+        self.update(target, {"comment": {
+            "body": f'Request #{source.id} "{source.subject}" was closed and merged into this request. '
+                    f"Last comment in request #{source.id}:\n\n{last}", "public": target_public}},
+            author_id, now, channel="web", api=False)
 
     def delete(self, t: Ticket, author_id: int, now: int) -> None:
         if t.deleted:

@@ -210,10 +210,11 @@ def settle_write(ctx: Context, ticket_id: int, intent: Intent, outcome: str, err
     return what
 
 
-def landed_by_tags(ctx: Context, intent: Intent, tags: list[str]) -> bool:
+def landed_by_tags(ctx: Context, intent: Intent, tags: list[str], *, inherited: bool) -> bool:
     """Whether a ticket's tags prove that the write ``intent`` landed: the failed tag for a failed-tag write,
-    the marker for a first triage's note (a re-triage already carries the marker: only its note can tell)."""
+    the marker for a first triage's note (a re-triage already carries the marker, and so does a ticket that
+    had it when first seen, e.g. a follow-up: ``inherited``; only the note can tell for those)."""
     triage = ctx.config.triage
     if intent.kind == WriteKind.FAILED_TAG:
         return prompt.failed_tag(triage) in tags
-    return intent.triage_n == 1 and prompt.marker_tag(triage) in tags
+    return intent.triage_n == 1 and not inherited and prompt.marker_tag(triage) in tags

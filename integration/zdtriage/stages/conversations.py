@@ -11,11 +11,12 @@ by one the comments of the waiting tickets whose events it may have held.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .. import prompt, quality, store
 from .. import zendesk as zd
-from ..store import State, pace
+from ..store import State, pace, users
 from ..store import tickets as queue
 from ..timeutil import parse_time
 from .common import bot_user_id, export_limit, to_epoch
@@ -43,16 +44,29 @@ def save_comments(ctx: Context, comments: list[dict[str, Any]]) -> int:
     quality.observe_replies(ctx, comments)  # the agent's first public reply after our note (draft adoption)
     requeued = 0
     for c in theirs:
-        if not ctx.config.triage.retriage or not c["public"]:
+        merged = _merged_in(c["body"])
+        if not ctx.config.triage.retriage or not (c["public"] or merged):
             continue
         row = queue.get(ctx.db, c["ticket_id"])
-        if (row and row["state"] == State.WRITTEN and row["requester_id"] == c["author_id"]
+        if (row and row["state"] == State.WRITTEN and (row["requester_id"] == c["author_id"] or merged)
                 and (to_epoch(c["created_at"]) or 0) > parse_time(row["written_at"])
                 and row["zd_status"] in ctx.config.triage.statuses
                 and queue.retriage(ctx.db, row["id"], now)):
-            store.log_event(ctx.db, now, "retriage", ticket_id=row["id"], detail="customer wrote again")
+            store.log_event(ctx.db, now, "retriage", ticket_id=row["id"],
+                            detail=f"ticket #{merged} merged into it" if merged else "customer wrote again")
             requeued += 1
     return requeued
+
+
+# The comment Zendesk adds to the target of a merge, by the agent who merged (Zendesk help "Merging tickets":
+# 'Request #<id> "<subject>" was closed and merged into this request.'); an agent may edit it, and then the
+# merge is not noticed (no re-triage, nothing wrong written).
+_MERGED = re.compile(r"\ARequest #(\d{1,19}) .{0,600}? was closed and merged into this request\.", re.DOTALL)
+
+
+def _merged_in(body: Any) -> int | None:
+    m = _MERGED.match(body.lstrip()) if isinstance(body, str) else None
+    return int(m.group(1)) if m else None
 
 
 def events_complete(ctx: Context) -> float:
@@ -95,6 +109,7 @@ def sync(ctx: Context, max_pages: int = EVENT_PAGES_PER_RUN) -> dict[str, Any]:
         if done:
             out["caught_up"] = True
             break
+    out["users_read"] = learn_roles(ctx)  # the authors of what was just read, before anything is sent
     return out
 
 
@@ -104,11 +119,49 @@ def read_one_by_one(ctx: Context, limit: int = ONE_BY_ONE_PER_RUN) -> int:
     Those are tickets created before the export's start and answered since (their older messages are not
     in it), and tickets a crowded second may have hidden events of. A ticket whose only change was its
     creation holds nothing but its description, so it costs nothing.
+
+    A ticket first seen with our marker (copied into a follow-up, or left by a state database we lost) is
+    skipped here only when it holds our note for its own id; otherwise it is triaged like any new ticket.
     """
     rows = queue.needing_read(ctx.db, limit)
     for row in rows:
         comments = zd.fetch_comments(ctx.zendesk, row["id"])
+        ours = _our_note(ctx, row["id"], comments) if row["marker_inherited"] else None
         with ctx.db.atomic():
             save_comments(ctx, comments)
             queue.comments_read(ctx.db, row["id"], row["zd_updated_at"])
+            if ours is not None:
+                now = ctx.now()
+                reason = f"already holds our note ({ours})"
+                queue.skip(ctx.db, row["id"], now, reason=reason)
+                store.log_event(ctx.db, now, "skipped", ticket_id=row["id"], detail=reason)
     return len(rows)
+
+
+ROLE_CALLS_PER_RUN = 5  # users/show_many calls (100 users each) per run: the account's general limit
+
+
+def learn_roles(ctx: Context, calls: int = ROLE_CALLS_PER_RUN) -> int:
+    """Read once, and keep, the role of every author of a waiting ticket's public comments not known yet
+    (``users/show_many``): the prompt labels a message by its author's role. A user Zendesk leaves out
+    (deleted) is kept as ``unknown``, which the prompt puts on the customer's side. Returns users read."""
+    ids = users.unknown_authors(ctx.db, calls * zd.UPDATE_MANY_LIMIT)
+    for start in range(0, len(ids), zd.UPDATE_MANY_LIMIT):
+        chunk = ids[start:start + zd.UPDATE_MANY_LIMIT]
+        roles = zd.fetch_user_roles(ctx.zendesk, chunk)
+        with ctx.db.atomic():
+            users.save_roles(ctx.db, ctx.now(), {i: roles.get(i, "unknown") for i in chunk})
+    return len(ids)
+
+
+_TRIAGE_ID = re.compile(r"triage-id zbt-\d+-\d+")
+
+
+def _our_note(ctx: Context, ticket_id: int, comments: list[dict[str, Any]]) -> str | None:
+    """The triage id of our note for this very ticket among its comments, if there is one."""
+    bot = bot_user_id(ctx)
+    for c in comments:
+        if prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"], bot_user_id=bot,
+                              ticket_id=ticket_id):
+            return _TRIAGE_ID.findall(c["body"])[-1]  # the footer, its last line, names it
+    return None

@@ -55,6 +55,7 @@ def ingest(ctx: Context) -> dict[str, Any]:
                 store.set_sync(db, "ingested_at", str(ctx.now()))
                 break
         totals["read_one_by_one"] = conversations.read_one_by_one(ctx)
+        totals["users_read"] = conversations.learn_roles(ctx)
         if ctx.config.triage.retriage:
             totals["events"] = conversations.sync(ctx)  # a customer's reply requeues a written ticket
     return totals
@@ -142,16 +143,20 @@ def _save_page(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
                 "id": t["id"], "subject": t["subject"], "description": t["description"],
                 "requester_id": t.get("requester_id"), "zd_created_at": created,
                 "changed_at": iso(now), **zd_fields,
-                "needs_read": int(_unvouched(created, zd_fields["zd_updated_at"], start, gaps)),
+                "needs_read": int(_unvouched(created, zd_fields["zd_updated_at"], start, gaps)), "marker_inherited": 0,
             }
             if marker in t["tags"]:
-                # triaged before (another state database, or a restore): never a second note
-                new.append({**base, "state": State.SKIPPED.value, "skipped_at": iso(now),
-                            "last_error": f"already carries {marker}"})
-                stats["skipped"] += 1
-            else:
-                new.append({**base, "state": State.QUEUED.value, "queued_at": iso(now)})
-                stats["queued"] += 1
+                # A copied marker proves nothing (a follow-up inherits the closed ticket's tags): the ticket is
+                # ours only if it holds our note for its own id. Our note changes the ticket after its creation,
+                # so one untouched since then cannot hold it; any other one is read before it is sent.
+                base["marker_inherited"] = 1
+                base["needs_read"] = int(base["needs_read"] or zd_fields["zd_updated_at"] > (created or 0) + 60)
+                origin = zd.followup_of(t)
+                if origin is not None:
+                    store.log_event(ctx.db, now, "follow_up", ticket_id=t["id"],
+                                    detail=f"follow-up of #{origin}: triaged as a new ticket")
+            new.append({**base, "state": State.QUEUED.value, "queued_at": iso(now)})
+            stats["queued"] += 1
             known[t["id"]] = new[-1]  # the same ticket twice in a page is new only once
             continue
         stats["seen"] += 1
@@ -159,7 +164,7 @@ def _save_page(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
         if any((row["zd_updated_at"] or 0) < g <= zd_fields["zd_updated_at"] for g in gaps):
             unread.append(t["id"])  # changed in a crowded second the event export was stepped past
         intent = writes.current_intent(row)
-        if intent is not None and landed_by_tags(ctx, intent, t["tags"]):
+        if intent is not None and landed_by_tags(ctx, intent, t["tags"], inherited=bool(row.get("marker_inherited"))):
             # our write shows in the export: settled without asking Zendesk for the job's status
             stats["settled"] = stats.get("settled", 0) + 1
             settle_write(ctx, t["id"], intent, "ok")

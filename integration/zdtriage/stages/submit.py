@@ -17,6 +17,7 @@ from .. import budget, prompt, store
 from .. import zendesk as zd
 from ..pricing import worst_case_cost
 from ..store import tickets as queue
+from ..store import users
 from ..timeutil import iso, parse_time
 from . import conversations, ingest
 from .common import TICKET_ERRORS, held, hold, release_hold, block, blocked_until, count_failure, record_problem
@@ -210,7 +211,9 @@ def _messages(ctx: Context, row: dict[str, Any]) -> list[prompt.Message]:
     comments = [c for c in queue.conversation(ctx.db, row["id"]) if c["public"]]
     if not comments:
         return [prompt.Message("customer", row["description"] or "")]
-    return [prompt.Message("customer" if c["author_id"] == row["requester_id"] else "agent", c["body"]) for c in comments]
+    roles = users.roles_of(ctx.db, [c["author_id"] for c in comments])  # read by ingest (users/show_many)
+    return [prompt.Message(prompt.author_label(c["author_id"], row["requester_id"], roles.get(c["author_id"])),
+                           c["body"]) for c in comments]
 
 
 def build_request(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:

@@ -110,12 +110,15 @@ def _verify_one(ctx: Context, row: dict[str, Any], ticket: dict[str, Any] | None
 
 
 def _landed(ctx: Context, row: dict[str, Any], intent: Intent, ticket: dict[str, Any]) -> bool:
-    if landed_by_tags(ctx, intent, ticket["tags"]):
+    inherited = bool(row.get("marker_inherited"))
+    if landed_by_tags(ctx, intent, ticket["tags"], inherited=inherited):
         return True
     if intent.kind == WriteKind.FAILED_TAG or prompt.marker_tag(ctx.config.triage) not in ticket["tags"]:
         return False
     if ctx.config.writeback.mode == "tags":  # no note to look for: this triage's tags are the proof
-        return set(prompt.triage_tags(json.loads(row["answer"]), ctx.config.triage)) <= set(ticket["tags"])
+        # unless they may have been copied in (a follow-up): adding the same tags again is harmless
+        return not inherited and set(prompt.triage_tags(json.loads(row["answer"]), ctx.config.triage)) <= set(
+            ticket["tags"])
     # a re-triage already carries the marker from the first note: look for this triage's note
     bot = bot_user_id(ctx)
     return any(prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"], bot_user_id=bot,

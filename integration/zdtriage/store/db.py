@@ -319,3 +319,14 @@ def m0020_evaluations(db: sqlite_utils.Database) -> None:
         pk=("ticket_id", "triage_n", "field"),
     )
     db["live_observations"].create_index(["written_at"])
+
+
+@migrations()
+def m0032_followups_and_users(db: sqlite_utils.Database) -> None:
+    # 1 while a ticket first seen already carrying our marker (a follow-up inherits the closed ticket's tags, a
+    # restore lost our rows) has to show our note for its own id before it is skipped: the copied tag proves
+    # nothing, and it cannot settle this ticket's first write either (DESIGN §7 "Follow-up tickets")
+    db["tickets"].add_column("marker_inherited", int, not_null_default=0)
+    # the Zendesk role of comment authors (end-user, agent, admin), read once with users/show_many: the prompt
+    # labels a message by who wrote it, not by author_id != requester_id (DESIGN §7 "Comment authors")
+    db["users"].create({"id": int, "role": str, "seen_at": float}, pk="id")

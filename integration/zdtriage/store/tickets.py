@@ -370,8 +370,8 @@ def reserved_total(db: sqlite_utils.Database) -> float:
 
 def needing_read(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
     """Waiting tickets whose comments must be read one by one, oldest first."""
-    return list(db.query("select id, zd_updated_at from tickets where needs_read = 1 and state in ('queued', 'failed') "
-                         "order by zd_created_at, id limit ?", [limit]))
+    return list(db.query("select id, zd_updated_at, marker_inherited from tickets "
+                         "where needs_read = 1 and state in ('queued', 'failed') order by zd_created_at, id limit ?", [limit]))
 
 
 # a waiting ticket's conversation is known when the event export has been read past its last change, when
