@@ -10,12 +10,12 @@ import time
 import click
 
 from . import cli_tools, logs, pipeline, quality, reports, store
-from .cli_common import UsageProblem, context, emit, load_config, open_state, setup_logging
+from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, setup_logging
 from .store import tickets as queue
 from .timeutil import iso, parse_time
 
 
-@click.group()
+@click.group(cls=Group)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Config file (default: $ZDTRIAGE_CONFIG, then config/zdtriage.toml; without either, the "
                    "environment alone).")
@@ -66,10 +66,14 @@ def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfi
                 run_forever(pctx, metrics=metrics)
     except AlreadyRunning as exc:
         raise UsageProblem(str(exc)) from None
+    except store.StoreError as exc:  # the state folder not ours to write (its lock file)
+        raise click.ClickException(str(exc)) from None
     except sqlite3.DatabaseError as exc:  # a database that breaks mid-run (disk full, corrupt page)
         raise click.ClickException(f"state database {cfg.state.path}: {exc}") from None
-    except OSError as exc:  # the metrics port taken, or not ours to bind
-        raise click.ClickException(f"metrics on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}") from None
+    except OSError as exc:  # the metrics port taken, or not ours to bind; else say the file it was about
+        if cfg.metrics.port and not once:
+            raise click.ClickException(f"metrics on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}") from None
+        raise click.ClickException(f"{exc.filename or 'run'}: {exc.strerror or exc}") from None
 
 
 @cli.command()
@@ -276,6 +280,8 @@ def backfill(ctx: click.Context, since: str) -> None:
             conversations.read_one_by_one(pctx)  # older histories; the service reads the rest as it runs
     except AlreadyRunning as exc:
         raise UsageProblem(f"{exc}; stop the service before a backfill") from None
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     except zd.ZendeskError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{queued} ticket(s) queued")

@@ -13,6 +13,7 @@ import click
 
 from . import config as config_mod
 from .cli_common import UsageProblem, context, emit, load_config
+from .store import StoreError
 from .timeutil import parse_time
 
 
@@ -65,6 +66,8 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
                                     progress=lambda line: click.echo(line, err=True))
     except AlreadyRunning:
         raise UsageProblem("another `zdtriage evaluate` is running on this state database") from None
+    except StoreError as exc:  # the state folder not ours to write
+        raise click.ClickException(str(exc)) from None
     except evaluation.EvaluateError as exc:
         raise (UsageProblem if exc.usage else click.ClickException)(str(exc)) from None
     except KeyboardInterrupt:
@@ -106,7 +109,7 @@ def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {path}: set zendesk.subdomain and zendesk.email, export the secrets it names, "
+    click.echo(f"wrote {path}: replace the CHANGE-ME of zendesk.subdomain and zendesk.email, export the secrets it names, "
                "then run `zdtriage config check`")
 
 
@@ -122,14 +125,44 @@ def config_check(ctx: click.Context) -> None:
     if variables:
         click.echo(f"# from the environment: {', '.join(variables)}")
     click.echo("")
-    for section, values in cfg.masked().items():
-        click.echo(f"[{section}]")
-        for key, value in values.items():
-            click.echo(f"{key} = {json.dumps(value)}")
-        click.echo("")
+    click.echo(toml_text(cfg.masked()))
     for warning in cfg.warnings:
         click.echo(f"WARNING: {warning}", err=True)
-    click.echo("config OK")
+    click.echo("# config OK")
+
+
+def _toml_key(key: str) -> str:
+    return key if key and all(c.isalnum() or c in "_-" for c in key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are written alike in JSON and TOML
+
+
+def toml_text(sections: dict[str, dict[str, Any]]) -> str:
+    """The masked configuration as TOML that reads back (``config check``): durations as a person writes them
+    ("11m", not 660.0), unset keys as comments."""
+    from .config_values import human
+
+    lines: list[str] = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if value is None:
+                lines.append(f"# {key} = (not set)")
+            elif key in DURATIONS.get(section, ()) or (section == "schedule" and key.endswith("_every")):
+                lines.append(f'{key} = "{human(value)}"')
+            else:
+                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+DURATIONS = {"zendesk": ("verify_after",), "anthropic": ("retry_backoff", "verify_after"), "schedule": ("max_wait",)}
 
 
 @click.command()
