@@ -9,7 +9,7 @@ import time
 
 import click
 
-from . import cli_tools, logs, pipeline, quality, reports, store
+from . import cli_admin, cli_tools, logs, pipeline, quality, reports, store
 from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, setup_logging
 from .store import tickets as queue
 from .timeutil import iso, parse_time
@@ -289,6 +289,7 @@ def backfill(ctx: click.Context, since: str) -> None:
 
 for command in (cli_tools.config_group, cli_tools.evaluate, cli_tools.demo, cli_tools.sim):
     cli.add_command(command)
+cli.add_command(cli_admin.backup)
 
 
 def main() -> None:
