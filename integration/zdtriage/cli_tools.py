@@ -59,9 +59,12 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
         except click.Abort:
             raise UsageProblem("no answer to the question: pass --yes to run without asking") from None
 
+    fresh = not Path(cfg.state.path).exists()
+    opened: list[Any] = []
     try:
         with single_instance(f"{cfg.state.path}.evaluate"):
             pctx = context(cfg)
+            opened.append(pctx.db)
             result = evaluation.run(pctx, settings, since=start, limit=limit, confirm=ask,
                                     progress=lambda line: click.echo(line, err=True))
     except AlreadyRunning:
@@ -73,6 +76,9 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
     except KeyboardInterrupt:
         raise click.ClickException("interrupted: a batch already created keeps running; "
                                    "`zdtriage evaluate` picks it up again") from None
+    finally:
+        if fresh:  # declined, refused or failed before anything was sent: leave no state database behind
+            _discard_unused(cfg.state.path, opened[0] if opened else None)
     if result is None:
         emit({"sent": False, "estimate": shown}, as_json, "Nothing was sent.")
         return
@@ -82,6 +88,15 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
             result["evaluation"], result["evaluation_before"])
     emit({"sent": True, "estimate": shown, **result}, as_json, text)
 
+
+
+def _discard_unused(path: str, db: Any) -> None:
+    if db is not None:
+        if next(db.query("select count(*) as n from evaluations"))["n"]:
+            return  # a batch was created: the database is what resumes it
+        db.close()
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}.evaluate.lock"):
+        Path(name).unlink(missing_ok=True)
 
 
 @click.group("config")
@@ -187,8 +202,19 @@ def demo(tickets: int, seed: int, workdir: str | None, as_json: bool) -> None:
 @click.option("--tickets", type=click.IntRange(min=0), default=50, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--processing-seconds", type=float, default=5.0, show_default=True, help="How long a batch takes.")
-def sim(zendesk_port: int, anthropic_port: int, tickets: int, seed: int, processing_seconds: float) -> None:
+@click.option("--print-config", is_flag=True, help="Print a config for `zdtriage run` against the simulators "
+                                                   "(default ports) and exit: zdtriage sim --print-config > sim.toml")
+def sim(zendesk_port: int, anthropic_port: int, tickets: int, seed: int, processing_seconds: float,
+        print_config: bool) -> None:
     """Run the Zendesk and Anthropic simulators on 127.0.0.1 until Ctrl-C."""
+    if print_config:
+        from importlib.resources import files
+
+        text = files("zdtriage").joinpath("data/sim.toml").read_text(encoding="utf-8")
+        for default, port in ((8765, zendesk_port), (8766, anthropic_port)):  # other ports: the config follows
+            text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
+        click.echo(text, nl=False)
+        return
     from .sim.anthropic import AnthropicSim
     from .sim.zendesk import ZendeskSim
 
