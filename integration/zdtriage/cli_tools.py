@@ -181,7 +181,8 @@ DURATIONS = {"zendesk": ("verify_after",), "anthropic": ("retry_backoff", "verif
 
 
 @click.command()
-@click.option("--tickets", type=click.IntRange(min=1, max=100_000), default=200, show_default=True)
+@click.option("--tickets", type=click.IntRange(min=1, max=100_000), default=200, show_default=True,
+              help="Tickets to seed; past a few hundred the simulated write allowance sets the pace (300 a minute).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Keep the demo's files here.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
