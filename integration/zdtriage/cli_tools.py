@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -146,8 +147,11 @@ def config_check(ctx: click.Context) -> None:
     click.echo("# config OK")
 
 
-def _toml_key(key: str) -> str:
-    return key if key and all(c.isalnum() or c in "_-" for c in key) else json.dumps(key)
+DURATIONS = {"zendesk": ("verify_after",), "anthropic": ("retry_backoff", "verify_after"), "schedule": ("max_wait",)}
+
+
+def _toml_key(key: str) -> str:  # a bare key is ASCII letters, digits, _ and -; anything else is quoted
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def _toml_value(value: Any) -> str:
@@ -175,9 +179,6 @@ def toml_text(sections: dict[str, dict[str, Any]]) -> str:
                 lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
-
-
-DURATIONS = {"zendesk": ("verify_after",), "anthropic": ("retry_backoff", "verify_after"), "schedule": ("max_wait",)}
 
 
 @click.command()
