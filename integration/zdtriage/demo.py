@@ -90,6 +90,7 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
     handler = logging.FileHandler(workdir / "demo.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger = logging.getLogger("zdtriage")
+    saved = (logger.level, logger.propagate)  # given back at the end: the demo may run inside another process
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -182,6 +183,8 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
         zsim.stop()
         asim.stop()
         logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
         scheduler_log.removeHandler(handler)
         scheduler_log.propagate = True
         handler.close()
