@@ -219,6 +219,8 @@ def _secret(section: str, name: str, data: Mapping[str, Any], default_env: str, 
             raise ConfigError(exc.key, exc.message) from None
         if warning:
             warnings.append(warning)
+        if secret == PLACEHOLDER:  # deploy/kubernetes/secret.yaml applied as shipped
+            raise ConfigError(file_key, f"{path} still holds the placeholder {PLACEHOLDER}: put the real secret there")
         return variable, path, secret
     secret = environ.get(variable, "")
     if need_secrets and not secret:

@@ -99,3 +99,14 @@ def test_config_secrets_and_metrics_agree():
     assert port == cfg.metrics.port and cfg.metrics.host == "0.0.0.0"
     assert service["spec"]["selector"].items() <= docs["StatefulSet"]["spec"]["template"]["metadata"]["labels"].items()
     assert docs["StatefulSet"]["spec"]["serviceName"] == service["metadata"]["name"]
+
+
+def test_the_shipped_secret_placeholders_are_refused(tmp_path):
+    secret = manifests()["Secret"]["stringData"]
+    for key, value in secret.items():
+        (tmp_path / key).write_text(value)
+        (tmp_path / key).chmod(0o400)
+    raw = {"zendesk": {"subdomain": "acme", "email": "bot@acme.com", "token_file": str(tmp_path / "zendesk_token")},
+           "anthropic": {"api_key_file": str(tmp_path / "anthropic_api_key")}}
+    with pytest.raises(config_mod.ConfigError, match=r"zendesk.token_file: .*zendesk_token still holds the placeholder"):
+        config_mod.parse(raw, {})
