@@ -127,6 +127,17 @@ def _classify(status: int, error_type: str, message: str) -> tuple[str, int | No
     return BATCH, None, None
 
 
+def _connection_reason(exc: Exception) -> str:
+    """`` at <host>: <DNS or TLS reason>`` for a failed connection (issue 20: name the host and the cause)."""
+    from .netreason import connection_reason
+
+    try:
+        host = exc.request.url.host  # type: ignore[attr-defined]  # httpx.Request of an APIConnectionError
+    except (AttributeError, RuntimeError):
+        host = None
+    return f"{f' at {host}' if host else ''}: {connection_reason(exc)}"
+
+
 def _translate(exc: Exception) -> BatchError:
     import anthropic
 
@@ -142,7 +153,7 @@ def _translate(exc: Exception) -> BatchError:
         return BatchError(f"Anthropic answered {status}: {message[:300]}", retryable=retryable, status=status,
                           kind=kind, request_index=index, custom_id=custom_id, retry_after=_retry_after(exc))
     if isinstance(exc, (anthropic.APIConnectionError, anthropic.APITimeoutError)):
-        return BatchError(f"cannot reach Anthropic: {type(exc).__name__}", retryable=True, kind=TRANSIENT)
+        return BatchError(f"cannot reach Anthropic{_connection_reason(exc)}", retryable=True, kind=TRANSIENT)
     return BatchError(f"Anthropic call failed: {type(exc).__name__}", retryable=False)
 
 

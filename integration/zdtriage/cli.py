@@ -9,14 +9,13 @@ import time
 
 import click
 
-from . import cli_tools, logs, pipeline, quality, reports, store
-from . import cli_doctor
-from .cli_common import UsageProblem, context, emit, load_config, open_state, setup_logging
+from . import cli_admin, cli_doctor, cli_tools, logs, pipeline, quality, reports, store
+from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, setup_logging
 from .store import tickets as queue
 from .timeutil import iso, parse_time
 
 
-@click.group()
+@click.group(cls=Group)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Config file (default: $ZDTRIAGE_CONFIG, then config/zdtriage.toml; without either, the "
                    "environment alone).")
@@ -67,10 +66,14 @@ def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfi
                 run_forever(pctx, metrics=metrics)
     except AlreadyRunning as exc:
         raise UsageProblem(str(exc)) from None
+    except store.StoreError as exc:  # the state folder not ours to write (its lock file)
+        raise click.ClickException(str(exc)) from None
     except sqlite3.DatabaseError as exc:  # a database that breaks mid-run (disk full, corrupt page)
         raise click.ClickException(f"state database {cfg.state.path}: {exc}") from None
-    except OSError as exc:  # the metrics port taken, or not ours to bind
-        raise click.ClickException(f"metrics on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}") from None
+    except OSError as exc:  # the metrics port taken, or not ours to bind; else say the file it was about
+        if cfg.metrics.port and not once:
+            raise click.ClickException(f"metrics on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}") from None
+        raise click.ClickException(f"{exc.filename or 'run'}: {exc.strerror or exc}") from None
 
 
 @cli.command()
@@ -104,9 +107,11 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
         lines.append(f"spend this month: ${data['spend_month_usd']:.4f} of ${data['budget_monthly_usd']:.2f}")
     for alert in data["alerts"]:
         lines.append(f"ALERT: {alert}")
-    lines.append(f"error rate: {data['error_rate']:.2%}")
-    lines.append(f"comment events read up to {data['event_lag_seconds'] // 60} min ago; "
-                 f"{data['queued_not_ready']} queued ticket(s) wait for their conversation")
+    finished = data["tickets"].get("written", 0) + data["tickets"].get("dead", 0)
+    lines.append(f"error rate: {data['error_rate']:.2%}" if finished else "error rate: n/a (no ticket finished yet)")
+    lines.append((f"comment events read up to {data['event_lag_seconds'] // 60} min ago; " if data["events_read"]
+                  else "comment events: not yet read; ")
+                 + f"{data['queued_not_ready']} queued ticket(s) wait for their conversation")
     if data["submit_held"]:
         held = data["submit_held"]
         lines.append(f"SUBMIT HELD since {held['since']} (next try {held['until']}): {held['reason']}")
@@ -193,19 +198,24 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
     cfg = load_config(ctx, need_secrets=False)
     data = reports.report(open_state(cfg, readonly=True), cfg, since=since)
     t = data["submit_to_written_seconds"]
-    lines = [
-        f"tickets written: {data['tickets_written']}   dead: {data['tickets_dead']}",
-        f"cost: ${data['cost_usd']:.4f}   per ticket: ${data['cost_per_ticket_usd']:.5f}",
-        f"submit to written: median {t['median']} s, p95 {t['p95']} s",
-        f"error rate: {data['error_rate']:.2%}",
-    ]
     w = data["window"]
-    lines.append(f"window: tickets done from {w['from'] or '-'} to {w['to'] or '-'}" + (
-        f"; those done before {w['pruned_before']} were pruned (state.keep_days)" if w["pruned_before"] else ""))
-    if data["error_rate"] > reports.ERROR_RATE_WARNING:
-        lines.append("WARNING: error rate above 0.5 % — see `zdtriage status` and `zdtriage retry --dead`")
-    for key in ("by_priority", "by_category", "by_sentiment"):
-        lines.append(f"{key[3:]}: " + ", ".join(f"{k} {v}" for k, v in sorted(data[key].items())))
+    if data["tickets_written"] + data["tickets_dead"] == 0:  # nothing to measure: say so, not "None s"
+        lines = [f"no ticket written or given up yet{f' since {since}' if since else ''}" + (
+            f" (those done before {w['pruned_before']} were pruned: state.keep_days)" if w["pruned_before"] else "")]
+    else:
+        lines = [
+            f"tickets written: {data['tickets_written']}   dead: {data['tickets_dead']}",
+            f"cost: ${data['cost_usd']:.4f}   per ticket: ${data['cost_per_ticket_usd']:.5f}",
+            f"submit to written: median {t['median']} s, p95 {t['p95']} s" if t["median"] is not None
+            else "submit to written: n/a (no submit time kept)",
+            f"error rate: {data['error_rate']:.2%}",
+        ]
+        lines.append(f"window: tickets done from {w['from'] or '-'} to {w['to'] or '-'}" + (
+            f"; those done before {w['pruned_before']} were pruned (state.keep_days)" if w["pruned_before"] else ""))
+        if data["error_rate"] > reports.ERROR_RATE_WARNING:
+            lines.append("WARNING: error rate above 0.5 % — see `zdtriage status` and `zdtriage retry --dead`")
+        for key in ("by_priority", "by_category", "by_sentiment"):
+            lines.append(f"{key[3:]}: " + ", ".join(f"{k} {v}" for k, v in sorted(data[key].items())))
     pending = data["answered_not_written"]
     if pending["tickets"]:
         lines.append(f"answered, not written (yet, or writeback.mode = off): {pending['tickets']} — "
@@ -226,11 +236,25 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
 @click.pass_context
 def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
     """Put failed (and with --dead, dead) tickets back in the queue."""
+    from pathlib import Path
+
     cfg = load_config(ctx, need_secrets=False)
+    if not Path(cfg.state.path).exists():  # nothing to retry, and no empty database left behind
+        raise click.ClickException(f"no state database at {cfg.state.path}: nothing to retry (check state.path)")
     db = open_state(cfg)
+    known = queue.rows_by_id(db, list(tickets))
     with db.atomic():
         n = queue.retry(db, time.time(), dead=dead, ids=tickets)
     click.echo(f"{n} ticket(s) back in the queue")
+    for ticket_id in dict.fromkeys(tickets):  # each one named that was not put back, and why
+        row = known.get(ticket_id)
+        if row is None:
+            click.echo(f"ticket {ticket_id}: not in the state database (never ingested, or pruned)", err=True)
+        elif row["state"] not in (("failed", "dead") if dead else ("failed",)):
+            hint = " (pass --dead to revive it)" if row["state"] == "dead" else ""
+            click.echo(f"ticket {ticket_id}: {row['state']}, not retried{hint}", err=True)
+    if tickets and n == 0:
+        ctx.exit(1)
 
 
 @cli.command()
@@ -247,6 +271,8 @@ def backfill(ctx: click.Context, since: str) -> None:
         start = int(parse_time(since))
     except ValueError:
         raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
+    if start > time.time() - 60:
+        raise UsageProblem(f"--since: {since} is not in the past (Zendesk exports nothing newer than a minute)")
     cfg = load_config(ctx)
     setup_logging(False)
     from .daemon import AlreadyRunning, single_instance
@@ -278,6 +304,8 @@ def backfill(ctx: click.Context, since: str) -> None:
             conversations.read_one_by_one(pctx)  # older histories; the service reads the rest as it runs
     except AlreadyRunning as exc:
         raise UsageProblem(f"{exc}; stop the service before a backfill") from None
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     except zd.ZendeskError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{queued} ticket(s) queued")
@@ -287,6 +315,7 @@ for command in (cli_tools.config_group, cli_tools.evaluate, cli_tools.demo, cli_
     cli.add_command(command)
 cli.add_command(cli_doctor.doctor)
 cli.add_command(cli_doctor.resume)
+cli.add_command(cli_admin.backup)
 
 
 def main() -> None:

@@ -19,6 +19,25 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
 
+GLOBAL_OPTIONS = ("--config", "--log-format", "--log-level")
+
+
+class Group(click.Group):
+    """The root group: a global option written after the command gets a hint instead of click's bare
+    "No such option" (the admin's first try is often ``zdtriage run --config F``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            if exc.option_name not in GLOBAL_OPTIONS:
+                raise
+            where = exc.ctx.command_path.partition(" ")[2] if exc.ctx else "COMMAND"
+            raise click.UsageError(f"{exc.option_name} is a global option: put {exc.option_name} before the command: "
+                                   f"zdtriage {exc.option_name} {'F' if exc.option_name == '--config' else 'X'} "
+                                   f"{where or 'COMMAND'}", exc.ctx) from None
+
+
 def load_config(ctx: click.Context, *, need_secrets: bool = True, overrides: dict[str, Any] | None = None,
           warn: bool = True) -> Config:
     """The configuration (file, environment, then ``overrides``: dotted keys set by flags) or exit 2.

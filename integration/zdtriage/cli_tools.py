@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import click
 
 from . import config as config_mod
 from .cli_common import UsageProblem, context, emit, load_config
+from .store import StoreError
 from .timeutil import parse_time
 
 
@@ -58,18 +60,26 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
         except click.Abort:
             raise UsageProblem("no answer to the question: pass --yes to run without asking") from None
 
+    fresh = not Path(cfg.state.path).exists()
+    opened: list[Any] = []
     try:
         with single_instance(f"{cfg.state.path}.evaluate"):
             pctx = context(cfg)
+            opened.append(pctx.db)
             result = evaluation.run(pctx, settings, since=start, limit=limit, confirm=ask,
                                     progress=lambda line: click.echo(line, err=True))
     except AlreadyRunning:
         raise UsageProblem("another `zdtriage evaluate` is running on this state database") from None
+    except StoreError as exc:  # the state folder not ours to write
+        raise click.ClickException(str(exc)) from None
     except evaluation.EvaluateError as exc:
         raise (UsageProblem if exc.usage else click.ClickException)(str(exc)) from None
     except KeyboardInterrupt:
         raise click.ClickException("interrupted: a batch already created keeps running; "
                                    "`zdtriage evaluate` picks it up again") from None
+    finally:
+        if fresh:  # declined, refused or failed before anything was sent: leave no state database behind
+            _discard_unused(cfg.state.path, opened[0] if opened else None)
     if result is None:
         emit({"sent": False, "estimate": shown}, as_json, "Nothing was sent.")
         return
@@ -79,6 +89,15 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
             result["evaluation"], result["evaluation_before"])
     emit({"sent": True, "estimate": shown, **result}, as_json, text)
 
+
+
+def _discard_unused(path: str, db: Any) -> None:
+    if db is not None:
+        if next(db.query("select count(*) as n from evaluations"))["n"]:
+            return  # a batch was created: the database is what resumes it
+        db.close()
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}.evaluate.lock"):
+        Path(name).unlink(missing_ok=True)
 
 
 @click.group("config")
@@ -106,7 +125,7 @@ def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {path}: set zendesk.subdomain and zendesk.email, export the secrets it names, "
+    click.echo(f"wrote {path}: replace the CHANGE-ME of zendesk.subdomain and zendesk.email, export the secrets it names, "
                "then run `zdtriage config check`")
 
 
@@ -122,18 +141,49 @@ def config_check(ctx: click.Context) -> None:
     if variables:
         click.echo(f"# from the environment: {', '.join(variables)}")
     click.echo("")
-    for section, values in cfg.masked().items():
-        click.echo(f"[{section}]")
-        for key, value in values.items():
-            click.echo(f"{key} = {json.dumps(value)}")
-        click.echo("")
+    click.echo(toml_text(cfg.masked()))
     for warning in cfg.warnings:
         click.echo(f"WARNING: {warning}", err=True)
-    click.echo("config OK")
+    click.echo("# config OK")
+
+
+DURATIONS = {"zendesk": ("verify_after",), "anthropic": ("retry_backoff", "verify_after"), "schedule": ("max_wait",)}
+
+
+def _toml_key(key: str) -> str:  # a bare key is ASCII letters, digits, _ and -; anything else is quoted
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are written alike in JSON and TOML
+
+
+def toml_text(sections: dict[str, dict[str, Any]]) -> str:
+    """The masked configuration as TOML that reads back (``config check``): durations as a person writes them
+    ("11m", not 660.0), unset keys as comments."""
+    from .config_values import human
+
+    lines: list[str] = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if value is None:
+                lines.append(f"# {key} = (not set)")
+            elif key in DURATIONS.get(section, ()) or (section == "schedule" and key.endswith("_every")):
+                lines.append(f'{key} = "{human(value)}"')
+            else:
+                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
 
 
 @click.command()
-@click.option("--tickets", type=click.IntRange(min=1, max=100_000), default=200, show_default=True)
+@click.option("--tickets", type=click.IntRange(min=1, max=100_000), default=200, show_default=True,
+              help="Tickets to seed; past a few hundred the simulated write allowance sets the pace (300 a minute).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Keep the demo's files here.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
@@ -154,8 +204,19 @@ def demo(tickets: int, seed: int, workdir: str | None, as_json: bool) -> None:
 @click.option("--tickets", type=click.IntRange(min=0), default=50, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--processing-seconds", type=float, default=5.0, show_default=True, help="How long a batch takes.")
-def sim(zendesk_port: int, anthropic_port: int, tickets: int, seed: int, processing_seconds: float) -> None:
+@click.option("--print-config", is_flag=True, help="Print a config for `zdtriage run` against the simulators "
+                                                   "(default ports) and exit: zdtriage sim --print-config > sim.toml")
+def sim(zendesk_port: int, anthropic_port: int, tickets: int, seed: int, processing_seconds: float,
+        print_config: bool) -> None:
     """Run the Zendesk and Anthropic simulators on 127.0.0.1 until Ctrl-C."""
+    if print_config:
+        from importlib.resources import files
+
+        text = files("zdtriage").joinpath("data/sim.toml").read_text(encoding="utf-8")
+        for default, port in ((8765, zendesk_port), (8766, anthropic_port)):  # other ports: the config follows
+            text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
+        click.echo(text, nl=False)
+        return
     from .sim.anthropic import AnthropicSim
     from .sim.zendesk import ZendeskSim
 

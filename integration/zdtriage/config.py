@@ -71,6 +71,17 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
         raise
 
 
+PLACEHOLDER = "CHANGE-ME"  # marks the values `config init` cannot know; nothing runs until they are replaced
+
+
+def _refuse_placeholders(raw: Mapping[str, Any]) -> None:
+    for name, section in raw.items():
+        for key, value in (section.items() if isinstance(section, dict) else ()):
+            if isinstance(value, str) and PLACEHOLDER in value:
+                raise ConfigError(f"{name}.{key}", f"still holds the placeholder {value!r} written by `zdtriage config "
+                                                   "init`: replace it with your account's value")
+
+
 def _origin(key: str, origins: Mapping[str, str]) -> str | None:
     while key:
         if key in origins:
@@ -83,6 +94,7 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
     for name in raw:
         if name not in SECTIONS and name != "prices":
             raise ConfigError(name, "unknown section")
+    _refuse_placeholders(raw)
     warnings: list[str] = []
 
     prices = _prices(raw.get("prices", {}))
@@ -207,6 +219,8 @@ def _secret(section: str, name: str, data: Mapping[str, Any], default_env: str, 
             raise ConfigError(exc.key, exc.message) from None
         if warning:
             warnings.append(warning)
+        if secret == PLACEHOLDER:  # deploy/kubernetes/secret.yaml applied as shipped
+            raise ConfigError(file_key, f"{path} still holds the placeholder {PLACEHOLDER}: put the real secret there")
         return variable, path, secret
     secret = environ.get(variable, "")
     if need_secrets and not secret:

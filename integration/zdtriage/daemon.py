@@ -8,6 +8,7 @@ A second signal stops at once (everything is crash-safe by design).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import logging
@@ -26,6 +27,7 @@ from . import pipeline
 from .health import RESUME_HINT
 from .stages import ingest, poll, submit, writeback
 from .store import retention
+from .store.db import unwritable
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -40,10 +42,16 @@ class AlreadyRunning(Exception):
 
 @contextmanager
 def single_instance(state_path: str) -> Iterator[None]:
-    """Hold an exclusive lock beside the state database for as long as the block runs."""
+    """Hold an exclusive lock beside the state database for as long as the block runs; a folder we may not
+    write is a :class:`~zdtriage.store.StoreError` naming the path and the user."""
     lock_path = Path(f"{state_path}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as exc:  # said as what it is, not as whatever OSError the caller expects
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise unwritable(state_path, exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -27,6 +28,7 @@ from . import zendesk as zd
 from .timeutil import parse_time
 
 TIMEOUT_SECONDS = 110.0
+UPDATES_PER_MINUTE = 300  # the simulated account's write allowance (High Volume): what a larger demo waits on
 HISTORY_MAX = 300  # solved tickets evaluated at the end: one comments call each, under the simulated rate limit
 SCHEDULE = {"ingest_every": "4s", "submit_every": "3s", "poll_every": "2s", "writeback_every": "2s", "min_batch": 1,
             "max_wait": "5s"}
@@ -68,14 +70,18 @@ def check_outcome(before: list[dict[str, Any]], after: list[dict[str, Any]],
 
 
 def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, quiet: bool = False,
-             timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
-    """Run the demo; returns the report (``ok`` false with ``problem`` when the contract was broken)."""
+             timeout: float | None = None) -> dict[str, Any]:
+    """Run the demo; returns the report (``ok`` false with ``problem`` when the contract was broken).
+
+    ``timeout``: seconds to wait for every ticket to settle; default, :func:`patience` for their number."""
     from .sim.anthropic import AnthropicSim
     from .sim.zendesk import ZendeskSim
 
     started = time.monotonic()
+    temporary = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="zdtriage-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    clean(workdir)
     zsim = ZendeskSim(email="triage-bot@example.com", token="sim-token", job_complete_after_seconds=1.0)
     asim = AnthropicSim(api_key="sim-key", processing_seconds=3.0, seed=seed)
     zurl, aurl = zsim.start(), asim.start()
@@ -84,9 +90,13 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
     handler = logging.FileHandler(workdir / "demo.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger = logging.getLogger("zdtriage")
+    saved = (logger.level, logger.propagate)  # given back at the end: the demo may run inside another process
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    scheduler_log = logging.getLogger("apscheduler")  # its "skipped: maximum number of running instances" lines
+    scheduler_log.addHandler(handler)                 # belong in the log, not across the progress bar
+    scheduler_log.propagate = False
     try:
         zsim.seed(tickets, seed)
         opened = [parse_time(t["created_at"]) for t in zsim.snapshot()]
@@ -96,7 +106,7 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
         raw = {
             "zendesk": {"subdomain": "demo", "email": "triage-bot@example.com", "url": zurl,
                         "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest - 60)), "verify_after": "8s",
-                        "updates_per_minute": 300},  # High Volume: two update_many jobs go at once
+                        "updates_per_minute": UPDATES_PER_MINUTE},  # High Volume: two update_many jobs go at once
             "anthropic": {"base_url": aurl},
             "schedule": SCHEDULE,
             # a help-center excerpt long enough to be cached: the demo shows cache reads in its cost
@@ -105,26 +115,21 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
         }
         cfg = config_mod.parse(raw, {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"})
         eligible = eligible_ids(before, cfg.triage)
+        timeout = patience(len(eligible)) if timeout is None else timeout
         ctx = pipeline.Context(config=cfg, db=store.open_db(cfg.state.path),
                                zendesk=zd.make_client(cfg.zendesk), anthropic=anth.make_client(cfg.anthropic))
         worker = threading.Thread(target=daemon.run_forever, args=(ctx, stop), name="demo-daemon", daemon=True)
         worker.start()
-        done_states = ("written", "dead", "skipped")
         reader = store.open_db(cfg.state.path)
-
-        def settled() -> int:
-            row = next(reader.query(
-                f"select count(*) as n from tickets where state in ({', '.join('?' for _ in done_states)}) "
-                "and write_started_at is null and (state != 'dead' or failed_tag_at is not null)", list(done_states)))
-            return row["n"]
-
-        with click.progressbar(length=len(eligible), label="Triaging", file=io.StringIO() if quiet else None,
-                               show_pos=True) as bar:
+        # three steps a ticket (sent, answered, written): the bar moves while the first batch is out, not
+        # only when the write-back starts
+        with click.progressbar(length=3 * len(eligible), label=f"Triaging {len(eligible)} tickets (sent, answered, "
+                               "written)", file=io.StringIO() if quiet else None, show_percent=True) as bar:
             shown = 0
             while time.monotonic() - started < timeout:
-                n = settled()
-                bar.update(n - shown)
-                shown = n
+                steps, n = progress(reader)
+                bar.update(steps - shown)
+                shown = steps
                 if n >= len(eligible):
                     break
                 time.sleep(0.3)
@@ -149,7 +154,7 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
             "by_priority": rep["by_priority"],
             "by_category": rep["by_category"],
             "elapsed_seconds": round(elapsed, 1),
-            "workdir": str(workdir),
+            "workdir": None if temporary else str(workdir),  # a temporary one is removed at the end
         }
         if not quiet:
             click.echo(render(result))
@@ -178,7 +183,39 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
         zsim.stop()
         asim.stop()
         logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        scheduler_log.removeHandler(handler)
+        scheduler_log.propagate = True
         handler.close()
+        if temporary:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def clean(workdir: Path) -> None:
+    """Remove what an earlier demo left in ``workdir`` (its state and log, nothing else): a second run on the
+    same folder must start like the first (issue 20: a stale state collided with the new simulators' ids)."""
+    for path in [*workdir.glob("state.db*"), workdir / "demo.log"]:
+        if path.is_file():
+            path.unlink()
+
+
+def patience(eligible: int) -> float:
+    """How long the demo waits for ``eligible`` tickets: the write-back allowance sets the pace of a large
+    demo (2,000 tickets take about 7 minutes at 300 a minute), so the wait grows with the count."""
+    return max(TIMEOUT_SECONDS, TIMEOUT_SECONDS / 2 + 1.5 * eligible * 60.0 / UPDATES_PER_MINUTE)
+
+
+def progress(reader: Any) -> tuple[int, int]:
+    """(steps done, tickets settled): a ticket counts one step sent, two answered, three settled (written, dead
+    with its failed tag, or skipped, with no write in flight)."""
+    row = next(reader.query(
+        "select coalesce(sum(case when state in ('written', 'dead', 'skipped') and write_started_at is null "
+        "  and (state != 'dead' or failed_tag_at is not null) then 3 "
+        "when state in ('answered', 'written', 'dead') then 2 when state = 'submitted' then 1 else 0 end), 0) as steps, "
+        "coalesce(sum(state in ('written', 'dead', 'skipped') and write_started_at is null "
+        "  and (state != 'dead' or failed_tag_at is not null)), 0) as n from tickets"))
+    return int(row["steps"]), int(row["n"])
 
 
 def _evaluate(ctx: pipeline.Context, zsim: Any, *, quiet: bool) -> tuple[dict[str, Any] | None, dict[str, int]]:
@@ -215,6 +252,6 @@ def render(r: dict[str, Any]) -> str:
         f"Elapsed             {r['elapsed_seconds']} s",
         "Priorities          " + ", ".join(f"{k} {v}" for k, v in sorted(r["by_priority"].items())),
         "Categories          " + ", ".join(f"{k} {v}" for k, v in sorted(r["by_category"].items())),
-        f"State and log       {r['workdir']}",
+        f"State and log       {r['workdir'] or '(a temporary folder, removed: --workdir DIR keeps them)'}",
     ]
     return "\n".join(lines)

@@ -59,11 +59,13 @@ def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, A
 def flow(db: sqlite_utils.Database, now: float) -> dict[str, Any]:
     """What holds the queue back: how far the event export lags, how many queued tickets still wait for
     their conversation, and whether submitting is held because the account was refused."""
-    complete = float(store.get_sync(db, "events_complete") or store.get_sync(db, "start_time") or now)
+    read = store.get_sync(db, "events_complete")
+    complete = float(read or store.get_sync(db, "start_time") or now)
     waiting = queue.waiting(db, complete)
     hold = store.loads(store.get_sync(db, "hold:submit"), None)
     return {
         "event_lag_seconds": round(max(now - complete, 0)),
+        "events_read": read is not None,  # false until the event export was first read (the lag is then the start's)
         "queued_not_ready": waiting["queued"] - waiting["ready"],
         "submit_held": {"since": iso(hold["since"]), "until": iso(hold["until"]), "reason": hold["reason"]}
         if hold else None,

@@ -116,6 +116,15 @@ def make_client(cfg: ZendeskConfig, on_call: Callable[[str, str, int], None] | N
     )
 
 
+def _connection_reason(exc: BaseException) -> str:
+    """`` at <host>: <DNS or TLS reason>`` for a failed request (issue 20: a wrong subdomain must say which host)."""
+    from .netreason import connection_reason
+
+    request = getattr(exc, "request", None)
+    host = urlsplit(str(getattr(request, "url", "") or "")).hostname
+    return f"{f' at {host}' if host else ''}: {connection_reason(exc)}"
+
+
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     import requests
     from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
@@ -127,7 +136,7 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except requests.exceptions.RetryError as exc:
         raise ZendeskUnavailable(f"Zendesk kept failing: {exc.reason}") from None
     except requests.exceptions.RequestException as exc:
-        raise ZendeskUnavailable(f"cannot reach Zendesk: {type(exc).__name__}") from None
+        raise ZendeskUnavailable(f"cannot reach Zendesk{_connection_reason(exc)}") from None
     except APIException as exc:
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", "?")

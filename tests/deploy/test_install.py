@@ -53,6 +53,10 @@ def test_fresh_venv_install_then_init_and_check_from_an_empty_folder(tmp_path):
     init = run("config", "init")
     assert init.returncode == 0, init.stderr
     assert (empty / "config" / "zdtriage.toml").read_text() == (ROOT / "config" / "zdtriage.example.toml").read_text()
+    untouched = run("config", "check")  # issue 20: the placeholders of `config init` cannot pass
+    assert untouched.returncode == 2 and "zendesk.subdomain" in untouched.stderr and "CHANGE-ME" in untouched.stderr
+    written = empty / "config" / "zdtriage.toml"
+    written.write_text(written.read_text().replace('"CHANGE-ME"', '"acme"').replace("CHANGE-ME@example.com", "bot@acme.com"))
     check = run("config", "check")
     assert check.returncode == 0, check.stderr
     assert check.stdout.rstrip().endswith("config OK")

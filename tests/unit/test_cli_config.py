@@ -37,6 +37,9 @@ def test_config_init_then_check_from_an_empty_folder(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     written = tmp_path / "config" / "zdtriage.toml"
     assert written.read_text() == EXAMPLE
+    untouched = invoke("config", "check")
+    assert untouched.exit_code == 2 and "zendesk.subdomain" in untouched.output and "CHANGE-ME" in untouched.output
+    written.write_text(EXAMPLE.replace('"CHANGE-ME"', '"acme"').replace("CHANGE-ME@example.com", "bot@acme.com"))
     check = invoke("config", "check")
     assert check.exit_code == 0, check.output
     assert "config OK" in check.output

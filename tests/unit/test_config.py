@@ -103,8 +103,10 @@ def test_example_config_is_valid():
     from pathlib import Path
 
     example = Path(__file__).resolve().parents[2] / "config" / "zdtriage.example.toml"
-    cfg = load(example, ENV)
-    assert cfg.zendesk.subdomain
+    with pytest.raises(ConfigError, match=r"zendesk.subdomain: still holds the placeholder 'CHANGE-ME'"):
+        load(example, ENV)  # issue 20: untouched, it cannot pass
+    env = {**ENV, "ZDTRIAGE_ZENDESK__SUBDOMAIN": "acme", "ZDTRIAGE_ZENDESK__EMAIL": "bot@acme.com"}
+    assert load(example, env).zendesk.subdomain == "acme"
 
 
 def test_simulator_config_is_valid():

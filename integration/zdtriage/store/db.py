@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from pathlib import Path
@@ -129,6 +130,21 @@ class StoreError(Exception):
     """The state database cannot be used as asked; ``str()`` is one line saying what to do."""
 
 
+def unwritable(path: str | Path, exc: OSError | sqlite3.Error) -> StoreError:
+    """The error for a state file or folder this process may not write: names the path and the user we run as
+    (in a container the uid alone: the image's user has no home the admin knows)."""
+    import pwd
+
+    uid = os.geteuid()
+    try:
+        user = f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        user = f"uid {uid}"
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return StoreError(f"cannot write the state at {path} as user {user}: {reason}; make its folder "
+                      f"{Path(path).parent} writable by that user (chown, or the volume's owner), or set state.path")
+
+
 def _private(path: Path) -> None:
     # the database holds ticket text: readable by the service user only, and so are its -wal and -shm
     # files, which SQLite creates with the database's own mode (a restored 0644 file would leak them)
@@ -170,8 +186,12 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
         if "readonly" in str(exc) or "read-only" in str(exc):
             raise StoreError(f"the state database {path} is read-only: the service needs to write it "
                              "(status and report can still read it)") from None
+        if "unable to open" in str(exc):  # the -wal or -shm file cannot be created beside it
+            raise unwritable(path, exc) from None
         raise StoreError(f"cannot open the state database {path}: {exc}") from None
     except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise unwritable(path, exc) from None
         raise StoreError(f"cannot open the state database {path}: {exc.strerror or exc}") from None
     return db
 
