@@ -18,7 +18,7 @@ from ..pricing import usage_cost
 from ..store import State
 from ..store import tickets as queue
 from ..timeutil import parse_time
-from .common import TICKET_ERRORS, count_failure, record_problem, tally
+from .common import TICKET_ERRORS, count_failure, hold, record_problem, tally
 
 if TYPE_CHECKING:
     from ..pipeline import Context
@@ -27,6 +27,13 @@ ALERT_OPEN_HOURS = 20.0  # batches expire 24 h after creation: someone should kn
 RESULT_CHUNK = 500  # results applied per transaction
 NEW_BATCH_GRACE = 600.0  # a batch this young may not be listed by the API yet
 MAX_OUTPUT_TOKENS = 64_000  # the most config.anthropic.max_tokens allows, and Haiku 4.5's output limit
+# an ended batch's results answering 404 are asked again for this long before the batch is given up: a
+# download was recorded answering 404 just after the end, then 200 seventy seconds later (DESIGN §7)
+RESULTS_PATIENCE = 6 * 3600.0
+RESULTS_KEPT = 29 * 86400.0  # results are downloadable for 29 days after creation (DESIGN §7)
+# a per-request error that refuses the account, not the ticket: the model is not available (at create it is a
+# 404 not_found_error "model: …", error-404-not-found-model.json; in a batch the same error comes per request)
+ACCOUNT_RESULT_ERRORS = ("not_found_error",)
 
 
 def poll(ctx: Context) -> dict[str, Any]:
@@ -72,12 +79,21 @@ def _poll_one(ctx: Context, row: dict[str, Any], out: dict[str, Any]) -> None:
         results = collect(ctx, row["local_id"], row["batch_id"])
     except anth.BatchError as exc:
         if exc.status in (404, 410):
-            # results are kept 29 days; past that the tickets must be asked again
+            ended = batch["ended_at"] or now
+            if now < min(ended + RESULTS_PATIENCE, batch["created_at"] + RESULTS_KEPT):
+                # not downloadable yet just after the end: the batch stays open and is asked again next run
+                store.note_batch_error(ctx.db, row["local_id"], f"results not available yet ({exc})")
+                out["open"] += 1
+                out["results_late"] = out.get("results_late", 0) + 1
+                return
+            # results are kept 29 days; past that (or after a long wait) the tickets must be asked again
             _abandon(ctx, row["local_id"], "results no longer downloadable", "results gone", out)
             return
         raise
     store.log_event(ctx.db, now, "batch_collected", batch=row["batch_id"], detail=json.dumps(results))
     out["collected"] += 1
+    if results.get("account"):
+        out["held"] = f"{results['account']} request(s) refused for the account; submitting held"
     for outcome, n in results.items():
         tally(out["results"], outcome, n)
 
@@ -92,11 +108,16 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
     """Stream an ended batch's results into the store, then requeue anything the results did not cover."""
     results: dict[str, int] = {}
     pending: list[dict[str, Any]] = []
+    refusal = ""  # the first result that refused the account, not its ticket
 
     def flush() -> None:
+        nonlocal refusal
         with ctx.db.atomic():
             for item in pending:
-                tally(results, _apply_isolated(ctx, local_id, item))
+                outcome = _apply_isolated(ctx, local_id, item)
+                tally(results, outcome)
+                if outcome == "account" and not refusal:
+                    refusal = f"{item['error_type']}: {item['error_message']}"
         pending.clear()
 
     for result in anth.iter_results(ctx.anthropic, batch_id):
@@ -105,6 +126,10 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
             flush()
     flush()
     with ctx.db.atomic():
+        if refusal:  # left submitted by apply_result: back to the queue with no attempt counted
+            queue.requeue_batch(ctx.db, ctx.now(), local_id, f"refused for the account: {refusal}")
+            hold(ctx, f"Anthropic refused {results['account']} request(s) of batch {batch_id} for the account: "
+                      f"{refusal}")
         missing = queue.requeue_batch(ctx.db, ctx.now(), local_id, "no result in the batch")
         store.collect_batch(ctx.db, ctx.now(), local_id)
     if missing:
@@ -162,6 +187,10 @@ def apply_result(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
                 room = min(2 * (row["max_tokens"] or ctx.config.anthropic.max_tokens), MAX_OUTPUT_TOKENS)
             queue.reask(ctx.db, ticket_id, now, reason=f"invalid answer: {reason}", cost_usd=cost, max_tokens=room)
             return "invalid"
+        case "errored" if result["error_type"] in ACCOUNT_RESULT_ERRORS:
+            # the account is refused (the model is gone), not this ticket: it stays submitted, collect puts it
+            # back in the queue uncounted and poll holds submitting, as the same error at create does
+            return "account"
         case "errored":
             retryable = result["error_type"] != "invalid_request_error"
             return count_failure(ctx, ticket_id, f"{result['error_type']}: {result['error_message']}",
