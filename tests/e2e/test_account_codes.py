@@ -172,3 +172,25 @@ def test_results_missing_for_too_long_are_given_up(zsim, asim, make_ctx, clock):
     asim.results_retention_seconds = 0
     out = poll.poll(ctx)
     assert out.get("requeued") == sent and queue.counts(ctx.db)["queued"] == sent
+
+
+def test_poll_reads_every_open_batch_from_one_list_call(zsim, asim, make_ctx, clock, monkeypatch):
+    # issue 22: one batches.list call per poll for the open batches' states, not one retrieve per batch
+    zsim.seed(12, 28)
+    ctx = make_ctx()
+    ingest.ingest(ctx)
+    split = anth.split_batches
+    monkeypatch.setattr(anth, "split_batches", lambda requests: split(requests, max_requests=3))
+    asim.processing_seconds = 600.0
+    opened = submit.submit(ctx, ignore_min_batch=True)["batches"]
+    assert opened >= 3
+    before = dict(asim.call_counts())
+    calls = lambda label: asim.call_counts().get(label, 0) - before.get(label, 0)  # noqa: E731
+    for _ in range(3):
+        clock.advance(60)
+        assert poll.poll(ctx)["open"] == opened
+    assert calls("GET /v1/messages/batches") == 3 and calls("GET /v1/messages/batches/{id}") == 0
+    clock.advance(600)
+    assert poll.poll(ctx)["collected"] == opened
+    # the SDK's results() looks the batch up once for its results_url: one retrieve per batch, at its end only
+    assert calls("GET /v1/messages/batches") == 4 and calls("GET /v1/messages/batches/{id}") == opened

@@ -1,4 +1,4 @@
-"""Poll: retrieve open batches; stream the results of ended ones into the store.
+"""Poll: the open batches' states (one ``list`` call); stream the results of ended ones into the store.
 
 Each result is applied with a guarded transition (``submitted`` in *this* batch, this triage), so replaying
 a result stream after a crash changes nothing that was already applied. Results are matched by
@@ -34,6 +34,8 @@ RESULTS_KEPT = 29 * 86400.0  # results are downloadable for 29 days after creati
 # a per-request error that refuses the account, not the ticket: the model is not available (at create it is a
 # 404 not_found_error "model: …", error-404-not-found-model.json; in a batch the same error comes per request)
 ACCOUNT_RESULT_ERRORS = ("not_found_error",)
+LIST_MAX = 1000  # the most one batches.list page holds (SDK docstring: limit 1 to 1000)
+LIST_MARGIN = 5  # other batches of the workspace (another app, a retried create) newer than ours
 
 
 def poll(ctx: Context) -> dict[str, Any]:
@@ -41,9 +43,11 @@ def poll(ctx: Context) -> dict[str, Any]:
     (and shown by ``status``); the others are still polled."""
     out: dict[str, Any] = {"stage": "poll", "open": 0, "collected": 0, "results": {}}
     problems = []
-    for row in store.batches_in(ctx.db, "open"):
+    rows = store.batches_in(ctx.db, "open")
+    listed = _listed(ctx, rows)
+    for row in rows:
         try:
-            _poll_one(ctx, row, out)
+            _poll_one(ctx, row, out, listed.get(row["batch_id"]))
         except anth.BatchError as exc:
             problems.append(f"batch {row['batch_id']}: {exc}")
             store.note_batch_error(ctx.db, row["local_id"], str(exc))
@@ -56,10 +60,22 @@ def poll(ctx: Context) -> dict[str, Any]:
     return out
 
 
-def _poll_one(ctx: Context, row: dict[str, Any], out: dict[str, Any]) -> None:
+def _listed(ctx: Context, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The open batches' states from one ``list`` call (newest first, a page just larger than what is open),
+    instead of one ``retrieve`` per batch; a batch not on that page is retrieved on its own."""
+    if not rows:
+        return {}
+    try:
+        page = anth.list_recent_batches(ctx.anthropic, limit=min(LIST_MAX, len(rows) + LIST_MARGIN))
+    except anth.BatchError:
+        return {}  # each batch is retrieved on its own, and its error recorded on it
+    return {b["id"]: b for b in page}
+
+
+def _poll_one(ctx: Context, row: dict[str, Any], out: dict[str, Any], listed: dict[str, Any] | None = None) -> None:
     now = ctx.now()
     try:
-        batch = anth.retrieve_batch(ctx.anthropic, row["batch_id"])
+        batch = listed or anth.retrieve_batch(ctx.anthropic, row["batch_id"])
     except anth.BatchError as exc:
         if exc.status == 404 and parse_time(row["created_at"]) > now - NEW_BATCH_GRACE:
             out["open"] += 1  # just created: the API may not show it yet
