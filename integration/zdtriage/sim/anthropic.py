@@ -19,7 +19,10 @@ rejects ``temperature``/``top_p``/``top_k``).
 Inspection without auth: ``GET /_sim/batches``, ``GET /_sim/usage`` (usage totals and
 ``requests_seen``), ``PUT /_sim/faults`` (a JSON object of rates), ``GET /_sim/calls``,
 ``PUT /_sim/account {"refuse": kind, "retry_after": s}`` / ``DELETE /_sim/account`` (an account-level
-refusal of batch creates, see ``ACCOUNT_REFUSALS``; ``refuse()`` / ``clear_refusal()`` in Python).
+refusal of batch creates, see ``ACCOUNT_REFUSALS`` and, with ``error.details.error_code``,
+``CODED_REFUSALS``; ``refuse()`` / ``clear_refusal()`` in Python). Faults ``create_landed_500`` /
+``create_landed_drop`` create the batch and then answer 500 or close the connection; ``results_late`` makes
+a batch's results answer 404 for ``RESULTS_LATE_SECONDS`` after its end (DESIGN §7).
 
 What is checked when: the create answers 400 only for the envelope (the body, ``requests``, each
 item's ``custom_id`` and that ``params`` is an object) and duplicate custom_ids; everything in
