@@ -36,8 +36,23 @@ BATCH = "batch"  # anything else: the batch as a whole was refused
 _REQUEST_INDEX = re.compile(r"^requests\.(\d+)[.:]")
 _DUPLICATE = re.compile(r"Duplicate custom_id found: ([A-Za-z0-9_-]{1,64})")
 # 400s that refuse the account, not the request (quoted from live errors: anthropic-sdk-python#1646,
-# openclaw/openclaw#48526 for the credit balance; NousResearch/hermes-agent#80553 for the spend limit)
+# openclaw/openclaw#48526 for the credit balance; NousResearch/hermes-agent#80553 for the spend limit).
+# Message text is the last resort: only for answers that carry no code (DESIGN §7).
 _ACCOUNT_400 = ("credit balance is too low", "reached your specified api usage limits")
+# `error.details.error_code` values that refuse the organization, not the requests: the typed errors of
+# anthropic 2.17 (types/shared/*_error.py) a batch create can raise. Any other code falls back to its type.
+ACCOUNT_CODES = frozenset({
+    "organization_on_hold",  # 400, trust and safety
+    "organization_type_not_supported", "parent_organization_required",  # 400
+    "cmek_key_disabled", "cmek_key_network_blocked", "workspace_human_review_disabled",  # 400
+    "claude_code_key_creator_not_member",  # 400
+    "enforced_spend_limit_reached", "contract_spend_limit_reached", "ramp_limit_exceeded",  # 429
+    "linked_organization_spend_limit_reached", "linked_organization_billing_unavailable",  # 402
+})
+_ACCOUNT_TYPES = ("authentication_error", "billing_error", "permission_error", "rate_limit_error")
+# a refusal that passes by itself: wait what retry-after says, not the doubling account hold
+# (RampLimitExceededError: "Retry after the time in the `retry-after` header")
+PASSING_CODES = frozenset({"ramp_limit_exceeded"})
 
 
 class BatchError(Exception):
@@ -46,12 +61,12 @@ class BatchError(Exception):
     ``retryable``: the same call may work later. ``status``: the HTTP status, if there was one.
     ``kind``: what it says about the tickets (``ACCOUNT``, ``REQUEST``, ``TRANSIENT``, ``BATCH``).
     ``request_index`` / ``custom_id``: the request a ``REQUEST`` error names. ``retry_after``: seconds
-    the API asked us to wait, if it said.
+    the API asked us to wait, if it said. ``code``: ``error.details.error_code``, if the answer had one.
     """
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None, kind: str = BATCH,
                  request_index: int | None = None, custom_id: str | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
@@ -59,6 +74,18 @@ class BatchError(Exception):
         self.request_index = request_index
         self.custom_id = custom_id
         self.retry_after = retry_after
+        self.code = code
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """The call may have done its work anyway: a timeout, a dropped connection or a 5xx (DESIGN §7: a
+        create answered 5xx or cut may still have created the batch). Only a clear refusal is not."""
+        return self.kind == TRANSIENT and (self.status is None or self.status >= 500)
+
+    @property
+    def passing(self) -> bool:
+        """An account refusal that ends by itself after ``retry_after`` (the ramp limit)."""
+        return self.kind == ACCOUNT and self.code in PASSING_CODES and self.retry_after is not None
 
 
 def make_client(cfg: AnthropicConfig) -> anthropic.Anthropic:
@@ -106,10 +133,13 @@ def _retry_after(exc: anthropic.APIStatusError) -> float | None:
     return value if value >= 0 else None
 
 
-def _classify(status: int, error_type: str, message: str) -> tuple[str, int | None, str | None]:
-    """(kind, request_index, custom_id) of an error answer."""
+def _classify(status: int, error_type: str, message: str, code: str | None = None) -> tuple[str, int | None, str | None]:
+    """(kind, request_index, custom_id) of an error answer: by its code, else its type and status, and by
+    its message only where neither says (an unknown code is read as its bare type, as the SDK advises)."""
     lowered = message.lower()
-    if status in (401, 402, 403, 429) or error_type in ("authentication_error", "billing_error", "permission_error"):
+    if code in ACCOUNT_CODES:
+        return ACCOUNT, None, None
+    if status in (401, 402, 403, 429) or error_type in _ACCOUNT_TYPES:
         return ACCOUNT, None, None
     if status == 404 and lowered.startswith("model:"):  # error-404-not-found-model.json
         return ACCOUNT, None, None
@@ -146,12 +176,19 @@ def _translate(exc: Exception) -> BatchError:
         retryable = status in (408, 409, 429) or status >= 500
         error_type, message = "", type(exc).__name__
         body = exc.body
+        code = getattr(exc, "error_code", None)  # anthropic >= 2.17; read from the body below otherwise
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             error_type = str(body["error"].get("type") or "")
             message = str(body["error"].get("message") or message)
-        kind, index, custom_id = _classify(status, error_type, message)
-        return BatchError(f"Anthropic answered {status}: {message[:300]}", retryable=retryable, status=status,
-                          kind=kind, request_index=index, custom_id=custom_id, retry_after=_retry_after(exc))
+            details = body["error"].get("details")
+            if code is None and isinstance(details, dict) and isinstance(details.get("error_code"), str):
+                code = details["error_code"]
+        code = code[:64] if isinstance(code, str) and code else None
+        kind, index, custom_id = _classify(status, error_type, message, code)
+        named = f"{status} {code}" if code else str(status)
+        return BatchError(f"Anthropic answered {named}: {message[:300]}", retryable=retryable, status=status,
+                          kind=kind, request_index=index, custom_id=custom_id, retry_after=_retry_after(exc),
+                          code=code)
     if isinstance(exc, (anthropic.APIConnectionError, anthropic.APITimeoutError)):
         return BatchError(f"cannot reach Anthropic{_connection_reason(exc)}", retryable=True, kind=TRANSIENT)
     return BatchError(f"Anthropic call failed: {type(exc).__name__}", retryable=False)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import anthropic
 import pytest
 
-from zdtriage.sim.anthropic import ACCOUNT_REFUSALS, AnthropicSim
+from zdtriage.sim.anthropic import ACCOUNT_REFUSALS, CODED_REFUSALS, RESULTS_LATE_SECONDS, AnthropicSim
 from zdtriage.sim.server import ManualClock
 
 try:
@@ -109,3 +109,56 @@ def test_set_and_cleared_over_http(anthropic_sim: AnthropicSim, anthropic_client
     assert set(ACCOUNT_REFUSALS) == {"authentication", "billing", "permission", "credit", "spend_limit", "model",
                                      "rate_limit"}
     assert all(source for *_, source in ACCOUNT_REFUSALS.values())  # every entry names its source
+
+
+@pytest.mark.parametrize("kind", ["organization_on_hold", "enforced_spend_limit_reached", "contract_spend_limit_reached",
+                                  "ramp_limit_exceeded", "linked_organization_spend_limit_reached"])
+def test_coded_refusals_are_the_sdks_typed_errors(anthropic_sim: AnthropicSim, anthropic_client: anthropic.Anthropic,
+                                                  kind: str) -> None:
+    # anthropic 2.17 picks the class by (status, error.details.error_code) (_error_classes.py ERROR_CLASSES):
+    # the typed class proves the simulator's status and code are a pair the SDK knows
+    status, error_type, code, message, source = CODED_REFUSALS[kind]
+    typed = getattr(anthropic, "".join(part.title() for part in code.split("_")) + "Error")
+    anthropic_sim.refuse(kind, retry_after=42)
+    with pytest.raises(typed) as exc:
+        _create(anthropic_client)
+    assert exc.value.status_code == status and exc.value.error_code == code and exc.value.type == error_type
+    assert exc.value.body["error"] == {"type": error_type, "message": message, "details": {"error_code": code}}
+    assert (exc.value.response.headers.get("retry-after") == "42") is (status == 429)
+    assert source and anthropic_sim.requests_seen() == 0
+
+
+def test_an_unknown_code_keeps_its_type(anthropic_sim: AnthropicSim, anthropic_client: anthropic.Anthropic) -> None:
+    anthropic_sim.refuse("unknown_code_402")
+    with pytest.raises(anthropic.APIStatusError) as exc:
+        _create(anthropic_client)
+    assert exc.value.status_code == 402 and exc.value.error_code == "some_future_billing_code"
+    assert exc.value.type == "billing_error"
+
+
+@pytest.mark.parametrize("fault", ["create_landed_500", "create_landed_drop"])
+def test_a_create_can_land_and_still_fail(anthropic_sim: AnthropicSim, anthropic_client: anthropic.Anthropic,
+                                          fault: str) -> None:
+    # DESIGN §7: a create answered with a 5xx, or cut by a dropped connection, may still have created the batch
+    anthropic_sim.set_faults(**{fault: 1.0})
+    expected = anthropic.InternalServerError if fault == "create_landed_500" else anthropic.APIConnectionError
+    with pytest.raises(expected):
+        _create(anthropic_client, 3)
+    (batch,) = anthropic_sim.batches()
+    assert anthropic_sim.requests_seen() == 3 and batch["request_counts"]["processing"] == 3
+    listed = anthropic_client.messages.batches.list(limit=5).data
+    assert [b.id for b in listed] == [batch["id"]]
+
+
+def test_results_can_answer_404_for_seventy_seconds_after_the_end(anthropic_sim: AnthropicSim,
+                                                                 anthropic_client: anthropic.Anthropic,
+                                                                 anthropic_clock: ManualClock) -> None:
+    # DESIGN §7: a results download recorded answering 404 just after the end, then 200 seventy seconds later
+    anthropic_sim.set_faults(results_late=1.0)
+    batch = _create(anthropic_client)
+    anthropic_clock.advance(60)
+    assert anthropic_client.messages.batches.retrieve(batch.id).processing_status == "ended"
+    with pytest.raises(anthropic.NotFoundError):
+        list(anthropic_client.messages.batches.results(batch.id))
+    anthropic_clock.advance(RESULTS_LATE_SECONDS)
+    assert len(list(anthropic_client.messages.batches.results(batch.id))) == 2

@@ -19,7 +19,10 @@ rejects ``temperature``/``top_p``/``top_k``).
 Inspection without auth: ``GET /_sim/batches``, ``GET /_sim/usage`` (usage totals and
 ``requests_seen``), ``PUT /_sim/faults`` (a JSON object of rates), ``GET /_sim/calls``,
 ``PUT /_sim/account {"refuse": kind, "retry_after": s}`` / ``DELETE /_sim/account`` (an account-level
-refusal of batch creates, see ``ACCOUNT_REFUSALS``; ``refuse()`` / ``clear_refusal()`` in Python).
+refusal of batch creates, see ``ACCOUNT_REFUSALS`` and, with ``error.details.error_code``,
+``CODED_REFUSALS``; ``refuse()`` / ``clear_refusal()`` in Python). Faults ``create_landed_500`` /
+``create_landed_drop`` create the batch and then answer 500 or close the connection; ``results_late`` makes
+a batch's results answer 404 for ``RESULTS_LATE_SECONDS`` after its end (DESIGN §7).
 
 What is checked when: the create answers 400 only for the envelope (the body, ``requests``, each
 item's ``custom_id`` and that ``params`` is an object) and duplicate custom_ids; everything in
@@ -80,7 +83,36 @@ ACCOUNT_REFUSALS: dict[str, tuple[int, str, str, str]] = {
                    "Please try again later.", "error-429-rate-limit-issue.json; retry-after always sent"),
 }
 
-__all__ = ["AnthropicSim", "Faults", "MAX_BODY_BYTES", "MAX_REQUESTS", "RESULTS_RETENTION_SECONDS"]
+# Refusals that name their cause in `error.details.error_code` (DESIGN §7): (status, error type, error_code,
+# message, source). Status and code from anthropic 2.17's typed errors (types/shared/<code>_error.py: the base
+# class gives the status); no live body has been recorded, so the message is the SDK docstring's wording.
+CODED_REFUSALS: dict[str, tuple[int, str, str, str, str]] = {
+    "organization_on_hold": (400, "invalid_request_error", "organization_on_hold",
+                             "Anthropic has disabled the organization for trust and safety reasons.",
+                             "anthropic 2.17 types/shared/organization_on_hold_error.py (BadRequestError)"),
+    "enforced_spend_limit_reached": (429, "rate_limit_error", "enforced_spend_limit_reached",
+                                     "The organization has crossed the monthly API usage threshold of its API tier.",
+                                     "anthropic 2.17 types/shared/enforced_spend_limit_reached_error.py (RateLimitError)"),
+    "contract_spend_limit_reached": (429, "rate_limit_error", "contract_spend_limit_reached",
+                                     "The organization has reached the spend limit of its contract.",
+                                     "anthropic 2.17 types/shared/contract_spend_limit_reached_error.py (RateLimitError)"),
+    "ramp_limit_exceeded": (429, "rate_limit_error", "ramp_limit_exceeded",
+                            "The request would exceed a ramp limit, which caps how fast usage can grow.",
+                            "anthropic 2.17 types/shared/ramp_limit_exceeded_error.py (RateLimitError, retry-after)"),
+    "linked_organization_spend_limit_reached": (
+        402, "billing_error", "linked_organization_spend_limit_reached",
+        "The organization linked to the request's user profile has reached a spend limit that it set, "
+        "or lacks credit for the request.",
+        "anthropic 2.17 types/shared/linked_organization_spend_limit_reached_error.py (PaymentRequiredError)"),
+    # a code this product does not know: the SDK says to treat it as the bare type (_exceptions.py)
+    "unknown_code_400": (400, "invalid_request_error", "some_future_code", "A cause not named yet.",
+                         "anthropic 2.17 _exceptions.py: an unrecognized error_code is the bare type"),
+    "unknown_code_402": (402, "billing_error", "some_future_billing_code", "A cause not named yet.",
+                         "anthropic 2.17 _exceptions.py: an unrecognized error_code is the bare type"),
+}
+RESULTS_LATE_SECONDS = 70.0  # DESIGN §7: results recorded answering 404, then 200 seventy seconds later
+
+__all__ = ["AnthropicSim", "CODED_REFUSALS", "Faults", "MAX_BODY_BYTES", "MAX_REQUESTS", "RESULTS_RETENTION_SECONDS"]
 
 
 class _Invalid(Exception):
@@ -165,8 +197,8 @@ class AnthropicSim(SimServer):
     def refuse(self, kind: str, retry_after: int | None = None) -> None:
         """Refuse batch creates for the whole account from now on (``ACCOUNT_REFUSALS`` keys) until
         ``clear_refusal()``; ``retry_after`` is sent on a ``rate_limit`` refusal."""
-        if kind not in ACCOUNT_REFUSALS:
-            raise ValueError(f"unknown refusal: {kind} (one of {', '.join(ACCOUNT_REFUSALS)})")
+        if kind not in ACCOUNT_REFUSALS and kind not in CODED_REFUSALS:
+            raise ValueError(f"unknown refusal: {kind} (one of {', '.join([*ACCOUNT_REFUSALS, *CODED_REFUSALS])})")
         with self.lock:
             self._refusal = (kind, int(retry_after if retry_after is not None else self.retry_after_seconds))
 
@@ -216,10 +248,15 @@ class AnthropicSim(SimServer):
             rng = self._local.rng = random.Random(f"{self.seed}:{threading.get_ident()}:ids")
         return rng
 
-    def _error(self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None) -> Response:
-        # Envelope of error-400-invalid-request.json: type/error/request_id, request-id header too.
+    def _error(self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None,
+               code: str | None = None) -> Response:
+        # Envelope of error-400-invalid-request.json: type/error/request_id, request-id header too; a coded
+        # error adds error.details.error_code (anthropic 2.17 _exceptions.py extract_error_code)
         request_id = getattr(self._local, "request_id", None) or _request_id(self._rng_for_ids())
-        body = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
+        error: dict[str, Any] = {"type": error_type, "message": message}
+        if code is not None:
+            error["details"] = {"error_code": code}
+        body = {"type": "error", "error": error, "request_id": request_id}
         retry = "true" if status in (408, 409, 429) or status >= 500 else "false"
         return Response(status, body, {"request-id": request_id, "x-should-retry": retry, **(headers or {})},
                         content_type="application/json")
@@ -311,6 +348,10 @@ class AnthropicSim(SimServer):
 
     def _refused(self, refusal: tuple[str, int], body: bytes | None) -> Response:
         kind, retry_after = refusal
+        if kind in CODED_REFUSALS:
+            status, error_type, code, message, _source = CODED_REFUSALS[kind]
+            return self._error(status, error_type, message, {"retry-after": str(retry_after)} if status == 429 else None,
+                               code=code)
         status, error_type, message, _source = ACCOUNT_REFUSALS[kind]
         if "{model}" in message:
             model = "claude-haiku-4-5"
@@ -364,6 +405,12 @@ class AnthropicSim(SimServer):
             self._batches[batch_id] = batch
             self._open[batch_id] = batch
             self._requests_seen += len(records)
+            if faults.create_landed_500 or faults.create_landed_drop:
+                landed = self._fault_rng.random()
+                if landed < faults.create_landed_500:  # the batch exists and is billed; the answer is lost
+                    return self._error(500, "api_error", "Internal server error")
+                if landed < faults.create_landed_500 + faults.create_landed_drop:
+                    return Response(drop=True)
             return Response(200, batch.view(self._host_url(request), self.clock(), self.results_retention_seconds),
                             content_type="application/json")
 
@@ -503,6 +550,10 @@ class AnthropicSim(SimServer):
                 # alexrudall/anthropic batch_results.yml (2025-01): 404 not_found_error
                 # "Message Batch <id> has no available results." while in progress. After the 29 days the
                 # same answer is assumed (no recording).
+                return self._error(404, "not_found_error", f"Message Batch {batch.id} has no available results.")
+            if (self._faults.results_late and self.clock() < batch.ended + RESULTS_LATE_SECONDS
+                    and random.Random(f"{self.seed}:{batch.id}:late").random() < self._faults.results_late):
+                # DESIGN §7: a download recorded answering 404 just after the batch ended, 200 seventy seconds later
                 return self._error(404, "not_found_error", f"Message Batch {batch.id} has no available results.")
         # Research note capture (2026-09): content-type application/x-jsonl; the file name is from
         # alexrudall/anthropic batch_messages_results.yml (Content-Disposition: attachment).

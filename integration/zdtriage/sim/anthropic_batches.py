@@ -208,6 +208,13 @@ class Faults:
     refusal: float = 0.0  # stop_reason "refusal", no content
     malformed_line: float = 0.0  # opt-in: the results line is nested too deep to parse
     bad_custom_id: float = 0.0  # opt-in: the results line names a custom_id out of range
+    # a create that lands (the batch exists and is billed) and then answers 500 / drops the connection before
+    # answering (DESIGN §7: a create answered 5xx or cut may still have created the batch)
+    create_landed_500: float = 0.0
+    create_landed_drop: float = 0.0
+    # share of batches whose results answer 404 for RESULTS_LATE_SECONDS after the batch ended (DESIGN §7: a
+    # results download recorded answering 404 once, then 200 seventy seconds later)
+    results_late: float = 0.0
 
 
 def finish(batch: Batch, end: float, cutoff: float | None, cut_code: int, faults: Faults, seed: int,

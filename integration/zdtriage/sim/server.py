@@ -70,6 +70,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json; charset=utf-8"
     stream: Any = None  # an iterable of bytes, sent chunked (JSONL results)
+    drop: bool = False  # close the connection without answering (a connection cut after the request was read)
 
 
 Handler = Callable[[Request], Response]
@@ -179,6 +180,9 @@ class SimServer:
                 self._send(response)
 
             def _send(self, response: Response) -> None:
+                if response.drop:
+                    self.close_connection = True
+                    return
                 self.send_response(response.status)
                 headers = {"content-type": response.content_type, **response.headers}
                 if response.stream is not None:

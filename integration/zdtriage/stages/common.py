@@ -62,16 +62,20 @@ def zendesk_stage(ctx: Context, stage: str, out: dict[str, Any]) -> Iterator[Non
 HOLD_FIRST = 300.0  # the first wait after the account was refused; doubling, at most BLOCK_MAX
 
 
-def hold(ctx: Context, reason: str, retry_after: float | None = None) -> str:
+def hold(ctx: Context, reason: str, retry_after: float | None = None, *, passing: bool = False) -> str:
     """Stop submitting for a while because the account (not a ticket) was refused; longer each time it is
-    refused again, until a create succeeds. Returns the line for the log."""
-    refusals = int(store.get_sync(ctx.db, "hold:refusals") or 0) + 1
-    wait = max(min(HOLD_FIRST * 2 ** (refusals - 1), BLOCK_MAX), retry_after or 0.0)
+    refused again, until a create succeeds. A ``passing`` refusal (the ramp limit) waits ``retry_after``
+    only and does not lengthen the next hold. Returns the line for the log."""
+    refusals = int(store.get_sync(ctx.db, "hold:refusals") or 0) + (0 if passing else 1)
+    if passing and retry_after is not None:
+        wait = min(max(retry_after, 1.0), BLOCK_MAX)
+    else:
+        wait = max(min(HOLD_FIRST * 2 ** (max(refusals, 1) - 1), BLOCK_MAX), retry_after or 0.0)
     store.set_sync(ctx.db, "hold:refusals", str(refusals))
     store.set_sync(ctx.db, "hold:submit", json.dumps({"until": ctx.now() + wait, "reason": reason[:300],
                                                       "since": store.loads(store.get_sync(ctx.db, "hold:submit"),
                                                                            {}).get("since", ctx.now())}))
-    return f"submitting held for {wait / 60:.0f} min: {reason[:200]}"
+    return f"submitting held for {wait / 60:.1f} min: {reason[:200]}"
 
 
 def held(ctx: Context) -> tuple[float, str]:

@@ -1,4 +1,4 @@
-"""Poll: retrieve open batches; stream the results of ended ones into the store.
+"""Poll: the open batches' states (one ``list`` call); stream the results of ended ones into the store.
 
 Each result is applied with a guarded transition (``submitted`` in *this* batch, this triage), so replaying
 a result stream after a crash changes nothing that was already applied. Results are matched by
@@ -18,7 +18,7 @@ from ..pricing import usage_cost
 from ..store import State
 from ..store import tickets as queue
 from ..timeutil import parse_time
-from .common import TICKET_ERRORS, count_failure, record_problem, tally
+from .common import TICKET_ERRORS, count_failure, hold, record_problem, tally
 
 if TYPE_CHECKING:
     from ..pipeline import Context
@@ -27,6 +27,15 @@ ALERT_OPEN_HOURS = 20.0  # batches expire 24 h after creation: someone should kn
 RESULT_CHUNK = 500  # results applied per transaction
 NEW_BATCH_GRACE = 600.0  # a batch this young may not be listed by the API yet
 MAX_OUTPUT_TOKENS = 64_000  # the most config.anthropic.max_tokens allows, and Haiku 4.5's output limit
+# an ended batch's results answering 404 are asked again for this long before the batch is given up: a
+# download was recorded answering 404 just after the end, then 200 seventy seconds later (DESIGN §7)
+RESULTS_PATIENCE = 6 * 3600.0
+RESULTS_KEPT = 29 * 86400.0  # results are downloadable for 29 days after creation (DESIGN §7)
+# a per-request error that refuses the account, not the ticket: the model is not available (at create it is a
+# 404 not_found_error "model: …", error-404-not-found-model.json; in a batch the same error comes per request)
+ACCOUNT_RESULT_ERRORS = ("not_found_error",)
+LIST_MAX = 1000  # the most one batches.list page holds (SDK docstring: limit 1 to 1000)
+LIST_MARGIN = 5  # other batches of the workspace (another app, a retried create) newer than ours
 
 
 def poll(ctx: Context) -> dict[str, Any]:
@@ -34,9 +43,11 @@ def poll(ctx: Context) -> dict[str, Any]:
     (and shown by ``status``); the others are still polled."""
     out: dict[str, Any] = {"stage": "poll", "open": 0, "collected": 0, "results": {}}
     problems = []
-    for row in store.batches_in(ctx.db, "open"):
+    rows = store.batches_in(ctx.db, "open")
+    listed = _listed(ctx, rows)
+    for row in rows:
         try:
-            _poll_one(ctx, row, out)
+            _poll_one(ctx, row, out, listed.get(row["batch_id"]))
         except anth.BatchError as exc:
             problems.append(f"batch {row['batch_id']}: {exc}")
             store.note_batch_error(ctx.db, row["local_id"], str(exc))
@@ -49,10 +60,22 @@ def poll(ctx: Context) -> dict[str, Any]:
     return out
 
 
-def _poll_one(ctx: Context, row: dict[str, Any], out: dict[str, Any]) -> None:
+def _listed(ctx: Context, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The open batches' states from one ``list`` call (newest first, a page just larger than what is open),
+    instead of one ``retrieve`` per batch; a batch not on that page is retrieved on its own."""
+    if not rows:
+        return {}
+    try:
+        page = anth.list_recent_batches(ctx.anthropic, limit=min(LIST_MAX, len(rows) + LIST_MARGIN))
+    except anth.BatchError:
+        return {}  # each batch is retrieved on its own, and its error recorded on it
+    return {b["id"]: b for b in page}
+
+
+def _poll_one(ctx: Context, row: dict[str, Any], out: dict[str, Any], listed: dict[str, Any] | None = None) -> None:
     now = ctx.now()
     try:
-        batch = anth.retrieve_batch(ctx.anthropic, row["batch_id"])
+        batch = listed or anth.retrieve_batch(ctx.anthropic, row["batch_id"])
     except anth.BatchError as exc:
         if exc.status == 404 and parse_time(row["created_at"]) > now - NEW_BATCH_GRACE:
             out["open"] += 1  # just created: the API may not show it yet
@@ -72,12 +95,21 @@ def _poll_one(ctx: Context, row: dict[str, Any], out: dict[str, Any]) -> None:
         results = collect(ctx, row["local_id"], row["batch_id"])
     except anth.BatchError as exc:
         if exc.status in (404, 410):
-            # results are kept 29 days; past that the tickets must be asked again
+            ended = batch["ended_at"] or now
+            if now < min(ended + RESULTS_PATIENCE, batch["created_at"] + RESULTS_KEPT):
+                # not downloadable yet just after the end: the batch stays open and is asked again next run
+                store.note_batch_error(ctx.db, row["local_id"], f"results not available yet ({exc})")
+                out["open"] += 1
+                out["results_late"] = out.get("results_late", 0) + 1
+                return
+            # results are kept 29 days; past that (or after a long wait) the tickets must be asked again
             _abandon(ctx, row["local_id"], "results no longer downloadable", "results gone", out)
             return
         raise
     store.log_event(ctx.db, now, "batch_collected", batch=row["batch_id"], detail=json.dumps(results))
     out["collected"] += 1
+    if results.get("account"):
+        out["held"] = f"{results['account']} request(s) refused for the account; submitting held"
     for outcome, n in results.items():
         tally(out["results"], outcome, n)
 
@@ -92,11 +124,16 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
     """Stream an ended batch's results into the store, then requeue anything the results did not cover."""
     results: dict[str, int] = {}
     pending: list[dict[str, Any]] = []
+    refusal = ""  # the first result that refused the account, not its ticket
 
     def flush() -> None:
+        nonlocal refusal
         with ctx.db.atomic():
             for item in pending:
-                tally(results, _apply_isolated(ctx, local_id, item))
+                outcome = _apply_isolated(ctx, local_id, item)
+                tally(results, outcome)
+                if outcome == "account" and not refusal:
+                    refusal = f"{item['error_type']}: {item['error_message']}"
         pending.clear()
 
     for result in anth.iter_results(ctx.anthropic, batch_id):
@@ -105,6 +142,10 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
             flush()
     flush()
     with ctx.db.atomic():
+        if refusal:  # left submitted by apply_result: back to the queue with no attempt counted
+            queue.requeue_batch(ctx.db, ctx.now(), local_id, f"refused for the account: {refusal}")
+            hold(ctx, f"Anthropic refused {results['account']} request(s) of batch {batch_id} for the account: "
+                      f"{refusal}")
         missing = queue.requeue_batch(ctx.db, ctx.now(), local_id, "no result in the batch")
         store.collect_batch(ctx.db, ctx.now(), local_id)
     if missing:
@@ -162,6 +203,10 @@ def apply_result(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
                 room = min(2 * (row["max_tokens"] or ctx.config.anthropic.max_tokens), MAX_OUTPUT_TOKENS)
             queue.reask(ctx.db, ticket_id, now, reason=f"invalid answer: {reason}", cost_usd=cost, max_tokens=room)
             return "invalid"
+        case "errored" if result["error_type"] in ACCOUNT_RESULT_ERRORS:
+            # the account is refused (the model is gone), not this ticket: it stays submitted, collect puts it
+            # back in the queue uncounted and poll holds submitting, as the same error at create does
+            return "account"
         case "errored":
             retryable = result["error_type"] != "invalid_request_error"
             return count_failure(ctx, ticket_id, f"{result['error_type']}: {result['error_message']}",

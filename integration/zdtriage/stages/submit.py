@@ -169,9 +169,10 @@ def _refused(ctx: Context, local_id: str, chunk: list[tuple[tuple[int, int, floa
     """What a refused create means for the tickets in it. Only a request the API names, or a batch refused
     as such, counts against tickets; the account's refusals and passing trouble never do."""
     now = ctx.now()
-    if exc.kind == anth.TRANSIENT and exc.status is None:
-        # a timeout or a cut connection: the batch may exist. It stays "creating"; after anthropic.verify_after
-        # reconcile_creating adopts it from the workspace's list, or puts its tickets back
+    if exc.outcome_unknown:
+        # a timeout, a cut connection or a 5xx: the batch may exist (DESIGN §7). It stays "creating", its tickets
+        # submitted in it; after anthropic.verify_after reconcile_creating adopts it from the workspace's list,
+        # or puts its tickets back. Nothing creates them again before that.
         record_problem(ctx, "submit", f"batch create outcome unknown ({exc}); checked after anthropic.verify_after")
         out["error"] = str(exc)
         return False
@@ -194,7 +195,7 @@ def _refused(ctx: Context, local_id: str, chunk: list[tuple[tuple[int, int, floa
     if exc.kind == anth.REQUEST:
         return True  # the others are sent again at the next run; the remaining chunks go now
     if exc.kind == anth.ACCOUNT:
-        out["held"] = hold(ctx, str(exc), exc.retry_after)
+        out["held"] = hold(ctx, str(exc), exc.retry_after, passing=exc.passing)
     record_problem(ctx, "submit", str(exc))
     out["error"] = str(exc)
     return False
