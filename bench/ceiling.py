@@ -39,6 +39,9 @@ def run(hours: float, per_minute: int, seed: int, updates_per_minute: int = 100)
         backlog_at_end = None
         started = time.perf_counter()
         minute = 0
+        # issue 22: the share of the update allowance used in the minutes that had a full minute's worth of
+        # answers waiting (an idle allowance there is our own cap, not the load)
+        full_minutes = full_written = 0
         while True:
             now = clock()
             elapsed = now - start
@@ -53,8 +56,12 @@ def run(hours: float, per_minute: int, seed: int, updates_per_minute: int = 100)
             if due:
                 pending_replies = [(at, i) for at, i in pending_replies if at > now]
                 sims.call("add_replies", [(i, "Any news? I am still waiting on this one.") for i in due])
+            before = queue.counts(ctx.db)
             harness.run_due(ctx, elapsed)
             counts = queue.counts(ctx.db)
+            if before["answered"] >= updates_per_minute:
+                full_minutes += 1
+                full_written += counts["written"] - before["written"]
             backlog = counts["queued"] + counts["submitted"] + counts["answered"]
             peak = max(peak, backlog)
             if arrived >= total and backlog_at_end is None:
@@ -79,6 +86,8 @@ def run(hours: float, per_minute: int, seed: int, updates_per_minute: int = 100)
         "drain_minutes": minute - end_minute, "wall_seconds": round(time.perf_counter() - started, 1),
         "calls_per_ticket": round(sum(calls.values()) / max(triaged, 1), 4), "by_purpose": categorize(calls),
         "max_ticket_updates_per_minute": stats["max_ticket_updates_per_minute"],
+        "sustained_update_share": round(full_written / max(full_minutes * updates_per_minute, 1), 4),
+        "full_minutes": full_minutes,
         "rate_limited": stats["rate_limited"], "max_jobs_in_flight": stats["max_jobs_in_flight"],
         "arrival_to_note_minutes": {"p50": round(_quantile(latencies, 0.5) / 60, 1),
                                     "p95": round(_quantile(latencies, 0.95) / 60, 1),
