@@ -104,10 +104,10 @@ class Verdict:
 
 def check(db: sqlite_utils.Database, config: Config, now: float) -> Verdict:
     """Healthy, or not and why: the account refused (submitting held), a stage without a success for
-    several of its periods, a batch near its 24-hour expiry. The first problem is the reason; the others
+    several of its periods, a batch near its 24-hour expiry, write-back without progress. The first problem is the reason; the others
     are counted in it."""
     beats = heartbeats(db)
-    problems = _held(db) + _stale(beats, config, now) + _expiring(db, now)
+    problems = _held(db) + _stale(beats, config, now) + _expiring(db, now) + _stalled_writes(db, config, now)
     if problems:
         more = f" (and {len(problems) - 1} more problem(s): see zdtriage status)" if len(problems) > 1 else ""
         return Verdict(False, problems[0] + more, tuple(problems), beats)
@@ -166,6 +166,24 @@ def _stale(beats: Mapping[str, dict[str, Any]], config: Config, now: float) -> l
                 "is the service (zdtriage run) running?"]
     found.sort(key=lambda item: -item[0])  # the most overdue first
     return [line for _, line in found]
+
+
+def _stalled_writes(db: sqlite_utils.Database, config: Config, now: float) -> list[str]:
+    """Answers have waited two ``zendesk.verify_after`` periods and no write has landed (or been settled as
+    skipped) in that time: write-back succeeds as a stage yet makes no progress (jobs stuck, writes refused).
+    Two index seeks on (state, changed_at)."""
+    if config.writeback.mode == "off":
+        return []  # pilot mode: answers stay in the state on purpose
+    limit = 2 * config.zendesk.verify_after
+    waiting = next(db.query("select count(*) as n, min(changed_at) as oldest from tickets where state = 'answered'"))
+    if not waiting["n"] or parse_time(waiting["oldest"]) > now - limit:
+        return []
+    last = next(db.query("select max(changed_at) as at from tickets where state in ('written', 'skipped')"))["at"]
+    if last is not None and parse_time(last) > now - limit:
+        return []
+    since = f"for {_span(now - parse_time(last))}" if last else "ever"
+    return [f"write-back has written nothing {since} while {waiting['n']} answer(s) wait (oldest answered "
+            f"{_ago(now, parse_time(waiting['oldest']))}): update jobs stuck or writes refused, see zdtriage status"]
 
 
 def _expiring(db: sqlite_utils.Database, now: float) -> list[str]:

@@ -126,6 +126,7 @@ def test_fetch_jobs_asks_show_many_once_per_hundred(sim: ZendeskSim, client: Any
     ok = sim.add_ticket(subject="a", description="a")
     closed = sim.add_ticket(subject="c", description="c", status="closed")
     sim.max_queued_jobs = 200
+    sim.job_status_keep = None  # 150 jobs: none of them expired here (see the expiry test below)
     job_ids = [zendesk.write_updates(client, [{"id": ok["id"], "additional_tags": [f"x{n}"]}]) for n in range(149)]
     job_ids.append(zendesk.write_updates(client, [{"id": ok["id"], "additional_tags": ["y"]},
                                                   {"id": closed["id"], "additional_tags": ["y"]}]))
@@ -144,3 +145,78 @@ def test_fetch_jobs_asks_show_many_once_per_hundred(sim: ZendeskSim, client: Any
     assert bad["id"] == closed["id"] and bad["index"] == 1 and bad["success"] is False
     assert bad["error"] == "TicketUpdateFailed" and zendesk.is_closed_error(bad)
     assert list(zendesk.fetch_jobs(client, [])) == []
+
+
+def test_an_expired_job_status_is_missing_from_show_many_and_404_alone(sim: ZendeskSim, client: Any,
+                                                                          clock: ManualClock) -> None:
+    # DESIGN §7: statuses expire (a 2021 report: after an hour, and beyond the last 100 jobs), then the id
+    # answers 404 RecordNotFound (ticket-update-404.json's body) and show_many leaves it out
+    ticket = sim.add_ticket(subject="a", description="a")
+    old = zendesk.write_updates(client, [{"id": ticket["id"], "additional_tags": ["x"]}])
+    clock.advance(3601)
+    new = zendesk.write_updates(client, [{"id": ticket["id"], "additional_tags": ["y"]}])
+    found = {j["id"]: j["status"] for j in zendesk.fetch_jobs(client, [old, new])}
+    assert found == {old: "missing", new: "queued"}
+    with pytest.raises(zendesk.ZendeskNotFound, match=r"^Zendesk answered 404 on /api/v2/job_statuses/"):
+        zendesk._call(client.job_status, id=old)
+    sim.job_status_keep = 0
+    assert [j["status"] for j in zendesk.fetch_jobs(client, [new])] == ["missing"]
+
+
+@pytest.mark.parametrize("read", ["deleted ticket", "user", "job status"])
+def test_a_404_on_any_read_is_a_zendesk_error_in_one_line(sim: ZendeskSim, client: Any, read: str) -> None:
+    # issue 23 item 4: zenpy raises RecordNotFoundException (or APIException for another 404 body); the
+    # pipeline only ever sees a ZendeskError
+    ticket = sim.add_ticket(subject="a", description="a")
+    sim.delete_ticket(ticket["id"])
+    call = {"deleted ticket": lambda: client.tickets(id=ticket["id"]), "user": lambda: client.users(id=12345),
+            "job status": lambda: client.job_status(id="V3-" + "0" * 32)}[read]
+    with pytest.raises(zendesk.ZendeskNotFound) as caught:
+        zendesk._call(call)
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("Zendesk answered 404 on /api/v2/")
+
+
+def test_a_stuck_job_stays_queued_and_a_late_one_applies_when_its_time_comes(sim: ZendeskSim, client: Any,
+                                                                               clock: ManualClock) -> None:
+    ticket = sim.add_ticket(subject="a", description="a")
+    sim.stick_jobs(1)
+    sim.stick_jobs(1, run_after=900)
+    forever = zendesk.write_updates(client, [{"id": ticket["id"], "additional_tags": ["forever"]}])
+    late = zendesk.write_updates(client, [{"id": ticket["id"], "additional_tags": ["late"]}])
+    clock.advance(600)
+    assert {j["status"] for j in zendesk.fetch_jobs(client, [forever, late])} == {"queued"}
+    clock.advance(301)
+    found = {j["id"]: j["status"] for j in zendesk.fetch_jobs(client, [forever, late])}
+    assert found == {forever: "queued", late: "completed"}
+    assert "late" in sim.ticket(ticket["id"])["tags"] and "forever" not in sim.ticket(ticket["id"])["tags"]
+
+
+def test_an_item_refused_for_a_required_field_has_the_recorded_shape(sim: ZendeskSim, client: Any,
+                                                                      clock: ManualClock) -> None:
+    ticket = sim.add_ticket(subject="a", description="a")
+    sim.fail_job_items([ticket["id"]])
+    job = zendesk.write_updates(client, [{"id": ticket["id"], "additional_tags": ["x"]}])
+    clock.advance(11)
+    [done] = zendesk.fetch_jobs(client, [job])
+    [item] = done["results"]
+    assert item == {"id": ticket["id"], "index": 0, "success": False, "error": "TicketUpdateFailed",
+                    "details": "Follow Up Date: needed"}
+    assert not zendesk.is_closed_error(item) and "x" not in sim.ticket(ticket["id"])["tags"]
+    raw = sim.store.jobs[job].results[0]
+    assert set(raw) == {"index", "error", "id", "details"}  # job-status-completed-with-errors.json: no success key
+
+
+def test_a_write_with_a_stamp_is_refused_when_the_ticket_changed_since(sim: ZendeskSim, client: Any,
+                                                                        clock: ManualClock) -> None:
+    ticket = sim.add_ticket(subject="a", description="a", created_at=int(clock()) - 600)
+    [fresh] = zendesk.fetch_tickets(client, [ticket["id"]])
+    first = zendesk.write_updates(client, [{"id": ticket["id"], "additional_tags": ["one"],
+                                            "updated_stamp": fresh["updated_at"]}])
+    second = zendesk.write_updates(client, [{"id": ticket["id"], "additional_tags": ["two"],
+                                             "updated_stamp": fresh["updated_at"]}])
+    clock.advance(11)
+    done = {j["id"]: j for j in zendesk.fetch_jobs(client, [first, second])}
+    assert done[first]["results"][0]["success"] is True
+    refused = done[second]["results"][0]
+    assert refused["success"] is False and "safe update" in refused["details"].lower()
+    assert "two" not in sim.ticket(ticket["id"])["tags"]

@@ -230,3 +230,34 @@ def test_a_fresh_service_that_wrote_nothing_says_so(db, cfg):
     assert health.check(db, cfg, NOW + 5).line() == (
         "healthy: every stage succeeded within its period; nothing written back yet")
     assert health.healthz(db, cfg, NOW + 5)["last_writeback_success"] is None
+
+
+def _ticket(db, ticket_id, state, changed):
+    db["tickets"].insert({"id": ticket_id, "state": state, "subject": "s", "changed_at": iso(changed)}, replace=True)
+
+
+def test_write_back_without_progress_for_two_verify_periods_is_unhealthy(db, cfg):
+    # issue 23 item 3: every stage succeeds (jobs sent, statuses read), yet nothing lands: stuck or refused jobs
+    period = cfg.zendesk.verify_after
+    beat_all(db, NOW - 30)
+    _ticket(db, 1, "written", NOW - 2 * period - 60)
+    _ticket(db, 2, "answered", NOW - 2 * period - 30)
+    _ticket(db, 3, "answered", NOW - 60)
+    verdict = health.check(db, cfg, NOW)
+    assert not verdict.healthy
+    assert verdict.reason.startswith("write-back has written nothing for 23 min while 2 answer(s) wait")
+    assert "\n" not in verdict.line()
+    _ticket(db, 4, "written", NOW - period)  # one landed within the two periods: progress
+    assert health.check(db, cfg, NOW).healthy
+
+
+def test_answers_younger_than_two_verify_periods_or_pilot_mode_are_not_a_stall(db, cfg, tmp_path):
+    period = cfg.zendesk.verify_after
+    beat_all(db, NOW - 30)
+    _ticket(db, 2, "answered", NOW - 2 * period + 30)  # never written anything yet, but not waiting long
+    assert health.check(db, cfg, NOW).healthy
+    _ticket(db, 2, "answered", NOW - 3 * period)
+    assert not health.check(db, cfg, NOW).healthy
+    pilot = config_mod.parse({"zendesk": {"subdomain": "acme", "email": "bot@acme.com"}, "writeback": {"mode": "off"},
+                              "state": {"path": str(tmp_path / "s.db")}}, ENV)
+    assert health.check(db, pilot, NOW).healthy

@@ -143,8 +143,20 @@ def test_a_refused_failed_tag_is_given_up_after_a_few_attempts(db):
 
 def test_begin_write_refuses_a_ticket_that_already_has_an_intent(db):
     _row(db, "answered", write_kind="note", write_triage_n=1, write_started_at=iso(NOW))
-    with pytest.raises(IllegalTransition):
-        writes.begin_writes(db, NOW, [(7, WriteKind.NOTE, 1)])
+    # left out (not sent twice), and the intent it has is kept as it was
+    assert writes.begin_writes(db, NOW + 5, [(7, WriteKind.NOTE, 1)]) == []
+    assert queue.get(db, 7)["write_started_at"] == iso(NOW)
+
+
+def test_begin_writes_leaves_out_a_ticket_revived_meanwhile_and_keeps_the_group(db):
+    # `retry --dead` between write-back's fresh read and its intents: the revived ticket is queued now
+    _row(db, "answered", id=1)
+    _row(db, "queued", id=2)
+    _row(db, "answered", id=3)
+    began = writes.begin_writes(db, NOW, [(1, WriteKind.NOTE, 1), (2, WriteKind.FAILED_TAG, 1), (3, WriteKind.NOTE, 1)])
+    assert sorted(began) == [1, 3]
+    assert queue.get(db, 2)["write_started_at"] is None
+    assert queue.get(db, 3)["write_started_at"] == iso(NOW)
 
 
 def test_migrations_apply_once(tmp_path):

@@ -75,6 +75,10 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
     off) for ``PUT /tickets/{id}``. ``export_exclude_recent_seconds``: changes this recent are not
     exported yet. ``job_complete_after_seconds``: clock time before an update_many job applies
     (it reports ``working`` from half-way). ``max_queued_jobs``: queued or working jobs allowed.
+    ``job_status_ttl_seconds`` / ``job_status_keep``: a job status is forgotten after that long and beyond
+    the newest that many (404 ``RecordNotFound``, left out of show_many; defaults from the 2021 report of
+    an hour and 100 jobs, harsher than the documented day: DESIGN §7). ``stick_jobs`` / ``fail_job_items``:
+    jobs that stay queued, items refused.
     ``fault_seed``: seed of the injected-fault draws (see ``set_faults``). ``high_volume``: the High
     Volume add-on (30 export requests a minute instead of 10; ``export_per_minute`` overrides either).
     ``default_triggers``: Zendesk's standard notification triggers are active, as on every real account
@@ -94,6 +98,8 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         export_exclude_recent_seconds: int = 60,
         job_complete_after_seconds: float = 0.0,
         max_queued_jobs: int = 30,
+        job_status_ttl_seconds: float | None = 3600.0,
+        job_status_keep: int | None = 100,
         ticket_updates_per_minute: int | None = None,
         fault_seed: int = 0,
         high_volume: bool = False,
@@ -106,6 +112,9 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         self.export_exclude_recent_seconds = export_exclude_recent_seconds
         self.job_complete_after_seconds = job_complete_after_seconds
         self.max_queued_jobs = max_queued_jobs
+        self.job_status_ttl_seconds = job_status_ttl_seconds
+        self.job_status_keep = job_status_keep
+        self._stuck_jobs: list[float] = []  # how long each of the next update_many jobs stays queued
         self.store = Store(triggers=default_triggers)
         if export_per_minute is None:
             export_per_minute = EXPORT_PER_MINUTE_HIGH_VOLUME if high_volume else EXPORT_PER_MINUTE
@@ -161,6 +170,7 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
             with self.lock:
                 now = self.clock()
                 self.store.process_jobs(now, BOT_USER_ID)
+                self.store.expire_job_statuses(now, self.job_status_ttl_seconds, self.job_status_keep)
                 response = self._inject_fault()
                 if response is None and not self._authorized(request):
                     self._counters["unauthorized"] += 1
@@ -509,13 +519,28 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
                 items.append((int(raw_id) if str(raw_id).isdigit() else None, item))
         now = self.clock()
         if self.store.in_flight() >= self.max_queued_jobs:
-            soonest = self.store.next_job_due()
+            soonest = self.store.next_job_due(now)
             raise ApiError(429, shapes.TOO_MANY_JOBS, {"retry-after": str(max(1, math.ceil(soonest - now)))})
-        job = self.store.create_job(items, now, self.job_complete_after_seconds)
+        stuck_for = self._stuck_jobs.pop(0) if self._stuck_jobs else None
+        job = self.store.create_job(items, now, self.job_complete_after_seconds, stuck_for=stuck_for)
         self._counters["jobs_created"] += 1
         self._counters["max_jobs_in_flight"] = max(self._counters["max_jobs_in_flight"], self.store.in_flight())
         # tickets-update-many-queued.json: 200 (not 202) and a queued job_status
         return Response(200, {"job_status": shapes.job_json(job, self._base(request))})
+
+    def stick_jobs(self, n: int = 1, run_after: float | None = None) -> None:
+        """The next ``n`` update_many jobs stay ``queued``: forever, or until ``run_after`` seconds have passed,
+        then they apply as sent (a stuck job running late). DESIGN §7: "jobs ... can stay queued"."""
+        with self.lock:
+            self._stuck_jobs += [math.inf if run_after is None else float(run_after)] * n
+
+    def fail_job_items(self, ticket_ids: list[int], details: str = "Follow Up Date: needed", times: int = 1) -> None:
+        """The next ``times`` job items of these tickets fail as ``{index, error: "TicketUpdateFailed", id,
+        details}`` with nothing applied (recorded shape: job-status-completed-with-errors.json; the details
+        text is the one DESIGN §7 cites)."""
+        with self.lock:
+            for ticket_id in ticket_ids:
+                self.store.item_failures.setdefault(int(ticket_id), []).extend([details] * times)
 
     def _job_show(self, request: Request) -> Response:
         job = self.store.jobs.get(request.params["id"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import calendar
 import time
 from collections import deque
@@ -131,6 +132,7 @@ class Job:
     progress: int | None = None
     message: str | None = None
     results: list[dict[str, Any]] | None = None
+    stuck: bool = False  # stays ``queued`` until ``due_at`` (inf: never runs); no ``working`` phase
 
     @property
     def total(self) -> int:
@@ -172,6 +174,8 @@ class Store:
         self._next_ticket = 1
         self._next_id = 30_000_000_000
         self._job_seq = 0
+        # per-item refusals waiting for their ticket's next job item: ticket id -> [details, ...]
+        self.item_failures: dict[int, list[str]] = {}
         self.ticket_updates = 0
         self._update_windows: dict[int, int] = {}  # minute index → ticket modifications
         self.max_ticket_updates_per_minute = 0
@@ -518,16 +522,32 @@ class Store:
         """Jobs queued or working."""
         return len(self._pending_jobs)
 
-    def next_job_due(self) -> float:
-        return min(job.due_at for job in self._pending_jobs)
+    def next_job_due(self, now: float) -> float:
+        """When the next pending job should be done (a minute from now if only stuck ones are left)."""
+        return min([job.due_at for job in self._pending_jobs if job.due_at != math.inf] or [now + 60])
 
-    def create_job(self, items: list[tuple[int | None, dict[str, Any]]], now: float, delay: float) -> Job:
+    def create_job(self, items: list[tuple[int | None, dict[str, Any]]], now: float, delay: float,
+                   stuck_for: float | None = None) -> Job:
+        """Queue an update_many job applied ``delay`` seconds later; ``stuck_for`` (inf: forever) keeps it
+        ``queued`` that long instead (DESIGN §7: jobs take seconds to minutes and can stay queued)."""
         self._job_seq += 1
         job_id = "V3-" + hashlib.md5(f"job-{self._job_seq}".encode()).hexdigest()  # recorded ids: V3-<32 hex>
-        job = Job(id=job_id, created_at=now, due_at=now + delay, items=items)
+        stuck = stuck_for is not None
+        job = Job(id=job_id, created_at=now, due_at=now + (stuck_for if stuck else delay), items=items, stuck=stuck)
         self.jobs[job_id] = job
         self._pending_jobs.append(job)
         return job
+
+    def expire_job_statuses(self, now: float, ttl: float | None, keep: int | None) -> None:
+        """Forget job statuses older than ``ttl`` seconds and all but the newest ``keep`` (DESIGN §7: the docs
+        say statuses expire after about a day, a 2021 report an hour and the last 100 jobs). A pending job
+        whose status is gone still runs when its time comes: the status expires, not the work."""
+        if ttl is not None:
+            for job_id in [j.id for j in self.jobs.values() if j.created_at <= now - ttl]:
+                del self.jobs[job_id]
+        if keep is not None and len(self.jobs) > keep:
+            for job_id in list(self.jobs)[:len(self.jobs) - keep]:  # insertion order: oldest first
+                del self.jobs[job_id]
 
     def process_jobs(self, now: float, author_id: int) -> int:
         """Apply every job whose time has come; mark half-way jobs ``working``. Returns applied count."""
@@ -537,6 +557,8 @@ class Store:
             if job.due_at <= now:
                 self._run_job(job, now, author_id)
                 applied += 1
+            elif job.stuck:
+                still.append(job)  # queued, no progress: what a stuck job shows
             else:
                 span = job.due_at - job.created_at
                 if span > 0 and now - job.created_at >= span / 2:
@@ -560,6 +582,11 @@ class Store:
                 if ticket_id is None:
                     raise ApiError(404, shapes.NOT_FOUND)
                 t = self.get(ticket_id)
+                refusals = self.item_failures.get(t.id)
+                if refusals:
+                    # a refusal other than closed/not found, e.g. a required field (DESIGN §7)
+                    results.append(shapes.job_failure(index, t.id, "TicketUpdateFailed", refusals.pop(0)))
+                    continue
                 self.update(t, changes, author_id, stamp)
                 results.append(shapes.job_success(t.id))
             except ApiError as exc:

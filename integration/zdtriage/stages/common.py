@@ -23,6 +23,7 @@ BACKOFF_MAX = 3600.0
 TICKET_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError)
 MAX_WRITE_ATTEMPTS = 5
 MAX_FAILED_TAG_ATTEMPTS = 3  # a failed tag Zendesk keeps refusing is given up, so it cannot starve the rest
+WRITE_BACKOFF = 120.0  # a write Zendesk refused (e.g. "Follow Up Date: needed") is resent after this, doubling
 BLOCK_MAX = 3600.0  # no Retry-After we honour is longer; a stored block beyond it came from a clock step
 
 
@@ -205,8 +206,12 @@ def count_failure(ctx: Context, ticket_id: int, reason: str, *, retryable: bool,
 def settle_write(ctx: Context, ticket_id: int, intent: Intent, outcome: str, error: str = "") -> str:
     """Record what became of one write (``ok``, ``closed`` or ``error``): see ``store.writes.settle``."""
     now = ctx.now()
+    retry_at = None
+    if outcome == "error":  # rare: the one extra read is for the backoff of this ticket's next try
+        row = queue.get(ctx.db, ticket_id)
+        retry_at = now + backoff(WRITE_BACKOFF, ((row or {}).get("write_attempts") or 0) + 1)
     what = writes.settle(ctx.db, now, ticket_id, intent, outcome, error=error, max_write_attempts=MAX_WRITE_ATTEMPTS,
-                         max_failed_tag_attempts=MAX_FAILED_TAG_ATTEMPTS)
+                         max_failed_tag_attempts=MAX_FAILED_TAG_ATTEMPTS, retry_at=retry_at)
     if what in ("written", "skipped") and ctx.config.privacy.drop_text_after_write:
         queue.drop_text(ctx.db, ticket_id)
     if what in ("skipped", "dead", "stale", "failed_tag_given_up"):

@@ -51,22 +51,34 @@ def writeback(ctx: Context) -> dict[str, Any]:
 def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
     """Settle the tickets of every finished job from its results; returns the jobs still in flight.
 
-    A job is asked about only once the ticket export has had time to show its tickets: ingest settles a
-    write whose marker (or failed tag) it sees, which costs no call, so most jobs are never looked up.
+    A job is asked about once the ticket export has had time to show its tickets (ingest settles a write
+    whose marker it sees, which costs no call), or sooner when every slot is taken and writes wait: then the
+    statuses of all open jobs come in one ``show_many``, so a job Zendesk finished seconds after the call
+    frees its slot now, not at the next ingest (issue 22). A job still ``queued`` or ``working`` after
+    ``zendesk.verify_after`` is stuck: its tickets are verified and resent (``_stuck``), and it frees its slot.
     """
+    now = ctx.now()
     every = writes.open_jobs(ctx.db)
-    due = writes.open_jobs(ctx.db, sent_before=ctx.now() - job_check_after(ctx))
-    in_flight = len(every) - len(due)
-    for job in zd.fetch_jobs(ctx.zendesk, due):
+    due = writes.open_jobs(ctx.db, sent_before=now - job_check_after(ctx), now=now)
+    ask = due
+    if (len(every) >= MAX_JOBS_IN_FLIGHT and pace.room(ctx.db, "updates", now, ctx.config.zendesk.updates_per_minute)
+            and writes.writable(ctx.db, ctx.config.triage.statuses, 1, now)):
+        ask = every
+    in_flight = len(every) - len(ask)
+    overdue = set(due)
+    for job in zd.fetch_jobs(ctx.zendesk, ask):
         if job["status"] in ("queued", "working"):
-            in_flight += 1
+            if job["id"] in overdue:
+                _stuck(ctx, job, results)
+            else:
+                in_flight += 1
             continue
         members = writes.job_members(ctx.db, job["id"])
         by_id = {r["id"]: r for r in job["results"] if r["id"] is not None}
         gone = set(by_id) - {m["id"] for m in members}
         if gone:
             # the intents these outcomes were for no longer exist (ticket revived or settled): ignore them
-            store.log_event(ctx.db, ctx.now(), "stale_write_outcome", detail=f"job {job['id']}: tickets {sorted(gone)}")
+            store.log_event(ctx.db, now, "stale_write_outcome", detail=f"job {job['id']}: tickets {sorted(gone)}")
             tally(results, "stale", len(gone))
         with ctx.db.atomic():
             for row in members:
@@ -74,17 +86,38 @@ def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
     return in_flight
 
 
+def _stuck(ctx: Context, job: dict[str, Any], results: dict[str, int]) -> None:
+    """A job not done after ``verify_after`` (queued forever, or very late): its tickets are verified in
+    Zendesk and resent if the write is not there. Every write carries ``safe_update`` with the
+    ``updated_at`` of the read before it, so whichever of the old job and the new one runs second finds
+    the ticket changed and is refused (409): a late job never adds a second note."""
+    store.log_event(ctx.db, ctx.now(), "write_job_stuck", detail=f"job {job['id']} still {job['status']}: verifying")
+    with ctx.db.atomic():
+        for row in writes.job_members(ctx.db, job["id"]):
+            intent = writes.current_intent(row)
+            if intent is not None and writes.forget_job(ctx.db, row["id"], intent):
+                tally(results, "stuck")
+
+
 def _settle_one(ctx: Context, row: dict[str, Any], job: dict[str, Any], result: dict[str, Any] | None) -> str:
     intent = writes.current_intent(row)
     if intent is None:
         return "stale"
-    if job["status"] != "completed" or result is None:
-        # the job failed, vanished, or said nothing of this ticket: verify in Zendesk before resending
+    if job["status"] != "completed" or result is None or (not result["success"] and _conflict(result)):
+        # the job failed, its status expired (404, left out of show_many), it said nothing of this ticket,
+        # or the ticket changed between our read and the job (safe_update): unknown, verify before resending
         writes.forget_job(ctx.db, row["id"], intent)
         return "unknown"
     error = f"{result['error'] or ''} {result['details'] or ''}".strip()
     outcome = "ok" if result["success"] else ("closed" if zd.is_closed_error(result) else "error")
     return settle_write(ctx, row["id"], intent, outcome, error)
+
+
+def _conflict(result: dict[str, Any]) -> bool:
+    # a safe_update refusal: the 409 UpdateConflict of the docs ("Protecting against ticket update
+    # collisions"); inside a job only its text can say so (no recording of that item)
+    text = f"{result['error']} {result['details']}".lower()
+    return "updateconflict" in text or "safe update" in text
 
 
 def verify(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) -> None:
@@ -141,7 +174,7 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
     allowance = min(room, max(MAX_JOBS_IN_FLIGHT - in_flight, 0) * zd.UPDATE_MANY_LIMIT)
     if allowance <= 0:
         return
-    rows = writes.writable(ctx.db, cfg.triage.statuses, allowance)
+    rows = writes.writable(ctx.db, cfg.triage.statuses, allowance, ctx.now())
     for start in range(0, len(rows), zd.UPDATE_MANY_LIMIT):
         if in_flight >= MAX_JOBS_IN_FLIGHT:
             out["note"] = f"{in_flight} write jobs in flight; the rest waits"
@@ -167,7 +200,9 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
                 tally(out["results"], _not_ours_any_more(ctx, row, why))
             continue
         try:
-            updates.append(update_for(ctx, row, ticket["tags"]))
+            # safe_update: applied only if the ticket is as this read saw it, so of two jobs for one intent
+            # (a stuck one running late, and its resend) at most one lands (README "Failure behaviour")
+            updates.append({**update_for(ctx, row, ticket["tags"]), "updated_stamp": ticket.get("updated_at")})
         except TICKET_ERRORS as exc:
             _give_up(ctx, row, f"cannot build the update: {type(exc).__name__}", out["results"])
             continue
@@ -175,11 +210,16 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
         intents.append((row["id"], kind.value, row["triage_n"]))
     if not updates:
         return False
-    ids = [i for i, _, _ in intents]
     if not pace.take(ctx.db, "updates", now, ctx.config.zendesk.updates_per_minute, n=len(updates)):
         return False
     with ctx.db.atomic():  # the intent, before the call (one statement per group: bench/README.md)
-        writes.begin_writes(ctx.db, now, intents)
+        began = set(writes.begin_writes(ctx.db, now, intents))
+    if len(began) < len(intents):  # moved since the read (retry --dead): left out, the group goes on
+        tally(out["results"], "moved", len(intents) - len(began))
+        updates = [u for u in updates if u["id"] in began]
+        if not updates:
+            return False
+    ids = [i for i, _, _ in intents if i in began]
     try:
         job_id = zd.write_updates(ctx.zendesk, updates)
     except zd.ZendeskUnavailable:

@@ -117,7 +117,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     _t("record_job", [S.ANSWERED, S.DEAD], None, sets=["write_job_id"], guard="write_started_at is not null"),
     _t("forget_job", [S.ANSWERED, S.DEAD], None, clears=["write_job_id"]),
     _t("cancel_write", [S.ANSWERED, S.DEAD], None, clears=INTENT_FIELDS),
-    _t("write_failed", [S.ANSWERED], None, sets=["last_error"], bumps=["write_attempts"], clears=INTENT_FIELDS),
+    _t("write_failed", [S.ANSWERED], None, sets=["last_error", "next_attempt_at"], bumps=["write_attempts"],
+       clears=INTENT_FIELDS),  # next_attempt_at: the write backoff (an answered ticket has no other use for it)
     _t("written", [S.ANSWERED], S.WRITTEN, clears=INTENT_FIELDS),
     _t("failed_tag_written", [S.DEAD], None, sets=["failed_tag_at"], clears=INTENT_FIELDS),
     _t("failed_tag_refused", [S.DEAD], None, sets=["last_error"], bumps=["failed_tag_attempts"], clears=INTENT_FIELDS),

@@ -14,15 +14,26 @@ from typing import Any, Mapping, Sequence
 import sqlite_utils
 
 from ..timeutil import iso
-from .tickets import Intent, WriteKind, _move, _move_many, get, kill
+from .tickets import IllegalTransition, Intent, WriteKind, _move, _move_many, get, kill
 
 
-def begin_writes(db: sqlite_utils.Database, now: float, intents: Sequence[tuple[int, str, int]]) -> None:
-    """Record ``(ticket_id, kind, triage_n)`` intents before the Zendesk call (one statement per kind)."""
+def begin_writes(db: sqlite_utils.Database, now: float, intents: Sequence[tuple[int, str, int]]) -> list[int]:
+    """Record ``(ticket_id, kind, triage_n)`` intents before the Zendesk call (one statement per kind).
+
+    Returns the ids whose intent was recorded: a ticket that moved since it was read (``zdtriage retry
+    --dead`` landing between the fresh read and here) is left out, and the others go on without it."""
+    began: list[int] = []
     for kind, name in ((WriteKind.NOTE, "begin_note"), (WriteKind.FAILED_TAG, "begin_failed_tag")):
-        _move_many(db, name, now, [(ticket_id, {"write_kind": kind.value, "write_triage_n": triage_n,
-                                                "write_started_at": iso(now)})
-                                   for ticket_id, k, triage_n in intents if k == kind])
+        items = [(ticket_id, {"write_kind": kind.value, "write_triage_n": triage_n, "write_started_at": iso(now)})
+                 for ticket_id, k, triage_n in intents if k == kind]
+        try:
+            with db.atomic():
+                _move_many(db, name, now, items)
+            began += [ticket_id for ticket_id, _ in items]
+        except IllegalTransition:
+            # rare: one ticket at a time, so the one that moved is the only one left out
+            began += [ticket_id for ticket_id, values in items if _move(db, name, ticket_id, now, strict=False, **values)]
+    return began
 
 
 def record_job(db: sqlite_utils.Database, job_id: str, ticket_ids: Sequence[int]) -> None:
@@ -59,10 +70,11 @@ def release(db: sqlite_utils.Database, ticket_id: int, intent: Intent) -> bool:
 
 
 def settle(db: sqlite_utils.Database, now: float, ticket_id: int, intent: Intent, outcome: str, *,
-           error: str = "", max_write_attempts: int, max_failed_tag_attempts: int) -> str:
+           error: str = "", max_write_attempts: int, max_failed_tag_attempts: int, retry_at: float | None = None) -> str:
     """Record what became of the write ``intent`` of one ticket.
 
-    ``outcome``: ``"ok"`` (landed), ``"closed"`` (the ticket can no longer be updated) or ``"error"``.
+    ``outcome``: ``"ok"`` (landed), ``"closed"`` (the ticket can no longer be updated) or ``"error"`` (sent
+    again not before ``retry_at``, the write backoff).
     Returns what happened to the ticket: written, skipped, retry, dead, failed_tagged, failed_tag_error,
     failed_tag_given_up, or ``"stale"`` when the ticket has no such intent any more (nothing changes).
     """
@@ -86,7 +98,8 @@ def settle(db: sqlite_utils.Database, now: float, ticket_id: int, intent: Intent
     if outcome == "closed":
         return "skipped" if _move(db, "skip", ticket_id, now, strict=False, expect=expect,
                                   last_error=error) else "stale"
-    if not _move(db, "write_failed", ticket_id, now, strict=False, expect=expect, last_error=f"write-back: {error}"):
+    if not _move(db, "write_failed", ticket_id, now, strict=False, expect=expect, last_error=f"write-back: {error}",
+                 next_attempt_at=iso(retry_at if retry_at is not None else now)):
         return "stale"
     row = get(db, ticket_id)
     if row and row["write_attempts"] >= max_write_attempts:
@@ -106,13 +119,15 @@ def current_intent(row: Mapping[str, Any]) -> Intent | None:
     return Intent(row["write_kind"], row["write_triage_n"], row.get("write_job_id"))
 
 
-def open_jobs(db: sqlite_utils.Database, sent_before: float | None = None) -> list[str]:
-    """Job ids that carry open write intents (with ``sent_before``: only jobs sent before that time)."""
+def open_jobs(db: sqlite_utils.Database, sent_before: float | None = None, now: float | None = None) -> list[str]:
+    """Job ids that carry open write intents (with ``sent_before``: only jobs sent before that time; with
+    ``now`` also those stamped more than a minute after it, by a clock that has since been set back, so a
+    job is never left unchecked until the clock catches up)."""
     sql, params = "select write_job_id, min(write_started_at) as sent from tickets where write_job_id is not null", []
     sql += " group by write_job_id"
     if sent_before is not None:
-        sql += " having sent <= ?"
-        params.append(iso(sent_before))
+        sql += " having sent <= ?" if now is None else " having (sent <= ? or sent > ?)"
+        params += [iso(sent_before)] if now is None else [iso(sent_before), iso(now + 60)]
     return [r["write_job_id"] for r in db.query(sql, params)]
 
 
@@ -128,14 +143,22 @@ def unsure_writes(db: sqlite_utils.Database, before: float, now: float) -> list[
         "and (write_started_at <= ? or write_started_at > ?)", [iso(before), iso(now + 60)]))
 
 
-def writable(db: sqlite_utils.Database, statuses: Sequence[str], limit: int) -> list[dict[str, Any]]:
+def writable(db: sqlite_utils.Database, statuses: Sequence[str], limit: int, now: float | None = None,
+             max_backoff: float = 3600.0) -> list[dict[str, Any]]:
     """Answered tickets, and dead ones still owed their failed tag, with no open intent, fairest first:
     writes Zendesk never refused before the ones it did, answers before failed tags, oldest first. So a
-    pile of refused writes can never take the whole allowance from new answers."""
+    pile of refused writes can never take the whole allowance from new answers. With ``now``, an answer
+    whose write was refused waits for its backoff (a retry time beyond ``max_backoff`` came from a clock
+    that ran ahead, and is due)."""
+    wait, params = "", []
+    if now is not None:
+        wait = ("and (state != 'answered' or next_attempt_at is null or next_attempt_at <= ? "
+                "or next_attempt_at > ?) ")
+        params = [iso(now), iso(now + max_backoff)]
     return list(db.query(
         "select * from tickets where write_started_at is null and "
         "(state = 'answered' or (state = 'dead' and failed_tag_at is null and zd_status in "
-        f"({', '.join('?' for _ in statuses)}))) "
+        f"({', '.join('?' for _ in statuses)}))) {wait}"
         "order by (coalesce(write_attempts, 0) + coalesce(failed_tag_attempts, 0)) > 0, state = 'dead', changed_at, id "
         "limit ?",
-        [*statuses, limit]))
+        [*statuses, *params, limit]))
