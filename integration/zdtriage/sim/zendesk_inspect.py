@@ -271,4 +271,9 @@ class ZendeskInspection:
                 "max_ticket_updates_per_minute": self.store.max_ticket_updates_per_minute,
                 "jobs_in_flight": self.store.in_flight(),
                 "tickets": len(self.store.tickets),
+                # the account limit: our requests in the busiest window, the other app's, the least left after ours
+                "own_peak_per_minute": self._account.peak_own,
+                "other_app_requests": self._account.background_total,
+                "other_app_refused": self._account.background_refused,
+                "min_remaining_after_own": self._account.min_left,
             }
