@@ -57,6 +57,7 @@ class ZendeskInspection:
     _fault_rng: random.Random
     _counters: dict[str, int]
     _export: Any  # the shared export window (zendesk._Window)
+    _account: Any  # the account-wide window (zendesk._Window)
 
     if TYPE_CHECKING:  # provided by SimServer; declared for type checkers only (MRO!)
 
@@ -265,6 +266,7 @@ class ZendeskInspection:
         """Counters for tests and benchmarks (see the keys)."""
         with self.lock:
             self.store.process_jobs(self.clock(), BOT_USER_ID)
+            self._account.accrue(self.clock())  # the other app's calls go on between requests
             return {
                 **self._counters,
                 "ticket_updates": self.store.ticket_updates,

@@ -36,6 +36,7 @@ class AccountGate:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.sent_since_seen = 0  # our calls since the last response (one process sends at a time: state lock)
 
     def cap(self, limit: int) -> int:
         """Our calls a minute: the configured share of the account's limit, never less than one."""
@@ -48,7 +49,7 @@ class AccountGate:
         limit = seen.limit if seen else ASSUMED_LIMIT
         if seen is not None and seen.at <= now < seen.reset_at:
             # what the account had left, less what we sent since; then what the others will spend until the refill
-            left = seen.remaining - pace.used(db, BUCKET, now, window=now - seen.at)
+            left = seen.remaining - self.sent_since_seen
             coming = seen.others_per_minute * (seen.reset_at - now) / pace.WINDOW
             ours = pace.used(db, BUCKET, now, window=now - (seen.reset_at - pace.WINDOW))
             if left <= RESERVE or (left - coming <= RESERVE and ours >= TRICKLE):
@@ -59,6 +60,7 @@ class AccountGate:
         if not pace.take(db, BUCKET, now, cap):
             raise zd.ZendeskPaced(max(pace.free_at(db, BUCKET, now, cap) - now, 1.0),
                                   f"our {cap} a minute, {self.ctx.config.zendesk.account_share:g} of {limit}, spent")
+        self.sent_since_seen += 1
 
     def observe(self, limit: int, remaining: int, reset: float | None) -> None:
         """Keep the account's limit and what is left, as the response just read said, and the others' pace."""
@@ -73,6 +75,7 @@ class AccountGate:
             if elapsed >= MIN_SAMPLE:
                 spent = limit - remaining - pace.used(db, BUCKET, now, window=elapsed)
                 others = max(spent, 0) * pace.WINDOW / elapsed
+        self.sent_since_seen = 0
         # without a reset header, assume the window refills a whole minute from now
         store.set_sync(db, pace.SEEN, json.dumps({
             "limit": limit, "remaining": max(remaining, 0), "at": now,
