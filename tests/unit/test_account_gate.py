@@ -4,6 +4,7 @@ account has left less the others' pace and a reserve, and always a trickle (issu
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,36 @@ def test_limit_headers_as_recorded(name, reset) -> None:
     assert seen_reset == reset
     assert limit_headers({"content-type": "application/json"}) is None
     assert limit_headers({"x-rate-limit": "lots", "x-rate-limit-remaining": "1"}) is None
+
+
+def test_the_metrics_show_the_limit_once_seen(tmp_path, clock) -> None:
+    from zdtriage import metrics
+
+    ctx = _ctx(tmp_path, clock)
+    m = metrics.Metrics(ctx.config, clock=clock, cache_seconds=0)
+    assert "zdtriage_zendesk_rate_limit_remaining" not in m.exposition().decode()  # nothing seen yet: no made-up figure
+    gate = account.AccountGate(ctx)
+    gate.observe(200, 120, 20)
+    _passes(gate, 3)
+    clock.advance(4)
+    lines = dict(line.rsplit(" ", 1) for line in m.exposition().decode().splitlines() if line.startswith("zdtriage_zendesk_"))
+    assert float(lines["zdtriage_zendesk_rate_limit"]) == 200
+    assert float(lines["zdtriage_zendesk_rate_limit_remaining"]) == 120
+    assert float(lines["zdtriage_zendesk_rate_limit_age_seconds"]) == 4
+    assert float(lines["zdtriage_zendesk_calls_last_minute"]) == 3
+
+
+def test_status_shows_the_limit_last_seen(tmp_path) -> None:
+    import time
+
+    from click.testing import CliRunner
+
+    from zdtriage.cli import cli
+
+    path = tmp_path / "zdtriage.toml"
+    path.write_text(f'[zendesk]\nsubdomain = "acme"\nemail = "bot@acme.com"\n[state]\npath = "{tmp_path}/s.db"\n')
+    account.AccountGate(_ctx(tmp_path, time.time)).observe(400, 37, 30)
+    out = CliRunner().invoke(cli, ["--config", str(path), "status"], env={}, catch_exceptions=False).output
+    assert re.search(r"Zendesk API limit: 37 of 400 a minute left, seen \d+ s ago", out)
+    data = CliRunner().invoke(cli, ["--config", str(path), "status", "--json"], env={}).output
+    assert json.loads(data)["zendesk_limit"]["limit"] == 400
