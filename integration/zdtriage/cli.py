@@ -109,6 +109,11 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
         lines.append(f"ALERT: {alert}")
     finished = data["tickets"].get("written", 0) + data["tickets"].get("dead", 0)
     lines.append(f"error rate: {data['error_rate']:.2%}" if finished else "error rate: n/a (no ticket finished yet)")
+    seen = data["zendesk_limit"]
+    if seen:
+        lines.append(f"Zendesk API limit: {seen['remaining']} of {seen['limit']} a minute left, seen "
+                     f"{seen['age_seconds']} s ago; we made {seen['used_last_minute']} call(s) in the last minute "
+                     f"(at most {cfg.zendesk.account_share:g} of the limit)")
     lines.append((f"comment events read up to {data['event_lag_seconds'] // 60} min ago; " if data["events_read"]
                   else "comment events: not yet read; ")
                  + f"{data['queued_not_ready']} queued ticket(s) wait for their conversation")

@@ -66,12 +66,13 @@ def open_state(cfg: Config, *, readonly: bool = False) -> Any:
 
 
 def context(cfg: Config, *, clients: bool = True, readonly: bool = False, on_zendesk_call: Any = None) -> pipeline.Context:
-    from . import batches, zendesk
+    from . import batches
+    from .stages import account
 
     db = open_state(cfg, readonly=readonly)
     ctx = pipeline.Context(config=cfg, db=db)
     if clients:
-        ctx.zendesk = zendesk.make_client(cfg.zendesk, on_call=on_zendesk_call)  # metrics count the calls
+        ctx.zendesk = account.client(ctx, on_call=on_zendesk_call)  # the shared API limit paces; metrics count
         ctx.anthropic = batches.make_client(cfg.anthropic)
     return ctx
 

@@ -132,6 +132,8 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
         token_file=token_file,
         auth=auth,
         export_requests_per_minute=integer("zendesk.export_requests_per_minute", z.get("export_requests_per_minute", 10), 1, 100),
+        account_share=number("zendesk.account_share", z.get("account_share", 0.5), 0, 1,
+                             "a share of the account's API limit, e.g. 0.5", above_low=True),
         token=token,
     )
 

@@ -33,6 +33,7 @@ class ZendeskConfig:
     token_file: str | None = None
     auth: str = "token"  # "token": email/token basic auth; "oauth": the secret is an OAuth access token
     export_requests_per_minute: int = 10  # 30 with High Volume; shared by every incremental export
+    account_share: float = 0.5  # of the account's API limit a minute (shared with every app): the most we take
     token: str = field(default="", repr=False)
 
 

@@ -24,7 +24,7 @@ import click
 from . import config as config_mod
 from . import daemon, evaluate, pipeline, prompt, quality, reports, store
 from . import batches as anth
-from . import zendesk as zd
+from .stages import account
 from .timeutil import parse_time
 
 TIMEOUT_SECONDS = 110.0
@@ -116,8 +116,8 @@ def run_demo(*, tickets: int = 200, seed: int = 1, workdir: Path | None = None, 
         cfg = config_mod.parse(raw, {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "sim-key"})
         eligible = eligible_ids(before, cfg.triage)
         timeout = patience(len(eligible)) if timeout is None else timeout
-        ctx = pipeline.Context(config=cfg, db=store.open_db(cfg.state.path),
-                               zendesk=zd.make_client(cfg.zendesk), anthropic=anth.make_client(cfg.anthropic))
+        ctx = pipeline.Context(config=cfg, db=store.open_db(cfg.state.path), anthropic=anth.make_client(cfg.anthropic))
+        ctx.zendesk = account.client(ctx)  # paced on the account's shared API limit, as `run` is
         worker = threading.Thread(target=daemon.run_forever, args=(ctx, stop), name="demo-daemon", daemon=True)
         worker.start()
         reader = store.open_db(cfg.state.path)

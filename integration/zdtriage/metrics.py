@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from . import budget, health, reports, store
 from .config import Config
+from .store import pace
 from .store import tickets as queue
 
 CACHE_SECONDS = 5.0  # every agent's sidebar asks /healthz: one read of the store serves them all for this long
@@ -81,6 +82,7 @@ class StoreView:
                 "spend": {"today": spend.spent, "month": spend.spent_month},
                 "reserved": spend.reserved,
                 "export_lag": reports.flow(db, now)["event_lag_seconds"],
+                "zendesk_limit": pace.account_limit(db, now),
                 "submit_held": store.get_sync(db, "hold:submit") is not None,
                 "budget_held": (health.budget_hold(db) or {}).get("tickets", 0),
                 "beats": health.heartbeats(db),
@@ -130,6 +132,17 @@ class _StoreCollector(Collector):
                                 value=int(data["submit_held"]))
         yield GaugeMetricFamily("zdtriage_export_lag_seconds", "How far behind now the comment-event export has been read",
                                 value=data["export_lag"])
+        seen = data["zendesk_limit"]
+        if seen:  # the account's API limit, shared with every app, as the last Zendesk response said
+            yield GaugeMetricFamily("zdtriage_zendesk_rate_limit", "The account's Zendesk API requests a minute",
+                                    value=seen["limit"])
+            yield GaugeMetricFamily("zdtriage_zendesk_rate_limit_remaining",
+                                    "What the account had left of its Zendesk API limit at the last response",
+                                    value=seen["remaining"])
+            yield GaugeMetricFamily("zdtriage_zendesk_rate_limit_age_seconds",
+                                    "How long ago the last Zendesk response told the limit", value=seen["age_seconds"])
+            yield GaugeMetricFamily("zdtriage_zendesk_calls_last_minute", "Our Zendesk calls in the last minute",
+                                    value=seen["used_last_minute"])
         success = GaugeMetricFamily("zdtriage_stage_last_success_timestamp_seconds",
                                     "When each stage last succeeded (epoch seconds)", labels=["stage"])
         error = GaugeMetricFamily("zdtriage_stage_last_error_timestamp_seconds",

@@ -9,7 +9,7 @@ import sqlite_utils
 
 from . import budget, prompt, quality, store
 from .config import Config
-from .store import ALL_STATES, State, retention, totals
+from .store import ALL_STATES, State, pace, retention, totals
 from .store import tickets as queue
 from .pricing import BATCH_DISCOUNT
 from .timeutil import iso, parse_time
@@ -52,6 +52,7 @@ def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, A
         "alerts": alerts,
         "error_rate": round(counts["dead"] / done, 4) if done else 0.0,
         "problems": problems,
+        "zendesk_limit": pace.account_limit(db, now),  # the account's shared API limit, last seen
         **flow(db, now),
     }
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 from .config import ZendeskConfig
 from .text import sanitize, sanitize_tags  # every text field of a response, before anyone stores it
+from .zendesk_limit import Gate, install_gate
 
 EXPORT_PAGE_SIZE = 1000  # the most the incremental export returns per page
 UPDATE_MANY_LIMIT = 100  # tickets per update_many / show_many call
@@ -32,6 +33,16 @@ class ZendeskError(Exception):
 class ZendeskRateLimited(ZendeskError):
     def __init__(self, retry_after: float, url: str) -> None:
         super().__init__(f"rate limited by Zendesk on {urlsplit(url).path}; retry after {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
+class ZendeskPaced(ZendeskRateLimited):
+    """Not sent: our share of the account's API limit for this minute is spent, or what the account has left
+    is its reserve (the gate of :func:`make_session` refused before the request). Handled as a 429 is."""
+
+    def __init__(self, retry_after: float, why: str) -> None:
+        ZendeskError.__init__(self, f"pacing on the account's shared Zendesk API limit ({why}); "
+                                    f"next call in {retry_after:.0f}s")
         self.retry_after = retry_after
 
 
@@ -55,6 +66,11 @@ def _raise_for_limits(response: requests.Response, *args: Any, **kwargs: Any) ->
         except ValueError:
             retry_after = 60.0
         raise ZendeskRateLimited(max(retry_after, 1.0), response.url)
+    if response.status_code == 403 and "/incremental/" in urlsplit(response.url).path:
+        raise ZendeskAuthError(
+            f"Zendesk refused the incremental export (403 on {urlsplit(response.url).path}): exports are for admins "
+            "only; make the token's user (zendesk.email) an admin"
+        )
     if response.status_code in (401, 403):
         raise ZendeskAuthError(
             f"Zendesk refused the credentials ({response.status_code} on {urlsplit(response.url).path}): "
@@ -63,11 +79,12 @@ def _raise_for_limits(response: requests.Response, *args: Any, **kwargs: Any) ->
     return response
 
 
-def make_session(on_call: Callable[[str, str, int], None] | None = None) -> requests.Session:
+def make_session(on_call: Callable[[str, str, int], None] | None = None, gate: Gate | None = None) -> requests.Session:
     """A requests session: reads retried on 5xx with backoff, 429/401 turned into exceptions.
 
     ``on_call(method, url, status)`` (metrics) hears of every response, 429s included; the retries of a 5xx
-    inside the session are not seen one by one."""
+    inside the session are not seen one by one. ``gate`` is asked before every request (it may refuse with
+    :class:`ZendeskPaced`) and told the account's limit headers of every response."""
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
@@ -91,13 +108,16 @@ def make_session(on_call: Callable[[str, str, int], None] | None = None) -> requ
     if on_call is not None:
         # before the hook that raises on a 429; a hook that returns None leaves the response as it is
         session.hooks["response"].append(lambda r, *args, **kwargs: on_call(str(r.request.method), r.url, r.status_code))
+    if gate is not None:
+        install_gate(session, gate)
     session.hooks["response"].append(_raise_for_limits)
     return session
 
 
-def make_client(cfg: ZendeskConfig, on_call: Callable[[str, str, int], None] | None = None) -> Zenpy:
+def make_client(cfg: ZendeskConfig, on_call: Callable[[str, str, int], None] | None = None,
+                gate: Gate | None = None) -> Zenpy:
     """Build the zenpy client from the settings (the one place that knows how to reach Zendesk);
-    ``on_call`` as for :func:`make_session`."""
+    ``on_call`` and ``gate`` as for :func:`make_session`."""
     from zenpy import Zenpy
 
     if cfg.url:
@@ -110,7 +130,7 @@ def make_client(cfg: ZendeskConfig, on_call: Callable[[str, str, int], None] | N
     return Zenpy(
         subdomain=cfg.subdomain,
         **credentials,
-        session=make_session(on_call),
+        session=make_session(on_call, gate),
         timeout=TIMEOUT,
         disable_cache=True,  # zenpy caches tickets for 30 s otherwise: we need fresh tags
     )

@@ -39,23 +39,57 @@ EXPORT_MAX_PER_PAGE = 1000  # Zendesk incremental exports docs
 EXPORT_PER_MINUTE = 10  # "up to 10 requests per minute to these endpoints" (Incremental Exports docs)
 EXPORT_PER_MINUTE_HIGH_VOLUME = 30  # with the High Volume API add-on (DESIGN §7)
 COMMENTS_MAX_PAGE_SIZE = 100  # Zendesk cursor pagination docs
+# The account's API limit a minute, over all endpoints and shared with every app of the account (DESIGN §7,
+# Zendesk "Rate limits" docs: Team 200, Growth/Professional 400, Enterprise 700, Enterprise Plus / High Volume 2,500)
+PLANS = {"team": 200, "growth": 400, "professional": 400, "enterprise": 700, "enterprise_plus": 2500,
+         "high_volume": 2500}
 
 
 class _Window:
-    """A fixed-window request counter (Zendesk reports ``ratelimit-reset`` = seconds to the next window)."""
+    """A fixed-window request counter (Zendesk reports ``ratelimit-reset`` = seconds to the next window).
 
-    def __init__(self, limit: int | None, seconds: float) -> None:
+    ``background``: requests a window that another app of the account spends steadily over it (on the sim
+    clock) from the same limit; ``own`` counts the requests that came through the API, ``peak_own`` its most
+    in one window."""
+
+    def __init__(self, limit: int | None, seconds: float, background: int = 0) -> None:
         self.limit = limit
         self.seconds = seconds
+        self.background = background
         self._index = -1
         self.count = 0
+        self.own = self.peak_own = self.background_total = self.background_refused = 0
+        self.min_left: int | None = None  # the least the account had left just after one of our accepted requests
+        self._background_spent = 0
+
+    def accrue(self, now: float) -> None:
+        """Start a new window when due, and count the other app's requests made by ``now``."""
+        index = int(now // self.seconds)
+        if index != self._index:
+            if self._index >= 0:
+                self._spend_background(self.background)  # the rest of the old window happened meanwhile
+            self._index, self.count, self.own, self._background_spent = index, 0, 0, 0
+        self._spend_background(math.floor(self.background * (now - index * self.seconds) / self.seconds))
+
+    def _spend_background(self, due: int) -> None:
+        if self.background:
+            for _ in range(due - self._background_spent):
+                # the other app's request is refused when the window is spent (it is not ours to count)
+                if self.limit is not None and self.count >= self.limit:
+                    self.background_refused += 1
+                else:
+                    self.count += 1
+                    self.background_total += 1
+            self._background_spent = max(due, self._background_spent)
 
     def hit(self, now: float) -> bool:
         """Count one request; True if it is over the limit."""
-        index = int(now // self.seconds)
-        if index != self._index:
-            self._index, self.count = index, 0
+        self.accrue(now)
         self.count += 1
+        self.own += 1
+        self.peak_own = max(self.peak_own, self.own)
+        if self.limit is not None and self.count <= self.limit:
+            self.min_left = min(self.limit - self.count, self.limit if self.min_left is None else self.min_left)
         return self.limit is not None and self.count > self.limit
 
     def reset_in(self, now: float) -> int:
@@ -81,6 +115,9 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
     jobs that stay queued, items refused.
     ``fault_seed``: seed of the injected-fault draws (see ``set_faults``). ``high_volume``: the High
     Volume add-on (30 export requests a minute instead of 10; ``export_per_minute`` overrides either).
+    ``plan``: the account limit's preset (:data:`PLANS`; ``rate_per_minute`` overrides it).
+    ``other_app_per_minute``: another app spends this many requests a minute, evenly on the sim clock, from
+    the same account limit. ``admin``: the token's user is an admin (else the exports answer 403).
     ``default_triggers``: Zendesk's standard notification triggers are active, as on every real account
     (their e-mails appear as ``Notification`` events in audits and in the event export).
     """
@@ -93,7 +130,7 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         port: int = 0,
         clock: Clock = time.time,
         export_per_minute: int | None = None,
-        rate_per_minute: int = 700,
+        rate_per_minute: int | None = None,
         rate_window_seconds: float = 60,
         export_exclude_recent_seconds: int = 60,
         job_complete_after_seconds: float = 0.0,
@@ -104,11 +141,17 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         fault_seed: int = 0,
         high_volume: bool = False,
         default_triggers: bool = True,
+        plan: str = "enterprise",
+        other_app_per_minute: int = 0,
+        admin: bool = True,
     ) -> None:
         super().__init__(host=host, port=port, clock=clock)
         self.email = email
         self.token = token
-        self.rate_per_minute = rate_per_minute
+        if plan not in PLANS:
+            raise ValueError(f"plan must be one of {sorted(PLANS)}")
+        self.rate_per_minute = rate_per_minute = PLANS[plan] if rate_per_minute is None else rate_per_minute
+        self.admin = admin
         self.export_exclude_recent_seconds = export_exclude_recent_seconds
         self.job_complete_after_seconds = job_complete_after_seconds
         self.max_queued_jobs = max_queued_jobs
@@ -118,7 +161,9 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         self.store = Store(triggers=default_triggers)
         if export_per_minute is None:
             export_per_minute = EXPORT_PER_MINUTE_HIGH_VOLUME if high_volume else EXPORT_PER_MINUTE
-        self._account = _Window(rate_per_minute, rate_window_seconds)
+        # another app of the account spends its requests a minute from the same limit (DESIGN §7: shared)
+        self._account = _Window(rate_per_minute, rate_window_seconds,
+                                background=round(other_app_per_minute * rate_window_seconds / 60))
         # One window for both incremental exports: the limit is the account's, not the endpoint's (DESIGN §7;
         # incremental-export-429.json was answered on incremental/users.json by the same rule)
         self._export = _Window(export_per_minute, rate_window_seconds)
@@ -192,6 +237,7 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
 
     def _rate_headers(self, now: float) -> dict[str, str]:
         # Header family of the 2024 recordings (ticket-comments-cursor.json) and the rate-limits docs.
+        self._account.accrue(now)
         limit, remaining, reset = str(self.rate_per_minute), str(self._account.remaining()), str(self._account.reset_in(now))
         return {
             "x-rate-limit": limit,
@@ -243,6 +289,8 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
 
     # -- incremental exports ----------------------------------------------------------------
     def _export_limit(self, now: float) -> None:
+        if not self.admin:
+            raise ApiError(403, shapes.FORBIDDEN)  # exports are for admins only (DESIGN §7)
         if self._export.hit(now):
             raise ApiError(429, shapes.EXPORT_RATE_LIMITED, {"retry-after": str(self._export.reset_in(now))})
 

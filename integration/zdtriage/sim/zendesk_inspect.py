@@ -58,6 +58,7 @@ class ZendeskInspection:
     _fault_rng: random.Random
     _counters: dict[str, int]
     _export: Any  # the shared export window (zendesk._Window)
+    _account: Any  # the account-wide window (zendesk._Window)
 
     if TYPE_CHECKING:  # provided by SimServer; declared for type checkers only (MRO!)
 
@@ -301,10 +302,16 @@ class ZendeskInspection:
         """Counters for tests and benchmarks (see the keys)."""
         with self.lock:
             self.store.process_jobs(self.clock(), BOT_USER_ID)
+            self._account.accrue(self.clock())  # the other app's calls go on between requests
             return {
                 **self._counters,
                 "ticket_updates": self.store.ticket_updates,
                 "max_ticket_updates_per_minute": self.store.max_ticket_updates_per_minute,
                 "jobs_in_flight": self.store.in_flight(),
                 "tickets": len(self.store.tickets),
+                # the account limit: our requests in the busiest window, the other app's, the least left after ours
+                "own_peak_per_minute": self._account.peak_own,
+                "other_app_requests": self._account.background_total,
+                "other_app_refused": self._account.background_refused,
+                "min_remaining_after_own": self._account.min_left,
             }

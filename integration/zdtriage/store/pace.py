@@ -6,9 +6,15 @@ other tool of the account too. Each bucket counts what was taken in the last ``w
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 import sqlite_utils
 
 WINDOW = 60.0
+ACCOUNT = "account"  # the bucket of every Zendesk call we made (the account's shared API limit)
+SEEN = "zendesk_limit"  # sync key: the account's limit headers last read, with when (stages/account.py)
 
 
 def used(db: sqlite_utils.Database, bucket: str, now: float, window: float = WINDOW) -> int:
@@ -49,3 +55,35 @@ def free_at(db: sqlite_utils.Database, bucket: str, now: float, limit: int, n: i
         spent -= row["n"]
         now = row["at"] + window
     return now
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The account's Zendesk API limit as the last response said it."""
+
+    limit: int
+    remaining: int
+    at: float  # our clock when read
+    reset_at: float  # when Zendesk refills the window (``at`` + a minute when it did not say)
+    others_per_minute: float = 0.0  # what the account's other apps and people spend, as last estimated
+
+
+def last_seen(db: sqlite_utils.Database) -> Seen | None:
+    """The last limit headers read, or None before the first response."""
+    rows = list(db.query("select value from sync where key = ?", [SEEN]))
+    try:
+        value = json.loads(rows[0]["value"]) if rows else None
+        return Seen(int(value["limit"]), int(value["remaining"]), float(value["at"]), float(value["reset_at"]),
+                    float(value.get("others_per_minute", 0.0)))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def account_limit(db: sqlite_utils.Database, now: float) -> dict[str, Any] | None:
+    """For ``status`` and the metrics: ``{limit, remaining, age_seconds, used_last_minute}`` (the last seen
+    headers and our calls of the last minute), None before the first response."""
+    seen = last_seen(db)
+    if seen is None:
+        return None
+    return {"limit": seen.limit, "remaining": seen.remaining, "age_seconds": round(max(now - seen.at, 0.0)),
+            "used_last_minute": used(db, ACCOUNT, now), "others_per_minute": round(seen.others_per_minute)}
