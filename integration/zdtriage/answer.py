@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Collection, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
@@ -20,7 +20,8 @@ from .config import TriageConfig
 
 MAX_DRAFT_CHARS = 8000
 _LANG = re.compile(r"^[a-z]{2}$")
-_FIELDS = ("priority", "category", "sentiment", "language", "confidence", "draft")
+_FIELDS = ("priority", "category", "sentiment", "language", "confidence", "draft", "sources")
+MAX_SOURCES = 10
 
 
 class _Answer(BaseModel):
@@ -33,6 +34,8 @@ class _Answer(BaseModel):
     language: str | None = Field(default=None, description="ISO 639-1 code of the customer's language")
     confidence: float = Field(description="0 to 1")
     draft: str
+    sources: list[int] = Field(default_factory=list,
+                               description="ids of the provided Help Center articles the draft relies on; [] if none")
 
     @field_validator("priority", "category", "sentiment", mode="before", check_fields=False)
     @classmethod
@@ -57,6 +60,15 @@ class _Answer(BaseModel):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError("confidence is not a number from 0 to 1")
         return float(value)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _article_ids(cls, value: Any) -> list[int]:
+        # a bad id is dropped, never a reason to refuse the answer: the validator keeps only provided ids anyway
+        if not isinstance(value, list):
+            return []
+        ids = [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+        return list(dict.fromkeys(ids))[:MAX_SOURCES]
 
     @field_validator("draft", mode="before")
     @classmethod
@@ -109,9 +121,12 @@ def answer_schema(triage: TriageConfig) -> dict[str, Any]:
     return json.loads(_schema_for(answer_model(triage)))
 
 
-def validate_answer(text: str, triage: TriageConfig, *,
-                    stop_reason: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
-    """Answer text → ``(answer, None)`` if valid, else ``(None, reason)``. Never raises."""
+def validate_answer(text: str, triage: TriageConfig, *, stop_reason: str | None = None,
+                    provided: Collection[int] = ()) -> tuple[dict[str, Any] | None, str | None]:
+    """Answer text → ``(answer, None)`` if valid, else ``(None, reason)``. Never raises.
+
+    ``sources`` keeps only the ids of ``provided`` (the articles the request held): an id the model made up,
+    or one of another ticket, is dropped and never reaches a note."""
     if stop_reason == "max_tokens":
         return None, "answer cut at max_tokens"
     if stop_reason == "refusal":
@@ -128,7 +143,9 @@ def validate_answer(text: str, triage: TriageConfig, *,
         return None, _reason(exc, data)
     except RecursionError:
         return None, "answer is nested too deeply"
-    return {name: valid[name] for name in _FIELDS}, None
+    answer = {name: valid[name] for name in _FIELDS}
+    answer["sources"] = [i for i in answer["sources"] if i in set(provided)]
+    return answer, None
 
 
 def _shown(value: Any) -> str:

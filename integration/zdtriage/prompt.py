@@ -124,15 +124,40 @@ def system_blocks(triage: TriageConfig, model: str) -> list[dict[str, Any]]:
     return [block]
 
 
+_ARTICLE_TAG = re.compile(r"<\s*/?\s*articles?\b[^>]*>", re.IGNORECASE)
+ARTICLES_INTRO = (
+    "Help Center articles of this account that may answer the ticket. If one fits, base the draft on it and put "
+    "its id in \"sources\"; never promise more than an article says, never invent a policy, price or link, and "
+    "write no URLs in the draft (the note adds the links of the articles in \"sources\")."
+)
+
+
+def articles_block(articles: Sequence[Mapping[str, Any]]) -> str:
+    """The articles a ticket's request holds (``{id, locale, title, text}``), as a block placed before the
+    ticket in the user turn: after the shared cached prefix, which stays byte-identical. Empty for none."""
+    if not articles:
+        return ""
+    parts = [f"<articles>\n{ARTICLES_INTRO}\n"]
+    for a in articles:
+        title = " ".join(_ARTICLE_TAG.sub("[article]", clean_text(a["title"])).split())
+        text = " ".join(_ARTICLE_TAG.sub("[article]", clean_text(a["text"])).split())
+        locale = re.sub(r"[^A-Za-z0-9-]", "", str(a.get("locale") or ""))
+        # one line per field, each with its label: no line of an article can pose as the ticket's "Subject:"
+        parts.append(f'<article id="{int(a["id"])}" locale="{locale}">\nTitle: {title}\nText: {text}\n</article>\n')
+    return "".join(parts) + "</articles>\n\n"
+
+
 def request_params(ticket_subject: str, messages: Sequence[Message], *, model: str, max_tokens: int,
-                   triage: TriageConfig, redact_kinds: Sequence[str] = ()) -> dict[str, Any]:
-    """The ``params`` of one Message Batches request."""
+                   triage: TriageConfig, redact_kinds: Sequence[str] = (),
+                   articles: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The ``params`` of one Message Batches request; ``articles`` (``retrieval.select``) go into the user
+    turn, before the ticket."""
     return {
         "model": model,
         "max_tokens": max_tokens,
         "system": system_blocks(triage, model),
-        "messages": [{"role": "user", "content": build_conversation(ticket_subject, messages, triage.max_input_tokens,
-                                                                        redact_kinds)}],
+        "messages": [{"role": "user", "content": articles_block(articles) + build_conversation(
+            ticket_subject, messages, triage.max_input_tokens, redact_kinds)}],
         "output_config": {"format": {"type": "json_schema", "schema": answers.answer_schema(triage)}},
     }
 
@@ -213,15 +238,55 @@ def note_footer(ticket_id: int, triage_n: int) -> str:
     return f"{NOTE_FOOTER} (triage-id {triage_id(ticket_id, triage_n)}). Review before sending."
 
 
-def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int) -> str:
-    """The internal note, plain text: header, draft, and the footer as its last line (what the app and
-    our idempotency check read). The draft is cleaned again here, whoever validated it."""
+# what Zendesk turns into a link in a comment: a scheme, or a bare www. host
+_LINK = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)[^\s<>\"]+", re.IGNORECASE)
+LINK_REMOVED = "[link removed]"
+
+
+def _trim_link(link: str) -> tuple[str, str]:
+    tail = ""
+    while link and link[-1] in ".,;:!?)]}'’”":
+        link, tail = link[:-1], link[-1] + tail
+    return link, tail
+
+
+def links_in(text: str) -> list[str]:
+    """Every link in ``text`` as :func:`strip_links` sees it."""
+    return [_trim_link(m.group(0))[0] for m in _LINK.finditer(text or "")]
+
+
+def strip_links(text: str, allowed: Sequence[str] = ()) -> str:
+    """``text`` with every link that is not exactly one of ``allowed`` replaced by :data:`LINK_REMOVED`
+    (trailing punctuation is kept outside the link)."""
+    keep = set(allowed)
+
+    def one(m: re.Match[str]) -> str:
+        link, tail = _trim_link(m.group(0))
+        return (link if link in keep else LINK_REMOVED) + tail
+
+    return _LINK.sub(one, text)
+
+
+def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int, *,
+              articles: Sequence[Mapping[str, Any]] = (), allowed_links: Sequence[str] = ()) -> str:
+    """The internal note, plain text: header, draft, the cited articles, and the footer as its last line (what
+    the app and our idempotency check read). The draft is cleaned again here, whoever validated it.
+
+    ``articles`` (``{title, html_url}``, the provided ones the answer cites) are listed as the sidebar expects
+    (NOTE_FORMAT: "Help Center articles:", one "- title <url>" line each). No link in the note comes from
+    anywhere else: a link in the draft that is not one of those URLs or of ``allowed_links`` is removed.
+    """
     header = (
         f"{NOTE_HEADER}priority {answer['priority']} · category {answer['category']} · "
         f"sentiment {answer['sentiment']} · confidence {answer['confidence']:.2f}"
     )
-    draft = clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS]
-    return f"{header}\n\n{draft}\n\n{note_footer(ticket_id, triage_n)}"
+    urls = [str(a["html_url"]) for a in articles]
+    draft = strip_links(clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS], [*urls, *allowed_links])
+    cited = ""
+    if articles:
+        lines = [f"- {' '.join(strip_links(clean_text(a['title'])).split())} <{a['html_url']}>" for a in articles]
+        cited = "Help Center articles:\n" + "\n".join(lines) + "\n\n"
+    return f"{header}\n\n{draft}\n\n{cited}{note_footer(ticket_id, triage_n)}"
 
 
 def is_our_note(body: str, *, public: bool, author_id: int | None, bot_user_id: int | None, ticket_id: int,

@@ -245,6 +245,8 @@ class Analysis:
     urgency: int  # 1 (outage) … 4 (thanks / question)
     sentiment: str  # positive | neutral | negative | angry
     injection: bool
+    article: int | None = None  # the provided Help Center article that fits the ticket, cited in "sources"
+    article_title: str = ""
 
 
 _NOT_UPPER = re.compile(r"[^A-ZÀ-ÖØ-Þ]+")
@@ -271,8 +273,35 @@ def _language(hits: list[int]) -> str:
     return max(counts, key=lambda lang: counts[lang])
 
 
+# the block zdtriage's prompt.articles_block puts before the ticket (issue 21)
+_ARTICLE = re.compile(r'<article id="(\d{1,19})"[^>]*>\nTitle: ([^\n]*)\nText: ([^\n]*)\n</article>')
+ARTICLE_MIN_OVERLAP = 3  # distinct words of 4+ letters shared by the ticket and an article for it to "fit"
+_ARTICLE_LINE = {
+    "en": "You will find the details in our article “{title}”.",
+    "de": "Die Einzelheiten finden Sie in unserem Artikel „{title}“.",
+    "fr": "Vous trouverez les détails dans notre article « {title} ».",
+    "es": "Encontrará los detalles en nuestro artículo «{title}».",
+}
+
+
+def _words(text: str) -> set[str]:
+    return {t.lower() for t in _TOKEN.findall(text) if len(t) >= 4 and not t.isdigit()}
+
+
+def fitting_article(before_ticket: str, ticket_words: set[str]) -> tuple[int, str] | None:
+    """The provided article sharing the most words with the ticket, if it shares at least
+    :data:`ARTICLE_MIN_OVERLAP` (a model uses an article that fits, and none that does not)."""
+    best: tuple[int, int, str] | None = None
+    for m in _ARTICLE.finditer(before_ticket):
+        overlap = len(ticket_words & _words(f"{m.group(2)} {m.group(3)}"))
+        if overlap >= ARTICLE_MIN_OVERLAP and (best is None or overlap > best[0]):
+            best = (overlap, int(m.group(1)), m.group(2))
+    return (best[1], best[2]) if best else None
+
+
 def analyse(user_text: str) -> Analysis:
-    """Read the ticket in ``user_text`` (see the module docstring for which part counts)."""
+    """Read the ticket in ``user_text`` (see the module docstring for which part counts); Help Center articles
+    given before it (``<article id=…>`` blocks) are read only to pick the one that fits."""
     match = _SUBJECT.search(user_text)
     if match:
         subject = next(g for g in match.group("a", "b", "c") if g is not None)
@@ -310,6 +339,7 @@ def analyse(user_text: str) -> Analysis:
         urgency = 4
     else:
         urgency = 3
+    fit = fitting_article(user_text[:match.start()], _words(text)) if match and "<article " in user_text else None
     return Analysis(
         subject=subject,
         language=_language(hits),
@@ -317,6 +347,8 @@ def analyse(user_text: str) -> Analysis:
         urgency=urgency,
         sentiment=sentiment,
         injection=bool(_INJECTION.search(user_text)),
+        article=fit[0] if fit else None,
+        article_title=fit[1][:120] if fit else "",
     )
 
 
@@ -341,7 +373,10 @@ def draft_reply(analysis: Analysis, key: str) -> str:
     greetings, thanks, bodies, closing = DRAFTS.get(analysis.language, DRAFTS["en"])
     greeting = greetings[int(unit(key, "greeting") * len(greetings))]
     subject = analysis.subject or "your request"
-    return f"{greeting}\n\n{thanks.format(subject=subject)} {bodies[_category_key(analysis)]}\n\n{closing}"
+    cited = ""
+    if analysis.article is not None:
+        cited = " " + _ARTICLE_LINE.get(analysis.language, _ARTICLE_LINE["en"]).format(title=analysis.article_title)
+    return f"{greeting}\n\n{thanks.format(subject=subject)} {bodies[_category_key(analysis)]}{cited}\n\n{closing}"
 
 
 def _resolve(schema: Any, root: dict[str, Any]) -> Any:
@@ -413,6 +448,8 @@ def _value(name: str, schema: Any, root: dict[str, Any], analysis: Analysis, key
     if kind == "object" or "properties" in schema:
         return build_object(schema, root, analysis, key)
     if kind == "array":
+        if "source" in lname and analysis.article is not None:
+            return [analysis.article]  # the article the draft relies on, by the id it was given
         return []
     if kind == "boolean":
         return False

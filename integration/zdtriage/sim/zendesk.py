@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from zdtriage.sim import zendesk_shapes as shapes
+from zdtriage.sim.helpcenter import HelpCenter
 from zdtriage.sim.server import Clock, Handler, Request, Response, SimServer
 from zdtriage.sim.zendesk_inspect import ZendeskInspection
 from zdtriage.sim.zendesk_store import BOT_USER_ID, MAX_BULK, ApiError, Store, comments_of
@@ -106,6 +107,7 @@ class ZendeskSim(ZendeskInspection, SimServer):
         self.job_complete_after_seconds = job_complete_after_seconds
         self.max_queued_jobs = max_queued_jobs
         self.store = Store(triggers=default_triggers)
+        self.help_center = HelpCenter(clock)  # articles and their incremental export (sim/helpcenter.py)
         if export_per_minute is None:
             export_per_minute = EXPORT_PER_MINUTE_HIGH_VOLUME if high_volume else EXPORT_PER_MINUTE
         self._account = _Window(rate_per_minute, rate_window_seconds)
@@ -136,6 +138,8 @@ class ZendeskSim(ZendeskInspection, SimServer):
         self.route("GET", "/api/v2/tickets/{id}/comments.json", api(self._comments))
         self.route("GET", "/api/v2/tickets/{id}/audits.json", api(self._audits))
         self.route("GET", "/api/v2/users/me.json", api(self._me))
+        self.route("GET", "/api/v2/help_center/incremental/articles.json",
+                   api(lambda request: self.help_center.export(request, self._base(request))))
         for method in ("GET", "PUT", "POST", "DELETE"):
             self.route(method, "/api/v2/tickets/{id}/tags.json", api(self._tags))
         self.route("GET", "/api/v2/tickets/{id}.json", api(self._show_ticket))

@@ -1,0 +1,107 @@
+"""The account's published Help Center articles and their full-text index (FTS5, BM25), and which articles each
+ticket's request held. Database only: no network here.
+
+Rows come from ``stages/helpcenter.py``; only published articles are ever saved. The incremental article export
+never shows an archived or deleted article again (it simply leaves it out: dust-tt/dust#8656), so removal is
+by absence: every sync is a full read tagged with a run id, and when that read has seen its last page, the
+rows it did not see are deleted (:func:`remove_unseen`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable, Sequence
+
+import sqlite_utils
+
+MAX_BODY_CHARS = 20_000  # plenty for BM25 and for any excerpt we send (triage.article_tokens caps that)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def save(db: sqlite_utils.Database, articles: Iterable[dict[str, Any]], run: str) -> int:
+    """Upsert published articles (``{id, locale, title, body, html_url, section_id, labels, updated_at}``),
+    marking them seen by ``run``; returns how many. The FTS index follows through its triggers."""
+    rows = [{**a, "body": (a.get("body") or "")[:MAX_BODY_CHARS], "seen_run": run} for a in articles]
+    if rows:
+        db["articles"].upsert_all(rows, pk=("id", "locale"))
+    return len(rows)
+
+
+def remove(db: sqlite_utils.Database, keys: Iterable[tuple[int, str]]) -> int:
+    """Delete the named ``(id, locale)`` rows (an article seen as a draft, or outside what we may link)."""
+    n = 0
+    for article_id, locale in keys:
+        n += db.execute("delete from articles where id = ? and locale = ?", [article_id, locale]).rowcount
+    return n
+
+
+def remove_unseen(db: sqlite_utils.Database, run: str) -> int:
+    """After a full read: delete every article that read did not see (archived, deleted, unpublished)."""
+    return db.execute("delete from articles where coalesce(seen_run, '') != ?", [run]).rowcount
+
+
+def count(db: sqlite_utils.Database) -> dict[str, int]:
+    """Stored articles per locale."""
+    return {r["locale"]: r["n"] for r in db.query("select locale, count(*) as n from articles group by locale")}
+
+
+def match_query(text: str, max_terms: int = 48) -> str:
+    """An FTS5 query that matches any word of ``text`` (each word quoted, so nothing in it is FTS syntax)."""
+    terms: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if len(word) < 3 or word.isdigit() or word in terms:
+            continue
+        terms.append(word)
+        if len(terms) >= max_terms:
+            break
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
+def search(db: sqlite_utils.Database, text: str, *, limit: int, locales: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The best ``limit`` articles for ``text`` by BM25 (title and labels weigh more than the body), those in
+    one of ``locales`` (by language: ``de`` matches ``de-ch``) before the others. Each row has ``rank``
+    (lower is better)."""
+    query = match_query(text)
+    if not query or limit <= 0:
+        return []
+    languages = sorted({loc.lower().split("-")[0] for loc in locales if loc})
+    preferred = " or ".join(["lower(a.locale) = ? or lower(a.locale) like ?"] * len(languages)) or "0"
+    params: list[Any] = [p for lang in languages for p in (lang, f"{lang}-%")]
+    sql = (
+        "select a.id, a.locale, a.title, a.body, a.html_url, bm25(articles_fts, 4.0, 2.0, 1.0) as rank, "
+        f"({preferred}) as preferred "
+        "from articles_fts join articles a on a.rowid = articles_fts.rowid "
+        "where articles_fts match ? order by preferred desc, rank limit ?"
+    )
+    return list(db.query(sql, [*params, query, int(limit)]))
+
+
+def existing(db: sqlite_utils.Database, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of the ``(id, locale)`` keys are still stored (still published)."""
+    found = set()
+    for article_id, locale in keys:
+        if next(db.query("select 1 from articles where id = ? and locale = ?", [article_id, locale]), None):
+            found.add((article_id, locale))
+    return found
+
+
+def remember(db: sqlite_utils.Database, ticket_id: int, triage_n: int, articles: Sequence[dict[str, Any]]) -> None:
+    """Record the articles one request held (``{id, locale, title, html_url}``), replacing an earlier attempt's."""
+    if not articles:
+        db.execute("delete from ticket_articles where ticket_id = ? and triage_n = ?", [ticket_id, triage_n])
+        return
+    db["ticket_articles"].upsert({"ticket_id": ticket_id, "triage_n": triage_n, "articles": json.dumps(
+        [{k: a[k] for k in ("id", "locale", "title", "html_url")} for a in articles])}, pk=("ticket_id", "triage_n"))
+
+
+def provided(db: sqlite_utils.Database, ticket_id: int, triage_n: int) -> list[dict[str, Any]]:
+    """The articles the ticket's request held (empty when none, or before this feature existed)."""
+    row = next(db.query("select articles from ticket_articles where ticket_id = ? and triage_n = ?",
+                        [ticket_id, triage_n]), None)
+    return json.loads(row["articles"]) if row and row["articles"] else []
+
+
+def forget_gone_tickets(db: sqlite_utils.Database) -> int:
+    """Drop the records of tickets retention has pruned."""
+    return db.execute("delete from ticket_articles where ticket_id not in (select id from tickets)").rowcount
