@@ -164,7 +164,7 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None, *, m
         scheduler.add_job(guarded("helpcenter", functools.partial(pipeline.run_stage, ctx, "helpcenter",
                                                                    lambda: helpcenter.sync(ctx)), report, crashed),
                           "interval", seconds=sched.helpcenter_every, id="helpcenter", name="helpcenter",
-                          next_run_time=first + timedelta(milliseconds=200 * len(stages) + 100))
+                          next_run_time=first + timedelta(milliseconds=200 * len(stages) - 100))
     # retention runs after the stages, on the same single worker, so its deletes never race their writes
     scheduler.add_job(guarded("prune", lambda: prune(ctx), report, crashed), "interval", seconds=PRUNE_EVERY,
                       id="prune", name="prune", next_run_time=first + timedelta(milliseconds=200 * len(stages)))

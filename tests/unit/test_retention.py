@@ -172,7 +172,7 @@ def test_the_daemon_prunes_hourly_after_the_stages_on_the_single_worker(monkeypa
     stop = threading.Event()
     stop.set()
     daemon.run_forever(ctx, stop)
-    assert [j[0] for j in jobs] == ["ingest", "submit", "poll", "writeback", "prune"]
+    assert [j[0] for j in jobs] == ["ingest", "submit", "poll", "writeback", "helpcenter", "prune"]
     prune_job = jobs[-1]
     assert prune_job[1] == 3600 and prune_job[2] > max(j[2] for j in jobs[:-1])
     add(db, 1, "written")
