@@ -138,3 +138,54 @@ def test_the_cached_prefix_is_the_same_with_and_without_articles(zsim, asim, mak
     assert "<articles>" in grounded["messages"][0]["content"] and "<articles>" not in without["messages"][0]["content"]
     assert json.dumps(grounded["system"]) == json.dumps(without["system"])
     assert grounded["output_config"] == without["output_config"]
+
+
+def test_a_sync_cut_by_a_429_resumes_and_removes_nothing_until_the_read_is_complete(zsim, make_ctx, clock,
+                                                                                   monkeypatch):
+    from zdtriage import zendesk as zd
+
+    ctx = make_ctx()
+    assert helpcenter.sync(ctx)["complete"]
+    before = articles.count(ctx.db)
+    zsim.help_center.archive(360014)
+    zsim.help_center.page_size = 5  # several pages (the real export: up to 1,000 a page)
+    real, calls = zd.fetch_article_page, []
+
+    def cut_after_two(client, start_time):
+        calls.append(start_time)
+        if len(calls) == 3:
+            raise zd.ZendeskRateLimited(30, "https://x/api/v2/help_center/incremental/articles.json")
+        return real(client, start_time)
+
+    monkeypatch.setattr(zd, "fetch_article_page", cut_after_two)
+    out = helpcenter.sync(ctx)
+    assert out["pages"] == 2 and "waiting" in out and "complete" not in out
+    assert articles.count(ctx.db) == before  # a partial read removed nothing
+    assert helpcenter.sync(ctx)["waiting"] == "rate limited by Zendesk"  # blocked for Retry-After
+    removed = 0
+    for _ in range(5):  # the export budget (10 calls a minute, shared with the ticket exports) spreads it out
+        clock.advance(61)
+        out = helpcenter.sync(ctx)
+        removed += out["removed"]
+        if out.get("complete"):
+            break
+    assert out["complete"] and removed == 1 and calls[3] == calls[2]  # resumed at the page it lost
+    assert 360014 not in {r["id"] for r in ctx.db.query("select id from articles")}
+
+
+def test_an_article_turned_back_into_a_draft_is_removed_at_once(zsim, make_ctx, clock):
+    ctx = make_ctx()
+    helpcenter.sync(ctx)
+    clock.advance(60)
+    zsim.help_center.add(360001, "en-us", "Duplicate charges (being rewritten)", "refund", draft=True)
+    out = helpcenter.sync(ctx)
+    assert out["complete"]
+    assert [r["locale"] for r in ctx.db.query("select locale from articles where id = 360001 order by locale")] == [
+        "de", "es", "fr"]
+
+
+def test_helpcenter_is_off_with_zero_articles(zsim, make_ctx):
+    ctx = make_ctx(triage={"articles": 0})
+    calls = dict(zsim.call_counts())
+    assert "off" in helpcenter.sync(ctx)["waiting"]
+    assert zsim.call_counts() == calls
