@@ -33,7 +33,7 @@ TICKETS_PER_DAY = 10_000
 
 
 def _published(clock: float = 1_790_000_000.0) -> list[dict[str, Any]]:
-    from zdtriage import zendesk as zd
+    from zdtriage import zendesk_hc as zd
     from zdtriage.sim.helpcenter import HelpCenter
     from zdtriage.stages.helpcenter import linkable
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from zenpy import Zenpy
 
 from .config import ZendeskConfig
-from .text import plain_text, sanitize, sanitize_tags  # every text field of a response, before anyone stores it
+from .text import sanitize, sanitize_tags  # every text field of a response, before anyone stores it
 
 EXPORT_PAGE_SIZE = 1000  # the most the incremental export returns per page
 UPDATE_MANY_LIMIT = 100  # tickets per update_many / show_many call
@@ -374,52 +374,3 @@ def is_closed_error(result: dict[str, Any]) -> bool:
     """A per-ticket job failure that means the ticket can no longer be updated."""
     text = f"{result.get('error')} {result.get('details')}".lower()
     return "closed" in text or "notfound" in text.replace(" ", "") or "not found" in text
-
-
-def _article_dict(data: dict[str, Any]) -> dict[str, Any] | None:
-    if data.get("id") is None or not data.get("locale"):
-        return None
-    return {
-        "id": int(data["id"]),
-        "locale": sanitize(data.get("locale")).lower(),
-        "title": sanitize(data.get("title")),
-        "body": plain_text(data.get("body")),
-        "html_url": sanitize(data.get("html_url")),
-        "section_id": data.get("section_id"),
-        "labels": " ".join(sanitize_tags(data.get("label_names"))),
-        "updated_at": data.get("updated_at"),
-        "draft": data.get("draft") is not False,  # a missing flag is not proof of publication
-        "user_segment_id": data.get("user_segment_id"),
-    }
-
-
-def fetch_article_page(client: Zenpy, start_time: int) -> dict[str, Any]:
-    """One page of the incremental Help Center article export
-    (``GET /api/v2/help_center/incremental/articles.json?start_time=``, agents and admins only).
-
-    Returns ``{"articles": [...], "end_time": int | None, "next_start": int | None, "stuck": bool}``; each
-    article is ``{id, locale, title, body (plain text), html_url, section_id, labels, updated_at, draft,
-    user_segment_id}``. Pages hold up to 1,000 articles; the next page starts at ``end_time``, the time of the
-    last article's change, inclusive (its articles can come twice). ``next_start`` is None when the export
-    has ended (no ``next_page``, ``end_of_stream``, or ``end_time`` did not move on a page that was not full).
-    ``stuck``: a full page ended where it started, so more than a page of articles share that second and
-    asking again returns the same page (the time-based exports' rule, DESIGN §7): ``next_start`` steps past
-    that second and the read is incomplete. Archived and deleted articles are simply absent
-    (dust-tt/dust#8656, where an empty page also answered ``end_time: 1``: an ``end_time`` before
-    ``start_time`` is ignored).
-    """
-    start_time = int(start_time)
-    api = client.help_center.articles
-    page = _get_page(client, api.endpoint.incremental(start_time=start_time), api=api)
-    raw = [d for d in page.get("articles") or [] if isinstance(d, dict)]
-    articles = [a for a in (_article_dict(d) for d in raw) if a]
-    raw_end = page.get("end_time")
-    end_time = int(raw_end) if isinstance(raw_end, (int, float)) and raw_end >= start_time else None
-    going = bool(raw) and bool(page.get("next_page")) and page.get("end_of_stream") is not True
-    stuck = going and end_time == start_time and len(raw) >= EXPORT_PAGE_SIZE
-    next_start = None
-    if stuck:
-        next_start = start_time + 1
-    elif going and end_time is not None and end_time > start_time:
-        next_start = end_time
-    return {"articles": articles, "end_time": end_time, "next_start": next_start, "stuck": stuck}

@@ -143,13 +143,14 @@ def test_the_cached_prefix_is_the_same_with_and_without_articles(zsim, asim, mak
 def test_a_sync_cut_by_a_429_resumes_and_removes_nothing_until_the_read_is_complete(zsim, make_ctx, clock,
                                                                                    monkeypatch):
     from zdtriage import zendesk as zd
+    from zdtriage import zendesk_hc as hc
 
     ctx = make_ctx()
     assert helpcenter.sync(ctx)["complete"]
     before = articles.count(ctx.db)
     zsim.help_center.archive(360014)
     zsim.help_center.page_size = 5  # several pages (the real export: up to 1,000 a page)
-    real, calls = zd.fetch_article_page, []
+    real, calls = hc.fetch_article_page, []
 
     def cut_after_two(client, start_time):
         calls.append(start_time)
@@ -157,7 +158,7 @@ def test_a_sync_cut_by_a_429_resumes_and_removes_nothing_until_the_read_is_compl
             raise zd.ZendeskRateLimited(30, "https://x/api/v2/help_center/incremental/articles.json")
         return real(client, start_time)
 
-    monkeypatch.setattr(zd, "fetch_article_page", cut_after_two)
+    monkeypatch.setattr(hc, "fetch_article_page", cut_after_two)
     out = helpcenter.sync(ctx)
     assert out["pages"] == 2 and "waiting" in out and "complete" not in out
     assert articles.count(ctx.db) == before  # a partial read removed nothing

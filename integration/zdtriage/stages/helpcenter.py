@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .. import store
-from .. import zendesk as zd
+from .. import zendesk_hc as hc
 from ..store import articles, pace
 from .common import blocked_until, export_limit, zendesk_stage
 
@@ -57,7 +57,7 @@ def sync(ctx: Context) -> dict[str, Any]:
             if not pace.take(db, "export", ctx.now(), export_limit(ctx)):
                 out["waiting"] = "export budget of this minute spent; the read goes on at the next run"
                 break
-            page = zd.fetch_article_page(ctx.zendesk, start)
+            page = hc.fetch_article_page(ctx.zendesk, start)
             out["pages"] += 1
             keep = [a for a in page["articles"] if linkable(a)]
             drop = [(a["id"], a["locale"]) for a in page["articles"] if not linkable(a)]
