@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, ClassVar, Collection, Literal
+from typing import Annotated, Any, ClassVar, Collection, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from . import prompt
 from .config import TriageConfig
@@ -81,10 +81,19 @@ class _Answer(BaseModel):
         return draft
 
 
+def _macro_id(value: Any) -> int:
+    # 0 (no macro) for anything that is not a whole number: a bad suggestion never refuses the answer
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 @lru_cache(maxsize=16)
-def _model_for(priorities: tuple[str, ...], categories: tuple[str, ...], sentiments: tuple[str, ...]) -> type[_Answer]:
+def _model_for(priorities: tuple[str, ...], categories: tuple[str, ...], sentiments: tuple[str, ...],
+               macros: bool = False) -> type[_Answer]:
     lists = {"priority": priorities, "category": categories, "sentiment": sentiments}
     fields: dict[str, Any] = {name: (Literal[values], ...) for name, values in lists.items()}  # type: ignore[valid-type]
+    if macros:  # triage.suggest_macros
+        fields["macro_id"] = (Annotated[int, BeforeValidator(_macro_id)],
+                              Field(default=0, description="id of the provided macro an agent could apply; 0 if none"))
     model = create_model("TriageAnswer", __base__=_Answer, **fields)
     model.lists = lists
     return model
@@ -92,7 +101,8 @@ def _model_for(priorities: tuple[str, ...], categories: tuple[str, ...], sentime
 
 def answer_model(triage: TriageConfig) -> type[_Answer]:
     """The answer model for the configured priorities, categories and sentiments (cached)."""
-    return _model_for(tuple(triage.priorities), tuple(triage.categories), tuple(triage.sentiments))
+    return _model_for(tuple(triage.priorities), tuple(triage.categories), tuple(triage.sentiments),
+                      triage.suggest_macros)
 
 
 def _api_subset(node: Any) -> Any:
@@ -111,9 +121,14 @@ def _api_subset(node: Any) -> Any:
 @lru_cache(maxsize=16)
 def _schema_for(model: type[_Answer]) -> str:
     schema = _api_subset(model.model_json_schema())
-    schema["properties"] = {name: schema["properties"][name] for name in _FIELDS}
-    schema["required"] = list(_FIELDS)
+    names = _fields(model)
+    schema["properties"] = {name: schema["properties"][name] for name in names}
+    schema["required"] = list(names)
     return json.dumps(schema)
+
+
+def _fields(model: type[_Answer]) -> tuple[str, ...]:
+    return (*_FIELDS, "macro_id") if "macro_id" in model.model_fields else _FIELDS
 
 
 def answer_schema(triage: TriageConfig) -> dict[str, Any]:
@@ -122,11 +137,12 @@ def answer_schema(triage: TriageConfig) -> dict[str, Any]:
 
 
 def validate_answer(text: str, triage: TriageConfig, *, stop_reason: str | None = None,
-                    provided: Collection[int] = ()) -> tuple[dict[str, Any] | None, str | None]:
+                    provided: Collection[int] = (), macros: Collection[int] = ()) -> tuple[dict[str, Any] | None, str | None]:
     """Answer text → ``(answer, None)`` if valid, else ``(None, reason)``. Never raises.
 
     ``sources`` keeps only the ids of ``provided`` (the articles the request held): an id the model made up,
-    or one of another ticket, is dropped and never reaches a note."""
+    or one of another ticket, is dropped and never reaches a note. Likewise ``macro_id`` (with
+    ``triage.suggest_macros``) becomes 0 unless it is one of ``macros``."""
     if stop_reason == "max_tokens":
         return None, "answer cut at max_tokens"
     if stop_reason == "refusal":
@@ -137,14 +153,17 @@ def validate_answer(text: str, triage: TriageConfig, *, stop_reason: str | None 
         return None, "answer is not JSON"
     if not isinstance(data, dict):
         return None, "answer is not a JSON object"
+    model = answer_model(triage)
     try:
-        valid = answer_model(triage).model_validate(data).model_dump()
+        valid = model.model_validate(data).model_dump()
     except ValidationError as exc:
         return None, _reason(exc, data)
     except RecursionError:
         return None, "answer is nested too deeply"
-    answer = {name: valid[name] for name in _FIELDS}
+    answer = {name: valid[name] for name in _fields(model)}
     answer["sources"] = [i for i in answer["sources"] if i in set(provided)]
+    if "macro_id" in answer and answer["macro_id"] not in set(macros):
+        answer["macro_id"] = 0
     return answer, None
 
 

@@ -159,7 +159,7 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None, *, m
         scheduler.add_job(guarded(name, functools.partial(pipeline.run_stage, ctx, name, fn), report, crashed),
                           "interval", seconds=every, id=name, name=name,
                           next_run_time=first + timedelta(milliseconds=200 * index))
-    if ctx.config.triage.articles:
+    if ctx.config.triage.articles or ctx.config.triage.suggest_macros:
         # the Help Center on its own, slow schedule (issue 21), after the stages' first runs
         scheduler.add_job(guarded("helpcenter", functools.partial(pipeline.run_stage, ctx, "helpcenter",
                                                                    lambda: helpcenter.sync(ctx)), report, crashed),

@@ -147,16 +147,33 @@ def articles_block(articles: Sequence[Mapping[str, Any]]) -> str:
     return "".join(parts) + "</articles>\n\n"
 
 
+_MACRO_TAG = re.compile(r"<\s*/?\s*macros?\b[^>]*>", re.IGNORECASE)
+MACROS_INTRO = ("Macros (saved replies) agents of this account can apply. If one fits the ticket, put its id in "
+                "\"macro_id\", else 0.")
+
+
+def macros_block(macros: Sequence[Mapping[str, Any]]) -> str:
+    """The macros offered for a ticket (``{id, title, text}``), placed like :func:`articles_block`."""
+    if not macros:
+        return ""
+    parts = [f"<macros>\n{MACROS_INTRO}\n"]
+    for m in macros:
+        title = " ".join(_MACRO_TAG.sub("[macro]", _ARTICLE_TAG.sub("[article]", clean_text(m["title"]))).split())
+        text = " ".join(_MACRO_TAG.sub("[macro]", _ARTICLE_TAG.sub("[article]", clean_text(m["text"]))).split())
+        parts.append(f'<macro id="{int(m["id"])}">\nTitle: {title}\nText: {text}\n</macro>\n')
+    return "".join(parts) + "</macros>\n\n"
+
+
 def request_params(ticket_subject: str, messages: Sequence[Message], *, model: str, max_tokens: int,
                    triage: TriageConfig, redact_kinds: Sequence[str] = (),
-                   articles: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
-    """The ``params`` of one Message Batches request; ``articles`` (``retrieval.select``) go into the user
-    turn, before the ticket."""
+                   articles: Sequence[Mapping[str, Any]] = (), macros: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The ``params`` of one Message Batches request; ``articles`` (``retrieval.select``) and ``macros`` go into
+    the user turn, before the ticket."""
     return {
         "model": model,
         "max_tokens": max_tokens,
         "system": system_blocks(triage, model),
-        "messages": [{"role": "user", "content": articles_block(articles) + build_conversation(
+        "messages": [{"role": "user", "content": articles_block(articles) + macros_block(macros) + build_conversation(
             ticket_subject, messages, triage.max_input_tokens, redact_kinds)}],
         "output_config": {"format": {"type": "json_schema", "schema": answers.answer_schema(triage)}},
     }
@@ -268,13 +285,15 @@ def strip_links(text: str, allowed: Sequence[str] = ()) -> str:
 
 
 def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int, *,
-              articles: Sequence[Mapping[str, Any]] = (), allowed_links: Sequence[str] = ()) -> str:
+              articles: Sequence[Mapping[str, Any]] = (), allowed_links: Sequence[str] = (),
+              macro: str | None = None) -> str:
     """The internal note, plain text: header, draft, the cited articles, and the footer as its last line (what
     the app and our idempotency check read). The draft is cleaned again here, whoever validated it.
 
     ``articles`` (``{title, html_url}``, the provided ones the answer cites) are listed as the sidebar expects
     (NOTE_FORMAT: "Help Center articles:", one "- title <url>" line each). No link in the note comes from
     anywhere else: a link in the draft that is not one of those URLs or of ``allowed_links`` is removed.
+    ``macro``: the title of the suggested macro ("Suggested macro: <title>", after the articles).
     """
     header = (
         f"{NOTE_HEADER}priority {answer['priority']} · category {answer['category']} · "
@@ -282,10 +301,13 @@ def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int, *,
     )
     urls = [str(a["html_url"]) for a in articles]
     draft = strip_links(clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS], [*urls, *allowed_links])
-    cited = ""
+    lines = []
     if articles:
-        lines = [f"- {' '.join(strip_links(clean_text(a['title'])).split())} <{a['html_url']}>" for a in articles]
-        cited = "Help Center articles:\n" + "\n".join(lines) + "\n\n"
+        lines = ["Help Center articles:"] + [f"- {' '.join(strip_links(clean_text(a['title'])).split())} <{a['html_url']}>"
+                                             for a in articles]
+    if macro:
+        lines.append(f"Suggested macro: {' '.join(strip_links(clean_text(macro)).split())}")
+    cited = "\n".join(lines) + "\n\n" if lines else ""
     return f"{header}\n\n{draft}\n\n{cited}{note_footer(ticket_id, triage_n)}"
 
 

@@ -27,7 +27,8 @@ def query_text(subject: str, messages: Sequence[Message]) -> str:
 def select(search: Search, subject: str, messages: Sequence[Message], *, count: int, tokens: int,
            locales: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Up to ``count`` articles ``{id, locale, title, html_url, text}`` whose text together stays within
-    ``tokens`` (about :data:`CHARS_PER_TOKEN` characters each). ``text`` is the start of the body."""
+    ``tokens`` (about :data:`CHARS_PER_TOKEN` characters each). ``text`` is the start of the body. Macros
+    (``store.articles.search_macros``) go through the same way, without locale and link."""
     if count <= 0 or tokens <= 0:
         return []
     found = search(query_text(subject, messages), limit=count, locales=locales)
@@ -41,7 +42,7 @@ def select(search: Search, subject: str, messages: Sequence[Message], *, count: 
         text = " ".join(str(row["body"] or "").split())
         if len(text) > room:
             text = text[:room].rsplit(" ", 1)[0] + " …"
-        chosen.append({"id": int(row["id"]), "locale": row["locale"], "title": row["title"],
-                       "html_url": row["html_url"], "text": text})
+        chosen.append({"id": int(row["id"]), "locale": row.get("locale"), "title": row["title"],
+                       "html_url": row.get("html_url"), "text": text})
         budget -= len(row["title"]) + len(text)
     return chosen

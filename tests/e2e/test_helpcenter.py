@@ -190,3 +190,36 @@ def test_helpcenter_is_off_with_zero_articles(zsim, make_ctx):
     calls = dict(zsim.call_counts())
     assert "off" in helpcenter.sync(ctx)["waiting"]
     assert zsim.call_counts() == calls
+
+
+def test_with_suggest_macros_the_note_names_an_offered_shared_macro(zsim, sent, make_ctx, clock, drive):
+    ticket = zsim.add_ticket(**DOUBLE_CHARGE)
+    ctx = make_ctx(triage={"suggest_macros": True})
+    out = helpcenter.sync(ctx)
+    assert out["macros"] == 3  # of the 4 active ones listed (the retired one is not), the finance-only one is left out
+    assert {r["id"] for r in ctx.db.query("select id from macros")} == {510001, 510002, 510003}
+    drive(ctx, clock)
+    body = our_note(zsim, ticket["id"])
+    assert '<macro id="510001">' in sent[prompt.custom_id(ticket["id"], 1)]
+    lines = body.strip().splitlines()
+    assert lines[-3] == "Suggested macro: Billing::Refund duplicate charge" and lines[-2] == ""
+    assert lines[-4].startswith("- Duplicate charges: getting a refund")
+
+
+def test_an_unoffered_macro_id_is_dropped(zsim, make_ctx, clock, drive):
+    ticket = zsim.add_ticket(**DOUBLE_CHARGE)
+    ctx = make_ctx(triage={"suggest_macros": True})
+    helpcenter.sync(ctx)
+    clock.advance(61)
+    ingest.ingest(ctx)
+    submit.submit(ctx, ignore_min_batch=True)
+    row = queue.get(ctx.db, ticket["id"])
+    offered = {m["id"] for m in articles.provided(ctx.db, ticket["id"], 1, "macros")}
+    (other,) = {r["id"] for r in ctx.db.query("select id from macros")} - offered - {510002}  # active, shared, not offered
+    text = json.dumps({"priority": "P2", "category": "billing", "sentiment": "negative", "language": "en",
+                       "confidence": 0.9, "sources": [], "macro_id": other, "draft": "We will refund it."})
+    poll.apply_result(ctx, row["batch"], {"custom_id": row["custom_id"], "type": "succeeded", "text": text,
+                                          "stop_reason": "end_turn", "usage": {"input_tokens": 1, "output_tokens": 1}})
+    assert json.loads(queue.get(ctx.db, ticket["id"])["answer"])["macro_id"] == 0
+    drive(ctx, clock)
+    assert "Suggested macro" not in our_note(zsim, ticket["id"])

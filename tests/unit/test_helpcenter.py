@@ -102,3 +102,26 @@ def test_the_note_lists_the_cited_articles_and_no_other_link():
     assert "Help Center articles:" not in prompt.note_body({**ANSWER, "draft": "Hi"}, 5, 1)
     assert prompt.links_in(prompt.note_body({**ANSWER, "draft": "Status: https://status.acme.com/x"}, 5, 1,
                                             allowed_links=["https://status.acme.com/x"])) == ["https://status.acme.com/x"]
+
+
+def test_the_suggested_macro_line_follows_the_articles_and_precedes_the_footer():
+    body = prompt.note_body({**ANSWER, "draft": "Hi"}, 5, 1, macro="Billing::Refund")
+    assert body.splitlines()[-3:-1] == ["Suggested macro: Billing::Refund", ""]
+    assert body.split("\n\n")[1] == "Hi"
+    url = "https://acme.zendesk.com/hc/en-us/articles/1"
+    lines = prompt.note_body({**ANSWER, "draft": "Hi"}, 5, 1, macro="M", articles=[{"title": "A", "html_url": url}]
+                             ).splitlines()
+    assert lines[-5:-1] == ["Help Center articles:", f"- A <{url}>", "Suggested macro: M", ""]
+
+
+def test_macros_are_offered_only_when_suggested_and_an_unoffered_id_becomes_zero():
+    from dataclasses import replace
+
+    triage = TriageConfig()
+    assert "macro_id" not in answer.answer_schema(triage)["properties"]
+    on = replace(triage, suggest_macros=True)
+    assert answer.answer_schema(on)["properties"]["macro_id"]["type"] == "integer"
+    text = json.dumps({**ANSWER, "draft": "Hi", "sources": [], "macro_id": 9})
+    assert answer.validate_answer(text, on, macros=[9])[0]["macro_id"] == 9
+    assert answer.validate_answer(text, on, macros=[8])[0]["macro_id"] == 0
+    assert "macro_id" not in answer.validate_answer(text, triage)[0]

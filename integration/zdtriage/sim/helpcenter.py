@@ -204,6 +204,28 @@ NEVER_LINKED: dict[int, dict[str, Any]] = {
              "body": "Agents may refund duplicate charges up to 500 without approval. Double payment refunds above need a lead."},
 }
 
+# Macros of the simulated account (Macros API JSON format, developer.zendesk.com "Macros"): ``restriction`` null is
+# shared with every agent; ``GET /api/v2/macros/active.json`` lists active macros with offset pagination
+# (``next_page``, ``previous_page``, ``count``), restricted ones included for an admin, inactive ones never.
+MACROS: list[dict[str, Any]] = [
+    {"id": 510001, "title": "Billing::Refund duplicate charge", "active": True, "restriction": None,
+     "description": "Confirms that a double payment is refunded to the card",
+     "comment": "We are sorry about the duplicate charge. The second payment is refunded to your card within 5 to "
+                "10 business days."},
+    {"id": 510002, "title": "Login::Reset two-factor authentication", "active": True, "restriction": None,
+     "description": "Two-factor code rejected or backup codes lost",
+     "comment": "An admin of your account can reset two-factor authentication; if you are the only admin, we will "
+                "verify your identity first."},
+    {"id": 510003, "title": "Technical::Ask for crash report", "active": True, "restriction": None,
+     "description": "The app crashes on startup",
+     "comment": "Could you send us the crash report, your device model and the app version?"},
+    {"id": 510004, "title": "Billing::Send corrected invoice", "active": True,
+     "restriction": {"type": "Group", "id": 360000101, "ids": [360000101]},  # finance group only
+     "description": "Corrected invoice with the VAT number", "comment": "Attached is the corrected invoice."},
+    {"id": 510005, "title": "Billing::Old refund wording (retired)", "active": False, "restriction": None,
+     "description": "Duplicate charge refund as account credit", "comment": "We credited your account."},
+]
+
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -270,6 +292,16 @@ class HelpCenter:
 
     def html_url(self, article_id: int, locale: str = "en-us") -> str:
         return str(self.articles[(article_id, locale)].json()["html_url"])
+
+    def macros_active(self, request: Request, base: str) -> Response:
+        stamp = _iso(int(self.clock()) - 40 * _DAY)
+        found = [{"id": m["id"], "url": f"{base}/api/v2/macros/{m['id']}.json", "title": m["title"],
+                  "raw_title": m["title"], "active": True, "default": False, "position": n,
+                  "description": m["description"], "restriction": m["restriction"], "created_at": stamp,
+                  "updated_at": stamp, "actions": [{"field": "comment_value", "value": m["comment"]},
+                                                   {"field": "status", "value": "pending"}]}
+                 for n, m in enumerate(MACROS) if m["active"]]
+        return Response(200, {"macros": found, "next_page": None, "previous_page": None, "count": len(found)})
 
     def export(self, request: Request, base: str) -> Response:
         raw = request.arg("start_time")

@@ -247,6 +247,7 @@ class Analysis:
     injection: bool
     article: int | None = None  # the provided Help Center article that fits the ticket, cited in "sources"
     article_title: str = ""
+    macro: int | None = None  # the offered macro that fits, named in "macro_id"
 
 
 _NOT_UPPER = re.compile(r"[^A-ZÀ-ÖØ-Þ]+")
@@ -275,6 +276,7 @@ def _language(hits: list[int]) -> str:
 
 # the block zdtriage's prompt.articles_block puts before the ticket (issue 21)
 _ARTICLE = re.compile(r'<article id="(\d{1,19})"[^>]*>\nTitle: ([^\n]*)\nText: ([^\n]*)\n</article>')
+_MACRO = re.compile(r'<macro id="(\d{1,19})">\nTitle: ([^\n]*)\nText: ([^\n]*)\n</macro>')
 ARTICLE_MIN_OVERLAP = 3  # distinct words of 4+ letters shared by the ticket and an article for it to "fit"
 _ARTICLE_LINE = {
     "en": "You will find the details in our article “{title}”.",
@@ -288,11 +290,12 @@ def _words(text: str) -> set[str]:
     return {t.lower() for t in _TOKEN.findall(text) if len(t) >= 4 and not t.isdigit()}
 
 
-def fitting_article(before_ticket: str, ticket_words: set[str]) -> tuple[int, str] | None:
-    """The provided article sharing the most words with the ticket, if it shares at least
-    :data:`ARTICLE_MIN_OVERLAP` (a model uses an article that fits, and none that does not)."""
+def fitting_article(before_ticket: str, ticket_words: set[str], pattern: re.Pattern[str] = _ARTICLE,
+                    ) -> tuple[int, str] | None:
+    """The provided article (or macro, with ``pattern=_MACRO``) sharing the most words with the ticket, if it
+    shares at least :data:`ARTICLE_MIN_OVERLAP` (a model uses an article that fits, and none that does not)."""
     best: tuple[int, int, str] | None = None
-    for m in _ARTICLE.finditer(before_ticket):
+    for m in pattern.finditer(before_ticket):
         overlap = len(ticket_words & _words(f"{m.group(2)} {m.group(3)}"))
         if overlap >= ARTICLE_MIN_OVERLAP and (best is None or overlap > best[0]):
             best = (overlap, int(m.group(1)), m.group(2))
@@ -340,6 +343,7 @@ def analyse(user_text: str) -> Analysis:
     else:
         urgency = 3
     fit = fitting_article(user_text[:match.start()], _words(text)) if match and "<article " in user_text else None
+    macro = fitting_article(user_text[:match.start()], _words(text), _MACRO) if match and "<macro " in user_text else None
     return Analysis(
         subject=subject,
         language=_language(hits),
@@ -349,6 +353,7 @@ def analyse(user_text: str) -> Analysis:
         injection=bool(_INJECTION.search(user_text)),
         article=fit[0] if fit else None,
         article_title=fit[1][:120] if fit else "",
+        macro=macro[0] if macro else None,
     )
 
 
@@ -461,6 +466,8 @@ def _value(name: str, schema: Any, root: dict[str, Any], analysis: Analysis, key
             share = 0.70 + 0.27 * unit(key, "confidence") if sure else 0.35 + 0.20 * unit(key, "confidence")
             value = low + (high - low) * share
             return round(value, 2) if kind == "number" else int(value)
+        if "macro" in lname:
+            return analysis.macro or 0
         return int(low) if kind == "integer" else low
     if kind == "string" or kind is None:
         if "lang" in lname:

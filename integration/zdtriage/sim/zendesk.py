@@ -140,6 +140,8 @@ class ZendeskSim(ZendeskInspection, SimServer):
         self.route("GET", "/api/v2/users/me.json", api(self._me))
         self.route("GET", "/api/v2/help_center/incremental/articles.json",
                    api(lambda request: self.help_center.export(request, self._base(request))))
+        self.route("GET", "/api/v2/macros/active.json",
+                   api(lambda request: self.help_center.macros_active(request, self._base(request))))
         for method in ("GET", "PUT", "POST", "DELETE"):
             self.route(method, "/api/v2/tickets/{id}/tags.json", api(self._tags))
         self.route("GET", "/api/v2/tickets/{id}.json", api(self._show_ticket))

@@ -34,9 +34,11 @@ def linkable(article: dict[str, Any]) -> bool:
 
 def sync(ctx: Context) -> dict[str, Any]:
     """Read the Help Center (a page at a time, resumable) and, once a read is complete, drop what it did not
-    see. Off when ``triage.articles`` is 0."""
+    see; then, with ``triage.suggest_macros``, replace the stored macros by the account's active shared ones.
+    Off when ``triage.articles`` is 0 and macros are not suggested."""
     out: dict[str, Any] = {"stage": "helpcenter", "pages": 0, "saved": 0, "removed": 0}
-    if ctx.config.triage.articles == 0 or ctx.zendesk is None:
+    triage = ctx.config.triage
+    if (triage.articles == 0 and not triage.suggest_macros) or ctx.zendesk is None:
         out["waiting"] = "Help Center grounding is off (triage.articles = 0)"
         return out
     if blocked_until(ctx, "helpcenter") > ctx.now():
@@ -52,7 +54,7 @@ def sync(ctx: Context) -> dict[str, Any]:
             store.set_sync(db, _PARTIAL, None)
     start = int(store.get_sync(db, _START) or 0)
     with zendesk_stage(ctx, "helpcenter", out):
-        for _ in range(PAGES_PER_RUN):
+        for _ in range(PAGES_PER_RUN if triage.articles else 0):
             # counted with the ticket exports: a conservative share of the account's export budget
             if not pace.take(db, "export", ctx.now(), export_limit(ctx)):
                 out["waiting"] = "export budget of this minute spent; the read goes on at the next run"
@@ -78,6 +80,8 @@ def sync(ctx: Context) -> dict[str, Any]:
                     break
                 start = page["next_start"]
                 store.set_sync(db, _START, str(start))
+        if triage.suggest_macros and (out.get("complete") or not triage.articles):
+            out["macros"] = articles.replace_macros(db, hc.fetch_macros(ctx.zendesk))
         articles.forget_gone_tickets(db)
     out["articles"] = sum(articles.count(db).values())
     return out

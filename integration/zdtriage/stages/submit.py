@@ -61,7 +61,7 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
             store.log_event(ctx.db, now, "dead", ticket_id=row["id"], detail=f"request: {type(exc).__name__}")
         out["dead"] = out.get("dead", 0) + 1
 
-    provided: dict[int, list[dict[str, Any]]] = {}  # the articles each request holds, recorded at create
+    provided: dict[int, dict[str, Any]] = {}  # the articles and macros each request holds, recorded at create
 
     def within_budget() -> Iterator[tuple[tuple[int, int, float], dict[str, Any]]]:
         nonlocal remaining
@@ -143,10 +143,10 @@ def _read_exports(ctx: Context, out: dict[str, Any]) -> bool:
 
 
 def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]]], out: dict[str, Any],
-          provided: dict[int, list[dict[str, Any]]] | None = None) -> bool:
+          provided: dict[int, dict[str, Any]] | None = None) -> bool:
     """Create one batch for ``chunk``; False when the rest of this submit must wait (the account is refused,
-    or the outcome is unknown). ``provided``: the Help Center articles of each ticket's request, recorded
-    with it so that poll knows which ``sources`` are real and write-back which links to add."""
+    or the outcome is unknown). ``provided``: the Help Center articles and macros of each ticket's request,
+    recorded with it so that poll knows which ``sources`` are real and write-back which links to add."""
     now = ctx.now()
     local_id = uuid.uuid4().hex
     with ctx.db.atomic():
@@ -157,8 +157,9 @@ def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]
                                              for (ticket_id, chars, reserve), request in chunk])
         for (ticket_id, _, _), request in chunk:
             parsed = prompt.parse_custom_id(request["custom_id"])
-            if parsed is not None:  # an empty list also clears an earlier attempt's
-                help_center.remember(ctx.db, ticket_id, parsed[1], (provided or {}).pop(ticket_id, []))
+            if parsed is not None:  # nothing held also clears an earlier attempt's record
+                held = (provided or {}).pop(ticket_id, {})
+                help_center.remember(ctx.db, ticket_id, parsed[1], held.get("articles", []), held.get("macros", []))
     try:
         batch = anth.create_batch(ctx.anthropic, [r for _, r in chunk])
     except anth.BatchError as exc:
@@ -231,25 +232,39 @@ def grounding(ctx: Context, subject: str, messages: list[prompt.Message]) -> lis
                             count=triage.articles, tokens=triage.article_tokens)
 
 
+MACROS_OFFERED = 3
+MACRO_TOKENS = 300
+
+
+def macro_candidates(ctx: Context, subject: str, messages: list[prompt.Message]) -> list[dict[str, Any]]:
+    """The macros offered for one ticket (``triage.suggest_macros``), found the same way as the articles."""
+    if not ctx.config.triage.suggest_macros:
+        return []
+    return retrieval.select(lambda text, **kw: help_center.search_macros(ctx.db, text, limit=kw["limit"]), subject,
+                            messages, count=MACROS_OFFERED, tokens=MACRO_TOKENS)
+
+
 def build_request(ctx: Context, row: dict[str, Any],
-                  provided: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """The batch request for one stored ticket (custom_id + params); the articles it holds go into
+                  provided: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The batch request for one stored ticket (custom_id + params); the articles and macros it holds go into
     ``provided[ticket id]`` when given."""
     a = ctx.config.anthropic
     messages = _messages(ctx, row)
     articles = grounding(ctx, row["subject"] or "", messages)
+    macros = macro_candidates(ctx, row["subject"] or "", messages)
     if provided is not None:  # kept until the batch is created: the reference, not the text
-        provided[row["id"]] = [{k: a[k] for k in ("id", "locale", "title", "html_url")} for a in articles]
+        provided[row["id"]] = {"articles": [{k: x[k] for k in ("id", "locale", "title", "html_url")} for x in articles],
+                               "macros": [{"id": m["id"], "title": m["title"]} for m in macros]}
     # an answer cut at max_tokens is asked again with the room poll gave it (tickets.max_tokens)
     params = prompt.request_params(row["subject"] or "", messages, model=a.model,
                                    max_tokens=row.get("max_tokens") or a.max_tokens,
                                    triage=ctx.config.triage, redact_kinds=ctx.config.privacy.redact,
-                                   articles=articles)
+                                   articles=articles, macros=macros)
     return {"custom_id": prompt.custom_id(row["id"], row["triage_n"]), "params": params}
 
 
 def queued_requests(ctx: Context, on_error: Callable[[dict[str, Any], Exception], None] | None = None, *,
-                    ready_only: bool = False, provided: dict[int, list[dict[str, Any]]] | None = None,
+                    ready_only: bool = False, provided: dict[int, dict[str, Any]] | None = None,
                     ) -> Iterator[tuple[dict[str, Any], dict[str, Any], int]]:
     """Each queued ticket (with ``ready_only``, each whose conversation is known) with its batch request and
     the characters of text it sends (streamed).

@@ -222,7 +222,8 @@ def update_for(ctx: Context, row: dict[str, Any], tags: list[str]) -> dict[str, 
         "additional_tags": new,
         "remove_tags": prompt.stale_tags(tags, new, triage),
         "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"], articles=cited_articles(ctx, row, answer),
-                                             allowed_links=knowledge_links(triage.knowledge)),
+                                             allowed_links=knowledge_links(triage.knowledge),
+                                             macro=suggested_macro(ctx, row, answer)),
                     "public": False} if full else None,
         "priority": prompt.native_priority(answer, triage) if full else None,
     }
@@ -235,6 +236,15 @@ def cited_articles(ctx: Context, row: dict[str, Any], answer: dict[str, Any]) ->
     cited = [held[i] for i in answer.get("sources") or [] if i in held]
     still = help_center.existing(ctx.db, [(a["id"], a["locale"]) for a in cited])
     return [a for a in cited if (a["id"], a["locale"]) in still]
+
+
+def suggested_macro(ctx: Context, row: dict[str, Any], answer: dict[str, Any]) -> str | None:
+    """The title of the macro the answer names, if the request offered it and it is still active and shared."""
+    if not answer.get("macro_id") or not ctx.config.triage.suggest_macros:
+        return None
+    offered = {m["id"]: m["title"] for m in help_center.provided(ctx.db, row["id"], row["triage_n"], "macros")}
+    title = offered.get(answer["macro_id"])
+    return title if title and help_center.macro_exists(ctx.db, answer["macro_id"]) else None
 
 
 @lru_cache(maxsize=4)

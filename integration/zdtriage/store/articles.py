@@ -102,20 +102,47 @@ def existing(db: sqlite_utils.Database, keys: Iterable[tuple[int, str]]) -> set[
     return found
 
 
-def remember(db: sqlite_utils.Database, ticket_id: int, triage_n: int, articles: Sequence[dict[str, Any]]) -> None:
-    """Record the articles one request held (``{id, locale, title, html_url}``), replacing an earlier attempt's."""
-    if not articles:
+def remember(db: sqlite_utils.Database, ticket_id: int, triage_n: int, articles: Sequence[dict[str, Any]],
+             macros: Sequence[dict[str, Any]] = ()) -> None:
+    """Record the articles (``{id, locale, title, html_url}``) and macros (``{id, title}``) one request held,
+    replacing an earlier attempt's."""
+    if not articles and not macros:
         db.execute("delete from ticket_articles where ticket_id = ? and triage_n = ?", [ticket_id, triage_n])
         return
     db["ticket_articles"].upsert({"ticket_id": ticket_id, "triage_n": triage_n, "articles": json.dumps(
-        [{k: a[k] for k in ("id", "locale", "title", "html_url")} for a in articles])}, pk=("ticket_id", "triage_n"))
+        [{k: a[k] for k in ("id", "locale", "title", "html_url")} for a in articles]),
+        "macros": json.dumps([{"id": m["id"], "title": m["title"]} for m in macros])}, pk=("ticket_id", "triage_n"))
 
 
-def provided(db: sqlite_utils.Database, ticket_id: int, triage_n: int) -> list[dict[str, Any]]:
-    """The articles the ticket's request held (empty when none, or before this feature existed)."""
-    row = next(db.query("select articles from ticket_articles where ticket_id = ? and triage_n = ?",
+def provided(db: sqlite_utils.Database, ticket_id: int, triage_n: int, what: str = "articles") -> list[dict[str, Any]]:
+    """The articles (or, with ``what="macros"``, the macros) the ticket's request held (empty when none)."""
+    column = {"articles": "articles", "macros": "macros"}[what]
+    row = next(db.query(f"select {column} from ticket_articles where ticket_id = ? and triage_n = ?",
                         [ticket_id, triage_n]), None)
-    return json.loads(row["articles"]) if row and row["articles"] else []
+    return json.loads(row[column]) if row and row[column] else []
+
+
+def replace_macros(db: sqlite_utils.Database, macros: Sequence[dict[str, Any]]) -> int:
+    """The complete list of active shared macros (``{id, title, body}``) replaces the stored one."""
+    with db.atomic():
+        db.execute("delete from macros")
+        if macros:
+            db["macros"].insert_all([{k: m[k] for k in ("id", "title", "body")} for m in macros], pk="id", replace=True)
+    return len(macros)
+
+
+def search_macros(db: sqlite_utils.Database, text: str, *, limit: int) -> list[dict[str, Any]]:
+    """The best ``limit`` macros for ``text`` by BM25 (title weighs more)."""
+    query = match_query(text)
+    if not query or limit <= 0:
+        return []
+    return list(db.query("select m.id, m.title, m.body, bm25(macros_fts, 3.0, 1.0) as rank from macros_fts "
+                         "join macros m on m.rowid = macros_fts.rowid where macros_fts match ? order by rank limit ?",
+                         [query, int(limit)]))
+
+
+def macro_exists(db: sqlite_utils.Database, macro_id: int) -> bool:
+    return next(db.query("select 1 from macros where id = ?", [macro_id]), None) is not None
 
 
 def forget_gone_tickets(db: sqlite_utils.Database) -> int:

@@ -346,3 +346,12 @@ def m0040_help_center(db: sqlite_utils.Database) -> None:
         {"ticket_id": int, "triage_n": int, "articles": str},  # JSON [{id, locale, title, html_url}]
         pk=("ticket_id", "triage_n"),
     )
+
+
+@migrations()
+def m0041_macros(db: sqlite_utils.Database) -> None:
+    # the account's active shared macros, searched like the articles (triage.suggest_macros, issue 21)
+    db["macros"].create({"id": int, "title": str, "body": str}, pk="id")
+    db["macros"].enable_fts(["title", "body"], fts_version="FTS5", create_triggers=True,
+                            tokenize="unicode61 remove_diacritics 2")
+    db["ticket_articles"].add_column("macros", str)  # JSON [{id, title}] the request held
