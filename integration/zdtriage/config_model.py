@@ -80,6 +80,7 @@ class TriageConfig:
     sample: float = 1.0  # deterministic share of eligible tickets, 0 < sample <= 1
     articles: int = 3  # Help Center articles added to a ticket's request (0 = no Help Center grounding)
     article_tokens: int = 1200  # at most this many tokens of article text per request
+    examples: int = 20  # agents' recent corrections in the shared prefix, rebuilt at most daily (0 = none)
     suggest_macros: bool = False  # offer the account's active shared macros; the note names the one that fits
     knowledge: str = field(default="", repr=False)
 

@@ -98,8 +98,28 @@ def build_conversation(subject: str, messages: Sequence[Message], max_input_toke
     return opening + head + note + "".join(parts) + closing
 
 
-def system_prompt(triage: TriageConfig) -> str:
-    """Instructions, taxonomy and the optional knowledge text: the prefix every request shares."""
+EXAMPLE_LINES = 3  # of the first message, per example
+EXAMPLE_CHARS = 300
+
+
+def examples_text(examples: Sequence[Mapping[str, Any]], redact_kinds: Sequence[str] = ()) -> str:
+    """Agents' corrections (``store.examples.corrections``) as a short block for the shared prefix: subject,
+    the first lines of the first message and the agents' values, cleaned and redacted like every request."""
+    if not examples:
+        return ""
+    parts = ["\nHow this account's agents triaged recent tickets where they corrected an earlier answer "
+             "(follow their judgement on similar tickets):\n<examples>\n"]
+    for e in examples:
+        subject = " ".join(redact(clean_text(e["subject"]), redact_kinds).split())[:120]
+        lines = [ln.strip() for ln in redact(clean_text(e["description"]), redact_kinds).splitlines() if ln.strip()]
+        start = " / ".join(lines[:EXAMPLE_LINES])[:EXAMPLE_CHARS]
+        parts.append(f"- Subject: {subject} | {start} → priority {e['priority']}, category {e['category']}\n")
+    return "".join(parts) + "</examples>\n"
+
+
+def system_prompt(triage: TriageConfig, examples: str = "") -> str:
+    """Instructions, taxonomy, the optional knowledge text and the agents' examples (:func:`examples_text`,
+    rebuilt at most once a day): the prefix every request shares."""
     text = _system_template().format(
         priorities=", ".join(triage.priorities),
         categories=", ".join(triage.categories),
@@ -108,16 +128,16 @@ def system_prompt(triage: TriageConfig) -> str:
     if triage.knowledge:
         text += ("\nWhat our help center says (use it for the draft; never promise more than it does):\n"
                  f"<knowledge>\n{triage.knowledge}\n</knowledge>\n")
-    return text
+    return text + examples
 
 
-def system_blocks(triage: TriageConfig, model: str) -> list[dict[str, Any]]:
+def system_blocks(triage: TriageConfig, model: str, examples: str = "") -> list[dict[str, Any]]:
     """The shared prefix, marked for a 1-hour cache only when it reaches the model's cacheable minimum.
 
     Batches run for minutes to hours, so the 5-minute cache would mostly expire between requests;
     below the minimum a marker is silently ignored, so we leave it out rather than pretend.
     """
-    text = system_prompt(triage)
+    text = system_prompt(triage, examples)
     block: dict[str, Any] = {"type": "text", "text": text}
     if estimate_tokens(len(text)) >= cache_minimum(model):
         block["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
@@ -166,13 +186,14 @@ def macros_block(macros: Sequence[Mapping[str, Any]]) -> str:
 
 def request_params(ticket_subject: str, messages: Sequence[Message], *, model: str, max_tokens: int,
                    triage: TriageConfig, redact_kinds: Sequence[str] = (),
-                   articles: Sequence[Mapping[str, Any]] = (), macros: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+                   articles: Sequence[Mapping[str, Any]] = (), macros: Sequence[Mapping[str, Any]] = (),
+                   examples: str = "") -> dict[str, Any]:
     """The ``params`` of one Message Batches request; ``articles`` (``retrieval.select``) and ``macros`` go into
-    the user turn, before the ticket."""
+    the user turn, before the ticket; ``examples`` (:func:`examples_text`) into the shared prefix."""
     return {
         "model": model,
         "max_tokens": max_tokens,
-        "system": system_blocks(triage, model),
+        "system": system_blocks(triage, model, examples),
         "messages": [{"role": "user", "content": articles_block(articles) + macros_block(macros) + build_conversation(
             ticket_subject, messages, triage.max_input_tokens, redact_kinds)}],
         "output_config": {"format": {"type": "json_schema", "schema": answers.answer_schema(triage)}},

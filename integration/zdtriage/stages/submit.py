@@ -13,13 +13,13 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import batches as anth
-from .. import budget, prompt, retrieval, store
+from .. import budget, prompt, store
 from .. import zendesk as zd
 from ..pricing import worst_case_cost
 from ..store import articles as help_center
 from ..store import tickets as queue
 from ..timeutil import iso, parse_time
-from . import conversations, ingest
+from . import conversations, helpcenter, ingest
 from .common import TICKET_ERRORS, held, hold, release_hold, block, blocked_until, count_failure, record_problem
 
 if TYPE_CHECKING:
@@ -223,35 +223,14 @@ def _messages(ctx: Context, row: dict[str, Any]) -> list[prompt.Message]:
     return [prompt.Message("customer" if c["author_id"] == row["requester_id"] else "agent", c["body"]) for c in comments]
 
 
-def grounding(ctx: Context, subject: str, messages: list[prompt.Message]) -> list[dict[str, Any]]:
-    """The Help Center articles for one ticket's request (``retrieval.select`` over the stored articles)."""
-    triage = ctx.config.triage
-    if triage.articles <= 0:
-        return []
-    return retrieval.select(lambda text, **kw: help_center.search(ctx.db, text, **kw), subject, messages,
-                            count=triage.articles, tokens=triage.article_tokens)
-
-
-MACROS_OFFERED = 3
-MACRO_TOKENS = 300
-
-
-def macro_candidates(ctx: Context, subject: str, messages: list[prompt.Message]) -> list[dict[str, Any]]:
-    """The macros offered for one ticket (``triage.suggest_macros``), found the same way as the articles."""
-    if not ctx.config.triage.suggest_macros:
-        return []
-    return retrieval.select(lambda text, **kw: help_center.search_macros(ctx.db, text, limit=kw["limit"]), subject,
-                            messages, count=MACROS_OFFERED, tokens=MACRO_TOKENS)
-
-
 def build_request(ctx: Context, row: dict[str, Any],
                   provided: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The batch request for one stored ticket (custom_id + params); the articles and macros it holds go into
     ``provided[ticket id]`` when given."""
     a = ctx.config.anthropic
     messages = _messages(ctx, row)
-    articles = grounding(ctx, row["subject"] or "", messages)
-    macros = macro_candidates(ctx, row["subject"] or "", messages)
+    articles = helpcenter.grounding(ctx, row["subject"] or "", messages)
+    macros = helpcenter.macro_candidates(ctx, row["subject"] or "", messages)
     if provided is not None:  # kept until the batch is created: the reference, not the text
         provided[row["id"]] = {"articles": [{k: x[k] for k in ("id", "locale", "title", "html_url")} for x in articles],
                                "macros": [{"id": m["id"], "title": m["title"]} for m in macros]}
@@ -259,7 +238,7 @@ def build_request(ctx: Context, row: dict[str, Any],
     params = prompt.request_params(row["subject"] or "", messages, model=a.model,
                                    max_tokens=row.get("max_tokens") or a.max_tokens,
                                    triage=ctx.config.triage, redact_kinds=ctx.config.privacy.redact,
-                                   articles=articles, macros=macros)
+                                   articles=articles, macros=macros, examples=helpcenter.shared_examples(ctx))
     return {"custom_id": prompt.custom_id(row["id"], row["triage_n"]), "params": params}
 
 
