@@ -4,7 +4,7 @@ Run as ``python -m bench.helpcenter`` from the repository root; prints one JSON 
 
 - **Recall@1 / @3**: every open ticket of ``corpus.generate(TICKETS, seed)`` that has a relevant article
   (``ticket["article"]``; angry and thankful messages have none) is searched the way submit does
-  (``submit.grounding``: subject + latest customer messages, BM25, ``triage.articles`` = 3), against the
+  (``grounding.articles_for``: subject + latest customer messages, BM25, ``triage.articles`` = 3), against the
   simulated Help Center (``sim/helpcenter.py``: 36 published articles in 4 locales, a draft and an
   agents-only article left out by the sync's rule), then against the same plus 5,000 distractor articles
   of 150-450 words, a third of them drawn from the real articles' vocabulary (so "refund", "invoice" or
@@ -93,7 +93,7 @@ def _ctx(db: Any) -> Any:
 
 
 def _recall(ctx: Any, tickets: list[dict[str, Any]]) -> dict[str, Any]:
-    from zdtriage.stages.submit import grounding
+    from zdtriage.grounding import articles_for as grounding
 
     with_article = [t for t in tickets if t["article"] is not None]
     at1 = at3 = 0
@@ -114,7 +114,7 @@ def _cost(ctx: Any, tickets: list[dict[str, Any]]) -> dict[str, Any]:
     from zdtriage import prompt
     from zdtriage.pricing import usage_cost
     from zdtriage.sim import model as stand_in
-    from zdtriage.stages.submit import grounding
+    from zdtriage.grounding import articles_for as grounding
 
     cfg = ctx.config
     rows: dict[str, list[tuple[int, int]]] = {"without": [], "with": []}

@@ -125,3 +125,59 @@ def test_macros_are_offered_only_when_suggested_and_an_unoffered_id_becomes_zero
     assert answer.validate_answer(text, on, macros=[9])[0]["macro_id"] == 9
     assert answer.validate_answer(text, on, macros=[8])[0]["macro_id"] == 0
     assert "macro_id" not in answer.validate_answer(text, triage)[0]
+
+
+# -- learning from agents (issue 21 item 4) ----------------------------------------------------------------
+
+
+def _corrected(db, ticket_id, at, *, category=("billing", "billing", "agreed"), priority=("P3", None, "pending"),
+               subject="Charged twice", description="Hi,\nI was charged twice.\nWrite me at jo@example.com\nThanks"):
+    from zdtriage.store import evaluations
+
+    db["tickets"].insert({"id": ticket_id, "state": "written", "subject": subject, "description": description,
+                          "triage_n": 1}, alter=False)
+    for field, (ours, theirs, outcome) in (("category", category), ("priority", priority)):
+        evaluations.save_observation(db, {"ticket_id": ticket_id, "triage_n": 1, "field": field, "ours": ours,
+                                          "theirs": theirs, "outcome": outcome, "observed_at": at})
+
+
+def test_corrections_become_examples_newest_first_across_categories():
+    from zdtriage.store.examples import corrections
+
+    db = store.open_db(":memory:")
+    _corrected(db, 1, "2026-12-01", category=("billing", "technical", "changed"))
+    _corrected(db, 2, "2026-12-03", category=("other", "billing", "changed"), priority=("P4", "P1", "changed"))
+    _corrected(db, 3, "2026-12-04", category=("billing", "billing", "agreed"))  # agents kept ours: no lesson
+    _corrected(db, 4, "2026-12-02", category=("billing", "billing", "changed"))
+    _corrected(db, 5, "2026-12-05", priority=("P3", "P2", "changed"))
+    got = corrections(db, 3)
+    assert [(e["ticket_id"], e["priority"], e["category"]) for e in got] == [
+        (5, "P2", "billing"), (1, "P3", "technical"), (2, "P1", "billing")]
+    assert corrections(db, 0) == []
+
+
+def test_examples_are_redacted_and_stay_the_same_for_a_day(monkeypatch):
+    from dataclasses import replace
+
+    from zdtriage import config as config_mod
+    from zdtriage.pipeline import Context
+    from zdtriage import grounding
+
+    db = store.open_db(":memory:")
+    _corrected(db, 1, "2026-12-01", category=("billing", "technical", "changed"))
+    cfg = config_mod.parse({"zendesk": {"subdomain": "a", "email": "a@b.c"}, "privacy": {"redact": ["email"]}},
+                           {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    now = [1_800_000_000.0]
+    ctx = Context(config=cfg, db=db, clock=lambda: now[0])
+    first = grounding.shared_examples(ctx)
+    assert "category technical" in first and "jo@example.com" not in first and "Charged twice" in first
+    _corrected(db, 2, "2026-12-02", category=("billing", "account", "changed"), subject="Owner change")
+    now[0] += 3600
+    assert grounding.shared_examples(ctx) == first  # the cached prefix holds within the day
+    a = prompt.system_blocks(cfg.triage, cfg.anthropic.model, grounding.shared_examples(ctx))
+    b = prompt.system_blocks(cfg.triage, cfg.anthropic.model, grounding.shared_examples(ctx))
+    assert a == b and first in a[0]["text"]
+    now[0] += 86_400
+    assert "Owner change" in grounding.shared_examples(ctx)
+    off = Context(config=replace(cfg, triage=replace(cfg.triage, examples=0)), db=db, clock=lambda: now[0])
+    assert grounding.shared_examples(off) == ""

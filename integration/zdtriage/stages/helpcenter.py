@@ -10,14 +10,12 @@ user segment (a customer may be unable to open them) and articles without an htt
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .. import prompt, retrieval, store
+from .. import store
 from .. import zendesk_hc as hc
 from ..store import articles, pace
-from ..store.examples import corrections
 from .common import blocked_until, export_limit, zendesk_stage
 
 if TYPE_CHECKING:
@@ -25,10 +23,6 @@ if TYPE_CHECKING:
 
 PAGES_PER_RUN = 20  # 20,000 articles a run; the export budget or a 429 ends the loop sooner
 _RUN, _START, _PARTIAL, _SYNCED = "helpcenter:run", "helpcenter:start", "helpcenter:partial", "helpcenter:synced_at"
-
-
-EXAMPLES_EVERY = 86_400.0  # the shared prefix (and its cache) changes at most once a day
-_EXAMPLES, _EXAMPLES_AT = "examples:text", "examples:built_at"
 
 
 def linkable(article: dict[str, Any]) -> bool:
@@ -92,49 +86,3 @@ def sync(ctx: Context) -> dict[str, Any]:
     out["articles"] = sum(articles.count(db).values())
     return out
 
-
-def grounding(ctx: Context, subject: str, messages: list[prompt.Message]) -> list[dict[str, Any]]:
-    """The Help Center articles for one ticket's request (``retrieval.select`` over the stored articles)."""
-    triage = ctx.config.triage
-    if triage.articles <= 0:
-        return []
-    try:
-        return retrieval.select(lambda text, **kw: articles.search(ctx.db, text, **kw), subject, messages,
-                                count=triage.articles, tokens=triage.article_tokens)
-    except sqlite3.OperationalError:  # `estimate` on a read-only database older than m0040: no articles yet
-        return []
-
-
-MACROS_OFFERED = 3
-MACRO_TOKENS = 300
-
-
-def macro_candidates(ctx: Context, subject: str, messages: list[prompt.Message]) -> list[dict[str, Any]]:
-    """The macros offered for one ticket (``triage.suggest_macros``), found the same way as the articles."""
-    if not ctx.config.triage.suggest_macros:
-        return []
-    try:
-        return retrieval.select(lambda text, **kw: articles.search_macros(ctx.db, text, limit=kw["limit"]), subject,
-                                messages, count=MACROS_OFFERED, tokens=MACRO_TOKENS)
-    except sqlite3.OperationalError:  # as for the articles
-        return []
-
-
-def shared_examples(ctx: Context) -> str:
-    """The agents' corrections for the shared prefix (``triage.examples`` of them), rebuilt when the stored
-    text is a day old (or from the future: a clock step), so the cached prefix holds between rebuilds."""
-    n = ctx.config.triage.examples
-    if n <= 0:
-        return ""
-    db, now = ctx.db, ctx.now()
-    built = float(store.get_sync(db, _EXAMPLES_AT) or 0)
-    if not built or now - built >= EXAMPLES_EVERY or built > now + 60:
-        text = prompt.examples_text(corrections(db, n), ctx.config.privacy.redact)
-        try:
-            with db.atomic():
-                store.set_sync(db, _EXAMPLES, text)
-                store.set_sync(db, _EXAMPLES_AT, str(now))
-        except sqlite3.OperationalError:  # `estimate` reads a read-only database: used, not kept
-            pass
-        return text
-    return store.get_sync(db, _EXAMPLES) or ""

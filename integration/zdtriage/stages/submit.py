@@ -13,13 +13,13 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import batches as anth
-from .. import budget, prompt, store
+from .. import budget, grounding, prompt, store
 from .. import zendesk as zd
 from ..pricing import worst_case_cost
 from ..store import articles as help_center
 from ..store import tickets as queue
 from ..timeutil import iso, parse_time
-from . import conversations, helpcenter, ingest
+from . import conversations, ingest
 from .common import TICKET_ERRORS, held, hold, release_hold, block, blocked_until, count_failure, record_problem
 
 if TYPE_CHECKING:
@@ -229,8 +229,8 @@ def build_request(ctx: Context, row: dict[str, Any],
     ``provided[ticket id]`` when given."""
     a = ctx.config.anthropic
     messages = _messages(ctx, row)
-    articles = helpcenter.grounding(ctx, row["subject"] or "", messages)
-    macros = helpcenter.macro_candidates(ctx, row["subject"] or "", messages)
+    articles = grounding.articles_for(ctx, row["subject"] or "", messages)
+    macros = grounding.macros_for(ctx, row["subject"] or "", messages)
     if provided is not None:  # kept until the batch is created: the reference, not the text
         provided[row["id"]] = {"articles": [{k: x[k] for k in ("id", "locale", "title", "html_url")} for x in articles],
                                "macros": [{"id": m["id"], "title": m["title"]} for m in macros]}
@@ -238,7 +238,7 @@ def build_request(ctx: Context, row: dict[str, Any],
     params = prompt.request_params(row["subject"] or "", messages, model=a.model,
                                    max_tokens=row.get("max_tokens") or a.max_tokens,
                                    triage=ctx.config.triage, redact_kinds=ctx.config.privacy.redact,
-                                   articles=articles, macros=macros, examples=helpcenter.shared_examples(ctx))
+                                   articles=articles, macros=macros, examples=grounding.shared_examples(ctx))
     return {"custom_id": prompt.custom_id(row["id"], row["triage_n"]), "params": params}
 
 
