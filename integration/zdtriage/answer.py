@@ -11,16 +11,17 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Collection, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from . import prompt
 from .config import TriageConfig
 
 MAX_DRAFT_CHARS = 8000
 _LANG = re.compile(r"^[a-z]{2}$")
-_FIELDS = ("priority", "category", "sentiment", "language", "confidence", "draft")
+_FIELDS = ("priority", "category", "sentiment", "language", "confidence", "draft", "sources")
+MAX_SOURCES = 10
 
 
 class _Answer(BaseModel):
@@ -33,6 +34,8 @@ class _Answer(BaseModel):
     language: str | None = Field(default=None, description="ISO 639-1 code of the customer's language")
     confidence: float = Field(description="0 to 1")
     draft: str
+    sources: list[int] = Field(default_factory=list,
+                               description="ids of the provided Help Center articles the draft relies on; [] if none")
 
     @field_validator("priority", "category", "sentiment", mode="before", check_fields=False)
     @classmethod
@@ -58,6 +61,15 @@ class _Answer(BaseModel):
             raise ValueError("confidence is not a number from 0 to 1")
         return float(value)
 
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _article_ids(cls, value: Any) -> list[int]:
+        # a bad id is dropped, never a reason to refuse the answer: the validator keeps only provided ids anyway
+        if not isinstance(value, list):
+            return []
+        ids = [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+        return list(dict.fromkeys(ids))[:MAX_SOURCES]
+
     @field_validator("draft", mode="before")
     @classmethod
     def _plain_text(cls, value: Any) -> str:
@@ -69,10 +81,19 @@ class _Answer(BaseModel):
         return draft
 
 
+def _macro_id(value: Any) -> int:
+    # 0 (no macro) for anything that is not a whole number: a bad suggestion never refuses the answer
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 @lru_cache(maxsize=16)
-def _model_for(priorities: tuple[str, ...], categories: tuple[str, ...], sentiments: tuple[str, ...]) -> type[_Answer]:
+def _model_for(priorities: tuple[str, ...], categories: tuple[str, ...], sentiments: tuple[str, ...],
+               macros: bool = False) -> type[_Answer]:
     lists = {"priority": priorities, "category": categories, "sentiment": sentiments}
     fields: dict[str, Any] = {name: (Literal[values], ...) for name, values in lists.items()}  # type: ignore[valid-type]
+    if macros:  # triage.suggest_macros
+        fields["macro_id"] = (Annotated[int, BeforeValidator(_macro_id)],
+                              Field(default=0, description="id of the provided macro an agent could apply; 0 if none"))
     model = create_model("TriageAnswer", __base__=_Answer, **fields)
     model.lists = lists
     return model
@@ -80,7 +101,8 @@ def _model_for(priorities: tuple[str, ...], categories: tuple[str, ...], sentime
 
 def answer_model(triage: TriageConfig) -> type[_Answer]:
     """The answer model for the configured priorities, categories and sentiments (cached)."""
-    return _model_for(tuple(triage.priorities), tuple(triage.categories), tuple(triage.sentiments))
+    return _model_for(tuple(triage.priorities), tuple(triage.categories), tuple(triage.sentiments),
+                      triage.suggest_macros)
 
 
 def _api_subset(node: Any) -> Any:
@@ -99,9 +121,14 @@ def _api_subset(node: Any) -> Any:
 @lru_cache(maxsize=16)
 def _schema_for(model: type[_Answer]) -> str:
     schema = _api_subset(model.model_json_schema())
-    schema["properties"] = {name: schema["properties"][name] for name in _FIELDS}
-    schema["required"] = list(_FIELDS)
+    names = _fields(model)
+    schema["properties"] = {name: schema["properties"][name] for name in names}
+    schema["required"] = list(names)
     return json.dumps(schema)
+
+
+def _fields(model: type[_Answer]) -> tuple[str, ...]:
+    return (*_FIELDS, "macro_id") if "macro_id" in model.model_fields else _FIELDS
 
 
 def answer_schema(triage: TriageConfig) -> dict[str, Any]:
@@ -109,9 +136,13 @@ def answer_schema(triage: TriageConfig) -> dict[str, Any]:
     return json.loads(_schema_for(answer_model(triage)))
 
 
-def validate_answer(text: str, triage: TriageConfig, *,
-                    stop_reason: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
-    """Answer text → ``(answer, None)`` if valid, else ``(None, reason)``. Never raises."""
+def validate_answer(text: str, triage: TriageConfig, *, stop_reason: str | None = None,
+                    provided: Collection[int] = (), macros: Collection[int] = ()) -> tuple[dict[str, Any] | None, str | None]:
+    """Answer text → ``(answer, None)`` if valid, else ``(None, reason)``. Never raises.
+
+    ``sources`` keeps only the ids of ``provided`` (the articles the request held): an id the model made up,
+    or one of another ticket, is dropped and never reaches a note. Likewise ``macro_id`` (with
+    ``triage.suggest_macros``) becomes 0 unless it is one of ``macros``."""
     if stop_reason == "max_tokens":
         return None, "answer cut at max_tokens"
     if stop_reason == "refusal":
@@ -122,13 +153,18 @@ def validate_answer(text: str, triage: TriageConfig, *,
         return None, "answer is not JSON"
     if not isinstance(data, dict):
         return None, "answer is not a JSON object"
+    model = answer_model(triage)
     try:
-        valid = answer_model(triage).model_validate(data).model_dump()
+        valid = model.model_validate(data).model_dump()
     except ValidationError as exc:
         return None, _reason(exc, data)
     except RecursionError:
         return None, "answer is nested too deeply"
-    return {name: valid[name] for name in _FIELDS}, None
+    answer = {name: valid[name] for name in _fields(model)}
+    answer["sources"] = [i for i in answer["sources"] if i in set(provided)]
+    if "macro_id" in answer and answer["macro_id"] not in set(macros):
+        answer["macro_id"] = 0
+    return answer, None
 
 
 def _shown(value: Any) -> str:

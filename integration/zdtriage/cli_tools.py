@@ -18,14 +18,26 @@ from .store import StoreError
 from .timeutil import parse_time
 
 
+def _first_help_center_read(pctx: Any) -> None:
+    """Articles for an evaluation on a state the daemon has not filled yet: one Help Center read (a few calls)."""
+    from . import store
+    from .stages import helpcenter
+
+    if store.get_sync(pctx.db, "helpcenter:synced_at") is None:
+        helpcenter.sync(pctx)
+
+
 @click.command()
 @click.option("--since", help="Solved and closed tickets changed since this date (ISO-8601).")
 @click.option("--limit", type=click.IntRange(min=1, max=5000), default=500, show_default=True,
               help="At most this many tickets (one Message Batch).")
 @click.option("--yes", is_flag=True, help="Do not ask before spending.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--articles/--no-articles", default=None, help="With or without Help Center articles (default: as configured).")
+@click.option("--examples/--no-examples", default=None, help="With or without agents' examples (default: as configured).")
 @click.pass_context
-def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_json: bool) -> None:
+def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_json: bool,
+             articles: bool | None = None, examples: bool | None = None) -> None:
     """Triage solved tickets read-only and compare with what agents set: accuracy, confusion matrix, cost.
 
     Nothing is written to Zendesk; the spend counts against the budget. Run it again after an
@@ -44,6 +56,15 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
         if start > time.time() - 60:
             raise UsageProblem(f"--since: {since} is not in the past (Zendesk exports nothing newer than a minute)")
     cfg = load_config(ctx)
+    if articles is not None or examples is not None:  # side by side: each variant has its own prompt fingerprint
+        from dataclasses import replace
+
+        from .config_model import TriageConfig
+
+        t = cfg.triage
+        cfg = replace(cfg, triage=replace(
+            t, articles=t.articles if articles is None else (t.articles or TriageConfig.articles) if articles else 0,
+            examples=t.examples if examples is None else (t.examples or TriageConfig.examples) if examples else 0))
     try:
         settings = quality.settings_from(cfg)
     except quality.QualityError as exc:
@@ -66,6 +87,8 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
         with single_instance(f"{cfg.state.path}.evaluate"):
             pctx = context(cfg)
             opened.append(pctx.db)
+            if cfg.triage.articles and pctx.db is not None:
+                _first_help_center_read(pctx)
             result = evaluation.run(pctx, settings, since=start, limit=limit, confirm=ask,
                                     progress=lambda line: click.echo(line, err=True))
     except AlreadyRunning:

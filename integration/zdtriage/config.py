@@ -264,6 +264,10 @@ def _triage(t: dict[str, Any], base: Path) -> TriageConfig:
         forms=ids("triage.forms", t.get("forms", [])),
         custom_statuses=ids("triage.custom_statuses", t.get("custom_statuses", [])),
         sample=number("triage.sample", t.get("sample", 1.0), 0, 1, "a share of tickets, e.g. 0.1", above_low=True),
+        articles=integer("triage.articles", t.get("articles", TriageConfig.articles), 0, 10),
+        article_tokens=integer("triage.article_tokens", t.get("article_tokens", TriageConfig.article_tokens), 100, 20_000),
+        examples=integer("triage.examples", t.get("examples", TriageConfig.examples), 0, 100),
+        suggest_macros=expect("triage.suggest_macros", t.get("suggest_macros", False), bool, "true or false"),
         knowledge=_knowledge(knowledge_file),
     )
 

@@ -56,6 +56,7 @@ class ScheduleConfig:
     submit_every: float = 60.0  # the submit policy's check; it submits per max_wait
     poll_every: float = 60.0
     writeback_every: float = 60.0
+    helpcenter_every: float = 21600.0  # Help Center sync (issue 21): articles change far less often than tickets
     min_batch: int = 1
     max_wait: float = 600.0
 
@@ -78,6 +79,10 @@ class TriageConfig:
     forms: tuple[int, ...] = ()
     custom_statuses: tuple[int, ...] = ()  # custom_status_id values; empty = all
     sample: float = 1.0  # deterministic share of eligible tickets, 0 < sample <= 1
+    articles: int = 3  # Help Center articles added to a ticket's request (0 = no Help Center grounding)
+    article_tokens: int = 1200  # at most this many tokens of article text per request
+    examples: int = 20  # agents' recent corrections in the shared prefix, rebuilt at most daily (0 = none)
+    suggest_macros: bool = False  # offer the account's active shared macros; the note names the one that fits
     knowledge: str = field(default="", repr=False)
 
 

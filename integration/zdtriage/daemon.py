@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import pipeline
 from .health import RESUME_HINT
-from .stages import ingest, poll, submit, writeback
+from .stages import helpcenter, ingest, poll, submit, writeback
 from .store import retention
 from .store.db import unwritable
 
@@ -175,6 +175,12 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None, *, m
         scheduler.add_job(guarded(name, functools.partial(pipeline.run_stage, ctx, name, fn), report, crashed),
                           "interval", seconds=every, id=name, name=name,
                           next_run_time=first + timedelta(milliseconds=200 * index))
+    if ctx.config.triage.articles or ctx.config.triage.suggest_macros:
+        # the Help Center on its own, slow schedule (issue 21), after the stages' first runs
+        scheduler.add_job(guarded("helpcenter", functools.partial(pipeline.run_stage, ctx, "helpcenter",
+                                                                   lambda: helpcenter.sync(ctx)), report, crashed),
+                          "interval", seconds=sched.helpcenter_every, id="helpcenter", name="helpcenter",
+                          next_run_time=first + timedelta(milliseconds=200 * len(stages) - 100))
     # retention runs after the stages, on the same single worker, so its deletes never race their writes
     scheduler.add_job(guarded("prune", lambda: prune(ctx), report, crashed), "interval", seconds=PRUNE_EVERY,
                       id="prune", name="prune", next_run_time=first + timedelta(milliseconds=200 * len(stages)))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import answer as answers
 from . import batches as anth
-from . import budget, prompt, quality, reports, store
+from . import budget, grounding, prompt, quality, reports, store
 from . import zendesk as zd
 from .pricing import usage_cost, worst_case_cost
 from .store import evaluations
@@ -83,7 +83,10 @@ def fingerprint(ctx: Context) -> tuple[str, str]:
     """``(prompt_hash, fingerprint)``: the prompt as sent (instructions, knowledge, schema, limits), and
     that with the model. Two evaluations with different fingerprints are shown side by side."""
     cfg = ctx.config
-    text = json.dumps({"system": prompt.system_prompt(cfg.triage), "schema": answers.answer_schema(cfg.triage),
+    # with the agents' examples and the Help Center settings: evaluations with and without them are side by side
+    text = json.dumps({"system": prompt.system_prompt(cfg.triage, grounding.shared_examples(ctx)),
+                       "articles": [cfg.triage.articles, cfg.triage.article_tokens] if cfg.triage.articles else None,
+                       "schema": answers.answer_schema(cfg.triage),
                        "max_tokens": cfg.anthropic.max_tokens, "max_input_tokens": cfg.triage.max_input_tokens,
                        "redact": list(cfg.privacy.redact)}, sort_keys=True)
     prompt_hash = hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -147,6 +150,7 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
         if page["end_of_stream"] or not cursor:
             break
     candidates, gone, unbuildable = [], 0, 0
+    examples = grounding.shared_examples(ctx)
     for n, ticket in enumerate(found.values(), 1):
         try:
             comments = _zendesk(lambda: zd.fetch_comments(ctx.zendesk, ticket["id"]), progress, sleep)
@@ -154,9 +158,11 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
             gone += 1  # deleted since the export listed it
             continue
         try:
-            params = prompt.request_params(ticket["subject"] or "", messages_at_arrival(ticket, comments),
+            messages = messages_at_arrival(ticket, comments)
+            params = prompt.request_params(ticket["subject"] or "", messages,
                                            model=cfg.anthropic.model, max_tokens=cfg.anthropic.max_tokens,
-                                           triage=cfg.triage, redact_kinds=cfg.privacy.redact)
+                                           triage=cfg.triage, redact_kinds=cfg.privacy.redact, examples=examples,
+                                           articles=grounding.articles_for(ctx, ticket["subject"] or "", messages))
         except TICKET_ERRORS:
             unbuildable += 1  # one ticket's odd data (submit kills such a ticket; here it is left out)
             continue

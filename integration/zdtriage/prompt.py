@@ -111,8 +111,28 @@ def build_conversation(subject: str, messages: Sequence[Message], max_input_toke
     return opening + head + note + "".join(parts) + closing
 
 
-def system_prompt(triage: TriageConfig) -> str:
-    """Instructions, taxonomy and the optional knowledge text: the prefix every request shares."""
+EXAMPLE_LINES = 3  # of the first message, per example
+EXAMPLE_CHARS = 300
+
+
+def examples_text(examples: Sequence[Mapping[str, Any]], redact_kinds: Sequence[str] = ()) -> str:
+    """Agents' corrections (``store.examples.corrections``) as a short block for the shared prefix: subject,
+    the first lines of the first message and the agents' values, cleaned and redacted like every request."""
+    if not examples:
+        return ""
+    parts = ["\nHow this account's agents triaged recent tickets where they corrected an earlier answer "
+             "(follow their judgement on similar tickets):\n<examples>\n"]
+    for e in examples:
+        subject = " ".join(redact(clean_text(e["subject"]), redact_kinds).split())[:120]
+        lines = [ln.strip() for ln in redact(clean_text(e["description"]), redact_kinds).splitlines() if ln.strip()]
+        start = " / ".join(lines[:EXAMPLE_LINES])[:EXAMPLE_CHARS]
+        parts.append(f"- Subject: {subject} | {start} → priority {e['priority']}, category {e['category']}\n")
+    return "".join(parts) + "</examples>\n"
+
+
+def system_prompt(triage: TriageConfig, examples: str = "") -> str:
+    """Instructions, taxonomy, the optional knowledge text and the agents' examples (:func:`examples_text`,
+    rebuilt at most once a day): the prefix every request shares."""
     text = _system_template().format(
         priorities=", ".join(triage.priorities),
         categories=", ".join(triage.categories),
@@ -121,31 +141,74 @@ def system_prompt(triage: TriageConfig) -> str:
     if triage.knowledge:
         text += ("\nWhat our help center says (use it for the draft; never promise more than it does):\n"
                  f"<knowledge>\n{triage.knowledge}\n</knowledge>\n")
-    return text
+    return text + examples
 
 
-def system_blocks(triage: TriageConfig, model: str) -> list[dict[str, Any]]:
+def system_blocks(triage: TriageConfig, model: str, examples: str = "") -> list[dict[str, Any]]:
     """The shared prefix, marked for a 1-hour cache only when it reaches the model's cacheable minimum.
 
     Batches run for minutes to hours, so the 5-minute cache would mostly expire between requests;
     below the minimum a marker is silently ignored, so we leave it out rather than pretend.
     """
-    text = system_prompt(triage)
+    text = system_prompt(triage, examples)
     block: dict[str, Any] = {"type": "text", "text": text}
     if estimate_tokens(len(text)) >= cache_minimum(model):
         block["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
     return [block]
 
 
+_ARTICLE_TAG = re.compile(r"<\s*/?\s*articles?\b[^>]*>", re.IGNORECASE)
+ARTICLES_INTRO = (
+    "Help Center articles of this account that may answer the ticket. If one fits, base the draft on it and put "
+    "its id in \"sources\"; never promise more than an article says, never invent a policy, price or link, and "
+    "write no URLs in the draft (the note adds the links of the articles in \"sources\")."
+)
+
+
+def articles_block(articles: Sequence[Mapping[str, Any]]) -> str:
+    """The articles a ticket's request holds (``{id, locale, title, text}``), as a block placed before the
+    ticket in the user turn: after the shared cached prefix, which stays byte-identical. Empty for none."""
+    if not articles:
+        return ""
+    parts = [f"<articles>\n{ARTICLES_INTRO}\n"]
+    for a in articles:
+        title = " ".join(_ARTICLE_TAG.sub("[article]", clean_text(a["title"])).split())
+        text = " ".join(_ARTICLE_TAG.sub("[article]", clean_text(a["text"])).split())
+        locale = re.sub(r"[^A-Za-z0-9-]", "", str(a.get("locale") or ""))
+        # one line per field, each with its label: no line of an article can pose as the ticket's "Subject:"
+        parts.append(f'<article id="{int(a["id"])}" locale="{locale}">\nTitle: {title}\nText: {text}\n</article>\n')
+    return "".join(parts) + "</articles>\n\n"
+
+
+_MACRO_TAG = re.compile(r"<\s*/?\s*macros?\b[^>]*>", re.IGNORECASE)
+MACROS_INTRO = ("Macros (saved replies) agents of this account can apply. If one fits the ticket, put its id in "
+                "\"macro_id\", else 0.")
+
+
+def macros_block(macros: Sequence[Mapping[str, Any]]) -> str:
+    """The macros offered for a ticket (``{id, title, text}``), placed like :func:`articles_block`."""
+    if not macros:
+        return ""
+    parts = [f"<macros>\n{MACROS_INTRO}\n"]
+    for m in macros:
+        title = " ".join(_MACRO_TAG.sub("[macro]", _ARTICLE_TAG.sub("[article]", clean_text(m["title"]))).split())
+        text = " ".join(_MACRO_TAG.sub("[macro]", _ARTICLE_TAG.sub("[article]", clean_text(m["text"]))).split())
+        parts.append(f'<macro id="{int(m["id"])}">\nTitle: {title}\nText: {text}\n</macro>\n')
+    return "".join(parts) + "</macros>\n\n"
+
+
 def request_params(ticket_subject: str, messages: Sequence[Message], *, model: str, max_tokens: int,
-                   triage: TriageConfig, redact_kinds: Sequence[str] = ()) -> dict[str, Any]:
-    """The ``params`` of one Message Batches request."""
+                   triage: TriageConfig, redact_kinds: Sequence[str] = (),
+                   articles: Sequence[Mapping[str, Any]] = (), macros: Sequence[Mapping[str, Any]] = (),
+                   examples: str = "") -> dict[str, Any]:
+    """The ``params`` of one Message Batches request; ``articles`` (``retrieval.select``) and ``macros`` go into
+    the user turn, before the ticket; ``examples`` (:func:`examples_text`) into the shared prefix."""
     return {
         "model": model,
         "max_tokens": max_tokens,
-        "system": system_blocks(triage, model),
-        "messages": [{"role": "user", "content": build_conversation(ticket_subject, messages, triage.max_input_tokens,
-                                                                        redact_kinds)}],
+        "system": system_blocks(triage, model, examples),
+        "messages": [{"role": "user", "content": articles_block(articles) + macros_block(macros) + build_conversation(
+            ticket_subject, messages, triage.max_input_tokens, redact_kinds)}],
         "output_config": {"format": {"type": "json_schema", "schema": answers.answer_schema(triage)}},
     }
 
@@ -226,15 +289,60 @@ def note_footer(ticket_id: int, triage_n: int) -> str:
     return f"{NOTE_FOOTER} (triage-id {triage_id(ticket_id, triage_n)}). Review before sending."
 
 
-def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int) -> str:
-    """The internal note, plain text: header, draft, and the footer as its last line (what the app and
-    our idempotency check read). The draft is cleaned again here, whoever validated it."""
+# what Zendesk turns into a link in a comment: a scheme, or a bare www. host
+_LINK = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)[^\s<>\"]+", re.IGNORECASE)
+LINK_REMOVED = "[link removed]"
+
+
+def _trim_link(link: str) -> tuple[str, str]:
+    tail = ""
+    while link and link[-1] in ".,;:!?)]}'’”":
+        link, tail = link[:-1], link[-1] + tail
+    return link, tail
+
+
+def links_in(text: str) -> list[str]:
+    """Every link in ``text`` as :func:`strip_links` sees it."""
+    return [_trim_link(m.group(0))[0] for m in _LINK.finditer(text or "")]
+
+
+def strip_links(text: str, allowed: Sequence[str] = ()) -> str:
+    """``text`` with every link that is not exactly one of ``allowed`` replaced by :data:`LINK_REMOVED`
+    (trailing punctuation is kept outside the link)."""
+    keep = set(allowed)
+
+    def one(m: re.Match[str]) -> str:
+        link, tail = _trim_link(m.group(0))
+        return (link if link in keep else LINK_REMOVED) + tail
+
+    return _LINK.sub(one, text)
+
+
+def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int, *,
+              articles: Sequence[Mapping[str, Any]] = (), allowed_links: Sequence[str] = (),
+              macro: str | None = None) -> str:
+    """The internal note, plain text: header, draft, the cited articles, and the footer as its last line (what
+    the app and our idempotency check read). The draft is cleaned again here, whoever validated it.
+
+    ``articles`` (``{title, html_url}``, the provided ones the answer cites) are listed as the sidebar expects
+    (NOTE_FORMAT: "Help Center articles:", one "- title <url>" line each). No link in the note comes from
+    anywhere else: a link in the draft that is not one of those URLs or of ``allowed_links`` is removed.
+    ``macro``: the title of the suggested macro ("Suggested macro: <title>", after the articles).
+    """
     header = (
         f"{NOTE_HEADER}priority {answer['priority']} · category {answer['category']} · "
         f"sentiment {answer['sentiment']} · confidence {answer['confidence']:.2f}"
     )
-    draft = clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS]
-    return f"{header}\n\n{draft}\n\n{note_footer(ticket_id, triage_n)}"
+    urls = [str(a["html_url"]) for a in articles]
+    draft = strip_links(clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS], [*urls, *allowed_links])
+    lines = []
+    if articles:
+        lines = ["Help Center articles:"] + [f"- {' '.join(strip_links(clean_text(a['title'])).split())} <{a['html_url']}>"
+                                             for a in articles]
+    if macro:
+        lines.append(f"Suggested macro: {' '.join(strip_links(clean_text(macro)).split())}")
+    cited = "\n".join(lines) + "\n\n" if lines else ""
+    return f"{header}\n\n{draft}\n\n{cited}{note_footer(ticket_id, triage_n)}"
 
 
 def is_our_note(body: str, *, public: bool, author_id: int | None, bot_user_id: int | None, ticket_id: int,

@@ -102,3 +102,20 @@ def test_errors_are_one_line(zsim, asim, tmp_path):
     assert empty.exit_code == 1 and "no solved or closed ticket" in empty.output.splitlines()[-1]
     too_many = invoke("--config", cfg, "evaluate", "--since", "2020-01-01", "--limit", "6000")
     assert too_many.exit_code == 2
+
+
+def test_evaluate_with_and_without_articles_side_by_side(zsim, asim, tmp_path):
+    from zdtriage import store
+
+    zsim.seed(15, 13, history=True)
+    cfg = write_config(tmp_path, zsim, asim)
+    first = invoke("--config", cfg, "evaluate", "--since", "2020-01-01", "--yes", "--json")
+    assert first.exit_code == 0, first.output
+    db = store.open_db(tmp_path / "s.db")
+    assert next(db.query("select count(*) as n from articles"))["n"] > 30  # a first Help Center read
+    second = invoke("--config", cfg, "evaluate", "--since", "2020-01-01", "--yes", "--json", "--no-articles",
+                    "--no-examples")
+    assert second.exit_code == 0, second.output
+    data = json.loads(second.stdout)
+    assert data["evaluation_before"]["id"] == 1
+    assert data["evaluation"]["fingerprint"] != data["evaluation_before"]["fingerprint"]

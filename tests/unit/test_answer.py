@@ -67,7 +67,7 @@ def test_the_schema_sent_is_generated_from_the_configured_lists():
     assert schema["properties"]["priority"] == {"type": "string", "enum": ["urgent", "later"]}
     assert schema["properties"]["category"]["enum"] == ["a", "b"]
     assert schema["additionalProperties"] is False and schema["type"] == "object"
-    assert schema["required"] == ["priority", "category", "sentiment", "language", "confidence", "draft"]
+    assert schema["required"] == ["priority", "category", "sentiment", "language", "confidence", "draft", "sources"]
     # only the keywords the structured-output API takes (DESIGN §7): no title, default, anyOf, minimum
     text = json.dumps(schema)
     for keyword in ("title", "default", "anyOf", "minimum", "maximum"):

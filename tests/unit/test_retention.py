@@ -172,9 +172,9 @@ def test_the_daemon_prunes_hourly_after_the_stages_on_the_single_worker(monkeypa
     stop = threading.Event()
     stop.set()
     daemon.run_forever(ctx, stop)
-    assert [j[0] for j in jobs] == ["ingest", "submit", "poll", "writeback", "prune", "resume"]  # resume: issue 20
-    prune_job = jobs[4]
-    assert prune_job[1] == 3600 and prune_job[2] > max(j[2] for j in jobs[:4])
+    assert [j[0] for j in jobs] == ["ingest", "submit", "poll", "writeback", "helpcenter", "prune", "resume"]
+    prune_job = jobs[5]  # resume: issue 20; helpcenter: issue 21
+    assert prune_job[1] == 3600 and prune_job[2] > max(j[2] for j in jobs[:5])
     add(db, 1, "written")
     prune_job[3]()  # the guarded job: logs its summary, never raises
     assert ids(db) == set()

@@ -385,6 +385,27 @@ _STATUS_CUM = tuple(itertools.accumulate((60, 25, 10, 5)))
 _PRIORITY_CUM = tuple(itertools.accumulate((60, 8, 20, 8, 4)))
 
 
+# The simulated Help Center's article (sim/helpcenter.py TOPICS) that answers each template, by (language, kind,
+# template index); angry and thankful messages have none. Bench and tests measure retrieval against it.
+_ARTICLE_OF: dict[tuple[str, str, int], int] = {
+    ("en", "billing", 0): 360001, ("en", "billing", 1): 360002, ("en", "billing", 2): 360003,
+    ("en", "billing", 3): 360004, ("en", "technical", 0): 360005, ("en", "technical", 1): 360006,
+    ("en", "technical", 2): 360005, ("en", "technical", 3): 360007, ("en", "login", 0): 360008,
+    ("en", "login", 1): 360009, ("en", "login", 2): 360010, ("en", "feature_request", 0): 360011,
+    ("en", "feature_request", 1): 360011, ("en", "account", 0): 360012, ("en", "account", 1): 360013,
+    ("en", "account", 2): 360014,
+    ("de", "billing", 0): 360001, ("de", "billing", 1): 360003, ("de", "technical", 0): 360005,
+    ("de", "technical", 1): 360006, ("de", "login", 0): 360008, ("de", "feature_request", 0): 360011,
+    ("de", "account", 0): 360013,
+    ("fr", "billing", 0): 360001, ("fr", "billing", 1): 360003, ("fr", "technical", 0): 360007,
+    ("fr", "technical", 1): 360006, ("fr", "login", 0): 360008, ("fr", "feature_request", 0): 360011,
+    ("fr", "account", 0): 360015,
+    ("es", "billing", 0): 360001, ("es", "billing", 1): 360003, ("es", "technical", 0): 360005,
+    ("es", "technical", 1): 360006, ("es", "login", 0): 360009, ("es", "feature_request", 0): 360011,
+    ("es", "account", 0): 360012,
+}
+
+
 def _pick(rng: random.Random, items: tuple[Any, ...], cumulative: tuple[int, ...]) -> Any:
     """Weighted choice without random.choices' per-call setup (it dominated 100k-ticket runs)."""
     return items[bisect.bisect_right(cumulative, rng.random() * cumulative[-1])]
@@ -396,8 +417,9 @@ def generate(n: int, seed: int) -> list[dict[str, Any]]:
     Each dict has ``subject``, ``description`` (the opening message), ``comments`` (the
     rest of the thread: ``{body, public, author: "customer"|"agent"}``), ``status``,
     ``tags``, ``priority`` (a Zendesk priority or None), ``created_offset_seconds`` (how
-    long before "now" the ticket was opened), ``language`` (ISO 639-1) and ``kind``
-    (one of :data:`KINDS` or ``"prompt_injection"``).
+    long before "now" the ticket was opened), ``language`` (ISO 639-1), ``kind``
+    (one of :data:`KINDS` or ``"prompt_injection"``) and ``article`` (the id of the simulated Help Center
+    article that answers it, or None).
     """
     rng = random.Random(seed)
     specials: dict[str, set[int]] = {}
@@ -432,6 +454,7 @@ def _one(rng: random.Random, index: int, specials: dict[str, set[int]]) -> dict[
     name = rng.choice(_NAMES[lang])
     agent = rng.choice(_AGENTS)
     subject_t, body_t = rng.choice(_TEMPLATES[lang][kind])
+    article = _ARTICLE_OF.get((lang, kind, _TEMPLATES[lang][kind].index((subject_t, body_t))))
     slots = _Slots(rng, name, agent)  # one set per ticket: the subject and body agree
     subject = _fill(slots, subject_t)
     subject = subject[:1].upper() + subject[1:]
@@ -486,6 +509,7 @@ def _one(rng: random.Random, index: int, specials: dict[str, set[int]]) -> dict[
         "language": lang,
         "kind": kind,
         "topic": topic,
+        "article": article,  # the Help Center article that answers it (None: none does)
     }
 
 

@@ -247,6 +247,9 @@ class Analysis:
     urgency: int  # 1 (outage) … 4 (thanks / question)
     sentiment: str  # positive | neutral | negative | angry
     injection: bool
+    article: int | None = None  # the provided Help Center article that fits the ticket, cited in "sources"
+    article_title: str = ""
+    macro: int | None = None  # the offered macro that fits, named in "macro_id"
 
 
 _NOT_UPPER = re.compile(r"[^A-ZÀ-ÖØ-Þ]+")
@@ -273,8 +276,37 @@ def _language(hits: list[int]) -> str:
     return max(counts, key=lambda lang: counts[lang])
 
 
+# the block zdtriage's prompt.articles_block puts before the ticket (issue 21)
+_ARTICLE = re.compile(r'<article id="(\d{1,19})"[^>]*>\nTitle: ([^\n]*)\nText: ([^\n]*)\n</article>')
+_MACRO = re.compile(r'<macro id="(\d{1,19})">\nTitle: ([^\n]*)\nText: ([^\n]*)\n</macro>')
+ARTICLE_MIN_OVERLAP = 3  # distinct words of 4+ letters shared by the ticket and an article for it to "fit"
+_ARTICLE_LINE = {
+    "en": "You will find the details in our article “{title}”.",
+    "de": "Die Einzelheiten finden Sie in unserem Artikel „{title}“.",
+    "fr": "Vous trouverez les détails dans notre article « {title} ».",
+    "es": "Encontrará los detalles en nuestro artículo «{title}».",
+}
+
+
+def _words(text: str) -> set[str]:
+    return {t.lower() for t in _TOKEN.findall(text) if len(t) >= 4 and not t.isdigit()}
+
+
+def fitting_article(before_ticket: str, ticket_words: set[str], pattern: re.Pattern[str] = _ARTICLE,
+                    ) -> tuple[int, str] | None:
+    """The provided article (or macro, with ``pattern=_MACRO``) sharing the most words with the ticket, if it
+    shares at least :data:`ARTICLE_MIN_OVERLAP` (a model uses an article that fits, and none that does not)."""
+    best: tuple[int, int, str] | None = None
+    for m in pattern.finditer(before_ticket):
+        overlap = len(ticket_words & _words(f"{m.group(2)} {m.group(3)}"))
+        if overlap >= ARTICLE_MIN_OVERLAP and (best is None or overlap > best[0]):
+            best = (overlap, int(m.group(1)), m.group(2))
+    return (best[1], best[2]) if best else None
+
+
 def analyse(user_text: str) -> Analysis:
-    """Read the ticket in ``user_text`` (see the module docstring for which part counts)."""
+    """Read the ticket in ``user_text`` (see the module docstring for which part counts); Help Center articles
+    given before it (``<article id=…>`` blocks) are read only to pick the one that fits."""
     match = _SUBJECT.search(user_text)
     if match:
         subject = next(g for g in match.group("a", "b", "c") if g is not None)
@@ -312,6 +344,8 @@ def analyse(user_text: str) -> Analysis:
         urgency = 4
     else:
         urgency = 3
+    fit = fitting_article(user_text[:match.start()], _words(text)) if match and "<article " in user_text else None
+    macro = fitting_article(user_text[:match.start()], _words(text), _MACRO) if match and "<macro " in user_text else None
     return Analysis(
         subject=subject,
         language=_language(hits),
@@ -319,6 +353,9 @@ def analyse(user_text: str) -> Analysis:
         urgency=urgency,
         sentiment=sentiment,
         injection=bool(_INJECTION.search(user_text)),
+        article=fit[0] if fit else None,
+        article_title=fit[1][:120] if fit else "",
+        macro=macro[0] if macro else None,
     )
 
 
@@ -343,7 +380,10 @@ def draft_reply(analysis: Analysis, key: str) -> str:
     greetings, thanks, bodies, closing = DRAFTS.get(analysis.language, DRAFTS["en"])
     greeting = greetings[int(unit(key, "greeting") * len(greetings))]
     subject = analysis.subject or "your request"
-    return f"{greeting}\n\n{thanks.format(subject=subject)} {bodies[_category_key(analysis)]}\n\n{closing}"
+    cited = ""
+    if analysis.article is not None:
+        cited = " " + _ARTICLE_LINE.get(analysis.language, _ARTICLE_LINE["en"]).format(title=analysis.article_title)
+    return f"{greeting}\n\n{thanks.format(subject=subject)} {bodies[_category_key(analysis)]}{cited}\n\n{closing}"
 
 
 def _resolve(schema: Any, root: dict[str, Any]) -> Any:
@@ -415,6 +455,8 @@ def _value(name: str, schema: Any, root: dict[str, Any], analysis: Analysis, key
     if kind == "object" or "properties" in schema:
         return build_object(schema, root, analysis, key)
     if kind == "array":
+        if "source" in lname and analysis.article is not None:
+            return [analysis.article]  # the article the draft relies on, by the id it was given
         return []
     if kind == "boolean":
         return False
@@ -426,6 +468,8 @@ def _value(name: str, schema: Any, root: dict[str, Any], analysis: Analysis, key
             share = 0.70 + 0.27 * unit(key, "confidence") if sure else 0.35 + 0.20 * unit(key, "confidence")
             value = low + (high - low) * share
             return round(value, 2) if kind == "number" else int(value)
+        if "macro" in lname:
+            return analysis.macro or 0
         return int(low) if kind == "integer" else low
     if kind == "string" or kind is None:
         if "lang" in lname:

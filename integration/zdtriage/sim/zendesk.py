@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from zdtriage.sim import zendesk_shapes as shapes
+from zdtriage.sim.helpcenter import HelpCenter
 from zdtriage.sim.server import Clock, Handler, Request, Response, SimServer
 from zdtriage.sim.zendesk_admin import ZendeskAdmin
 from zdtriage.sim.zendesk_inspect import ZendeskInspection
@@ -159,6 +160,7 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         self.job_status_keep = job_status_keep
         self._stuck_jobs: list[float] = []  # how long each of the next update_many jobs stays queued
         self.store = Store(triggers=default_triggers)
+        self.help_center = HelpCenter(clock)  # articles and their incremental export (sim/helpcenter.py)
         if export_per_minute is None:
             export_per_minute = EXPORT_PER_MINUTE_HIGH_VOLUME if high_volume else EXPORT_PER_MINUTE
         # another app of the account spends its requests a minute from the same limit (DESIGN §7: shared)
@@ -193,6 +195,10 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         self.route("GET", "/api/v2/tickets/{id}/audits.json", api(self._audits))
         self.route("GET", "/api/v2/users/me.json", api(self._me))
         self.route("GET", "/api/v2/users/show_many.json", api(self._users_show_many))
+        self.route("GET", "/api/v2/help_center/incremental/articles.json",
+                   api(lambda request: self.help_center.export(request, self._base(request))))
+        self.route("GET", "/api/v2/macros/active.json",
+                   api(lambda request: self.help_center.macros_active(request, self._base(request))))
         for method in ("GET", "PUT", "POST", "DELETE"):
             self.route(method, "/api/v2/tickets/{id}/tags.json", api(self._tags))
         self.route("GET", "/api/v2/tickets/{id}.json", api(self._show_ticket))

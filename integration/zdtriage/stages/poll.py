@@ -16,6 +16,7 @@ from .. import batches as anth
 from .. import prompt, store
 from ..pricing import usage_cost
 from ..store import State
+from ..store import articles as help_center
 from ..store import tickets as queue
 from ..timeutil import parse_time
 from .common import TICKET_ERRORS, count_failure, hold, record_problem, tally
@@ -186,7 +187,9 @@ def apply_result(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
     match result["type"]:
         case "succeeded":
             answer, reason = answers.validate_answer(result["text"] or "", ctx.config.triage,
-                                                     stop_reason=result.get("stop_reason"))
+                                                     stop_reason=result.get("stop_reason"),
+                                                     provided=[a["id"] for a in help_center.provided(ctx.db, *parsed)],
+                                                     macros=[m["id"] for m in help_center.provided(ctx.db, *parsed, "macros")])
             if answer is not None:
                 queue.answer(ctx.db, ticket_id, now, answer=answer, usage=result["usage"], cost_usd=cost)
                 return "answered"

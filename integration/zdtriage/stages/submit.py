@@ -13,9 +13,10 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import batches as anth
-from .. import budget, prompt, store
+from .. import budget, grounding, prompt, store
 from .. import zendesk as zd
 from ..pricing import worst_case_cost
+from ..store import articles as help_center
 from ..store import tickets as queue
 from ..store import users
 from ..timeutil import iso, parse_time
@@ -61,9 +62,11 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
             store.log_event(ctx.db, now, "dead", ticket_id=row["id"], detail=f"request: {type(exc).__name__}")
         out["dead"] = out.get("dead", 0) + 1
 
+    provided: dict[int, dict[str, Any]] = {}  # the articles and macros each request holds, recorded at create
+
     def within_budget() -> Iterator[tuple[tuple[int, int, float], dict[str, Any]]]:
         nonlocal remaining
-        for row, request, chars in queued_requests(ctx, on_error=unbuildable, ready_only=True):
+        for row, request, chars in queued_requests(ctx, on_error=unbuildable, ready_only=True, provided=provided):
             # reserve the worst case (every input token uncached, answer at max_tokens); released to
             # the actual cost when the result arrives
             reserve = worst_case_cost(cfg.anthropic.model, prompt.estimate_tokens(chars),
@@ -77,7 +80,7 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
             yield (row["id"], chars, reserve), request
 
     for chunk in anth.split_batches(within_budget()):
-        if not _send(ctx, chunk, out):
+        if not _send(ctx, chunk, out, provided):
             break
     else:
         record_problem(ctx, "submit", None)
@@ -140,9 +143,11 @@ def _read_exports(ctx: Context, out: dict[str, Any]) -> bool:
     return True
 
 
-def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]]], out: dict[str, Any]) -> bool:
+def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]]], out: dict[str, Any],
+          provided: dict[int, dict[str, Any]] | None = None) -> bool:
     """Create one batch for ``chunk``; False when the rest of this submit must wait (the account is refused,
-    or the outcome is unknown)."""
+    or the outcome is unknown). ``provided``: the Help Center articles and macros of each ticket's request,
+    recorded with it so that poll knows which ``sources`` are real and write-back which links to add."""
     now = ctx.now()
     local_id = uuid.uuid4().hex
     with ctx.db.atomic():
@@ -151,6 +156,11 @@ def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]
                            size=sum(anth.request_bytes(r) for _, r in chunk))
         queue.submit(ctx.db, now, local_id, [(ticket_id, request["custom_id"], chars, reserve)
                                              for (ticket_id, chars, reserve), request in chunk])
+        for (ticket_id, _, _), request in chunk:
+            parsed = prompt.parse_custom_id(request["custom_id"])
+            if parsed is not None:  # nothing held also clears an earlier attempt's record
+                held = (provided or {}).pop(ticket_id, {})
+                help_center.remember(ctx.db, ticket_id, parsed[1], held.get("articles", []), held.get("macros", []))
     try:
         batch = anth.create_batch(ctx.anthropic, [r for _, r in chunk])
     except anth.BatchError as exc:
@@ -217,18 +227,28 @@ def _messages(ctx: Context, row: dict[str, Any]) -> list[prompt.Message]:
                            c["body"]) for c in comments]
 
 
-def build_request(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
-    """The batch request for one stored ticket (custom_id + params)."""
+def build_request(ctx: Context, row: dict[str, Any],
+                  provided: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The batch request for one stored ticket (custom_id + params); the articles and macros it holds go into
+    ``provided[ticket id]`` when given."""
     a = ctx.config.anthropic
+    messages = _messages(ctx, row)
+    articles = grounding.articles_for(ctx, row["subject"] or "", messages)
+    macros = grounding.macros_for(ctx, row["subject"] or "", messages)
+    if provided is not None:  # kept until the batch is created: the reference, not the text
+        provided[row["id"]] = {"articles": [{k: x[k] for k in ("id", "locale", "title", "html_url")} for x in articles],
+                               "macros": [{"id": m["id"], "title": m["title"]} for m in macros]}
     # an answer cut at max_tokens is asked again with the room poll gave it (tickets.max_tokens)
-    params = prompt.request_params(row["subject"] or "", _messages(ctx, row), model=a.model,
+    params = prompt.request_params(row["subject"] or "", messages, model=a.model,
                                    max_tokens=row.get("max_tokens") or a.max_tokens,
-                                   triage=ctx.config.triage, redact_kinds=ctx.config.privacy.redact)
+                                   triage=ctx.config.triage, redact_kinds=ctx.config.privacy.redact,
+                                   articles=articles, macros=macros, examples=grounding.shared_examples(ctx))
     return {"custom_id": prompt.custom_id(row["id"], row["triage_n"]), "params": params}
 
 
 def queued_requests(ctx: Context, on_error: Callable[[dict[str, Any], Exception], None] | None = None, *,
-                    ready_only: bool = False) -> Iterator[tuple[dict[str, Any], dict[str, Any], int]]:
+                    ready_only: bool = False, provided: dict[int, dict[str, Any]] | None = None,
+                    ) -> Iterator[tuple[dict[str, Any], dict[str, Any], int]]:
     """Each queued ticket (with ``ready_only``, each whose conversation is known) with its batch request and
     the characters of text it sends (streamed).
 
@@ -239,7 +259,7 @@ def queued_requests(ctx: Context, on_error: Callable[[dict[str, Any], Exception]
         sql, params = f"{sql} and {queue.READY}", [conversations.events_complete(ctx)]
     for row in queue.iter_rows(ctx.db, sql, params):
         try:
-            request = build_request(ctx, row)
+            request = build_request(ctx, row, provided)
         except TICKET_ERRORS as exc:
             if on_error is None:
                 continue

@@ -10,11 +10,13 @@ is resent. One ticket's surprise is recorded on that ticket; the others go on.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .. import prompt, store
 from .. import zendesk as zd
 from ..store import IllegalTransition, Intent, State, WriteKind, pace
+from ..store import articles as help_center
 from ..store import tickets as queue
 from ..store import writes
 from ..timeutil import iso
@@ -262,9 +264,36 @@ def update_for(ctx: Context, row: dict[str, Any], tags: list[str]) -> dict[str, 
         "id": row["id"],
         "additional_tags": new,
         "remove_tags": prompt.stale_tags(tags, new, triage),
-        "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"]), "public": False} if full else None,
+        "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"], articles=cited_articles(ctx, row, answer),
+                                             allowed_links=knowledge_links(triage.knowledge),
+                                             macro=suggested_macro(ctx, row, answer)),
+                    "public": False} if full else None,
         "priority": prompt.native_priority(answer, triage) if full else None,
     }
+
+
+def cited_articles(ctx: Context, row: dict[str, Any], answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The articles the answer cites, as its request held them, in the answer's order; one archived or deleted
+    since (no longer stored) is left out, so a note never links a page the customer cannot open."""
+    held = {a["id"]: a for a in help_center.provided(ctx.db, row["id"], row["triage_n"])}
+    cited = [held[i] for i in answer.get("sources") or [] if i in held]
+    still = help_center.existing(ctx.db, [(a["id"], a["locale"]) for a in cited])
+    return [a for a in cited if (a["id"], a["locale"]) in still]
+
+
+def suggested_macro(ctx: Context, row: dict[str, Any], answer: dict[str, Any]) -> str | None:
+    """The title of the macro the answer names, if the request offered it and it is still active and shared."""
+    if not answer.get("macro_id") or not ctx.config.triage.suggest_macros:
+        return None
+    offered = {m["id"]: m["title"] for m in help_center.provided(ctx.db, row["id"], row["triage_n"], "macros")}
+    title = offered.get(answer["macro_id"])
+    return title if title and help_center.macro_exists(ctx.db, answer["macro_id"]) else None
+
+
+@lru_cache(maxsize=4)
+def knowledge_links(knowledge: str) -> tuple[str, ...]:
+    """Links the admin wrote in ``triage.knowledge_file``: the only ones a draft may carry besides articles'."""
+    return tuple(prompt.links_in(knowledge))
 
 
 def _isolated(ctx: Context, row: dict[str, Any], step: Any) -> str:

@@ -350,3 +350,39 @@ def m0032_followups_and_users(db: sqlite_utils.Database) -> None:
     # the Zendesk role of comment authors (end-user, agent, admin), read once with users/show_many: the prompt
     # labels a message by who wrote it, not by author_id != requester_id (DESIGN §7 "Comment authors")
     db["users"].create({"id": int, "role": str, "seen_at": float}, pk="id")
+
+
+@migrations()
+def m0040_help_center(db: sqlite_utils.Database) -> None:
+    # Published Help Center articles (issue 21), one row per article and locale, with an FTS5 index kept in
+    # step by triggers; "unicode61 remove_diacritics 2" folds accents, so "Rückerstattung" finds "Ruckerstattung"
+    db["articles"].create(
+        {
+            "id": int,  # the Help Center article id
+            "locale": str,  # e.g. en-us, de
+            "title": str,
+            "body": str,  # plain text, cut (store/articles.py MAX_BODY_CHARS)
+            "html_url": str,  # the only source of a link in a note
+            "section_id": int,
+            "labels": str,  # label_names, space separated (searched with the title)
+            "updated_at": str,
+            "seen_run": str,  # the full read that last saw it: rows a finished read did not see are removed
+        },
+        pk=("id", "locale"),
+    )
+    db["articles"].enable_fts(["title", "labels", "body"], fts_version="FTS5", create_triggers=True,
+                              tokenize="unicode61 remove_diacritics 2")
+    # which articles a ticket's request held: the validator keeps only these ids, the note lists only these
+    db["ticket_articles"].create(
+        {"ticket_id": int, "triage_n": int, "articles": str},  # JSON [{id, locale, title, html_url}]
+        pk=("ticket_id", "triage_n"),
+    )
+
+
+@migrations()
+def m0041_macros(db: sqlite_utils.Database) -> None:
+    # the account's active shared macros, searched like the articles (triage.suggest_macros, issue 21)
+    db["macros"].create({"id": int, "title": str, "body": str}, pk="id")
+    db["macros"].enable_fts(["title", "body"], fts_version="FTS5", create_triggers=True,
+                            tokenize="unicode61 remove_diacritics 2")
+    db["ticket_articles"].add_column("macros", str)  # JSON [{id, title}] the request held
