@@ -217,6 +217,15 @@ class AnthropicSim(SimServer):
         url = self.base_url if self._httpd is not None else f"http://{self.host}:{self.port}"
         return self._views(url)
 
+    def custom_ids_sent(self) -> dict[str, int]:
+        """How many accepted batches held each custom_id: a request billed twice shows 2."""
+        with self.lock:
+            counts: dict[str, int] = {}
+            for batch in self._batches.values():
+                for record in batch.records:
+                    counts[record.custom_id] = counts.get(record.custom_id, 0) + 1
+            return counts
+
     def requests_seen(self) -> int:
         """Requests received in accepted batches."""
         with self.lock:

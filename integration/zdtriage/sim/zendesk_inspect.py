@@ -298,6 +298,14 @@ class ZendeskInspection:
             if seed is not None:
                 self._fault_rng = random.Random(seed)
 
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every update_many job, also those whose status has expired: ``{id, status, stuck, results}``, oldest
+        first; for tests that follow a stuck job to its late run."""
+        with self.lock:
+            self.store.process_jobs(self.clock(), BOT_USER_ID)
+            return [{"id": j.id, "status": j.status, "stuck": j.stuck, "results": list(j.results or [])}
+                    for j in self.store.every_job]
+
     def stats(self) -> dict[str, Any]:
         """Counters for tests and benchmarks (see the keys)."""
         with self.lock:

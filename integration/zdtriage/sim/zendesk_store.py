@@ -170,6 +170,7 @@ class Store:
         self._audit_keys: list[tuple[int, int]] = []  # (timestamp, audit id), sorted
         self._audits: list[RawAudit] = []  # parallel to _audit_keys
         self.jobs: dict[str, Job] = {}
+        self.every_job: list[Job] = []  # for inspection: jobs whose status expired are here too
         self._pending_jobs: list[Job] = []
         self._next_ticket = 1
         self._next_id = 30_000_000_000
@@ -535,6 +536,7 @@ class Store:
         stuck = stuck_for is not None
         job = Job(id=job_id, created_at=now, due_at=now + (stuck_for if stuck else delay), items=items, stuck=stuck)
         self.jobs[job_id] = job
+        self.every_job.append(job)
         self._pending_jobs.append(job)
         return job
 
