@@ -75,8 +75,10 @@ def _add_due(sims: harness.Sims, pending: list[tuple[float, dict[str, Any]]], st
         sims.call("add_tickets", due)
 
 
-def ours(n: int, seed: int, schedule: dict[str, str] | None = None) -> dict[str, Any]:
-    """The pipeline's day on the default schedule; Zendesk calls counted by the simulator."""
+def ours(n: int, seed: int, schedule: dict[str, str] | None = None, account: dict[str, Any] | None = None
+         ) -> dict[str, Any]:
+    """The pipeline's day on the default schedule; Zendesk calls counted by the simulator. ``account``: the
+    simulator's plan and another app's steady traffic (``{"plan": "team", "other_app_per_minute": 120}``)."""
     from zdtriage.store import tickets as queue
 
     from zdtriage.stages import poll
@@ -95,7 +97,7 @@ def ours(n: int, seed: int, schedule: dict[str, str] | None = None) -> dict[str,
             poll_cpu[0] += time.process_time() - began
 
     poll.poll = timed_poll  # type: ignore[assignment]
-    with harness.Sims(clock, zendesk=SIM_ZENDESK, anthropic={**SIM_ANTHROPIC, "seed": seed}) as sims:
+    with harness.Sims(clock, zendesk={**SIM_ZENDESK, **(account or {})}, anthropic={**SIM_ANTHROPIC, "seed": seed}) as sims:
         # the default schedule, limits and budget (or the schedule asked for: --schedule key=value)
         pipe = harness.make_pipeline(sims, clock, **({"schedule": schedule} if schedule else {}))
         ctx = pipe.ctx
@@ -118,6 +120,7 @@ def ours(n: int, seed: int, schedule: dict[str, str] | None = None) -> dict[str,
         outcome = sims.call("outcome")
         latencies = sims.call("note_latencies")
         anthropic_calls = {label: n for label, n in sims.call("anthropic_calls").items() if "/_sim/" not in label}
+        stats = sims.call("zendesk_stats")
     poll.poll = real_poll  # type: ignore[assignment]
     harness.cleanup(pipe.workdir)
     triaged = counts["written"] + counts["dead"]
@@ -126,6 +129,10 @@ def ours(n: int, seed: int, schedule: dict[str, str] | None = None) -> dict[str,
         "tickets": n, "eligible": expected, "triaged": triaged, "counts": counts,
         "simulated_hours": round((minute * TICK) / 3600, 1), "wall_seconds": round(time.perf_counter() - started, 1),
         "zendesk_calls": total, "calls_per_ticket": round(total / triaged, 4), "by_purpose": categorize(calls),
+        # the account's shared limit: the 429s we met and our busiest minute, beside what another app spent
+        "account": {**(account or {"plan": "enterprise"}), "rate_limited_429": stats["rate_limited"],
+                    "peak_requests_per_minute": stats["own_peak_per_minute"],
+                    "other_app_requests": stats["other_app_requests"], "other_app_refused": stats["other_app_refused"]},
         "arrival_to_note_minutes": {"p50": round(_quantile(latencies, 0.5) / 60, 1),
                                     "p95": round(_quantile(latencies, 0.95) / 60, 1)},
         "anthropic_calls": anthropic_calls, "poll_cpu_seconds": round(poll_cpu[0], 2),
@@ -148,7 +155,7 @@ def naive(n: int, seed: int) -> dict[str, Any]:
     start = clock()
     pending = arrivals(n, seed)
     with harness.Sims(clock, zendesk=SIM_ZENDESK) as sims:
-        pipe = harness.make_pipeline(sims, clock)  # only for its zenpy client and settings
+        pipe = harness.make_pipeline(sims, clock, paced=False)  # only for its zenpy client and settings
         ctx = pipe.ctx
         triage, client = ctx.config.triage, ctx.zendesk
         tags = prompt.triage_tags(ANSWER, triage)
@@ -186,9 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--schedule", action="append", default=[], metavar="KEY=VALUE",
                         help="a schedule setting instead of its default, e.g. ingest_every=5m (repeatable)")
+    parser.add_argument("--plan", default="enterprise", choices=("team", "growth", "professional", "enterprise",
+                                                                  "high_volume"),
+                        help="the account's plan: its API limit a minute over all endpoints (team 200 ... 2,500)")
+    parser.add_argument("--other-app", type=int, default=0, metavar="N",
+                        help="another app of the account spends N requests a minute of that limit")
     args = parser.parse_args(argv)
     schedule = dict(item.split("=", 1) for item in args.schedule)
-    result = {"ours": ours(args.tickets, args.seed, schedule or None)}
+    account = {"plan": args.plan, "other_app_per_minute": args.other_app}
+    result = {"ours": ours(args.tickets, args.seed, schedule or None, account)}
     if not args.skip_naive:
         result["naive"] = naive(args.tickets, args.seed)
     json.dump(result, sys.stdout)

@@ -187,8 +187,9 @@ class Pipeline:
     workdir: Path
 
 
-def make_pipeline(sims: Sims, clock: SharedClock, **sections: dict[str, Any]) -> Pipeline:
-    """A Context as the daemon builds one (file database, zenpy, the anthropic SDK), on ``clock``."""
+def make_pipeline(sims: Sims, clock: SharedClock, *, paced: bool = True, **sections: dict[str, Any]) -> Pipeline:
+    """A Context as the daemon builds one (file database, zenpy paced on the account's shared limit, the
+    anthropic SDK), on ``clock``; ``paced=False``: a plain zenpy client (the naive way of figure 1)."""
     from zdtriage import batches as anth
     from zdtriage import config as config_mod
     from zdtriage import pipeline, store
@@ -205,6 +206,10 @@ def make_pipeline(sims: Sims, clock: SharedClock, **sections: dict[str, Any]) ->
     cfg = config_mod.parse(raw, ENV)
     ctx = pipeline.Context(config=cfg, db=store.open_db(cfg.state.path), zendesk=zd.make_client(cfg.zendesk),
                            anthropic=anth.make_client(cfg.anthropic), clock=clock)
+    if paced:
+        from zdtriage.stages import account
+
+        ctx.zendesk = account.client(ctx)  # as `zdtriage run` builds it
     return Pipeline(ctx=ctx, workdir=workdir)
 
 
