@@ -194,12 +194,20 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
     now = ctx.now()
     updates: list[dict[str, Any]] = []
     intents: list[tuple[int, str, int]] = []
+    landed: list[dict[str, Any]] = []
     for row in group:
         ticket = fresh.get(row["id"])
         ok, why = eligible(ticket, ctx.config) if ticket is not None else (False, "deleted in Zendesk")
         if not ok:
             with ctx.db.atomic():
                 tally(out["results"], _not_ours_any_more(ctx, row, why))
+            continue
+        kind = WriteKind.FAILED_TAG if row["state"] == State.DEAD else WriteKind.NOTE
+        if kind == WriteKind.NOTE and landed_by_tags(ctx, Intent(kind.value, row["triage_n"]), ticket["tags"],
+                                                     inherited=bool(row.get("marker_inherited"))):
+            # this first triage's marker is on the ticket already, though we hold no write for it: a state
+            # restored from an older backup, or one whose record of the write was lost. Settled, never resent
+            landed.append(row)
             continue
         try:
             # safe_update: applied only if the ticket is as this read saw it, so of two jobs for one intent
@@ -208,8 +216,9 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
         except TICKET_ERRORS as exc:
             _give_up(ctx, row, f"cannot build the update: {type(exc).__name__}", out["results"])
             continue
-        kind = WriteKind.FAILED_TAG if row["state"] == State.DEAD else WriteKind.NOTE
         intents.append((row["id"], kind.value, row["triage_n"]))
+    if landed:
+        _settle_landed(ctx, landed, out["results"])
     if not updates:
         return False
     if not pace.take(ctx.db, "updates", now, ctx.config.zendesk.updates_per_minute, n=len(updates)):
@@ -233,6 +242,17 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
     with ctx.db.atomic():
         writes.record_job(ctx.db, job_id, ids)
     return True
+
+
+def _settle_landed(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) -> None:
+    """Record as written the first triages whose marker Zendesk already shows (see :func:`_send_group`)."""
+    with ctx.db.atomic():
+        began = set(writes.begin_writes(ctx.db, ctx.now(), [(r["id"], WriteKind.NOTE.value, r["triage_n"]) for r in rows]))
+    for row in rows:
+        if row["id"] in began:
+            with ctx.db.atomic():
+                tally(results, _isolated(ctx, row, lambda r=row: settle_write(
+                    ctx, r["id"], Intent(WriteKind.NOTE.value, r["triage_n"]), "ok")))
 
 
 def _not_ours_any_more(ctx: Context, row: dict[str, Any], why: str) -> str:
