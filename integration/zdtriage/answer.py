@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Collection, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from . import prompt
+from .text import clean_text
 from .config import TriageConfig
 
 MAX_DRAFT_CHARS = 8000
@@ -75,7 +75,7 @@ class _Answer(BaseModel):
     def _plain_text(cls, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             raise ValueError("draft is empty")
-        draft = prompt.clean_text(value)[:MAX_DRAFT_CHARS]
+        draft = clean_text(value)[:MAX_DRAFT_CHARS]
         if not draft:
             raise ValueError("draft is empty once cleaned")
         return draft
@@ -170,7 +170,7 @@ def validate_answer(text: str, triage: TriageConfig, *, stop_reason: str | None 
 def _shown(value: Any) -> str:
     """A short, safe rendering of a refused value (hostile text, a huge number, a deep structure)."""
     if isinstance(value, str):
-        return json.dumps(prompt.clean_text(value)[:30], ensure_ascii=True)
+        return json.dumps(clean_text(value)[:30], ensure_ascii=True)
     if value is None or isinstance(value, (bool, int, float)):
         return json.dumps(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge number"
     return f"a JSON {'array' if isinstance(value, list) else 'object'}"

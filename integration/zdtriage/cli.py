@@ -9,7 +9,7 @@ import time
 
 import click
 
-from . import cli_admin, cli_doctor, cli_tools, logs, pipeline, quality, reports, store
+from . import cli_admin, cli_doctor, cli_tools, logs, observe, pipeline, reports, store
 from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, setup_logging
 from .store import tickets as queue
 from .timeutil import iso, parse_time
@@ -231,7 +231,7 @@ def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
     if data["draft_acceptance_rate"] is not None:
         lines.append(f"drafts used: {data['drafts_used']}, rejected: {data['drafts_rejected']} "
                      f"({data['draft_acceptance_rate']:.0%} accepted)")
-    lines += quality.report_lines(data)
+    lines += observe.report_lines(data)
     emit(data, as_json, "\n".join(lines))
 
 

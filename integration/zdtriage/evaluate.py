@@ -34,7 +34,7 @@ from .store import evaluations
 from .timeutil import iso, parse_time
 
 if TYPE_CHECKING:
-    from .pipeline import Context
+    from .context import Context
 
 MAX_TICKETS = 5000  # one batch; 5,000 answers put a share within about ±1.4 points (95 %)
 DEFAULT_LIMIT = 500

@@ -13,7 +13,7 @@ from .store import articles
 from .store.examples import corrections
 
 if TYPE_CHECKING:
-    from .pipeline import Context
+    from .context import Context
 
 EXAMPLES_EVERY = 86_400.0  # the shared prefix (and its cache) changes at most once a day
 _EXAMPLES, _EXAMPLES_AT = "examples:text", "examples:built_at"

@@ -1,38 +1,17 @@
-"""What every stage needs (:class:`Context`), one stage run with its heartbeat (:func:`run_stage`) and one
-pass of all four stages (:func:`run_once`).
+"""One stage run with its heartbeat (:func:`run_stage`) and one pass of all four stages
+(:func:`run_once`); what every stage needs is :class:`zdtriage.context.Context`.
 
 The stages themselves live in ``integration/zdtriage/stages/``: ingest → submit → poll → writeback.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import sqlite_utils
 
 from . import health
-from .config import Config
+from .context import Context  # pipeline.Context: where callers have always found it
 from .stages import ingest, poll, submit, writeback
-
-
-@dataclass
-class Context:
-    """What every stage needs; the clients and the clock are passed in (tests use simulators).
-
-    ``clock`` stamps heartbeats and decisions; ``timer`` only measures how long a stage took.
-    """
-
-    config: Config
-    db: sqlite_utils.Database
-    zendesk: Any = None
-    anthropic: Any = None
-    clock: Callable[[], float] = time.time
-    timer: Callable[[], float] = time.perf_counter
-
-    def now(self) -> float:
-        return self.clock()
 
 
 def run_stage(ctx: Context, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:

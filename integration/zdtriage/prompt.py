@@ -16,7 +16,7 @@ from . import answer as answers
 from .config import TriageConfig
 from .pricing import cache_minimum
 from .redact import redact
-from .text import plain_text
+from .text import clean_text  # prompt.clean_text: what tests and the answer model know it as
 
 CHARS_PER_TOKEN = 4.0  # rough for English; the cost issue calibrates it from real usage
 NOTE_FOOTER = "— Draft by zendesk-batch-triage"
@@ -24,8 +24,6 @@ NOTE_HEADER = "AI triage — "
 MAX_SUBJECT_CHARS = 500
 # the requester, someone else on the customer's side (a CC'd colleague), and staff (DESIGN §7 "Comment authors")
 AUTHORS = ("customer", "end-user", "agent")
-# "< /ticket >" is not markup, but a model could still read it as the end of our data block
-_BLOCK_TAG = re.compile(r"<\s*/?\s*ticket\s*>", re.IGNORECASE)
 # a line that looks like one of our author labels would let a customer fake an agent's message
 _AUTHOR_LINE = re.compile(r"^[ \t]*\[(customer|end-user|agent)\][ \t]*$", re.IGNORECASE | re.MULTILINE)
 _FOOTER = re.compile(re.escape(NOTE_FOOTER) + r" \(triage-id zbt-(\d{1,30})-(\d{1,6})\)\. Review before sending\.")
@@ -34,16 +32,6 @@ _FOOTER = re.compile(re.escape(NOTE_FOOTER) + r" \(triage-id zbt-(\d{1,30})-(\d{
 @lru_cache(maxsize=1)
 def _system_template() -> str:
     return files("zdtriage").joinpath("prompts/system.txt").read_text(encoding="utf-8")
-
-
-def clean_text(text: Any) -> str:
-    """Customer text (or the model's draft) → plain text safe to send and to write: never raises.
-
-    :func:`zdtriage.text.plain_text` (at most 64 K characters read, entities decoded and markup
-    stripped until stable, no markup left, linear time), then ``<ticket>``-like sequences become
-    ``[ticket]``. Idempotent: ``clean_text(clean_text(x)) == clean_text(x)``.
-    """
-    return _BLOCK_TAG.sub("[ticket]", plain_text(text))
 
 
 def estimate_tokens(chars: int) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import budget, prompt, quality, store
+from . import budget, observe, prompt, store
 from .config import Config
 from .store import ALL_STATES, State, pace, retention, totals
 from .store import tickets as queue
@@ -291,7 +291,7 @@ def report(db: sqlite_utils.Database, config: Config, *, since: str | None = Non
     figures = _from_totals(db, config) if since is None and totals.installed(db) else _from_rows(db, config, since)
     # live agreement, draft adoption and the latest evaluations (quality.py)
     return {**figures, "window": _window_bounds(db, since), "answered_not_written": _unwritten(db),
-            **quality.report_keys(db, config, since=since)}
+            **observe.report_keys(db, config, since=since)}
 
 
 def _unwritten(db: sqlite_utils.Database) -> dict[str, Any]:

@@ -193,3 +193,17 @@ def plain_text(value: Any) -> str:
     text = _EDGE_SPACES.sub("\n", text)
     text = _BLANKS.sub("\n\n", text)
     return text[:MAX_TEXT_CHARS].strip()
+
+
+# "< /ticket >" is not markup, but a model could still read it as the end of our data block
+_BLOCK_TAG = re.compile(r"<\s*/?\s*ticket\s*>", re.IGNORECASE)
+
+
+def clean_text(text: Any) -> str:
+    """Customer text (or the model's draft) → plain text safe to send and to write: never raises.
+
+    :func:`zdtriage.text.plain_text` (at most 64 K characters read, entities decoded and markup
+    stripped until stable, no markup left, linear time), then ``<ticket>``-like sequences become
+    ``[ticket]``. Idempotent: ``clean_text(clean_text(x)) == clean_text(x)``.
+    """
+    return _BLOCK_TAG.sub("[ticket]", plain_text(text))

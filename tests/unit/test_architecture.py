@@ -113,3 +113,61 @@ def test_the_simulators_never_import_the_service():
     for path in (PACKAGE / "sim").rglob("*.py"):
         ours = {n for n in imports(path) if n.startswith("zdtriage.")}
         assert all(n.startswith("zdtriage.sim") for n in ours), (path, ours)
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module → the package's modules it imports (at the top, in a function, or for type checking alike);
+    a module's own parent packages are not edges (Python loads them first, whatever the module says)."""
+    paths = sorted(PACKAGE.rglob("*.py"))
+    known = {_name(p) for p in paths}
+    graph: dict[str, set[str]] = {}
+    for path in paths:
+        me = _name(path)
+        edges = set()
+        for name in imports(path):
+            while name and name not in known:  # zdtriage.store.tickets.Intent → zdtriage.store.tickets
+                name = name.rpartition(".")[0]
+            if name and name != me and not me.startswith(name + "."):
+                edges.add(name)
+        graph[me] = edges
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return out
+
+
+def test_no_import_circle_inside_the_package():
+    assert _circles(_graph()) == []
+
+
+def test_the_circle_check_itself_sees_a_circle():
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from zdtriage import quality
+from zdtriage import observe, quality
 from zdtriage.config import TriageConfig
 
 TRIAGE = TriageConfig()
@@ -170,12 +170,12 @@ DRAFT = ("Thanks for letting us know about the duplicate charge on invoice INV-1
 
 
 def test_similarity_thresholds():
-    assert quality.adoption(quality.similarity(DRAFT, DRAFT)) == "adopted"
+    assert observe.adoption(observe.similarity(DRAFT, DRAFT)) == "adopted"
     signed = f"Hi Sarah,\n\n{DRAFT}\n\nBest,\nDana"
-    assert quality.adoption(quality.similarity(DRAFT, signed)) == "adopted"
+    assert observe.adoption(observe.similarity(DRAFT, signed)) == "adopted"
     half = DRAFT.split(";")[0] + ". Could you send us the last four digits of the card so we can find it?"
-    assert quality.adoption(quality.similarity(DRAFT, half)) == "edited"
+    assert observe.adoption(observe.similarity(DRAFT, half)) == "edited"
     other = "Hello, could you send a screenshot of the error and the time it happened? Thanks, Dana"
-    assert quality.adoption(quality.similarity(DRAFT, other)) == "ignored"
-    assert quality.similarity(DRAFT, "") == 0.0
-    assert (quality.ADOPTED, quality.EDITED) == (0.80, 0.40)  # the thresholds the README documents
+    assert observe.adoption(observe.similarity(DRAFT, other)) == "ignored"
+    assert observe.similarity(DRAFT, "") == 0.0
+    assert (observe.ADOPTED, observe.EDITED) == (0.80, 0.40)  # the thresholds the README documents

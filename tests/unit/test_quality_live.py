@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from zdtriage import quality, store
+from zdtriage import observe, store
 from zdtriage.config import TriageConfig
 from zdtriage.pipeline import Context
 from zdtriage.store import evaluations
@@ -33,7 +33,7 @@ def make_ctx(*, native_priority=False, **evaluate):
 def sight(ctx, **ticket):
     data = {"id": 7, "status": "open", "tags": OURS, "priority": None, "type": None, "custom_fields": [], **ticket}
     rows = {r["id"]: r for r in ctx.db.query("select * from tickets")}
-    quality.observe_tickets(ctx, rows, [data])
+    observe.observe_tickets(ctx, rows, [data])
 
 
 def outcome(ctx, field):
@@ -112,10 +112,10 @@ def test_live_report_counts_agreement_per_field_over_its_window():
         evaluations.save_observation(ctx.db, {"ticket_id": ticket_id, "triage_n": 1, "field": "priority",
                                               "ours": "P2", "outcome": result, "source": "ai_field",
                                               "written_at": written, "observed_at": iso(NOW)})
-    everything = quality.live_report(ctx.db)["live_agreement"]["priority"]
+    everything = observe.live_report(ctx.db)["live_agreement"]["priority"]
     assert (everything["observed"], everything["agreed"], everything["changed"]) == (3, 1, 2)
     assert everything["agreement"] == round(1 / 3, 4) and everything["changed_by"] == {"ai_field": 2}
-    recent = quality.live_report(ctx.db, since=iso(NOW - 86400))["live_agreement"]["priority"]
+    recent = observe.live_report(ctx.db, since=iso(NOW - 86400))["live_agreement"]["priority"]
     assert (recent["observed"], recent["agreement"]) == (2, 0.5)
 
 
@@ -129,20 +129,20 @@ def reply(body, *, author=900, at=NOW - 60, public=True):
 ])
 def test_the_agents_first_public_reply_after_our_note_is_measured_once(body, expected):
     ctx = make_ctx()
-    quality.observe_replies(ctx, [reply("an internal aside", public=False),
+    observe.observe_replies(ctx, [reply("an internal aside", public=False),
                                   reply("Customer again: any news?", author=500),
                                   reply("a reply before our note", at=NOW - 3600),
                                   reply(body)])
     row = evaluations.observation(ctx.db, 7, 1, "draft")
     assert row["outcome"] == expected and row["source"] == "reply"
-    quality.observe_replies(ctx, [reply(ANSWER["draft"] if expected == "ignored" else "unrelated", at=NOW - 30)])
+    observe.observe_replies(ctx, [reply(ANSWER["draft"] if expected == "ignored" else "unrelated", at=NOW - 30)])
     assert evaluations.observation(ctx.db, 7, 1, "draft")["outcome"] == expected  # the first reply counts
-    shares = quality.live_report(ctx.db)["draft_adoption"]
+    shares = observe.live_report(ctx.db)["draft_adoption"]
     assert shares["measured"] == 1 and shares[expected] == 1.0
 
 
 def test_no_measure_when_the_draft_was_dropped_for_privacy():
     ctx = make_ctx()
     ctx.db["tickets"].update(7, {"answer": json.dumps({k: v for k, v in ANSWER.items() if k != "draft"})})
-    quality.observe_replies(ctx, [reply(ANSWER["draft"])])
+    observe.observe_replies(ctx, [reply(ANSWER["draft"])])
     assert evaluations.observation(ctx.db, 7, 1, "draft") is None

@@ -28,12 +28,26 @@ from __future__ import annotations
 
 import html
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from zdtriage.sim import zendesk_store as _store  # circular on purpose: used at call time only
+# the store's Ticket, Audit and Job, as the renderers read them: the store imports this module for its
+# constants and error bodies, so naming its classes here would make an import circle
+Ticket = Audit = Job = Any
 
-if TYPE_CHECKING:
-    from zdtriage.sim.zendesk_store import Audit, Comment, Job, Ticket
+BOT_USER_ID = 1_900_000_000_001  # the API user the token belongs to
+AGENT_IDS = (1_900_000_000_011, 1_900_000_000_012, 1_900_000_000_013)
+
+
+class Comment(NamedTuple):
+    """A stored comment's fields (the store keeps plain tuples; ``Comment._make(raw)`` names them)."""
+
+    id: int
+    body: str
+    public: bool
+    author_id: int
+    created_at: int
+    audit_id: int
+    channel: str
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 VIA_EMPTY_SOURCE = {"from": {}, "to": {}, "rel": None}
@@ -106,7 +120,7 @@ def html_body(body: str) -> str:
 
 def ticket_json(t: Ticket, base: str, generated_timestamp: bool = False) -> dict[str, Any]:
     """A ticket, key for key as ticket-show.json (export adds ``generated_timestamp`` last)."""
-    first = _store.Comment._make(t.comments[0]) if t.comments else None
+    first = Comment._make(t.comments[0]) if t.comments else None
     fields = [{"id": fid, "value": value} for fid, value in t.custom_fields.items()]
     status = "deleted" if t.deleted else t.status
     out: dict[str, Any] = {
@@ -207,7 +221,7 @@ def trigger_via(trigger: Trigger) -> dict[str, Any]:
 
 
 def _recipients(trigger: Trigger, requester_id: int) -> list[int]:
-    return [requester_id] if trigger.to == "requester" else [*_store.AGENT_IDS, _store.BOT_USER_ID]
+    return [requester_id] if trigger.to == "requester" else [*AGENT_IDS, BOT_USER_ID]
 
 
 def notification_events(a: Audit, requester_id: int) -> list[dict[str, Any]]:

@@ -25,8 +25,7 @@ STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = (None, "low", "normal", "high", "urgent")
 TYPES = (None, "problem", "incident", "question", "task")
 MAX_BULK = 100
-BOT_USER_ID = 1_900_000_000_001  # the API user the token belongs to
-AGENT_IDS = (1_900_000_000_011, 1_900_000_000_012, 1_900_000_000_013)
+BOT_USER_ID, AGENT_IDS = shapes.BOT_USER_ID, shapes.AGENT_IDS  # where the simulator's callers find them
 REQUESTER_BASE = 1_800_000_000_000
 CC_BASE = 1_700_000_000_000  # end users copied on a ticket (a requester's colleague): role end-user
 _ID_STRIDE = 64  # an audit id leaves room for its child events (comment = id+1, changes = id+2…)
@@ -50,14 +49,7 @@ RawComment = tuple
 RawAudit = tuple
 
 
-class Comment(NamedTuple):
-    id: int
-    body: str
-    public: bool
-    author_id: int
-    created_at: int
-    audit_id: int
-    channel: str
+Comment = shapes.Comment
 
 
 @dataclass(slots=True)

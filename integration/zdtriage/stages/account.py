@@ -22,7 +22,7 @@ from .. import zendesk as zd
 from ..store import pace
 
 if TYPE_CHECKING:
-    from ..pipeline import Context
+    from ..context import Context
 
 BUCKET = pace.ACCOUNT
 RESERVE = 5  # requests of a window we never take from what the account has left

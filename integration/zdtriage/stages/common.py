@@ -16,7 +16,7 @@ from ..config import Config
 from ..timeutil import iso, parse_time
 
 if TYPE_CHECKING:
-    from ..pipeline import Context
+    from ..context import Context
 
 BACKOFF_MAX = 3600.0
 # what a single ticket's data can raise while it is handled (a database or disk problem is not one of them)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .. import prompt, quality, store
+from .. import observe, prompt, store
 from .. import zendesk as zd
 from ..store import State, pace, users
 from ..store import tickets as queue
@@ -22,7 +22,7 @@ from ..timeutil import parse_time
 from .common import bot_user_id, export_limit, to_epoch
 
 if TYPE_CHECKING:
-    from ..pipeline import Context
+    from ..context import Context
 
 EVENT_PAGES_PER_RUN = 8  # the export budget or a 429 ends the loop sooner; the rest is read at the next run
 ONE_BY_ONE_PER_RUN = 50  # comments calls per run (the account's general limit, not the export's)
@@ -41,7 +41,7 @@ def save_comments(ctx: Context, comments: list[dict[str, Any]]) -> int:
     store.save_comments(ctx.db, [
         {"id": c["id"], "ticket_id": c["ticket_id"], "author_id": c["author_id"], "public": int(c["public"]),
          "body": c["body"], "created_at": to_epoch(c["created_at"]) or now} for c in theirs])
-    quality.observe_replies(ctx, comments)  # the agent's first public reply after our note (draft adoption)
+    observe.observe_replies(ctx, comments)  # the agent's first public reply after our note (draft adoption)
     requeued = 0
     for c in theirs:
         merged = _merged_in(c["body"])

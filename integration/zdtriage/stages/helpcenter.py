@@ -19,7 +19,7 @@ from ..store import articles, pace
 from .common import blocked_until, export_limit, zendesk_stage
 
 if TYPE_CHECKING:
-    from ..pipeline import Context
+    from ..context import Context
 
 PAGES_PER_RUN = 20  # 20,000 articles a run; the export budget or a 429 ends the loop sooner
 _RUN, _START, _PARTIAL, _SYNCED = "helpcenter:run", "helpcenter:start", "helpcenter:partial", "helpcenter:synced_at"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .. import prompt, quality, store
+from .. import observe, prompt, store
 from .. import zendesk as zd
 from ..store import State, pace, writes
 from ..store import tickets as queue
@@ -21,7 +21,7 @@ from .common import (TICKET_ERRORS, blocked_until, eligible, export_limit, lande
                      to_epoch, zendesk_stage)
 
 if TYPE_CHECKING:
-    from ..pipeline import Context
+    from ..context import Context
 
 FIRST_START_MARGIN = 300.0  # seconds before the first run: older than the export's "too recent" window
 EXPORT_PAGES_PER_RUN = 4
@@ -177,7 +177,7 @@ def _save_page(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
             store.log_event(ctx.db, now, "skipped", ticket_id=t["id"], detail=why)
             stats["skipped"] += 1
     flush()
-    quality.observe_tickets(ctx, known, tickets)  # what agents changed on tickets we wrote (live agreement)
+    observe.observe_tickets(ctx, known, tickets)  # what agents changed on tickets we wrote (live agreement)
     return stats
 
 

@@ -22,7 +22,7 @@ from ..timeutil import parse_time
 from .common import TICKET_ERRORS, count_failure, hold, record_problem, tally
 
 if TYPE_CHECKING:
-    from ..pipeline import Context
+    from ..context import Context
 
 ALERT_OPEN_HOURS = 20.0  # batches expire 24 h after creation: someone should know before the requests do
 RESULT_CHUNK = 500  # results applied per transaction

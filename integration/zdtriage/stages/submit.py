@@ -24,7 +24,7 @@ from . import conversations, ingest
 from .common import TICKET_ERRORS, held, hold, release_hold, block, blocked_until, count_failure, record_problem
 
 if TYPE_CHECKING:
-    from ..pipeline import Context
+    from ..context import Context
 
 FULL_BATCH = 500  # queued tickets that about fill one 8 MiB batch of typical tickets (bench: 677-813 each)
 FRESH_INGEST = 60.0  # an ingest this recent has read the ticket export already

@@ -24,7 +24,7 @@ from .common import (TICKET_ERRORS, blocked_until, bot_user_id, eligible, landed
                      zendesk_stage)
 
 if TYPE_CHECKING:
-    from ..pipeline import Context
+    from ..context import Context
 
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
 
