@@ -7,7 +7,6 @@ at its next run (the incremental export allows only 10 requests a minute).
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
@@ -120,20 +119,66 @@ def make_client(cfg: ZendeskConfig, on_call: Callable[[str, str, int], None] | N
     ``on_call`` and ``gate`` as for :func:`make_session`."""
     from zenpy import Zenpy
 
+    session = make_session(on_call, gate)
     if cfg.url:
-        # zenpy has no base-URL argument; these two variables are its documented override
-        parts = urlsplit(cfg.url)
-        os.environ["ZENPY_FORCE_SCHEME"] = parts.scheme
-        os.environ["ZENPY_FORCE_NETLOC"] = parts.netloc
+        # zenpy has no base-URL argument: only `domain=` (still https://<subdomain>.<domain>) and the
+        # process-wide ZENPY_FORCE_SCHEME/NETLOC variables. This client's session sends its account's
+        # URLs to zendesk.url instead, and leaves every other process and client alone
+        rebase(session, f"https://{cfg.subdomain}.zendesk.com", cfg.url)
     # zenpy sends an oauth_token as "Authorization: Bearer", an API token as "<email>/token" basic auth
     credentials = {"oauth_token": cfg.token} if cfg.auth == "oauth" else {"email": cfg.email, "token": cfg.token}
     return Zenpy(
         subdomain=cfg.subdomain,
         **credentials,
-        session=make_session(on_call, gate),
+        session=session,
         timeout=TIMEOUT,
         disable_cache=True,  # zenpy caches tickets for 30 s otherwise: we need fresh tags
     )
+
+
+def rebase(session: requests.Session, origin: str, base: str) -> None:
+    """Send ``session``'s requests for ``origin`` (``https://acme.zendesk.com``) to ``base`` (a simulator, a
+    proxy) instead, path and query kept, and show every response as if ``origin`` had answered: zenpy only
+    reads a response whose URL holds its account's host, and follows the ``next_page`` links ``base`` writes
+    (absolute, with ``base``'s host) through the same adapter. The session's retry policy is kept."""
+    origin, base = origin.rstrip("/"), base.rstrip("/")
+    inner = session.get_adapter("https://")
+
+    class Rebased(type(inner)):  # type: ignore[misc]  # an HTTPAdapter subclass made at run time
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            shown = origin + request.url[len(base):] if request.url.startswith(base + "/") else request.url
+            real = request.copy()
+            real.url = base + shown[len(origin):]
+            response = super().send(real, **kwargs)
+            request.url = shown
+            response.request, response.url = request, shown
+            return response
+
+    adapter = Rebased(max_retries=inner.max_retries, pool_maxsize=4)
+    session.mount(origin + "/", adapter)
+    session.mount(base + "/", adapter)
+
+
+def raw(client: Zenpy, method: str, target: Any, *, api: Any = None, payload: dict[str, Any] | None = None
+        ) -> requests.Response:
+    """One request through zenpy's URL building, session and error checks, answered as the plain response.
+
+    The one place that calls zenpy's private ``_build_url``/``_get``/``_call_api``. zenpy's public calls turn
+    every ticket, event and job of a page into API objects (each constructor a JSON round trip: about 0.25 s
+    of CPU per 1,000-ticket page, bench/README.md figure 2) and have no call for some endpoints we need
+    (a trigger PUT with conditions and actions, the article export's raw pages). ``target`` is a zenpy
+    endpoint, or an absolute URL (a ``next_page``), or a path below ``/api/v2/``; ``api`` the zenpy API
+    object whose endpoint it is (default: tickets). Zendesk's errors become :class:`ZendeskError`.
+    """
+    api = api or client.tickets
+    if isinstance(target, str):
+        url = target if "://" in target else f"https://{api.base_url}/api/v2/{target.lstrip('/')}"
+    else:
+        url = api._build_url(target)
+    if method == "GET":
+        return _call(api._get, url, raw_response=True)
+    send = {"PUT": api.session.put, "POST": api.session.post}[method]
+    return _call(api._call_api, send, url, json=payload, timeout=api.timeout)
 
 
 def _connection_reason(exc: BaseException) -> str:
@@ -217,8 +262,7 @@ def _get_page(client: Zenpy, endpoint: Any, api: Any = None) -> dict[str, Any]:
     JSON round trip), about 0.25 s of CPU per 1,000-ticket page; the exports need only plain fields,
     so the body is read as it is (about a tenth of the CPU; bench/README.md, figure 2).
     """
-    api = api or client.tickets
-    response = _call(api._get, api._build_url(endpoint), raw_response=True)
+    response = raw(client, "GET", endpoint, api=api)
     try:
         body = response.json()
     except ValueError:

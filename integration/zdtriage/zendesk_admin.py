@@ -7,12 +7,11 @@ and returns plain dicts. Only :func:`update_trigger` writes.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .zendesk import ZendeskAuthError, ZendeskError, ZendeskTooRecent, _call
+from .zendesk import ZendeskAuthError, ZendeskError, ZendeskTooRecent, raw
 
 if TYPE_CHECKING:
     import requests
@@ -30,20 +29,15 @@ def refused_status(exc: ZendeskAuthError) -> int | None:
 
 
 def _url(client: Zenpy, path: str, query: dict[str, Any] | None = None) -> str:
-    api = client.users  # any API object: they share zenpy's host, scheme and overrides (ZENPY_FORCE_*)
-    scheme = os.environ.get("ZENPY_FORCE_SCHEME", api.protocol)
-    url = f"{scheme}://{api.base_url}/api/v2/{path}"
-    return f"{url}?{urlencode(query)}" if query else url
+    """``path`` below ``/api/v2/`` with its query: :func:`zendesk.raw` puts the account in front."""
+    return f"{path}?{urlencode(query)}" if query else path
 
 
 def _request(client: Zenpy, method: str, url: str, payload: dict[str, Any] | None = None) -> requests.Response:
-    api = client.users
-    if method == "GET":
-        response = _call(api._get, url, raw_response=True)
-    else:
-        response = _call(api._call_api, api.session.put, url, json=payload, timeout=api.timeout)
+    response = raw(client, method, url, api=client.users, payload=payload)
     if response.status_code >= 400:
-        raise ZendeskError(f"Zendesk answered {response.status_code} on {method} /api/v2/{url.split('/api/v2/', 1)[-1].split('?')[0]}")
+        path = url.split("/api/v2/", 1)[-1].split("?")[0]
+        raise ZendeskError(f"Zendesk answered {response.status_code} on {method} /api/v2/{path}")
     return response
 
 

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from zenpy import Zenpy
 
 from .text import plain_text, sanitize, sanitize_tags  # every text field of a response, before anyone stores it
-from .zendesk import EXPORT_PAGE_SIZE, ZendeskError, _call, _get_page
+from .zendesk import EXPORT_PAGE_SIZE, ZendeskError, _get_page, raw
 
 
 def _article_dict(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -72,10 +72,10 @@ def fetch_macros(client: Zenpy) -> list[dict[str, Any]]:
     macro adds, as plain text. A macro restricted to groups or users (``restriction`` set) is left out.
     Raises :class:`ZendeskError` past :data:`MACRO_PAGES` pages (a partial list is never returned)."""
     api = client.macros
-    url = api._build_url(api.endpoint(id="active"))
+    url: Any = api.endpoint(id="active")
     out: list[dict[str, Any]] = []
     for _ in range(MACRO_PAGES):
-        response = _call(api._get, url, raw_response=True)
+        response = raw(client, "GET", url, api=api)
         try:
             page = response.json()
         except ValueError:

@@ -109,10 +109,12 @@ def test_the_export_429_is_rate_limited_when_another_tool_spent_the_budget(clien
     sim = ZendeskSim(clock=clock, export_exclude_recent_seconds=0)  # the real 10 a minute
     sim.start()
     try:
-        monkeypatch.setenv("ZENPY_FORCE_NETLOC", sim.base_url.split("://")[1])
+        cfg = config_mod.parse({"zendesk": {"subdomain": "sim", "email": "triage-bot@example.com",
+                                            "url": sim.base_url}},
+                               {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "k"})
         sim.use_export_budget(10)
         with pytest.raises(zendesk.ZendeskRateLimited) as info:
-            zendesk.fetch_comment_events(client, 0)
+            zendesk.fetch_comment_events(zendesk.make_client(cfg.zendesk), 0)
         assert 1 <= info.value.retry_after <= 60
     finally:
         sim.stop()
@@ -220,3 +222,27 @@ def test_a_write_with_a_stamp_is_refused_when_the_ticket_changed_since(sim: Zend
     refused = done[second]["results"][0]
     assert refused["success"] is False and "safe update" in refused["details"].lower()
     assert "two" not in sim.ticket(ticket["id"])["tags"]
+
+
+def test_zendesk_url_redirects_one_client_and_changes_no_environment(sim: ZendeskSim, clock: ManualClock) -> None:
+    # issue 19 item 5: zendesk.url used to set ZENPY_FORCE_* for the whole process, so a second client
+    # (another account, doctor beside the daemon) went wherever the last one was built for
+    import os
+
+    other = ZendeskSim(clock=clock, export_exclude_recent_seconds=0)
+    other.start()
+    try:
+        clients = [zendesk.make_client(config_mod.parse(
+            {"zendesk": {"subdomain": name, "email": "triage-bot@example.com", "url": s.base_url}},
+            {"ZENDESK_API_TOKEN": "sim-token", "ANTHROPIC_API_KEY": "k"}).zendesk)
+            for name, s in (("first", sim), ("second", other))]
+        assert not {"ZENPY_FORCE_SCHEME", "ZENPY_FORCE_NETLOC"} & set(os.environ)
+        before = (sum(sim.call_counts().values()), sum(other.call_counts().values()))
+        for client in clients:
+            assert zendesk.fetch_me(client) == BOT_USER_ID
+        assert (sum(sim.call_counts().values()), sum(other.call_counts().values())) == (before[0] + 1, before[1] + 1)
+        sim.seed(3, 1)
+        page = zendesk.fetch_ticket_page(clients[0], start_time=0)  # pages through the simulator's own next links
+        assert len(page["tickets"]) == 3
+    finally:
+        other.stop()

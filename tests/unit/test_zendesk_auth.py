@@ -30,9 +30,6 @@ def server(monkeypatch):
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    # make_client sets these for zendesk.url; monkeypatch puts the old values back afterwards
-    monkeypatch.setenv("ZENPY_FORCE_SCHEME", "http")
-    monkeypatch.setenv("ZENPY_FORCE_NETLOC", "x")
     yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
     httpd.shutdown()
 
