@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 # zenpy and requests are imported where a client is made or used: commands that never call Zendesk
-# (status, report, estimate, retry) do not pay for them (README "Benchmarks", start-up)
+# (status, report, estimate, retry) do not pay for them (docs/benchmarks.md, start-up)
 if TYPE_CHECKING:
     import requests
     from zenpy import Zenpy

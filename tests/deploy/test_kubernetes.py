@@ -60,7 +60,7 @@ def test_one_replica_with_its_own_state_claim():
     container = pod["containers"][0]["securityContext"]
     assert container["readOnlyRootFilesystem"] and container["capabilities"]["drop"] == ["ALL"]
     assert mounts["tmp"] == "/tmp"
-    stop = re.search(r"--stop-timeout (\d+)", (ROOT / "README.md").read_text())
+    stop = re.search(r"--stop-timeout (\d+)", (ROOT / "docs" / "operating.md").read_text())
     assert pod["terminationGracePeriodSeconds"] >= int(stop.group(1)) == 660
 
 

@@ -1,4 +1,4 @@
-"""Restoring an older backup (README "Backups"): answers the backup holds as not yet written were written
+"""Restoring an older backup (docs/operating.md "Backups"): answers the backup holds as not yet written were written
 since. Write-back's fresh read sees this first triage's marker and settles them; it never writes a second note."""
 
 from __future__ import annotations

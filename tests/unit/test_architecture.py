@@ -1,4 +1,4 @@
-"""The house stays easy to see (README "Code map"): network code never touches the database, the database
+"""The house stays easy to see (docs/development.md "Code map"): network code never touches the database, the database
 never touches a network, pure code imports no client, and only the store writes a ticket's row."""
 
 from __future__ import annotations

@@ -97,6 +97,6 @@ def test_a_restored_backup_is_the_state(cfg_file, tmp_path):
     assert invoke("--config", cfg_file, "backup", tmp_path / "b.db").exit_code == 0
     for name in ("s.db", "s.db-wal", "s.db-shm"):  # the state is lost
         (tmp_path / name).unlink(missing_ok=True)
-    (tmp_path / "b.db").rename(tmp_path / "s.db")  # README "Backups": restore = put the copy at state.path
+    (tmp_path / "b.db").rename(tmp_path / "s.db")  # docs/operating.md "Backups": restore = put the copy at state.path
     status = json.loads(invoke("--config", cfg_file, "status", "--json").output)
     assert status["tickets"]["written"] == 1

@@ -145,7 +145,7 @@ def test_a_big_database_is_upgraded_without_a_vacuum(tmp_path, monkeypatch):
     assert db.execute("pragma auto_vacuum").fetchone()[0] == 0
     monkeypatch.setattr(store_db, "VACUUM_ON_UPGRADE_MAX_BYTES", 0)
     store.migrations.apply(db)
-    assert db.execute("pragma auto_vacuum").fetchone()[0] == 0  # left to the admin (README "Retention")
+    assert db.execute("pragma auto_vacuum").fetchone()[0] == 0  # left to the admin (docs/how-it-works.md "Retention")
     assert "idx_tickets_state_changed" in {r["name"] for r in db.query("select name from sqlite_master")}
     monkeypatch.setattr(store_db, "VACUUM_ON_UPGRADE_MAX_BYTES", 1 << 30)
     db.execute("delete from _sqlite_migrations where name = 'm0010_query_indexes'")

@@ -211,7 +211,7 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
             continue
         try:
             # safe_update: applied only if the ticket is as this read saw it, so of two jobs for one intent
-            # (a stuck one running late, and its resend) at most one lands (README "Failure behaviour")
+            # (a stuck one running late, and its resend) at most one lands (docs/failures.md)
             updates.append({**update_for(ctx, row, ticket["tags"]), "updated_stamp": ticket.get("updated_at")})
         except TICKET_ERRORS as exc:
             _give_up(ctx, row, f"cannot build the update: {type(exc).__name__}", out["results"])
