@@ -205,7 +205,9 @@ def check_help_center(probe: Mapping[str, Any]) -> Check:
     """The Help Center answers (drafts can cite it); never blocking."""
     if probe.get("readable"):
         count = probe.get("count")
-        return ok("help center", f"readable ({count if count is not None else 'unknown number of'} article(s))")
+        found = "an unknown number of" if count is None else f"{count}{'+' if probe.get('more') else ''}"
+        note = f"; {probe['detail']}" if probe.get("detail") else ""
+        return ok("help center", f"readable: {found} published article(s) drafts can cite{note}")
     return problem("help center", f"not readable: {probe.get('detail') or 'no answer'}",
                    "drafts will not cite Help Center articles", blocking=False)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from .zendesk import ZendeskAuthError, ZendeskError, ZendeskTooRecent, raw
+from .zendesk_hc import fetch_article_page, linkable
 
 if TYPE_CHECKING:
     import requests
@@ -133,5 +134,10 @@ def probe_help_center(client: Zenpy) -> dict[str, Any]:
         return {"readable": False, "count": None, "detail": f"refused ({refused_status(exc) or '?'})"}
     except ZendeskError as exc:
         return {"readable": False, "count": None, "detail": str(exc)}
-    count = _int(body.get("count"))
-    return {"readable": True, "count": count, "detail": ""}
+    # what the sync would keep: published articles anyone may open, from the first page of its export
+    try:
+        page = fetch_article_page(client, 0)
+    except ZendeskError as exc:
+        return {"readable": True, "count": _int(body.get("count")), "detail": f"article export: {exc}"}
+    count = sum(1 for article in page["articles"] if linkable(article))
+    return {"readable": True, "count": count, "more": page["next_start"] is not None, "detail": ""}

@@ -31,6 +31,13 @@ def _article_dict(data: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def linkable(article: dict[str, Any]) -> bool:
+    """Whether an exported article may ground a draft: published, visible to everyone, with an https link."""
+    url = str(article.get("html_url") or "")
+    return (not article["draft"] and article.get("user_segment_id") is None and bool(article["title"])
+            and url.startswith("https://") and not any(c in url for c in ' <>"\n\t'))
+
+
 def fetch_article_page(client: Zenpy, start_time: int) -> dict[str, Any]:
     """One page of the incremental Help Center article export
     (``GET /api/v2/help_center/incremental/articles.json?start_time=``, agents and admins only).

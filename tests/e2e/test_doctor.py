@@ -79,6 +79,10 @@ def test_a_clean_account_passes_and_fix_has_nothing_to_do(zsim, asim, tmp_path):
     assert "ok      triggers: 7 active trigger(s); none notifies anyone" in result.stdout
     assert "ok      api limit: 700 requests/min" in result.stdout
     assert "ok      anthropic: the key works and claude-haiku-4-5 answers" in result.stdout
+    # issue 21: how many articles the sync would keep (published, visible to all), drafts and agents-only left out
+    published = sum(1 for a in zsim.help_center.articles.values() if not a.draft and a.user_segment_id is None)
+    assert published > 0
+    assert f"ok      help center: readable: {published} published article(s) drafts can cite" in result.stdout
     assert invoke(cfg, "doctor", "--fix", "--yes").exit_code == 0
     assert writes(zsim) == {}
 

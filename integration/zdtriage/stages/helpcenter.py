@@ -25,13 +25,6 @@ PAGES_PER_RUN = 20  # 20,000 articles a run; the export budget or a 429 ends the
 _RUN, _START, _PARTIAL, _SYNCED = "helpcenter:run", "helpcenter:start", "helpcenter:partial", "helpcenter:synced_at"
 
 
-def linkable(article: dict[str, Any]) -> bool:
-    """Whether an exported article may ground a draft: published, visible to everyone, with an https link."""
-    url = str(article.get("html_url") or "")
-    return (not article["draft"] and article.get("user_segment_id") is None and bool(article["title"])
-            and url.startswith("https://") and not any(c in url for c in ' <>"\n\t'))
-
-
 def sync(ctx: Context) -> dict[str, Any]:
     """Read the Help Center (a page at a time, resumable) and, once a read is complete, drop what it did not
     see; then, with ``triage.suggest_macros``, replace the stored macros by the account's active shared ones.
@@ -61,8 +54,8 @@ def sync(ctx: Context) -> dict[str, Any]:
                 break
             page = hc.fetch_article_page(ctx.zendesk, start)
             out["pages"] += 1
-            keep = [a for a in page["articles"] if linkable(a)]
-            drop = [(a["id"], a["locale"]) for a in page["articles"] if not linkable(a)]
+            keep = [a for a in page["articles"] if hc.linkable(a)]
+            drop = [(a["id"], a["locale"]) for a in page["articles"] if not hc.linkable(a)]
             with db.atomic():
                 out["saved"] += articles.save(db, [{k: a[k] for k in ("id", "locale", "title", "body", "html_url",
                                                                      "section_id", "labels", "updated_at")}
