@@ -79,9 +79,8 @@ def ours(n: int, seed: int, schedule: dict[str, str] | None = None, account: dic
          ) -> dict[str, Any]:
     """The pipeline's day on the default schedule; Zendesk calls counted by the simulator. ``account``: the
     simulator's plan and another app's steady traffic (``{"plan": "team", "other_app_per_minute": 120}``)."""
-    from zdtriage.store import tickets as queue
-
     from zdtriage.stages import poll
+    from zdtriage.store import tickets as queue
 
     clock = harness.SharedClock()
     start = clock()

@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 COLUMNS = ("id", "state", "subject", "description", "requester_id", "zd_status", "zd_tags", "zd_created_at",
            "zd_updated_at", "triage_n", "attempts", "custom_id", "input_chars", "history_fetched", "answer", "usage",
@@ -38,7 +39,7 @@ SNAPSHOT = {"queued": 150, "submitted": 200, "answered": 100, "in_job": 100, "fa
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Pool:

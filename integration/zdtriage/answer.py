@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar, Collection, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from .text import clean_text
 from .config import TriageConfig
+from .text import clean_text
 
 MAX_DRAFT_CHARS = 8000
 _LANG = re.compile(r"^[a-z]{2}$")

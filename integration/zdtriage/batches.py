@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 # the SDK takes about a second to import: it is imported where a client is made or used, so commands that
 # never call Anthropic (status, report, estimate without --exact, retry) start without it

@@ -14,15 +14,44 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import config_sources as sources
-from .config_model import (DEFAULT_PATH, SECTIONS, ZENDESK_PRIORITIES, ZENDESK_TYPES, AnthropicConfig,
-                           BudgetConfig, Config, ConfigError, EvaluateConfig, MetricsConfig, PrivacyConfig,
-                           ScheduleConfig, StateConfig, TriageConfig, WritebackConfig, ZendeskConfig, keys)
-from .config_values import (STATUSES, TAG, choice, expect, ids, integer, number, parse_duration, string,
-                            strings, url, zendesk_tags)
+from .config_model import (
+    DEFAULT_PATH,
+    SECTIONS,
+    ZENDESK_PRIORITIES,
+    ZENDESK_TYPES,
+    AnthropicConfig,
+    BudgetConfig,
+    Config,
+    ConfigError,
+    EvaluateConfig,
+    MetricsConfig,
+    PrivacyConfig,
+    ScheduleConfig,
+    StateConfig,
+    TriageConfig,
+    WritebackConfig,
+    ZendeskConfig,
+    keys,
+)
+from .config_values import (
+    STATUSES,
+    TAG,
+    choice,
+    expect,
+    ids,
+    integer,
+    number,
+    parse_duration,
+    string,
+    strings,
+    url,
+    zendesk_tags,
+)
 from .pricing import PRICES, Price, price_for
 from .redact import KINDS as REDACT_KINDS
 

@@ -11,10 +11,11 @@ import copy
 import os
 import stat
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 PREFIX = "ZDTRIAGE_"
 # ZDTRIAGE_ variables that are not config keys (read by the CLI itself)

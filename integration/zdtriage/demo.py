@@ -21,9 +21,9 @@ from typing import Any
 
 import click
 
+from . import batches as anth
 from . import config as config_mod
 from . import daemon, evaluate, pipeline, prompt, quality, reports, store
-from . import batches as anth
 from .stages import account
 from .timeutil import parse_time
 

@@ -22,8 +22,9 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import answer as answers
 from . import batches as anth

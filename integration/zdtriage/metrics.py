@@ -14,8 +14,9 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -237,7 +238,7 @@ class Metrics:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found: try /metrics or /healthz\n"]
 
-    def serve(self, host: str | None = None, port: int | None = None) -> "MetricsServer":
+    def serve(self, host: str | None = None, port: int | None = None) -> MetricsServer:
         """Serve :meth:`app` on ``host:port`` (default: the config's; port 0 picks a free one) in a thread."""
         host = host if host is not None else self.config.metrics.host
         port = port if port is not None else self.config.metrics.port

@@ -22,8 +22,18 @@ import sqlite_utils
 
 from . import prompt
 from .config import Config, TriageConfig
-from .quality import (DONE_STATUSES, QualityError, pct, latest, map_category, map_priority, raw_category, render,
-                      render_side_by_side, settings_from)
+from .quality import (
+    DONE_STATUSES,
+    QualityError,
+    latest,
+    map_category,
+    map_priority,
+    pct,
+    raw_category,
+    render,
+    render_side_by_side,
+    settings_from,
+)
 from .store import evaluations
 from .store import tickets as queue
 from .timeutil import iso, parse_time

@@ -7,8 +7,9 @@ Batches API bills half of every token kind, cache writes and reads included.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 BATCH_DISCOUNT = 0.5
 CACHE_WRITE_5M = 1.25

@@ -7,10 +7,11 @@ No client, no database: everything here is a function of its arguments.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from . import answer as answers
 from .config import TriageConfig

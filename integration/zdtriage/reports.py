@@ -9,9 +9,9 @@ import sqlite_utils
 
 from . import budget, observe, prompt, store
 from .config import Config
+from .pricing import BATCH_DISCOUNT
 from .store import ALL_STATES, State, pace, retention, totals
 from .store import tickets as queue
-from .pricing import BATCH_DISCOUNT
 from .timeutil import iso, parse_time
 
 BATCH_ALERT_HOURS = 20.0  # a batch expires 24 h after creation

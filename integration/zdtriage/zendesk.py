@@ -7,7 +7,8 @@ at its next run (the incremental export allows only 10 requests a minute).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 # zenpy and requests are imported where a client is made or used: commands that never call Zendesk

@@ -4,7 +4,8 @@ pipeline's: ``stages/account.py``)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 
 class Gate(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -183,7 +183,7 @@ def test_failed_since_under_node():
     assert got[3:] == [None, None]
 
 
-LAST_MS = int(datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)
+LAST_MS = int(datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp() * 1000)
 
 
 def test_health_summary_under_node():

@@ -42,7 +42,7 @@ def test_a_coded_refusal_holds_the_account_and_counts_nothing(zsim, asim, make_c
     assert _attempts(ctx) == 0
     held = reports.status(ctx.db, ctx.config, clock())["submit_held"]
     code = kind if not kind.startswith("unknown") else "some_future_billing_code"
-    assert held and held["reason"].startswith(f"Anthropic answered ") and code in held["reason"]
+    assert held and held["reason"].startswith("Anthropic answered ") and code in held["reason"]
     asim.clear_refusal()
     clock.advance(common.BLOCK_MAX)
     counts = drive(ctx, clock)

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from zdtriage import budget, pipeline, prompt, reports
 from zdtriage.cli import cli
 from zdtriage.pricing import usage_cost
-from zdtriage.store import tickets as queue
 from zdtriage.stages import ingest, poll, submit
+from zdtriage.store import tickets as queue
 
 KNOWLEDGE = "\n".join(f"Article {i}: how to reset a password, change a plan, read an invoice, export data. " * 4
                       for i in range(60))  # ~20,000 characters: above Haiku 4.5's 4,096-token minimum

@@ -7,12 +7,12 @@ import logging
 
 import anthropic
 
-from zdtriage import pipeline, prompt, reports, store
-from zdtriage.store import tickets as queue
-from zdtriage.stages import common, ingest, poll, submit, writeback
-from zdtriage.timeutil import iso
 from zdtriage import batches as anth
+from zdtriage import pipeline, prompt, reports, store
 from zdtriage import zendesk as zd
+from zdtriage.stages import common, ingest, poll, submit, writeback
+from zdtriage.store import tickets as queue
+from zdtriage.timeutil import iso
 
 from .test_end_to_end import our_notes
 

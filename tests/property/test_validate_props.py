@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import hostile_text
 
-from zdtriage.answer import MAX_DRAFT_CHARS, validate_answer
 from zdtriage import prompt
+from zdtriage.answer import MAX_DRAFT_CHARS, validate_answer
 from zdtriage.config import TriageConfig
 
 DEFAULT = TriageConfig()

@@ -10,7 +10,8 @@ retry-after. DESIGN §7: none of them says anything about the tickets in the bat
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
 import pytest
@@ -19,12 +20,26 @@ from zdtriage.sim.anthropic import ACCOUNT_REFUSALS, CODED_REFUSALS, RESULTS_LAT
 from zdtriage.sim.server import ManualClock
 
 try:
-    from .anthropic_fixtures import (  # noqa: F401,F811 - fixtures are used by name
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, real, tiny_request,
+    from .anthropic_fixtures import (
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        real,
+        tiny_request,
     )
 except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401,F811
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, real, tiny_request,
+    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        real,
+        tiny_request,
     )
 
 CREDIT = ("Your credit balance is too low to access the Anthropic API. "

@@ -12,7 +12,8 @@ line and the out-of-range custom_id are opt-in robustness faults, not recorded b
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
 import pytest
@@ -21,12 +22,24 @@ from zdtriage.sim.anthropic import AnthropicSim
 from zdtriage.sim.server import ManualClock
 
 try:
-    from .anthropic_fixtures import (  # noqa: F401,F811 - fixtures are used by name
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, triage_request,
+    from .anthropic_fixtures import (
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        triage_request,
     )
 except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401,F811
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, triage_request,
+    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        triage_request,
     )
 
 PREFIX_TOKENS = 4200  # over Haiku 4.5's 4,096 minimum

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
 import pytest
@@ -19,14 +20,38 @@ from zdtriage.sim.anthropic import MAX_BODY_BYTES, MAX_REQUESTS, RESULTS_RETENTI
 from zdtriage.sim.server import ManualClock
 
 try:
-    from .anthropic_fixtures import (  # noqa: F401,F811 - fixtures are used by name
-        API_KEY, CATEGORIES, PRIORITIES, SENTIMENTS, TRIAGE_SCHEMA, anthropic_client, anthropic_clock,
-        anthropic_sim, client_for, make_anthropic_sim, raw, result_lines, tiny_request, triage_request,
+    from .anthropic_fixtures import (
+        API_KEY,
+        CATEGORIES,
+        PRIORITIES,
+        SENTIMENTS,
+        TRIAGE_SCHEMA,
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        result_lines,
+        tiny_request,
+        triage_request,
     )
 except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401,F811
-        API_KEY, CATEGORIES, PRIORITIES, SENTIMENTS, TRIAGE_SCHEMA, anthropic_client, anthropic_clock,
-        anthropic_sim, client_for, make_anthropic_sim, raw, result_lines, tiny_request, triage_request,
+    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
+        API_KEY,
+        CATEGORIES,
+        PRIORITIES,
+        SENTIMENTS,
+        TRIAGE_SCHEMA,
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        result_lines,
+        tiny_request,
+        triage_request,
     )
 
 MakeSim = Callable[..., AnthropicSim]

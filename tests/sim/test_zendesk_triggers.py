@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from test_zendesk_contract import assert_same_shape  # tests/sim is on sys.path (no package)
 
 from zdtriage.sim.server import ManualClock
 from zdtriage.sim.zendesk import ZendeskSim
 from zdtriage.sim.zendesk_store import AGENT_IDS, BOT_USER_ID
-
-from test_zendesk_contract import assert_same_shape  # tests/sim is on sys.path (no package)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "zendesk"
 AUTH = ("triage-bot@example.com/token", "sim-token")

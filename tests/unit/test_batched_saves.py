@@ -9,8 +9,8 @@ import pytest
 
 from zdtriage import pipeline, store
 from zdtriage.config import parse
-from zdtriage.store import tickets as queue
 from zdtriage.stages import conversations, ingest
+from zdtriage.store import tickets as queue
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
 NOW = 1_790_000_000.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from zdtriage import daemon, doctor, pipeline, store
 from zdtriage import config as config_mod
+from zdtriage import daemon, doctor, pipeline, store
 from zdtriage.pricing import PRICES
 from zdtriage.sim.zendesk_admin import noisy_trigger, standard_triggers
 from zdtriage.stages import common

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from zdtriage import budget, config as config_mod, evaluate, store
+from zdtriage import budget, evaluate, store
+from zdtriage import config as config_mod
 from zdtriage.pipeline import Context
 from zdtriage.store import evaluations
 

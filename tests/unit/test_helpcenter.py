@@ -160,8 +160,8 @@ def test_examples_are_redacted_and_stay_the_same_for_a_day(monkeypatch):
     from dataclasses import replace
 
     from zdtriage import config as config_mod
-    from zdtriage.pipeline import Context
     from zdtriage import grounding
+    from zdtriage.pipeline import Context
 
     db = store.open_db(":memory:")
     _corrected(db, 1, "2026-12-01", category=("billing", "technical", "changed"))

@@ -9,10 +9,9 @@ import pytest
 
 from zdtriage import pipeline, prompt, reports, store
 from zdtriage.config import parse
-from zdtriage.store import tickets as queue
-from zdtriage.store import writes
 from zdtriage.stages import common, conversations, ingest, poll, submit
-from zdtriage.store import Intent, WriteKind
+from zdtriage.store import Intent, WriteKind, writes
+from zdtriage.store import tickets as queue
 from zdtriage.timeutil import iso
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}

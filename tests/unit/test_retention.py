@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -23,7 +23,7 @@ from zdtriage.store import tickets as queue
 from zdtriage.timeutil import iso, month_start
 
 DAY = 86400.0
-NOW = datetime(2026, 9, 21, 12, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 9, 21, 12, tzinfo=UTC).timestamp()
 OLD = iso(NOW - 100 * DAY)
 RECENT = iso(NOW - 10 * DAY)
 STATUSES = ["new", "open", "pending", "hold"]

@@ -10,9 +10,8 @@ import stat
 import pytest
 
 from zdtriage import store
-from zdtriage.store import TRANSITIONS, IllegalTransition, Intent, State, WriteKind
+from zdtriage.store import TRANSITIONS, IllegalTransition, Intent, State, WriteKind, writes
 from zdtriage.store import tickets as queue
-from zdtriage.store import writes
 from zdtriage.timeutil import iso
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -87,9 +86,8 @@ def test_counts_list_every_state(db):
 
 def test_bulk_submit_is_all_or_nothing(db):
     db["tickets"].insert_all([{"id": 1, "state": "queued"}, {"id": 2, "state": "answered"}])
-    with pytest.raises(IllegalTransition, match="1 of 2"):
-        with db.atomic():
-            queue.submit(db, NOW, "b1", [(1, "zt-1-1", 5, 0.1), (2, "zt-2-1", 5, 0.1)])
+    with pytest.raises(IllegalTransition, match="1 of 2"), db.atomic():
+        queue.submit(db, NOW, "b1", [(1, "zt-1-1", 5, 0.1), (2, "zt-2-1", 5, 0.1)])
     assert queue.get(db, 1)["state"] == "queued"
 
 

@@ -112,7 +112,7 @@ CODED_REFUSALS: dict[str, tuple[int, str, str, str, str]] = {
 }
 RESULTS_LATE_SECONDS = 70.0  # DESIGN §7: results recorded answering 404, then 200 seventy seconds later
 
-__all__ = ["AnthropicSim", "CODED_REFUSALS", "Faults", "MAX_BODY_BYTES", "MAX_REQUESTS", "RESULTS_RETENTION_SECONDS"]
+__all__ = ["CODED_REFUSALS", "MAX_BODY_BYTES", "MAX_REQUESTS", "RESULTS_RETENTION_SECONDS", "AnthropicSim", "Faults"]
 
 
 class _Invalid(Exception):

@@ -12,9 +12,10 @@ import json
 import random
 import re
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from zdtriage.sim import model as stand_in
 
@@ -47,7 +48,7 @@ _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 def timestamp(epoch: float) -> str:
     """RFC 3339 with microseconds and ``+00:00``, like ``2026-01-01T00:05:23.250396+00:00``."""
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="microseconds")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds")
 
 
 def make_id(prefix: str, rng: random.Random | None = None, key: str | None = None) -> str:

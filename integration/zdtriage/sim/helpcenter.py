@@ -19,8 +19,9 @@ What the export does, and where that comes from:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from zdtriage.sim.server import Request, Response

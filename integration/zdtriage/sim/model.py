@@ -26,8 +26,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from zdtriage.sim.model_words import (
-    ANGRY, CALM, CANONICAL_CATEGORIES, CATEGORY_KEYS, CATEGORY_WORDS, DRAFTS, NEGATIVE, POSITIVE, STOPWORDS,
-    URGENT, Words,
+    ANGRY,
+    CALM,
+    CANONICAL_CATEGORIES,
+    CATEGORY_KEYS,
+    CATEGORY_WORDS,
+    DRAFTS,
+    NEGATIVE,
+    POSITIVE,
+    STOPWORDS,
+    URGENT,
+    Words,
 )
 
 CHARS_PER_TOKEN = 4

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from zdtriage.sim import zendesk_shapes as shapes
 from zdtriage.sim.server import Handler, Request, Response
@@ -262,7 +263,7 @@ class ZendeskAdmin:
         name = (request.arg("name") or "").strip().lower()
         if len(name) < 2:
             raise ApiError(400, shapes.invalid_value("Name must be at least 2 characters"))
-        store = getattr(self, "store")
+        store = self.store
         found = sorted({tag for t in store.tickets.values() for tag in t.tags if tag.startswith(name)})
         return Response(200, {"tags": found[:15]})
 

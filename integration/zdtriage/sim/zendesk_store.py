@@ -11,9 +11,9 @@ costs O(log n + page size).
 from __future__ import annotations
 
 import bisect
+import calendar
 import hashlib
 import math
-import calendar
 import time
 from collections import deque
 from dataclasses import dataclass, field

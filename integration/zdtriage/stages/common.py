@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .. import prompt, store
 from .. import zendesk as zd
+from ..config import Config
 from ..store import Intent, WriteKind, writes
 from ..store import tickets as queue
-from ..config import Config
 from ..timeutil import iso, parse_time
 
 if TYPE_CHECKING:

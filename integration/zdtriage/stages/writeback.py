@@ -15,13 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 from .. import prompt, store
 from .. import zendesk as zd
-from ..store import IllegalTransition, Intent, State, WriteKind, pace
+from ..store import IllegalTransition, Intent, State, WriteKind, pace, writes
 from ..store import articles as help_center
 from ..store import tickets as queue
-from ..store import writes
 from ..timeutil import iso
-from .common import (TICKET_ERRORS, blocked_until, bot_user_id, eligible, landed_by_tags, settle_write, tally,
-                     zendesk_stage)
+from .common import (
+    TICKET_ERRORS,
+    blocked_until,
+    bot_user_id,
+    eligible,
+    landed_by_tags,
+    settle_write,
+    tally,
+    zendesk_stage,
+)
 
 if TYPE_CHECKING:
     from ..context import Context

@@ -10,7 +10,8 @@ reconciliation never touch (they read ``open`` and ``creating`` rows), and its w
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlite_utils
 

@@ -18,7 +18,8 @@ its triggers: a migration that transforms ``tickets`` must call :func:`install` 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import sqlite_utils
 

@@ -6,7 +6,7 @@ another end user (a CC'd colleague) or staff; an author whose role is not known 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import sqlite_utils
 

@@ -9,7 +9,8 @@ settled already) is ``"stale"`` and changes nothing. The transitions used here a
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlite_utils
 
