@@ -121,8 +121,9 @@ def _history_state(id_: int) -> str:
 
 def _insert(conn: sqlite3.Connection, tickets: list[tuple[Any, ...]], comments: list[tuple[Any, ...]]) -> None:
     conn.executemany(f"insert into tickets ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})", tickets)
-    conn.executemany("insert into comments (id, ticket_id, author_id, public, body, created_at) values (?, ?, ?, ?, ?, ?)",
-                     comments)
+    conn.executemany(
+        "insert into comments (id, ticket_id, author_id, public, body, created_at) values (?, ?, ?, ?, ?, ?)", comments
+    )
 
 
 def build(path: Path, *, days: int, per_day: int, end: float, pool: Pool) -> dict[str, Any]:
@@ -203,9 +204,11 @@ def _snapshot(conn: sqlite3.Connection, pool: Pool, first_id: int, end: float) -
     add("owed", "dead", SNAPSHOT["owed"], failed_tag_at=None, changed_at=iso(end - 400))
     conn.execute("begin")
     _insert(conn, rows, comments)
-    conn.execute("insert into batches (local_id, batch_id, state, model, request_count, bytes, reserved_usd, created_at, "
-                 "expires_at) values (?, ?, 'open', 'claude-haiku-4-5', ?, 1800000, 0.6, ?, ?)",
-                 [OPEN_BATCH, "msgbatch_snapshot_open", SNAPSHOT["submitted"], iso(recent + 60), iso(recent + 86_460)])
+    conn.execute(
+        "insert into batches (local_id, batch_id, state, model, request_count, bytes, reserved_usd, created_at, "
+        "expires_at) values (?, ?, 'open', 'claude-haiku-4-5', ?, 1800000, 0.6, ?, ?)",
+        [OPEN_BATCH, "msgbatch_snapshot_open", SNAPSHOT["submitted"], iso(recent + 60), iso(recent + 86_460)],
+    )
     for key, value in (("start_time", str(int(end - 400 * 86_400))), ("ticket_cursor", "cursor-snapshot"),
                        ("events_time", str(int(end - 120)))):
         conn.execute("insert or replace into sync (key, value) values (?, ?)", [key, value])

@@ -27,7 +27,10 @@ def rows(r: dict[str, Any]) -> list[tuple[str, ...]]:
     s, b = small["commands"]["report"]["peak_rss_mb"], big["commands"]["report"]["peak_rss_mb"]
     out.append(("`report`: peak RSS, MB", f"{s:.0f}", f"{b:.0f}", f"{b / s:.2f}x", f"< {REPORT_RSS_TARGET_MB:.0f} MB",
                 _met(b < REPORT_RSS_TARGET_MB)))
-    peak = {db: max(v["peak_rss_mb"] for k, v in d["commands"].items() if k != "report") for db, d in (("s", small), ("b", big))}
+    peak = {
+        db: max(v["peak_rss_mb"] for k, v in d["commands"].items() if k != "report")
+        for db, d in (("s", small), ("b", big))
+    }
     out.append(("peak RSS of the other commands, largest, MB", f"{peak['s']:.0f}", f"{peak['b']:.0f}",
                 f"{peak['b'] / peak['s']:.2f}x", "-", "info"))
     for label, key in (("tickets in the database", "tickets"),):

@@ -137,8 +137,14 @@ def answer_schema(triage: TriageConfig) -> dict[str, Any]:
     return json.loads(_schema_for(answer_model(triage)))
 
 
-def validate_answer(text: str, triage: TriageConfig, *, stop_reason: str | None = None,
-                    provided: Collection[int] = (), macros: Collection[int] = ()) -> tuple[dict[str, Any] | None, str | None]:
+def validate_answer(
+    text: str,
+    triage: TriageConfig,
+    *,
+    stop_reason: str | None = None,
+    provided: Collection[int] = (),
+    macros: Collection[int] = (),
+) -> tuple[dict[str, Any] | None, str | None]:
     """Answer text → ``(answer, None)`` if valid, else ``(None, reason)``. Never raises.
 
     ``sources`` keeps only the ids of ``provided`` (the articles the request held): an id the model made up,

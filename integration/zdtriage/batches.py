@@ -134,7 +134,9 @@ def _retry_after(exc: anthropic.APIStatusError) -> float | None:
     return value if value >= 0 else None
 
 
-def _classify(status: int, error_type: str, message: str, code: str | None = None) -> tuple[str, int | None, str | None]:
+def _classify(
+    status: int, error_type: str, message: str, code: str | None = None
+) -> tuple[str, int | None, str | None]:
     """(kind, request_index, custom_id) of an error answer: by its code, else its type and status, and by
     its message only where neither says (an unknown code is read as its bare type, as the SDK advises)."""
     lowered = message.lower()

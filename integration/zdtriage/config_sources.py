@@ -80,13 +80,19 @@ def environment_overrides(environ: Mapping[str, str], sections: Mapping[str, Map
         if "__" not in rest:
             head = rest.lower().split("_", 1)[0]
             if head in sections:
-                raise SourceError(head, f"not a config key: write the section and the key with two underscores "
-                                        f"between them, e.g. {env_name(head, rest[len(head) + 1:].lower() or 'key')}", name)
+                raise SourceError(
+                    head,
+                    f"not a config key: write the section and the key with two underscores "
+                    f"between them, e.g. {env_name(head, rest[len(head) + 1 :].lower() or 'key')}",
+                    name,
+                )
             continue
         parts = [p.lower() for p in rest.split("__")]
         section = parts[0]
         if section not in sections:
-            raise SourceError(section, f"unknown config section {section!r} (known: {', '.join(sorted(sections))})", name)
+            raise SourceError(
+                section, f"unknown config section {section!r} (known: {', '.join(sorted(sections))})", name
+            )
         keys = sections[section]
         if section == "prices":
             if not 2 <= len(parts) <= 3 or not all(parts):

@@ -74,7 +74,9 @@ def number(key: str, value: Any, low: float, high: float, what: str, *, above_lo
     return number
 
 
-def strings(key: str, value: Any, *, pattern: re.Pattern[str] | None = None, allow_empty: bool = False) -> tuple[str, ...]:
+def strings(
+    key: str, value: Any, *, pattern: re.Pattern[str] | None = None, allow_empty: bool = False
+) -> tuple[str, ...]:
     expect(key, value, list, "a list of strings")
     if not value and not allow_empty:
         raise ConfigError(key, "must not be empty")

@@ -37,8 +37,11 @@ SCHEDULE = {"ingest_every": "4s", "submit_every": "3s", "poll_every": "2s", "wri
 def eligible_ids(tickets: list[dict[str, Any]], triage: config_mod.TriageConfig) -> set[int]:
     """Tickets the pipeline must triage: configured status, no skip tag, not triaged before."""
     marker = prompt.marker_tag(triage)
-    return {t["id"] for t in tickets
-            if t["status"] in triage.statuses and not set(t["tags"]) & set(triage.skip_tags) and marker not in t["tags"]}
+    return {
+        t["id"]
+        for t in tickets
+        if t["status"] in triage.statuses and not set(t["tags"]) & set(triage.skip_tags) and marker not in t["tags"]
+    }
 
 
 def check_outcome(before: list[dict[str, Any]], after: list[dict[str, Any]],
@@ -65,7 +68,9 @@ def check_outcome(before: list[dict[str, Any]], after: list[dict[str, Any]],
         elif not ours and failed in t["tags"]:
             dead += 1
         else:
-            problems.append(f"ticket {t['id']}: {len(ours)} notes, marker {'present' if marker in t['tags'] else 'absent'}")
+            problems.append(
+                f"ticket {t['id']}: {len(ours)} notes, marker {'present' if marker in t['tags'] else 'absent'}"
+            )
     return {"eligible": len(eligible), "written": written, "failed": dead, "problems": problems}
 
 

@@ -280,7 +280,9 @@ def wait(ctx: Context, evaluation_id: int, *, progress: Progress, sleep: Callabl
         except anth.BatchError as exc:
             if exc.status == 404:
                 evaluations.abandon(ctx.db, ctx.now(), evaluation_id, "batch no longer exists")
-                raise EvaluateError(f"evaluation #{evaluation_id}: its batch {row['batch_id']} no longer exists") from None
+                raise EvaluateError(
+                    f"evaluation #{evaluation_id}: its batch {row['batch_id']} no longer exists"
+                ) from None
             if not exc.retryable:
                 raise EvaluateError(str(exc)) from None
             progress(f"batch {row['batch_id']}: {exc}; trying again")

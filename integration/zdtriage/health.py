@@ -268,7 +268,10 @@ def recent_dead(db: sqlite_utils.Database, limit: int = DEAD_SHOWN) -> dict[str,
     total = int(next(db.query("select count(*) as n from tickets where state = 'dead'"))["n"])
     rows = db.query("select id, last_error, dead_at from tickets where state = 'dead' "
                     "order by dead_at desc, id desc limit ?", [limit])
-    return {"total": total, "latest": [{"id": r["id"], "reason": r["last_error"] or "", "at": r["dead_at"]} for r in rows]}
+    return {
+        "total": total,
+        "latest": [{"id": r["id"], "reason": r["last_error"] or "", "at": r["dead_at"]} for r in rows],
+    }
 
 
 def note_budget_hold(db: sqlite_utils.Database, now: float, summary: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -105,7 +105,9 @@ class _StoreCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         data = self.view.get()
-        yield GaugeMetricFamily("zdtriage_state_readable", "1 when the state database could be read", value=int(data["readable"]))
+        yield GaugeMetricFamily(
+            "zdtriage_state_readable", "1 when the state database could be read", value=int(data["readable"])
+        )
         yield GaugeMetricFamily("zdtriage_healthy", "1 when `zdtriage status --check` would exit 0",
                                 value=int(data["health"]["healthy"]))
         if not data["readable"]:
@@ -131,8 +133,11 @@ class _StoreCollector(Collector):
                                 value=data["budget_held"])
         yield GaugeMetricFamily("zdtriage_submit_held", "1 while submitting is held because the account was refused",
                                 value=int(data["submit_held"]))
-        yield GaugeMetricFamily("zdtriage_export_lag_seconds", "How far behind now the comment-event export has been read",
-                                value=data["export_lag"])
+        yield GaugeMetricFamily(
+            "zdtriage_export_lag_seconds",
+            "How far behind now the comment-event export has been read",
+            value=data["export_lag"],
+        )
         seen = data["zendesk_limit"]
         if seen:  # the account's API limit, shared with every app, as the last Zendesk response said
             yield GaugeMetricFamily("zdtriage_zendesk_rate_limit", "The account's Zendesk API requests a minute",

@@ -326,8 +326,9 @@ def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int, *,
     draft = strip_links(clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS], [*urls, *allowed_links])
     lines = []
     if articles:
-        lines = ["Help Center articles:"] + [f"- {' '.join(strip_links(clean_text(a['title'])).split())} <{a['html_url']}>"
-                                             for a in articles]
+        lines = ["Help Center articles:"] + [
+            f"- {' '.join(strip_links(clean_text(a['title'])).split())} <{a['html_url']}>" for a in articles
+        ]
     if macro:
         lines.append(f"Suggested macro: {' '.join(strip_links(clean_text(macro)).split())}")
     cited = "\n".join(lines) + "\n\n" if lines else ""

@@ -262,7 +262,9 @@ def render(view: Mapping[str, Any]) -> str:
         for w in view["worst"]:
             parts = [f"{name} {w[name]['agent']} vs {w[name]['ai']}" for name in ("priority", "category")
                      if w[name]["agent"] is not None and w[name]["agent"] != w[name]["ai"]]
-            lines.append(f"  #{w['ticket_id']:<8} {', '.join(parts):<50} confidence {w['confidence'] or 0:.2f}  {w['url']}")
+            lines.append(
+                f"  #{w['ticket_id']:<8} {', '.join(parts):<50} confidence {w['confidence'] or 0:.2f}  {w['url']}"
+            )
     return "\n".join(lines)
 
 

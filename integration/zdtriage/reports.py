@@ -276,7 +276,9 @@ def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, st
     ends: dict[str, list[str]] = {"min": [], "max": []}
     for state in DONE_STATES:
         for end in ends:  # one aggregate per query, one state at a time: each is one index lookup
-            value = db.execute(f"select {end}(changed_at) from tickets where state = ?{where}", [state, *params]).fetchone()[0]
+            value = db.execute(
+                f"select {end}(changed_at) from tickets where state = ?{where}", [state, *params]
+            ).fetchone()[0]
             ends[end] += [value] if value else []
     return {"from": since or min(ends["min"], default=None), "to": max(ends["max"], default=None),
             "pruned_before": store.get_sync(db, retention.PRUNED_BEFORE)}

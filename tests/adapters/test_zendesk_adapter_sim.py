@@ -49,7 +49,9 @@ def test_only_comments_are_conversation_and_trigger_emails_are_not(sim: ZendeskS
                                                                    clock: ManualClock) -> None:
     t = sim.add_ticket(subject="Printer on fire", description="It is on fire.", created_at=int(clock()) - 60)
     sim.add_ticket(subject="Other", description="Second ticket.", created_at=int(clock()) - 50)
-    zendesk.write_updates(client, [{"id": t["id"], "additional_tags": [], "comment": {"body": "internal", "public": False}}])
+    zendesk.write_updates(
+        client, [{"id": t["id"], "additional_tags": [], "comment": {"body": "internal", "public": False}}]
+    )
     clock.advance(11)
     sim.stats()  # the job runs (jobs run when the simulator is next asked anything)
     clock.advance(1)

@@ -79,7 +79,10 @@ def test_trust_rules_under_node():
     cases = {
         "missing_flag": ({k: v for k, v in good.items() if k != "isPublic"}, "not_internal"),
         "public": ({**good, "isPublic": True}, "not_internal"),
-        "rest_style_public_false": ({**{k: v for k, v in good.items() if k != "isPublic"}, "public": False}, "not_internal"),
+        "rest_style_public_false": (
+            {**{k: v for k, v in good.items() if k != "isPublic"}, "public": False},
+            "not_internal",
+        ),
         "other_author": ({**good, "author": {"id": 10, "email": "x@example.com"}}, "wrong_author"),
         "no_author": ({k: v for k, v in good.items() if k != "author"}, "wrong_author"),
         "other_ticket": ({**good, "value": NOTE.replace("zbt-5-1", "zbt-6-1")}, "wrong_ticket"),
@@ -87,7 +90,10 @@ def test_trust_rules_under_node():
     }
     results = run_node(
         [call(["ai_triaged"], [comment]) for comment, _ in cases.values()]
-        + [call(["ai_triaged"], [good], serviceUser=u) for u in ("triage-bot@example.com", "9", "10", "not a user", None)]
+        + [
+            call(["ai_triaged"], [good], serviceUser=u)
+            for u in ("triage-bot@example.com", "9", "10", "not a user", None)
+        ]
     )
     for (name, (_, reason)), got in zip(cases.items(), results):
         assert got["hasNote"] is False, name

@@ -62,7 +62,9 @@ UPDATE_MANY_BODY = {
     ]
 }
 # the request of batch-create.json, sent again as it was recorded
-BATCH_CREATE_BODY = json.loads((FIXTURES / "anthropic" / "batch-create.json").read_text(encoding="utf-8"))["request"]["body"]
+BATCH_CREATE_BODY = json.loads((FIXTURES / "anthropic" / "batch-create.json").read_text(encoding="utf-8"))["request"][
+    "body"
+]
 # a small body for the error cases (the batch request body is not what those cassettes are about)
 ERROR_CREATE_BODY = {
     "requests": [

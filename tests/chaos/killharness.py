@@ -130,8 +130,10 @@ def main() -> int:
     for round_ in range(args.rounds):
         out = run(args.kills, args.tickets, args.seed + round_)
         status = "OK" if out["ok"] else "FAILED"
-        print(f"round {round_ + 1}: {status}  kills {out['kills']}  eligible {out['eligible']}  written {out['written']}"
-              f"  failed {out['failed']}  {out['seconds']} s  problems {out['problems'][:3]}")
+        print(
+            f"round {round_ + 1}: {status}  kills {out['kills']}  eligible {out['eligible']}  written {out['written']}"
+            f"  failed {out['failed']}  {out['seconds']} s  problems {out['problems'][:3]}"
+        )
         failures += not out["ok"]
     return 1 if failures else 0
 

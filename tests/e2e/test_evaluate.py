@@ -13,7 +13,9 @@ SINCE_DAYS = 90
 
 
 def settings(triage):
-    return quality.Settings(corpus.CATEGORY_FIELD_ID, corpus.CATEGORY_MAP, quality.default_priority_map(triage.priorities))
+    return quality.Settings(
+        corpus.CATEGORY_FIELD_ID, corpus.CATEGORY_MAP, quality.default_priority_map(triage.priorities)
+    )
 
 
 def writes(zsim):

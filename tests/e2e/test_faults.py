@@ -88,7 +88,9 @@ def test_canceled_batch_is_retried(zsim, asim, make_ctx, clock, drive):
     clock.advance(1)
     out = poll.poll(ctx)
     assert out["results"].get("failed", 0) > 0
-    assert all(r["last_error"] == "request canceled" for r in ctx.db.query("select * from tickets where state = 'failed'"))
+    assert all(
+        r["last_error"] == "request canceled" for r in ctx.db.query("select * from tickets where state = 'failed'")
+    )
     asim.processing_seconds = 0
     counts = drive(ctx, clock)
     assert counts["failed"] == counts["queued"] == 0 and counts["written"] > 0

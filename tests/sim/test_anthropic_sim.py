@@ -218,7 +218,9 @@ def test_invalid_params_are_accepted_then_errored_per_request(anthropic_client: 
                                                              params: dict[str, Any], message: str) -> None:
     """Params are validated per request once the batch runs, not at create (research note, 2026-09:
     a line without messages was accepted with 200 and errored later; DESIGN §7)."""
-    batch, results = _ended(anthropic_client, anthropic_clock, [{"custom_id": "a", "params": params}, tiny_request("ok")])
+    batch, results = _ended(
+        anthropic_client, anthropic_clock, [{"custom_id": "a", "params": params}, tiny_request("ok")]
+    )
     assert batch.request_counts.errored == 1 and batch.request_counts.succeeded == 1
     assert results["a"].type == "errored"
     assert results["a"].error.error.type == "invalid_request_error"

@@ -60,7 +60,9 @@ def test_a_stage_that_did_work_logs_at_info_with_every_figure(summary, capsys):
     logs.setup("json", "INFO")
     daemon.log_summary(summary)
     (line,) = json_lines(capsys)
-    assert line["level"] == "INFO" and line["action"] == summary["stage"] and line["message"] == f"{summary['stage']} done"
+    assert (
+        line["level"] == "INFO" and line["action"] == summary["stage"] and line["message"] == f"{summary['stage']} done"
+    )
     assert line["figures"] == {k: v for k, v in summary.items() if k != "stage"}
 
 

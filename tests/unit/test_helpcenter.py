@@ -57,8 +57,13 @@ def test_retrieval_keeps_the_article_text_within_article_tokens():
     long = " ".join(["refund"] * 3000)
     rows = [art(i, f"Refund article {i}", long) for i in range(1, 4)]
     db = db_with(*rows)
-    picked = retrieval.select(lambda text, **kw: articles.search(db, text, **kw), "refund", [Message("customer", "refund")],
-                              count=3, tokens=300)
+    picked = retrieval.select(
+        lambda text, **kw: articles.search(db, text, **kw),
+        "refund",
+        [Message("customer", "refund")],
+        count=3,
+        tokens=300,
+    )
     assert len(picked) == 3
     assert sum(len(a["title"]) + len(a["text"]) for a in picked) <= 300 * prompt.CHARS_PER_TOKEN
     assert retrieval.select(lambda text, **kw: articles.search(db, text, **kw), "refund", [], count=0, tokens=300) == []

@@ -192,7 +192,11 @@ def test_the_server_serves_metrics_and_healthz_with_cors_on_a_chosen_port(cfg, d
         status, headers, body = fetch(f"{server.url}/metrics")
         assert status == 200 and samples(body)[("zdtriage_tickets", (("state", "queued"),))] == 3
         status, headers, _ = fetch(f"{server.url}/healthz", "OPTIONS")
-        assert status == 204 and headers["Access-Control-Allow-Origin"] == "*" and "GET" in headers["Access-Control-Allow-Methods"]
+        assert (
+            status == 204
+            and headers["Access-Control-Allow-Origin"] == "*"
+            and "GET" in headers["Access-Control-Allow-Methods"]
+        )
         assert fetch(f"{server.url}/healthz", "POST")[0] == 405
         assert fetch(f"{server.url}/nothing")[0] == 404
     finally:

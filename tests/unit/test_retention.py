@@ -236,8 +236,10 @@ def test_one_transaction_costs_the_same_whatever_the_history_behind_it(tmp_path)
     def steps_of_one_chunk(n: int) -> int:
         db = store.open_db(tmp_path / f"{n}.db")
         with db.atomic():
-            db.conn.executemany("insert into tickets (id, state, changed_at, zd_status) values (?, 'written', ?, 'open')",
-                                [(i, iso(NOW - 200 * DAY + i)) for i in range(1, n + 1)])
+            db.conn.executemany(
+                "insert into tickets (id, state, changed_at, zd_status) values (?, 'written', ?, 'open')",
+                [(i, iso(NOW - 200 * DAY + i)) for i in range(1, n + 1)],
+            )
         steps = [0]
 
         def tick() -> int:

@@ -109,7 +109,11 @@ def test_retry_without_dead_leaves_dead_tickets(db):
 def test_an_outcome_settles_only_the_intent_it_was_sent_for(db):
     _row(db, "answered", triage_n=2, write_kind="note", write_triage_n=2, write_started_at=iso(NOW), write_job_id="j2")
     limits = {"max_write_attempts": 5, "max_failed_tag_attempts": 3}
-    for stale in (Intent(WriteKind.FAILED_TAG, 2, "j2"), Intent(WriteKind.NOTE, 1, "j2"), Intent(WriteKind.NOTE, 2, "j1")):
+    for stale in (
+        Intent(WriteKind.FAILED_TAG, 2, "j2"),
+        Intent(WriteKind.NOTE, 1, "j2"),
+        Intent(WriteKind.NOTE, 2, "j1"),
+    ):
         assert writes.settle(db, NOW, 7, stale, "ok", **limits) == "stale"
     assert queue.get(db, 7)["state"] == "answered"
     assert writes.settle(db, NOW, 7, Intent(WriteKind.NOTE, 2, "j2"), "ok", **limits) == "written"

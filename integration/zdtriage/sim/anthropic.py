@@ -174,7 +174,11 @@ class AnthropicSim(SimServer):
             ("POST", "/v1/messages/batches/{id}/cancel", self._cancel),
             ("GET", "/v1/messages/batches/{id}/results", self._results),
             ("GET", "/_sim/batches", lambda r: Response(200, self._views(self._host_url(r)))),
-            ("GET", "/_sim/usage", lambda r: Response(200, {**self.usage_totals(), "requests_seen": self.requests_seen()})),
+            (
+                "GET",
+                "/_sim/usage",
+                lambda r: Response(200, {**self.usage_totals(), "requests_seen": self.requests_seen()}),
+            ),
             ("PUT", "/_sim/faults", self._put_faults),
             ("PUT", "/_sim/account", self._put_account),
             ("DELETE", "/_sim/account", self._delete_account),
@@ -359,8 +363,9 @@ class AnthropicSim(SimServer):
         kind, retry_after = refusal
         if kind in CODED_REFUSALS:
             status, error_type, code, message, _source = CODED_REFUSALS[kind]
-            return self._error(status, error_type, message, {"retry-after": str(retry_after)} if status == 429 else None,
-                               code=code)
+            return self._error(
+                status, error_type, message, {"retry-after": str(retry_after)} if status == 429 else None, code=code
+            )
         status, error_type, message, _source = ACCOUNT_REFUSALS[kind]
         if "{model}" in message:
             model = "claude-haiku-4-5"
@@ -467,7 +472,9 @@ class AnthropicSim(SimServer):
             if not isinstance(params, dict):
                 raise _Invalid(f"requests.{i}.params: Input should be a valid dictionary")
         if duplicate is not None:
-            raise _Invalid(f"requests: custom_id's must be unique within a batch. Duplicate custom_id found: {duplicate}")
+            raise _Invalid(
+                f"requests: custom_id's must be unique within a batch. Duplicate custom_id found: {duplicate}"
+            )
         schemas: list[tuple[dict[str, Any], int]] = []
         return [_record(item["custom_id"], item["params"], schemas, version) for item in requests]
 

@@ -374,7 +374,9 @@ def _line_bytes(batch: Batch, index: int, seed: int, faults: Faults) -> bytes:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def stream_results(batch: Batch, seed: int, chunk_bytes: int = 64 * 1024, faults: Faults | None = None) -> Iterator[bytes]:
+def stream_results(
+    batch: Batch, seed: int, chunk_bytes: int = 64 * 1024, faults: Faults | None = None
+) -> Iterator[bytes]:
     """The results file, built line by line in processing order and sent in ~64 KB chunks."""
     buffer: list[bytes] = []
     size = 0

@@ -354,7 +354,9 @@ def analyse(user_text: str) -> Analysis:
     else:
         urgency = 3
     fit = fitting_article(user_text[:match.start()], _words(text)) if match and "<article " in user_text else None
-    macro = fitting_article(user_text[:match.start()], _words(text), _MACRO) if match and "<macro " in user_text else None
+    macro = (
+        fitting_article(user_text[: match.start()], _words(text), _MACRO) if match and "<macro " in user_text else None
+    )
     return Analysis(
         subject=subject,
         language=_language(hits),

@@ -388,7 +388,9 @@ UPDATE_CONFLICT = err(
     "UpdateConflict",
     "Safe Update prevented the update due to outdated ticket data. Please fetch the latest ticket data and try again.",
 )
-EXPORT_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed incremental export API requests per minute exceeded")
+EXPORT_RATE_LIMITED = err(
+    "APIRateLimitExceeded", "Number of allowed incremental export API requests per minute exceeded"
+)
 ACCOUNT_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed API requests per minute exceeded")
 # An agent's token on an admin-only endpoint (the incremental exports): zenpy#336 quotes this body verbatim;
 # dust-tt/dust#8860 reports the 403 on the incremental ticket export for a non-admin token
@@ -396,7 +398,9 @@ FORBIDDEN = {"error": "Forbidden",
              "description": "You do not have access to this page. Please contact the account owner of this help desk "
                             "for further help."}
 TICKET_UPDATE_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed ticket updates per minute exceeded")
-PER_TICKET_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed updates to this ticket per 10 minutes exceeded")
+PER_TICKET_RATE_LIMITED = err(
+    "APIRateLimitExceeded", "Number of allowed updates to this ticket per 10 minutes exceeded"
+)
 TOO_MANY_JOBS = err("TooManyJobs", "Number of allowed queued or running jobs for this account exceeded")
 SERVER_ERROR = err("InternalServerError", "Something went wrong. Please try again later.")
 UNAVAILABLE_HTML = (

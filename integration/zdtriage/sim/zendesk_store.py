@@ -282,7 +282,12 @@ class Store:
         self.roles.setdefault(requester, "end-user")
         audit_id = self._new_id()
         comment = comment_raw(audit_id + 1, description, True, requester, created_at, audit_id, channel)
-        created = (("subject", subject, None), ("status", status, None), ("priority", priority, None), ("tags", t.tags, None))
+        created = (
+            ("subject", subject, None),
+            ("status", status, None),
+            ("priority", priority, None),
+            ("tags", t.tags, None),
+        )
         notified = _CREATED if self.triggers else ()
         self._add_audit(audit_raw(audit_id, tid, created_at, requester, channel, "Create", created, comment, notified),
                         bulk=not reindex)
@@ -323,7 +328,9 @@ class Store:
             raise ApiError(404, shapes.NOT_FOUND)
         return t
 
-    def export_page(self, after: tuple[int, int] | None, start_time: int | None, per_page: int, cutoff: int) -> list[Ticket]:
+    def export_page(
+        self, after: tuple[int, int] | None, start_time: int | None, per_page: int, cutoff: int
+    ) -> list[Ticket]:
         """Tickets changed since ``start_time`` or after cursor ``after``, older than ``cutoff``."""
         if after is not None:
             lo = bisect.bisect_right(self._keys, after)
@@ -507,7 +514,9 @@ class Store:
         if t.deleted:
             raise ApiError(404, shapes.NOT_FOUND)
         t.deleted = True
-        self._add_audit(audit_raw(self._new_id(), t.id, now, author_id, "api", "Change", (("status", "deleted", t.status),)))
+        self._add_audit(
+            audit_raw(self._new_id(), t.id, now, author_id, "api", "Change", (("status", "deleted", t.status),))
+        )
         self._touch(t, now)
 
     # -- jobs -------------------------------------------------------------------------------

@@ -110,7 +110,10 @@ def policy(ctx: Context, *, ignore_min_batch: bool = False) -> tuple[bool, str]:
     waited = ctx.now() - (waiting["oldest"] or ctx.now())
     if waited >= sched.max_wait:
         return True, ""
-    return False, f"{waiting['queued']} queued; the oldest has waited {waited / 60:.0f} of {sched.max_wait / 60:.0f} min"
+    return (
+        False,
+        f"{waiting['queued']} queued; the oldest has waited {waited / 60:.0f} of {sched.max_wait / 60:.0f} min",
+    )
 
 
 def _read_exports(ctx: Context, out: dict[str, Any]) -> bool:

@@ -254,7 +254,9 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
 def _settle_landed(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) -> None:
     """Record as written the first triages whose marker Zendesk already shows (see :func:`_send_group`)."""
     with ctx.db.atomic():
-        began = set(writes.begin_writes(ctx.db, ctx.now(), [(r["id"], WriteKind.NOTE.value, r["triage_n"]) for r in rows]))
+        began = set(
+            writes.begin_writes(ctx.db, ctx.now(), [(r["id"], WriteKind.NOTE.value, r["triage_n"]) for r in rows])
+        )
     for row in rows:
         if row["id"] in began:
             with ctx.db.atomic():

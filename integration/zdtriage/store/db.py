@@ -54,7 +54,14 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
         not_null={"state"},
-        defaults={"triage_n": 1, "attempts": 0, "invalid_answers": 0, "write_attempts": 0, "cost_usd": 0.0, "reserved_usd": 0.0},
+        defaults={
+            "triage_n": 1,
+            "attempts": 0,
+            "invalid_answers": 0,
+            "write_attempts": 0,
+            "cost_usd": 0.0,
+            "reserved_usd": 0.0,
+        },
     )
     db["tickets"].create_index(["state"])
     db["tickets"].create_index(["batch"])
@@ -121,9 +128,11 @@ def m0004_pace_and_gaps(db: sqlite_utils.Database) -> None:
     # export, or a crowded second that may have held its events); when they were last read that way
     db["tickets"].add_column("needs_read", int, not_null_default=0)
     db["tickets"].add_column("comments_read_at", float)
-    db.execute("update tickets set needs_read = 1 where state in ('queued', 'failed') and coalesce(history_fetched, 0) = 0 "
-               "and zd_created_at < coalesce((select cast(value as real) from sync where key = 'start_time'), 0) "
-               "and zd_updated_at > zd_created_at + 60")
+    db.execute(
+        "update tickets set needs_read = 1 where state in ('queued', 'failed') and coalesce(history_fetched, 0) = 0 "
+        "and zd_created_at < coalesce((select cast(value as real) from sync where key = 'start_time'), 0) "
+        "and zd_updated_at > zd_created_at + 60"
+    )
 
 
 class StoreError(Exception):

@@ -43,7 +43,9 @@ def sync_like(db: sqlite_utils.Database, prefix: str) -> dict[str, str]:
 def log_event(db: sqlite_utils.Database, now: float, action: str, *, ticket_id: int | None = None,
               batch: str | None = None, detail: str = "") -> None:
     """Append one line to the event log (no ticket text, ever)."""
-    db["events"].insert({"at": iso(now), "action": action, "ticket_id": ticket_id, "batch": batch, "detail": detail[:500]})
+    db["events"].insert(
+        {"at": iso(now), "action": action, "ticket_id": ticket_id, "batch": batch, "detail": detail[:500]}
+    )
 
 
 # -- comments --------------------------------------------------------------------------

@@ -42,7 +42,9 @@ def _settled(statuses: Sequence[str]) -> str:
     return f" and (failed_tag_at is not null or coalesce(zd_status, '') not in ({', '.join('?' for _ in statuses)}))"
 
 
-def _delete_tickets(db: sqlite_utils.Database, ids: list[int], cutoff: str, statuses: Sequence[str]) -> tuple[int, int, int]:
+def _delete_tickets(
+    db: sqlite_utils.Database, ids: list[int], cutoff: str, statuses: Sequence[str]
+) -> tuple[int, int, int]:
     marks = ", ".join("?" for _ in ids)
     comments = db.execute(f"delete from comments where ticket_id in ({marks})", ids).rowcount
     events = db.execute(f"delete from events where ticket_id in ({marks})", ids).rowcount

@@ -174,7 +174,9 @@ def _move(db: sqlite_utils.Database, name: str, ticket_id: int, now: float, *, s
                             f"{', '.join(_sources(t))}{'; intent ' + str(expect) if expect else ''})")
 
 
-def _move_many(db: sqlite_utils.Database, name: str, now: float, items: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+def _move_many(
+    db: sqlite_utils.Database, name: str, now: float, items: Sequence[tuple[int, Mapping[str, Any]]]
+) -> None:
     """Apply ``name`` to several tickets in one statement; all of them or IllegalTransition."""
     if not items:
         return
@@ -372,8 +374,13 @@ def reserved_total(db: sqlite_utils.Database) -> float:
 
 def needing_read(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
     """Waiting tickets whose comments must be read one by one, oldest first."""
-    return list(db.query("select id, zd_updated_at, marker_inherited from tickets "
-                         "where needs_read = 1 and state in ('queued', 'failed') order by zd_created_at, id limit ?", [limit]))
+    return list(
+        db.query(
+            "select id, zd_updated_at, marker_inherited from tickets "
+            "where needs_read = 1 and state in ('queued', 'failed') order by zd_created_at, id limit ?",
+            [limit],
+        )
+    )
 
 
 # a waiting ticket's conversation is known when the event export has been read past its last change, when

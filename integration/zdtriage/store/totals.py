@@ -37,7 +37,9 @@ def json_value(row: str, column: str, path: str) -> str:
 
 def _totals(row: str, sign: str, source: str = "") -> str:
     value = "case when {row}.state = 'written' then coalesce({expr}, '') else '' end"
-    keys = ", ".join(value.format(row=row, expr=json_value(row, "answer", f"$.{k}")) for k in ("priority", "category", "sentiment"))
+    keys = ", ".join(
+        value.format(row=row, expr=json_value(row, "answer", f"$.{k}")) for k in ("priority", "category", "sentiment")
+    )
     read = f"coalesce({json_value(row, 'usage', '$.cache_read_input_tokens')}, 0)"
     other = (f"coalesce({json_value(row, 'usage', '$.input_tokens')}, 0) + "
              f"coalesce({json_value(row, 'usage', '$.cache_creation_input_tokens')}, 0)")
@@ -50,9 +52,11 @@ def _totals(row: str, sign: str, source: str = "") -> str:
 
 def _durations(row: str, sign: str, source: str = "") -> str:
     tenths = f"cast(round((julianday({row}.written_at) - julianday({row}.submitted_at)) * 864000) as integer)"
-    return (f"insert into report_durations (tenths, tickets) select {tenths}, {sign}1{source} where {row}.state = 'written' "
-            f"and julianday({row}.written_at) is not null and julianday({row}.submitted_at) is not null "
-            "on conflict (tenths) do update set tickets = tickets + excluded.tickets;")
+    return (
+        f"insert into report_durations (tenths, tickets) select {tenths}, {sign}1{source} where {row}.state = 'written' "
+        f"and julianday({row}.written_at) is not null and julianday({row}.submitted_at) is not null "
+        "on conflict (tenths) do update set tickets = tickets + excluded.tickets;"
+    )
 
 
 def json_list(row: str, column: str) -> str:
@@ -82,9 +86,11 @@ def install(db: sqlite_utils.Database) -> None:
         db.execute(f"drop trigger if exists {name}")
     for table in ("report_totals", "report_durations", "report_tags"):
         db.execute(f"drop table if exists {table}")
-    db.execute("create table report_totals (state text not null, priority text not null, category text not null, "
-               "sentiment text not null, tickets integer not null, cost_usd real not null, cache_read integer not null, "
-               "input_other integer not null, primary key (state, priority, category, sentiment))")
+    db.execute(
+        "create table report_totals (state text not null, priority text not null, category text not null, "
+        "sentiment text not null, tickets integer not null, cost_usd real not null, cache_read integer not null, "
+        "input_other integer not null, primary key (state, priority, category, sentiment))"
+    )
     db.execute("create table report_durations (tenths integer primary key, tickets integer not null)")
     db.execute("create table report_tags (tag text primary key, tickets integer not null)")
     # the triggers' own statements over the existing rows: each row is one more insert, as if it were new

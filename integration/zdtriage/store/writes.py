@@ -33,7 +33,9 @@ def begin_writes(db: sqlite_utils.Database, now: float, intents: Sequence[tuple[
             began += [ticket_id for ticket_id, _ in items]
         except IllegalTransition:
             # rare: one ticket at a time, so the one that moved is the only one left out
-            began += [ticket_id for ticket_id, values in items if _move(db, name, ticket_id, now, strict=False, **values)]
+            began += [
+                ticket_id for ticket_id, values in items if _move(db, name, ticket_id, now, strict=False, **values)
+            ]
     return began
 
 
