@@ -68,7 +68,8 @@ class Pool:
         self.usages = [json.dumps({
             "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0},
             "cache_creation_input_tokens": 0, "cache_read_input_tokens": rng.choice([0, 4210]),
-            "inference_geo": "not_available", "input_tokens": rng.randint(400, 2500), "output_tokens": rng.randint(120, 480),
+            "inference_geo": "not_available", "input_tokens": rng.randint(400, 2500),
+            "output_tokens": rng.randint(120, 480),
             "output_tokens_details": None, "server_tool_use": None, "service_tier": "batch", "speed": None})
             for _ in range(size)]
 

@@ -35,7 +35,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, ...]]:
                 f"{peak['b'] / peak['s']:.2f}x", "-", "info"))
     for label, key in (("tickets in the database", "tickets"),):
         out.append((label, f"{small[key]:,}", f"{big[key]:,}", "-", "-", "info"))
-    out.append(("file size, MB (bytes per ticket)", f"{small['bytes'] / 1e6:,.0f} ({small['bytes'] / small['tickets']:,.0f})",
+    out.append(("file size, MB (bytes per ticket)",
+                f"{small['bytes'] / 1e6:,.0f} ({small['bytes'] / small['tickets']:,.0f})",
                 f"{big['bytes'] / 1e6:,.0f} ({big['bytes'] / big['tickets']:,.0f})", "-", "-", "info"))
     out.append(("time to build, s", f"{small['build_s']:.0f}", f"{big['build_s']:.0f}", "-", "-", "info"))
     u = r["upgrade"]
@@ -43,7 +44,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, ...]]:
                 f"{u['cpu_s']:.0f}, {u['wall_s']:.0f}", "-", "-", "info"))
     p = r["prune"]
     out.append(("first retention run (keep_days 90): tickets deleted, CPU-s, wall s", "-",
-                f"{p['tickets']:,}, {p['cpu_s']:.0f}, {p['wall_s']:.0f}" + (" (more next hour)" if p.get("more") else ""),
+                f"{p['tickets']:,}, {p['cpu_s']:.0f}, {p['wall_s']:.0f}"
+                + (" (more next hour)" if p.get("more") else ""),
                 "-", "-", "info"))
     out.append(("   file size before, after that run, MB", "-",
                 f"{p['bytes_before'] / 1e6:,.0f}, {p['bytes_after'] / 1e6:,.0f}", "-", "-", "info"))
@@ -55,8 +57,10 @@ def rows(r: dict[str, Any]) -> list[tuple[str, ...]]:
                 f"{small['commands']['status']['cpu_s']:.2f} / {st['import_anthropic']:.2f}", "-",
                 f"{small['commands']['status']['cpu_s'] / st['python_pass']:.0f}x pass", "-", "info"))
     bpt = r["bytes_per_ticket"]
-    out.append((f"bytes per ticket after write-back, real pipeline, {bpt['default']['tickets_seeded']:,} simulated tickets",
-                f"{bpt['default']['bytes_per_ticket']:,}", f"{bpt['drop_text']['bytes_per_ticket']:,} with drop_text_after_write",
+    out.append((f"bytes per ticket after write-back, real pipeline, {bpt['default']['tickets_seeded']:,} "
+                "simulated tickets",
+                f"{bpt['default']['bytes_per_ticket']:,}",
+                f"{bpt['drop_text']['bytes_per_ticket']:,} with drop_text_after_write",
                 "-", "-", "info"))
     return out
 

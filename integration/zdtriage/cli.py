@@ -186,7 +186,8 @@ def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, 
     if tickets is None:
         source = "counted by count_tokens" if data["exact"] else (
             f"estimated at {data['chars_per_token']:.2f} characters per token"
-            + (f" (measured on {data['calibrated_on_results']} results)" if data["calibrated_on_results"] else " (default)"))
+            + (f" (measured on {data['calibrated_on_results']} results)" if data["calibrated_on_results"]
+               else " (default)"))
         lines.append(f"* the configured model. Input {source}; output at max_tokens (worst case).")
         configured = next((m for m in data["models"] if m["configured"]), None)
         if configured and "expected_batch_usd" in configured:

@@ -162,7 +162,8 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
         verify_after=parse_duration("zendesk.verify_after", z.get("verify_after", "11m")),
         token_file=token_file,
         auth=auth,
-        export_requests_per_minute=integer("zendesk.export_requests_per_minute", z.get("export_requests_per_minute", 10), 1, 100),
+        export_requests_per_minute=integer("zendesk.export_requests_per_minute",
+                                           z.get("export_requests_per_minute", 10), 1, 100),
         account_share=number("zendesk.account_share", z.get("account_share", 0.5), 0, 1,
                              "a share of the account's API limit, e.g. 0.5", above_low=True),
         token=token,
@@ -237,8 +238,8 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
     metrics = MetricsConfig(port=integer("metrics.port", mt.get("port", 0), 0, 65535),
                             host=string("metrics.host", mt.get("host", MetricsConfig.host)), textfile=textfile)
 
-    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget, privacy=privacy,
-                  state=state, writeback=writeback, evaluate=evaluate, metrics=metrics, prices=prices,
+    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget,
+                  privacy=privacy, state=state, writeback=writeback, evaluate=evaluate, metrics=metrics, prices=prices,
                   warnings=tuple(warnings))
 
 

@@ -175,7 +175,8 @@ def read_regular_file(path: str, *, limit: int) -> FileRead:
             raise ValueError("is a directory, not a file")
         if not stat.S_ISREG(info.st_mode):
             kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
-                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+                    else "not a regular file")
             raise ValueError(f"is {kind}; only a regular file is read")
         if info.st_size > limit:
             raise ValueError(f"is {_size(info.st_size)}, more than the {_size(limit)} allowed")

@@ -113,7 +113,8 @@ def log_summary(summary: dict[str, Any]) -> None:
     hold = summary.get("budget_hold")
     if hold:
         log.warning("budget hold: %s", hold["reason"], extra={
-            "action": "budget_hold", "tickets": hold["tickets"], "ticket_ids": hold["ticket_ids"], "since": hold["since"]})
+            "action": "budget_hold", "tickets": hold["tickets"], "ticket_ids": hold["ticket_ids"],
+            "since": hold["since"]})
 
 
 def reporter(metrics: Metrics | None = None) -> Callable[[dict[str, Any]], None]:

@@ -217,7 +217,8 @@ def progress(reader: Any) -> tuple[int, int]:
     row = next(reader.query(
         "select coalesce(sum(case when state in ('written', 'dead', 'skipped') and write_started_at is null "
         "  and (state != 'dead' or failed_tag_at is not null) then 3 "
-        "when state in ('answered', 'written', 'dead') then 2 when state = 'submitted' then 1 else 0 end), 0) as steps, "
+        "when state in ('answered', 'written', 'dead') then 2 when state = 'submitted' then 1 else 0 end), 0) "
+        "as steps, "
         "coalesce(sum(state in ('written', 'dead', 'skipped') and write_started_at is null "
         "  and (state != 'dead' or failed_tag_at is not null)), 0) as n from tickets"))
     return int(row["steps"]), int(row["n"])

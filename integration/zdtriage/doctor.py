@@ -74,8 +74,8 @@ def check_user(user: Mapping[str, Any] | None, error: str | None, email: str) ->
                        "check zendesk.subdomain, zendesk.email and the token (zendesk.token_env / token_file)")
     role = user.get("role")
     if role != "admin":
-        return problem("role", f"the API user {user.get('email') or email} (id {user['id']}) has the role {role or 'unknown'}, "
-                       "not admin",
+        return problem("role", f"the API user {user.get('email') or email} (id {user['id']}) has the role "
+                       f"{role or 'unknown'}, not admin",
                        "make that user an admin in Admin Center > People: the incremental exports and the "
                        "triggers refuse anyone else (403)")
     return ok("role", f"the API user {user.get('email') or email} (id {user['id']}) is an admin")

@@ -105,8 +105,8 @@ class Verdict:
 
 def check(db: sqlite_utils.Database, config: Config, now: float) -> Verdict:
     """Healthy, or not and why: the account refused (submitting held), a stage without a success for
-    several of its periods, a batch near its 24-hour expiry, write-back without progress. The first problem is the reason; the others
-    are counted in it."""
+    several of its periods, a batch near its 24-hour expiry, write-back without progress. The first problem is the
+    reason; the others are counted in it."""
     beats = heartbeats(db)
     problems = _held(db) + _stale(beats, config, now) + _expiring(db, now) + _stalled_writes(db, config, now)
     if problems:
@@ -156,7 +156,8 @@ def _stale(beats: Mapping[str, dict[str, Any]], config: Config, now: float) -> l
         if beat.get("last_success"):
             line = f"{stage} has not succeeded for {_span(quiet)} (period {_span(period(config, stage))})"
         else:
-            line = f"{stage} has not succeeded since it first ran {_ago(now, since)} (period {_span(period(config, stage))})"
+            line = (f"{stage} has not succeeded since it first ran {_ago(now, since)} "
+                    f"(period {_span(period(config, stage))})")
         if error and error["at"] >= since:
             line += f": {error['message']}"
         found.append((quiet / limit, line))

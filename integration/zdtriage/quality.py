@@ -193,7 +193,8 @@ def summary(evaluation: Mapping[str, Any], items: Sequence[Mapping[str, Any]], t
     return {
         "id": evaluation["id"], "state": evaluation["state"], "since": evaluation["since"],
         "created_at": evaluation["created_at"], "finished_at": evaluation["finished_at"],
-        "model": evaluation["model"], "prompt_hash": evaluation["prompt_hash"], "fingerprint": evaluation["fingerprint"],
+        "model": evaluation["model"], "prompt_hash": evaluation["prompt_hash"],
+        "fingerprint": evaluation["fingerprint"],
         "category_field": settings.get("category_field"), "batch_id": evaluation.get("batch_id"),
         "tickets": len(items), "answered": answered,
         "no_answer": {k: v for k, v in sorted(results.items()) if k != "answered"},

@@ -89,7 +89,8 @@ def calibration(db: sqlite_utils.Database) -> dict[str, float | None]:
     """Characters per input token and output tokens per answer, measured on the last 2,000 results."""
     row = next(db.query(
         "select count(*) as n, sum(input_chars) as chars, "
-        "sum(coalesce(json_extract(usage, '$.input_tokens'), 0) + coalesce(json_extract(usage, '$.cache_read_input_tokens'), 0)"
+        "sum(coalesce(json_extract(usage, '$.input_tokens'), 0) "
+        "+ coalesce(json_extract(usage, '$.cache_read_input_tokens'), 0)"
         " + coalesce(json_extract(usage, '$.cache_creation_input_tokens'), 0)) as tokens, "
         "avg(json_extract(usage, '$.output_tokens')) as output "
         "from (select input_chars, usage from tickets where usage is not null and input_chars > 0 "
@@ -189,7 +190,8 @@ def _from_rows(db: sqlite_utils.Database, config: Config, since: str | None) -> 
     used = rejected = 0
     # one pass over the written tickets: answer values and the agents' draft tags (exact tag match, instr first
     # so that only tickets carrying such a tag are parsed); unreadable JSON counts as absent, as in the totals
-    tag = f"(instr(t.zd_tags, ?) > 0 and exists (select 1 from json_each({totals.json_list('t', 'zd_tags')}) where value = ?))"
+    tag = (f"(instr(t.zd_tags, ?) > 0 and exists (select 1 from json_each({totals.json_list('t', 'zd_tags')}) "
+           "where value = ?))")
     answer = ", ".join(totals.json_value("t", "answer", f"$.{k}") for k in ("priority", "category", "sentiment"))
     for r in db.execute(f"select {answer}, count(*), sum({tag}), sum({tag}) from tickets t "
                         f"where state = 'written'{where} group by 1, 2, 3",

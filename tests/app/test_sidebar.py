@@ -101,7 +101,8 @@ def fixture(**overrides) -> dict:
     return base
 
 
-DRAFT = "Hi Dana,\nthanks for reaching out about the double charge.\n\nWe refunded the second payment today.\nBest regards,\nSupport"
+DRAFT = ("Hi Dana,\nthanks for reaching out about the double charge.\n\nWe refunded the second payment today."
+         "\nBest regards,\nSupport")
 TRIAGED = fixture(
     tags=["vip", "ai_triaged", "ai_priority_p2", "ai_category_billing", "ai_sentiment_negative", "ai_lang_en"],
     comments=[

@@ -110,7 +110,8 @@ def test_image_runs_as_its_user_and_keeps_the_healthcheck(image):
 def test_image_triages_the_simulators_with_secret_files_and_state_in_the_volume(image, sims, volume, secrets):
     zsim, zurl, aurl = sims
     zsim.seed(8, 5)
-    base = ["run", "--rm", *FLAGS, "--network", "host", "-v", f"{volume}:/state", *secrets, *env_args(zurl, aurl), image]
+    base = ["run", "--rm", *FLAGS, "--network", "host", "-v", f"{volume}:/state", *secrets, *env_args(zurl, aurl),
+            image]
     check = podman(*base, "config", "check")
     assert "config OK" in check.stdout and "WARNING" not in check.stderr and "sim-token" not in check.stdout
     for _ in range(3):

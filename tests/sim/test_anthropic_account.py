@@ -52,7 +52,8 @@ def _create(client: anthropic.Anthropic, n: int = 2) -> Any:
 
 @pytest.mark.parametrize(("kind", "status", "error_type", "message", "sdk_error"), [
     ("authentication", 401, "authentication_error", "invalid x-api-key", anthropic.AuthenticationError),
-    ("billing", 402, "billing_error", "There's an issue with your billing or payment information.", anthropic.APIStatusError),
+    ("billing", 402, "billing_error", "There's an issue with your billing or payment information.",
+     anthropic.APIStatusError),
     ("permission", 403, "permission_error", "Your API key does not have permission to use the specified resource.",
      anthropic.PermissionDeniedError),
     ("credit", 400, "invalid_request_error", CREDIT, anthropic.BadRequestError),
@@ -126,8 +127,9 @@ def test_set_and_cleared_over_http(anthropic_sim: AnthropicSim, anthropic_client
     assert all(source for *_, source in ACCOUNT_REFUSALS.values())  # every entry names its source
 
 
-@pytest.mark.parametrize("kind", ["organization_on_hold", "enforced_spend_limit_reached", "contract_spend_limit_reached",
-                                  "ramp_limit_exceeded", "linked_organization_spend_limit_reached"])
+@pytest.mark.parametrize("kind", ["organization_on_hold", "enforced_spend_limit_reached",
+                                  "contract_spend_limit_reached", "ramp_limit_exceeded",
+                                  "linked_organization_spend_limit_reached"])
 def test_coded_refusals_are_the_sdks_typed_errors(anthropic_sim: AnthropicSim, anthropic_client: anthropic.Anthropic,
                                                   kind: str) -> None:
     # anthropic 2.17 picks the class by (status, error.details.error_code) (_error_classes.py ERROR_CLASSES):

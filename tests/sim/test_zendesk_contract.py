@@ -79,7 +79,8 @@ def assert_same_shape(recorded: Any, actual: Any, path: str = "$") -> None:
     if isinstance(recorded, dict):
         assert isinstance(actual, dict), f"{path}: expected object, got {type(actual).__name__}"
         assert list(actual) == list(recorded) or set(actual) == set(recorded), (
-            f"{path}: keys differ: missing {sorted(set(recorded) - set(actual))}, extra {sorted(set(actual) - set(recorded))}"
+            f"{path}: keys differ: missing {sorted(set(recorded) - set(actual))}, "
+            f"extra {sorted(set(actual) - set(recorded))}"
         )
         for name in recorded:
             assert_same_shape(recorded[name], actual[name], f"{path}.{name}")

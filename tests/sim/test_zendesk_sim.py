@@ -323,7 +323,8 @@ def test_safe_update_with_a_stale_stamp_is_a_409(
         409,
         {
             "error": "UpdateConflict",
-            "description": "Safe Update prevented the update due to outdated ticket data. Please fetch the latest ticket data and try again.",
+            "description": "Safe Update prevented the update due to outdated ticket data. "
+            "Please fetch the latest ticket data and try again.",
         },
     )
     fresh = zenpy_client.tickets(id=t["id"]).updated_at

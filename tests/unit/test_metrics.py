@@ -66,9 +66,11 @@ def fill(db):
 
 @pytest.mark.parametrize("url, route", [
     ("https://acme.zendesk.com/api/v2/tickets/12345/comments.json?page=2", "/api/v2/tickets/{id}/comments.json"),
-    ("https://acme.zendesk.com/api/v2/job_statuses/8b726e606741012ffc2d782bcb7848fe.json", "/api/v2/job_statuses/{id}.json"),
+    ("https://acme.zendesk.com/api/v2/job_statuses/8b726e606741012ffc2d782bcb7848fe.json",
+     "/api/v2/job_statuses/{id}.json"),
     ("https://acme.zendesk.com/api/v2/job_statuses/show_many.json?ids=a1,b2", "/api/v2/job_statuses/show_many.json"),
-    ("https://acme.zendesk.com/api/v2/incremental/tickets/cursor.json?cursor=MTU3", "/api/v2/incremental/tickets/cursor.json"),
+    ("https://acme.zendesk.com/api/v2/incremental/tickets/cursor.json?cursor=MTU3",
+     "/api/v2/incremental/tickets/cursor.json"),
     ("http://127.0.0.1:8765/api/v2/tickets/update_many.json", "/api/v2/tickets/update_many.json"),
     ("https://acme.zendesk.com/api/v2/users/me.json", "/api/v2/users/me.json"),
 ])

@@ -180,7 +180,8 @@ def test_request_params_have_structured_output_with_configured_enums():
     schema = params["output_config"]["format"]["schema"]
     assert params["output_config"]["format"]["type"] == "json_schema"
     assert schema["properties"]["category"]["enum"] == list(TRIAGE.categories)
-    assert set(schema["required"]) == {"priority", "category", "sentiment", "language", "confidence", "draft", "sources"}
+    assert set(schema["required"]) == {"priority", "category", "sentiment", "language", "confidence", "draft",
+                                       "sources"}
     assert "P1, P2, P3, P4" in params["system"][0]["text"]
 
 

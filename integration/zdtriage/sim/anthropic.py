@@ -92,10 +92,12 @@ CODED_REFUSALS: dict[str, tuple[int, str, str, str, str]] = {
                              "anthropic 2.17 types/shared/organization_on_hold_error.py (BadRequestError)"),
     "enforced_spend_limit_reached": (429, "rate_limit_error", "enforced_spend_limit_reached",
                                      "The organization has crossed the monthly API usage threshold of its API tier.",
-                                     "anthropic 2.17 types/shared/enforced_spend_limit_reached_error.py (RateLimitError)"),
+                                     "anthropic 2.17 types/shared/enforced_spend_limit_reached_error.py "
+                                     "(RateLimitError)"),
     "contract_spend_limit_reached": (429, "rate_limit_error", "contract_spend_limit_reached",
                                      "The organization has reached the spend limit of its contract.",
-                                     "anthropic 2.17 types/shared/contract_spend_limit_reached_error.py (RateLimitError)"),
+                                     "anthropic 2.17 types/shared/contract_spend_limit_reached_error.py "
+                                     "(RateLimitError)"),
     "ramp_limit_exceeded": (429, "rate_limit_error", "ramp_limit_exceeded",
                             "The request would exceed a ramp limit, which caps how fast usage can grow.",
                             "anthropic 2.17 types/shared/ramp_limit_exceeded_error.py (RateLimitError, retry-after)"),

@@ -15,7 +15,7 @@ A mixin of ``ZendeskSim``. Sources, per shape:
 The standard "Notify assignee of comment update" fires on *any* comment (``comment_is_public`` is
 ``not_relevant``) by anyone but the assignee: on a real account it e-mails the assignee about every internal
 note the service writes, so a fresh simulated account is not clean either (doctor names that trigger).
-"""
+"""  # noqa: E501 - the source table's Markdown rows cannot be wrapped
 
 from __future__ import annotations
 

@@ -20,7 +20,25 @@ MAX_BODY_CHARS = 20_000  # plenty for BM25 and for any excerpt we send (triage.a
 _WORD = re.compile(r"\w+", re.UNICODE)
 # words every ticket and article share (en, de, fr, es): searched, they match the whole index and rank nothing,
 # and BM25 has to score every article they match (bench/helpcenter.py: 5,000 articles)
-STOPWORDS = frozenset(["the", "and", "for", "are", "but", "not", "you", "your", "yours", "our", "ours", "with", "this", "that", "these", "those", "from", "have", "has", "had", "was", "were", "been", "being", "will", "would", "can", "could", "should", "shall", "may", "might", "must", "does", "did", "doing", "done", "than", "then", "there", "their", "they", "them", "what", "which", "when", "where", "who", "whom", "why", "how", "all", "any", "some", "such", "only", "own", "same", "too", "very", "just", "also", "into", "about", "again", "out", "off", "over", "under", "more", "most", "other", "each", "few", "both", "here", "hello", "thanks", "thank", "please", "regards", "best", "dear", "team", "support", "hi", "hey", "cheers", "yes", "since", "after", "before", "because", "while", "until", "ago", "still", "every", "its", "it's", "i'm", "i've", "we're", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "einen", "einem", "einer", "den", "dem", "des", "mit", "für", "auf", "ich", "sie", "wir", "ihr", "uns", "unser", "unsere", "bitte", "danke", "hallo", "guten", "tag", "grüße", "viele", "sehr", "auch", "noch", "schon", "aber", "oder", "wenn", "dass", "wie", "was", "wer", "kann", "können", "haben", "hat", "habe", "sind", "war", "wurde", "werden", "bei", "von", "vom", "zum", "zur", "aus", "nach", "seit", "über", "unter", "nur", "mir", "mich", "dich", "les", "des", "une", "est", "pas", "pour", "que", "qui", "dans", "sur", "avec", "vous", "nous", "votre", "vos", "notre", "nos", "mon", "mes", "mais", "ont", "été", "être", "avoir", "merci", "bonjour", "cordialement", "bien", "depuis", "tout", "tous", "très", "aussi", "plus", "sans", "chez", "cette", "ces", "ceci", "cela", "los", "las", "del", "una", "por", "para", "con", "que", "qué", "sin", "sobre", "entre", "pero", "muy", "más", "este", "esta", "estos", "estas", "hola", "gracias", "saludos", "desde", "cada", "todo", "todos", "también", "nos", "les", "han", "hay", "ser", "estar"])
+STOPWORDS = frozenset([
+    "the", "and", "for", "are", "but", "not", "you", "your", "yours", "our", "ours", "with", "this", "that", "these",
+    "those", "from", "have", "has", "had", "was", "were", "been", "being", "will", "would", "can", "could", "should",
+    "shall", "may", "might", "must", "does", "did", "doing", "done", "than", "then", "there", "their", "they", "them",
+    "what", "which", "when", "where", "who", "whom", "why", "how", "all", "any", "some", "such", "only", "own", "same",
+    "too", "very", "just", "also", "into", "about", "again", "out", "off", "over", "under", "more", "most", "other",
+    "each", "few", "both", "here", "hello", "thanks", "thank", "please", "regards", "best", "dear", "team", "support",
+    "hi", "hey", "cheers", "yes", "since", "after", "before", "because", "while", "until", "ago", "still", "every",
+    "its", "it's", "i'm", "i've", "we're", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "einen", "einem",
+    "einer", "den", "dem", "des", "mit", "für", "auf", "ich", "sie", "wir", "ihr", "uns", "unser", "unsere", "bitte",
+    "danke", "hallo", "guten", "tag", "grüße", "viele", "sehr", "auch", "noch", "schon", "aber", "oder", "wenn", "dass",
+    "wie", "was", "wer", "kann", "können", "haben", "hat", "habe", "sind", "war", "wurde", "werden", "bei", "von",
+    "vom", "zum", "zur", "aus", "nach", "seit", "über", "unter", "nur", "mir", "mich", "dich", "les", "des", "une",
+    "est", "pas", "pour", "que", "qui", "dans", "sur", "avec", "vous", "nous", "votre", "vos", "notre", "nos", "mon",
+    "mes", "mais", "ont", "été", "être", "avoir", "merci", "bonjour", "cordialement", "bien", "depuis", "tout", "tous",
+    "très", "aussi", "plus", "sans", "chez", "cette", "ces", "ceci", "cela", "los", "las", "del", "una", "por", "para",
+    "con", "que", "qué", "sin", "sobre", "entre", "pero", "muy", "más", "este", "esta", "estos", "estas", "hola",
+    "gracias", "saludos", "desde", "cada", "todo", "todos", "también", "nos", "les", "han", "hay", "ser", "estar"
+])
 
 
 def save(db: sqlite_utils.Database, articles: Iterable[dict[str, Any]], run: str) -> int:

@@ -43,7 +43,8 @@ def _totals(row: str, sign: str, source: str = "") -> str:
     read = f"coalesce({json_value(row, 'usage', '$.cache_read_input_tokens')}, 0)"
     other = (f"coalesce({json_value(row, 'usage', '$.input_tokens')}, 0) + "
              f"coalesce({json_value(row, 'usage', '$.cache_creation_input_tokens')}, 0)")
-    return (f"insert into report_totals (state, priority, category, sentiment, tickets, cost_usd, cache_read, input_other) "
+    return ("insert into report_totals (state, priority, category, sentiment, tickets, cost_usd, cache_read, "
+            "input_other) "
             f"select {row}.state, {keys}, {sign}1, {sign}coalesce({row}.cost_usd, 0), {sign}({read}), {sign}({other})"
             f"{source} where {row}.state in {DONE} on conflict (state, priority, category, sentiment) do update set "
             "tickets = tickets + excluded.tickets, cost_usd = cost_usd + excluded.cost_usd, "
@@ -53,7 +54,8 @@ def _totals(row: str, sign: str, source: str = "") -> str:
 def _durations(row: str, sign: str, source: str = "") -> str:
     tenths = f"cast(round((julianday({row}.written_at) - julianday({row}.submitted_at)) * 864000) as integer)"
     return (
-        f"insert into report_durations (tenths, tickets) select {tenths}, {sign}1{source} where {row}.state = 'written' "
+        f"insert into report_durations (tenths, tickets) select {tenths}, {sign}1{source} "
+        f"where {row}.state = 'written' "
         f"and julianday({row}.written_at) is not null and julianday({row}.submitted_at) is not null "
         "on conflict (tenths) do update set tickets = tickets + excluded.tickets;"
     )
@@ -61,7 +63,8 @@ def _durations(row: str, sign: str, source: str = "") -> str:
 
 def json_list(row: str, column: str) -> str:
     """SQL for ``row.column`` if it holds a JSON list, else an empty one (for ``json_each``)."""
-    return f"(case when json_valid({row}.{column}) and json_type({row}.{column}) = 'array' then {row}.{column} else '[]' end)"
+    return (f"(case when json_valid({row}.{column}) and json_type({row}.{column}) = 'array' then {row}.{column} "
+            "else '[]' end)")
 
 
 def _tags(row: str, sign: str, source: str = "") -> str:

@@ -73,7 +73,8 @@ def release(db: sqlite_utils.Database, ticket_id: int, intent: Intent) -> bool:
 
 
 def settle(db: sqlite_utils.Database, now: float, ticket_id: int, intent: Intent, outcome: str, *,
-           error: str = "", max_write_attempts: int, max_failed_tag_attempts: int, retry_at: float | None = None) -> str:
+           error: str = "", max_write_attempts: int, max_failed_tag_attempts: int,
+           retry_at: float | None = None) -> str:
     """Record what became of the write ``intent`` of one ticket.
 
     ``outcome``: ``"ok"`` (landed), ``"closed"`` (the ticket can no longer be updated) or ``"error"`` (sent
