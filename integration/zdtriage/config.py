@@ -324,10 +324,10 @@ def _triage(t: dict[str, Any], base: Path) -> TriageConfig:
 
 def _evaluate(e: dict[str, Any], triage: TriageConfig) -> EvaluateConfig:
     category_field = e.get("category_field")
-    if category_field is not None and category_field != "type":
-        if isinstance(category_field, bool) or not isinstance(category_field, int) or category_field < 1:
-            raise ConfigError("evaluate.category_field", f"expected \"type\" or a custom ticket field id (a number), "
-                                                         f"got {category_field!r}")
+    if category_field is not None and category_field != "type" and (
+            isinstance(category_field, bool) or not isinstance(category_field, int) or category_field < 1):
+        raise ConfigError("evaluate.category_field", f"expected \"type\" or a custom ticket field id (a number), "
+                                                     f"got {category_field!r}")
     category_map = _pairs("evaluate.category_map", e.get("category_map", {}))
     if category_map and category_field is None:
         raise ConfigError("evaluate.category_map", "needs evaluate.category_field (the Zendesk field it maps)")

@@ -206,10 +206,7 @@ def _expiring(db: sqlite_utils.Database, now: float) -> list[str]:
 def healthz(db: sqlite_utils.Database | None, config: Config, now: float, *, missing: str = "") -> dict[str, Any]:
     """The body of ``GET /healthz`` and ``status --check --json``; ``db`` None means there is none (``missing``
     says why)."""
-    if db is None:
-        verdict = Verdict(False, missing or "no state database")
-    else:
-        verdict = check(db, config, now)
+    verdict = Verdict(False, missing or "no state database") if db is None else check(db, config, now)
 
     def stamp(value: Any) -> str | None:
         return iso(float(value)) if value is not None else None

@@ -225,18 +225,18 @@ class Metrics:
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz":
             if method == "OPTIONS":  # a preflight, should a browser send one: GET is all there is
-                start_response("204 No Content", CORS + [("Access-Control-Allow-Methods", "GET, OPTIONS"),
-                                                         ("Access-Control-Allow-Headers", "*"),
-                                                         ("Access-Control-Max-Age", "600")])
+                start_response("204 No Content", [*CORS, ("Access-Control-Allow-Methods", "GET, OPTIONS"),
+                                                  ("Access-Control-Allow-Headers", "*"),
+                                                  ("Access-Control-Max-Age", "600")])
                 return [b""]
             if method not in ("GET", "HEAD"):
-                start_response("405 Method Not Allowed", CORS + [("Allow", "GET, OPTIONS")])
+                start_response("405 Method Not Allowed", [*CORS, ("Allow", "GET, OPTIONS")])
                 return [b""]
             status, body = self.healthz()
             data = json.dumps(body, sort_keys=True).encode()
             start_response("200 OK" if status == 200 else "503 Service Unavailable",
-                           CORS + [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
-                                   ("Content-Length", str(len(data)))])
+                           [*CORS, ("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                            ("Content-Length", str(len(data)))])
             return [data if method == "GET" else b""]
         if path in ("/", "/metrics"):
             return make_wsgi_app(self.registry)(environ, start_response)  # type: ignore[no-any-return]

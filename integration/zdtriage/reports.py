@@ -152,7 +152,7 @@ def _window(since: str | None) -> tuple[str, list[Any]]:
 def _ranks(n: int) -> tuple[list[int], int]:
     """The ranks the figures are read at: the median averages the two middle values, p95 is the nearest
     rank round(0.95 (n-1)) (the definitions of the report before it moved to SQL)."""
-    return ([(n - 1) // 2] if n % 2 else [n // 2 - 1, n // 2]), min(n - 1, max(0, int(round(0.95 * (n - 1)))))
+    return ([(n - 1) // 2] if n % 2 else [n // 2 - 1, n // 2]), min(n - 1, max(0, round(0.95 * (n - 1))))
 
 
 def _quantiles(middle: list[float], p95: float | None) -> dict[str, float | None]:
@@ -248,7 +248,7 @@ def _figures(states: dict[str, tuple[int, float]], values: list[tuple[Any, Any, 
     cost = sum(c for _, c in states.values())
     by: dict[str, dict[str, int]] = {"priority": {}, "category": {}, "sentiment": {}}
     for *keys, n in values:
-        for key, value in zip(by, keys):
+        for key, value in zip(by, keys, strict=True):
             if value is not None:
                 by[key][value] = by[key].get(value, 0) + n
     used, rejected = drafts

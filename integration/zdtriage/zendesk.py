@@ -107,9 +107,8 @@ def make_session(on_call: Callable[[str, str, int], None] | None = None, gate: G
     session.mount("http://", adapter)
     if on_call is not None:
         # before the hook that raises on a 429; a hook that returns None leaves the response as it is
-        session.hooks["response"].append(
-            lambda r, *args, **kwargs: on_call(str(r.request.method), r.url, r.status_code)
-        )
+        session.hooks["response"].append(lambda r, *args, **kwargs:
+                                         on_call(str(r.request.method), r.url, r.status_code))
     if gate is not None:
         install_gate(session, gate)
     session.hooks["response"].append(_raise_for_limits)
@@ -321,9 +320,8 @@ def fetch_comment_events(client: Zenpy, start_time: int, per_page: int = EXPORT_
     start_time = int(start_time)
     extra = {"per_page": per_page} if per_page != EXPORT_PAGE_SIZE else {}
     try:
-        page = _get_page(
-            client, client.tickets.endpoint.events(start_time=start_time, include="comment_events", **extra)
-        )
+        page = _get_page(client, client.tickets.endpoint.events(start_time=start_time, include="comment_events",
+                                                                **extra))
     except ZendeskTooRecent:
         return {"comments": [], "count": 0, "start_time": start_time, "end_time": None, "end_of_stream": True,
                 "ticket_ids": [], "stuck": False}

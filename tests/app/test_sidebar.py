@@ -716,7 +716,7 @@ def test_sentiment_has_its_own_readable_colours(open_sidebar, sentiment, scheme)
     sent_fg = computed(sidebar, "[data-badge=sentiment]", "color")
     prio_bg = computed(sidebar, "[data-badge=priority]", "backgroundColor")
     assert sent_bg != prio_bg, f"{sentiment} painted like {priority}"
-    assert max(abs(x - y) for x, y in zip(rgb(sent_bg), rgb(prio_bg))) > 60, (sent_bg, prio_bg)
+    assert max(abs(x - y) for x, y in zip(rgb(sent_bg), rgb(prio_bg), strict=True)) > 60, (sent_bg, prio_bg)
     assert contrast(sent_bg, sent_fg) >= 4.5, (sent_bg, sent_fg)
     assert not any(c.startswith("c-tag--") and c != "c-tag--pill" and c != "c-tag--dark"
                    for c in classes(sidebar, "[data-badge=sentiment]")), "a priority colour class on sentiment"

@@ -36,7 +36,7 @@ def run_node(calls: list[dict]) -> list:
 
 def test_parse_note_under_node():
     results = run_node([{"fn": "parseNote", "args": [text]} for text, _ in PARSE_CASES])
-    for (text, expected), got in zip(PARSE_CASES, results):
+    for (text, expected), got in zip(PARSE_CASES, results, strict=True):
         if expected is None:
             assert got is None, text
             continue
@@ -95,7 +95,7 @@ def test_trust_rules_under_node():
             for u in ("triage-bot@example.com", "9", "10", "not a user", None)
         ]
     )
-    for (name, (_, reason)), got in zip(cases.items(), results):
+    for (name, (_, reason)), got in zip(cases.items(), results, strict=False):
         assert got["hasNote"] is False, name
         assert got["ignored"] == [{"id": 2, "reason": reason}], name
     by_user = results[len(cases):]
@@ -136,7 +136,7 @@ def test_article_links_only_to_the_account_under_node():
     }
     got = run_node([{"fn": "articleHref", "args": [u, allowed]} for u in urls]
                    + [{"fn": "articleHref", "args": ["https://acme.zendesk.com/hc/1", {"subdomain": "", "hosts": []}]}])
-    assert dict(zip(urls, got)) == urls
+    assert dict(zip(urls, got, strict=False)) == urls
     assert got[-1] is None, "without a known subdomain or host nothing is a link"
 
 

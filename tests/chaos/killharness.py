@@ -85,7 +85,7 @@ def run(kills: int, tickets: int, seed: int, timeout: float = 240.0, log: Any = 
         cmd = [sys.executable, "-m", "zdtriage", "--config", str(cfg_path), "run"]
         triage = config_mod.TriageConfig()
         started = time.monotonic()
-        logfile = open(work / "daemon.log", "ab")
+        logfile = open(work / "daemon.log", "ab")  # noqa: SIM115 - shared by every daemon process of the run
         done_kills = 0
         while done_kills < kills:
             proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=logfile, stderr=logfile)

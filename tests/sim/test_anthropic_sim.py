@@ -383,7 +383,7 @@ def test_delete_only_once_ended(anthropic_client: anthropic.Anthropic, anthropic
 
 def test_list_pagination_newest_first(anthropic_client: anthropic.Anthropic, anthropic_clock: ManualClock) -> None:
     created = []
-    for i in range(5):
+    for _ in range(5):
         created.append(_create(anthropic_client, [tiny_request("a")]).id)
         anthropic_clock.advance(1)
     newest_first = created[::-1]

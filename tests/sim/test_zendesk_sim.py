@@ -203,7 +203,7 @@ def test_absolute_urls_follow_the_host_header(zendesk_sim: ZendeskSim) -> None:
     )
     body = r.json()
     assert body["after_url"].startswith("http://proxy.example:8080/api/v2/incremental/")
-    assert body["tickets"][0]["url"] == "http://proxy.example:8080/api/v2/tickets/%d.json" % body["tickets"][0]["id"]
+    assert body["tickets"][0]["url"] == f"http://proxy.example:8080/api/v2/tickets/{body['tickets'][0]['id']}.json"
 
 
 # -- incremental ticket events ----------------------------------------------------------------
@@ -582,7 +582,7 @@ def test_seeded_tickets_export_at_once_with_their_threads(custom_sim) -> None:  
     assert sorted(t.id for t in exported) == ids
     spec = corpus.generate(60, 11)
     snap = {t["id"]: t for t in sim.snapshot()}
-    for ticket_id, item in zip(ids, spec):
+    for ticket_id, item in zip(ids, spec, strict=True):
         got = snap[ticket_id]
         assert got["subject"] == item["subject"] and got["status"] == item["status"] and got["tags"] == item["tags"]
         assert [c["body"] for c in got["comments"]] == [item["description"]] + [c["body"] for c in item["comments"]]

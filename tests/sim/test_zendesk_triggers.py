@@ -54,7 +54,7 @@ def test_creation_audit_carries_the_two_received_request_emails_in_the_recorded_
         assert list(r.json()) == list(recorded["body"])  # audits, next_page, previous_page, count
         [audit] = r.json()["audits"]
         events = audit["events"]
-        assert [e["type"] for e in events][0] == "Comment" and [e["type"] for e in events][-2:] == ["Notification"] * 2
+        assert events[0]["type"] == "Comment" and [e["type"] for e in events][-2:] == ["Notification"] * 2
         recorded_notes = [e for e in recorded["body"]["audits"][0]["events"] if e["type"] == "Notification"]
         # the 2024 recording's via (no "to", a revision_id and the deleted flag); 2017 had "to": {}
         recorded_2024 = [

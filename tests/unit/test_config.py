@@ -56,7 +56,7 @@ def test_bad_values_name_their_key(raw, key):
 
 
 def test_native_priority_needs_four_levels():
-    with pytest.raises(ConfigError, match="triage.native_priority"):
+    with pytest.raises(ConfigError, match=r"triage\.native_priority"):
         parse(with_("triage", native_priority=True, priorities=["high", "low"]), ENV)
 
 
@@ -200,7 +200,7 @@ def test_values_that_pass_but_would_break_are_refused(raw, key):
 def test_nan_and_inf_from_toml_text_are_refused(tmp_path, text):
     path = tmp_path / "c.toml"
     path.write_text(f'[zendesk]\nsubdomain = "acme"\nemail = "a@b.c"\n[budget]\ndaily_usd = {text}\n')
-    with pytest.raises(ConfigError, match="budget.daily_usd: must be a finite number"):
+    with pytest.raises(ConfigError, match=r"budget\.daily_usd: must be a finite number"):
         load(path, ENV)
 
 
@@ -251,7 +251,7 @@ def test_oauth_needs_no_email_but_a_token_does():
     with pytest.raises(ConfigError) as err:
         parse({"zendesk": {"subdomain": "acme"}}, ENV)
     assert err.value.key == "zendesk.email" and "OAuth" in str(err.value)
-    with pytest.raises(ConfigError, match="zendesk.email"):
+    with pytest.raises(ConfigError, match=r"zendesk\.email"):
         parse({"zendesk": {"subdomain": "acme", "auth": "oauth", "email": "nobody"}}, ENV)
 
 

@@ -50,7 +50,7 @@ def reference(db, config, since=None):
         used += f"{p}draft_used" in tags
         rejected += f"{p}draft_rejected" in tags
     done = len(written) + len(dead)
-    p95 = durations[min(len(durations) - 1, max(0, int(round(0.95 * (len(durations) - 1)))))] if durations else None
+    p95 = durations[min(len(durations) - 1, max(0, round(0.95 * (len(durations) - 1))))] if durations else None
     rate = cache_hit_rate(json.loads(r["usage"]) for r in rows if r["usage"])
     return {
         "tickets_written": len(written), "tickets_dead": len(dead), "cost_usd": round(cost, 6),

@@ -33,6 +33,7 @@ the batch-processing guide says validation errors may surface after the batch en
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -371,10 +372,8 @@ class AnthropicSim(SimServer):
         status, error_type, message, _source = ACCOUNT_REFUSALS[kind]
         if "{model}" in message:
             model = "claude-haiku-4-5"
-            try:
+            with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
                 model = str(json.loads(body or b"{}")["requests"][0]["params"]["model"])
-            except (ValueError, KeyError, IndexError, TypeError):
-                pass
             message = message.format(model=model)
         if "{next_month}" in message:
             now = time.gmtime(self.clock())

@@ -416,7 +416,7 @@ def _resolve(schema: Any, root: dict[str, Any]) -> Any:
 
 
 def _pick_category(enum: list[Any], analysis: Analysis) -> Any:
-    scores = dict(zip(CATEGORY_KEYS, analysis.category_scores))
+    scores = dict(zip(CATEGORY_KEYS, analysis.category_scores, strict=True))
     best, best_score = None, 0
     for value in enum:
         key = CANONICAL_CATEGORIES.get(str(value).lower().replace("_", "-").replace(" ", "-"))

@@ -91,7 +91,8 @@ def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
             tally(results, "stale", len(gone))
         with ctx.db.atomic():
             for row in members:
-                tally(results, _isolated(ctx, row, lambda r=row: _settle_one(ctx, r, job, by_id.get(r["id"]))))
+                tally(results, _isolated(ctx, row, lambda r=row, job=job, by_id=by_id:
+                                         _settle_one(ctx, r, job, by_id.get(r["id"]))))
     return in_flight
 
 
@@ -136,7 +137,7 @@ def verify(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) ->
         found = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group])}
         for row in group:
             with ctx.db.atomic():
-                tally(results, _isolated(ctx, row, lambda r=row: _verify_one(ctx, r, found.get(r["id"]))))
+                tally(results, _isolated(ctx, row, lambda r=row, found=found: _verify_one(ctx, r, found.get(r["id"]))))
 
 
 def _verify_one(ctx: Context, row: dict[str, Any], ticket: dict[str, Any] | None) -> str:
