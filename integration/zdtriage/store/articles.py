@@ -46,7 +46,7 @@ def save(db: sqlite_utils.Database, articles: Iterable[dict[str, Any]], run: str
     marking them seen by ``run``; returns how many. The FTS index follows through its triggers."""
     rows = [{**a, "body": (a.get("body") or "")[:MAX_BODY_CHARS], "seen_run": run} for a in articles]
     if rows:
-        db["articles"].upsert_all(rows, pk=("id", "locale"))
+        db.table("articles").upsert_all(rows, pk=("id", "locale"))
     return len(rows)
 
 
@@ -118,7 +118,7 @@ def remember(db: sqlite_utils.Database, ticket_id: int, triage_n: int, articles:
     if not articles and not macros:
         db.execute("delete from ticket_articles where ticket_id = ? and triage_n = ?", [ticket_id, triage_n])
         return
-    db["ticket_articles"].upsert({"ticket_id": ticket_id, "triage_n": triage_n, "articles": json.dumps(
+    db.table("ticket_articles").upsert({"ticket_id": ticket_id, "triage_n": triage_n, "articles": json.dumps(
         [{k: a[k] for k in ("id", "locale", "title", "html_url")} for a in articles]),
         "macros": json.dumps([{"id": m["id"], "title": m["title"]} for m in macros])}, pk=("ticket_id", "triage_n"))
 
@@ -136,7 +136,8 @@ def replace_macros(db: sqlite_utils.Database, macros: Sequence[dict[str, Any]]) 
     with db.atomic():
         db.execute("delete from macros")
         if macros:
-            db["macros"].insert_all([{k: m[k] for k in ("id", "title", "body")} for m in macros], pk="id", replace=True)
+            db.table("macros").insert_all([{k: m[k] for k in ("id", "title", "body")} for m in macros], pk="id",
+                                          replace=True)
     return len(macros)
 
 

@@ -205,7 +205,7 @@ def insert_new(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> Non
     for row in rows:
         if row.get("state") not in (State.QUEUED, State.SKIPPED, State.DEAD):
             raise IllegalTransition(f"ticket {row.get('id')}: a new ticket starts queued, skipped or dead")
-    db["tickets"].insert_all(rows)
+    db.table("tickets").insert_all(rows)
 
 
 def update_seen(db: sqlite_utils.Database, rows: Sequence[tuple[str, str, float, int]]) -> None:
