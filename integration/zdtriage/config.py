@@ -55,6 +55,15 @@ from .config_values import (
 from .pricing import PRICES, Price, price_for
 from .redact import KINDS as REDACT_KINDS
 
+# the configuration's public module: the dataclasses and a few helpers live in config_model/config_values and are
+# re-exported from here, where callers import them
+__all__ = [
+    "DEFAULT_PATH", "KNOWLEDGE_MAX_BYTES", "KNOWLEDGE_MAX_CHARS", "PLACEHOLDER", "SECTIONS", "AnthropicConfig",
+    "BudgetConfig", "Config", "ConfigError", "EvaluateConfig", "MetricsConfig", "PrivacyConfig", "ScheduleConfig",
+    "StateConfig", "TriageConfig", "WritebackConfig", "ZendeskConfig", "keys", "load", "locate", "parse",
+    "parse_duration", "resolve_path",
+]
+
 KNOWLEDGE_MAX_BYTES = 2 * 1024 * 1024
 KNOWLEDGE_MAX_CHARS = 400_000  # about 100,000 tokens
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import health
-from .context import Context  # pipeline.Context: where callers have always found it
+from .context import Context as Context  # pipeline.Context: where callers have always found it
 from .stages import ingest, poll, submit, writeback
 
 
