@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 # the store's Ticket, Audit and Job, as the renderers read them: the store imports this module for its
 # constants and error bodies, so naming its classes here would make an import circle
-Ticket = Audit = Job = Any
+Ticket: TypeAlias = Any
+Audit: TypeAlias = Any
+Job: TypeAlias = Any
 
 BOT_USER_ID = 1_900_000_000_001  # the API user the token belongs to
 AGENT_IDS = (1_900_000_000_011, 1_900_000_000_012, 1_900_000_000_013)
@@ -50,7 +52,7 @@ class Comment(NamedTuple):
     channel: str
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
-VIA_EMPTY_SOURCE = {"from": {}, "to": {}, "rel": None}
+VIA_EMPTY_SOURCE: dict[str, Any] = {"from": {}, "to": {}, "rel": None}
 # custom_status_id per status category; values are arbitrary account ids (fixture: 6130892426138 for open)
 CUSTOM_STATUS = {
     "new": 6130830355738,
