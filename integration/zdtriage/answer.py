@@ -91,7 +91,7 @@ def _macro_id(value: Any) -> int:
 def _model_for(priorities: tuple[str, ...], categories: tuple[str, ...], sentiments: tuple[str, ...],
                macros: bool = False) -> type[_Answer]:
     lists = {"priority": priorities, "category": categories, "sentiment": sentiments}
-    fields: dict[str, Any] = {name: (Literal[values], ...) for name, values in lists.items()}  # type: ignore[valid-type]
+    fields: dict[str, Any] = {name: (Literal[values], ...) for name, values in lists.items()}
     if macros:  # triage.suggest_macros
         fields["macro_id"] = (Annotated[int, BeforeValidator(_macro_id)],
                               Field(default=0, description="id of the provided macro an agent could apply; 0 if none"))
@@ -134,7 +134,8 @@ def _fields(model: type[_Answer]) -> tuple[str, ...]:
 
 def answer_schema(triage: TriageConfig) -> dict[str, Any]:
     """The JSON schema for ``output_config`` (DESIGN §5), generated from :func:`answer_model`."""
-    return json.loads(_schema_for(answer_model(triage)))
+    schema: dict[str, Any] = json.loads(_schema_for(answer_model(triage)))
+    return schema
 
 
 def validate_answer(

@@ -314,7 +314,7 @@ def count_tokens(client: anthropic.Anthropic, params: dict[str, Any]) -> int:
     """Exact input tokens of one request's ``params`` through the free ``count_tokens`` endpoint."""
     import anthropic
 
-    kwargs = {k: params[k] for k in ("model", "system", "messages") if k in params}
+    kwargs: dict[str, Any] = {k: params[k] for k in ("model", "system", "messages") if k in params}
     if "output_config" in params:
         kwargs["extra_body"] = {"output_config": params["output_config"]}
     try:

@@ -241,7 +241,7 @@ def _install_signals(stop: threading.Event) -> list[tuple[int, Any]]:
             os._exit(1)  # second signal: stop now; the state is crash-safe
         stop.set()
 
-    installed = []
+    installed: list[tuple[int, Any]] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         installed.append((sig, signal.signal(sig, handler)))
     return installed

@@ -18,6 +18,7 @@ Nothing is written to Zendesk: only ``zendesk.fetch_*`` functions are called her
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -132,9 +133,8 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
     opted_out: set[int] = set()
     cursor, pages = None, 0
     while len(found) < limit:
-        page = _zendesk(lambda cursor=cursor: zd.fetch_ticket_page(ctx.zendesk, cursor=cursor,
-                                                                   start_time=None if cursor else int(since)),
-                        progress, sleep)
+        page = _zendesk(functools.partial(zd.fetch_ticket_page, ctx.zendesk, cursor=cursor,
+                                          start_time=None if cursor else int(since)), progress, sleep)
         pages += 1
         for t in page["tickets"]:
             if t["status"] not in quality.DONE_STATUSES:
@@ -155,7 +155,7 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
     examples = grounding.shared_examples(ctx)
     for n, ticket in enumerate(found.values(), 1):
         try:
-            comments = _zendesk(lambda ticket=ticket: zd.fetch_comments(ctx.zendesk, ticket["id"]), progress, sleep)
+            comments = _zendesk(functools.partial(zd.fetch_comments, ctx.zendesk, ticket["id"]), progress, sleep)
         except zd.ZendeskNotFound:
             gone += 1  # deleted since the export listed it
             continue

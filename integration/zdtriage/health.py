@@ -37,7 +37,8 @@ DEAD_SHOWN = 10
 
 def heartbeat(db: sqlite_utils.Database, stage: str) -> dict[str, Any]:
     """The stored heartbeat of ``stage`` (epoch seconds; empty when it never ran)."""
-    return store.loads(store.get_sync(db, HEARTBEAT + stage), {})
+    beat: dict[str, Any] = store.loads(store.get_sync(db, HEARTBEAT + stage), {})
+    return beat
 
 
 def heartbeats(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:

@@ -249,7 +249,7 @@ class Metrics:
         port = port if port is not None else self.config.metrics.port
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         server_class = type("_Server", (_ThreadingServer,), {"address_family": family})
-        httpd = make_server(host, port, self.app, server_class, handler_class=_QuietHandler)
+        httpd: WSGIServer = make_server(host, port, self.app, server_class, handler_class=_QuietHandler)
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="zdtriage-metrics",
                                   daemon=True)
         thread.start()
@@ -261,7 +261,7 @@ class MetricsServer:
 
     def __init__(self, httpd: WSGIServer, thread: threading.Thread) -> None:
         self._httpd, self._thread = httpd, thread
-        self.host, self.port = httpd.server_address[0], int(httpd.server_address[1])
+        self.host, self.port = str(httpd.server_address[0]), int(httpd.server_address[1])  # an IP socket: str
 
     @property
     def url(self) -> str:

@@ -335,7 +335,7 @@ def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int, *,
     return f"{header}\n\n{draft}\n\n{cited}{note_footer(ticket_id, triage_n)}"
 
 
-def is_our_note(body: str, *, public: bool, author_id: int | None, bot_user_id: int | None, ticket_id: int,
+def is_our_note(body: str, *, public: bool | int, author_id: int | None, bot_user_id: int | None, ticket_id: int,
                 triage_n: int | None = None) -> bool:
     """Whether a comment is our note for ``ticket_id`` (and for that triage, when ``triage_n`` is given).
 

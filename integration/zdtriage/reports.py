@@ -171,8 +171,8 @@ def _durations_in(db: sqlite_utils.Database, since: str | None) -> dict[str, flo
         return _quantiles([], None)
 
     def at(rank: int) -> float:
-        return db.execute(f"select {_DURATION} * 86400.0 {base} order by {_DURATION} limit 1 offset ?",
-                          [*params, rank]).fetchone()[0]
+        return float(db.execute(f"select {_DURATION} * 86400.0 {base} order by {_DURATION} limit 1 offset ?",
+                                [*params, rank]).fetchone()[0])
 
     middle, p95 = _ranks(n)
     return _quantiles([at(k) for k in middle], at(p95))
@@ -239,7 +239,7 @@ def _durations_of(db: sqlite_utils.Database) -> dict[str, float | None]:
         seen += count
         if seen > p95_rank:
             break
-    return _quantiles([wanted[k] for k in middle_ranks if wanted[k] is not None], wanted[p95_rank])
+    return _quantiles([v for k in middle_ranks if (v := wanted[k]) is not None], wanted[p95_rank])
 
 
 def _figures(states: dict[str, tuple[int, float]], values: list[tuple[Any, Any, Any, int]], drafts: tuple[int, int],

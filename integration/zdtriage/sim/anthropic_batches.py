@@ -327,8 +327,8 @@ def result_line(batch: Batch, index: int, seed: int) -> dict[str, Any]:
     elif code == ERR_API:
         result = {"type": "errored", "error": _error_body("api_error", "Internal server error", False)}
     elif code == ERR_INVALID:
-        message = f"prompt is too long: {record.input_tokens + 200_000} tokens > 200000 maximum"
-        result = {"type": "errored", "error": _error_body("invalid_request_error", message, True)}
+        too_long = f"prompt is too long: {record.input_tokens + 200_000} tokens > 200000 maximum"
+        result = {"type": "errored", "error": _error_body("invalid_request_error", too_long, True)}
     elif code == ERR_RECORD:
         assert record.error is not None
         result = {"type": "errored", "error": _error_body(record.error[0], record.error[1], True)}

@@ -360,7 +360,7 @@ def analyse(user_text: str) -> Analysis:
     return Analysis(
         subject=subject,
         language=_language(hits),
-        category_scores=scores,  # type: ignore[arg-type]
+        category_scores=scores,
         urgency=urgency,
         sentiment=sentiment,
         injection=bool(_INJECTION.search(user_text)),

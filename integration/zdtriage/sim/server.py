@@ -137,7 +137,7 @@ class SimServer:
         if self._httpd is None:
             raise RuntimeError("simulator not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> str:
         """Start serving in a daemon thread; return the base URL (``http://127.0.0.1:PORT``)."""

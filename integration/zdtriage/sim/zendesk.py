@@ -358,6 +358,7 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         cutoff = int(now) - self.export_exclude_recent_seconds
         page = self.store.export_page(after, start, per_page, cutoff)
         base = self._base(request)
+        body: dict[str, Any]
         if not page:  # incremental-tickets-cursor-empty-final-page.json
             body = {
                 "tickets": [],

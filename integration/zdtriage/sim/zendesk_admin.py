@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from zdtriage.sim import zendesk_shapes as shapes
 from zdtriage.sim.server import Handler, Request, Response
-from zdtriage.sim.zendesk_store import BOT_USER_ID, ApiError
+from zdtriage.sim.zendesk_store import BOT_USER_ID, ApiError, Store
 
 ROLES = ("admin", "agent", "end-user")
 ADMIN_ONLY = ("/api/v2/incremental/", "/api/v2/triggers")  # an agent's token gets 403 here (DESIGN §7)
@@ -108,6 +108,7 @@ class ZendeskAdmin:
     lock: threading.RLock
     clock: Callable[[], float]
     _counters: dict[str, int]
+    store: Store
 
     if TYPE_CHECKING:  # provided by ZendeskSim / SimServer
         def route(self, method: str, pattern: str, handler: Handler) -> None: ...

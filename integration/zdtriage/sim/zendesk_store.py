@@ -535,7 +535,8 @@ class Store:
         self._job_seq += 1
         job_id = "V3-" + hashlib.md5(f"job-{self._job_seq}".encode()).hexdigest()  # recorded ids: V3-<32 hex>
         stuck = stuck_for is not None
-        job = Job(id=job_id, created_at=now, due_at=now + (stuck_for if stuck else delay), items=items, stuck=stuck)
+        job = Job(id=job_id, created_at=now, due_at=now + (stuck_for if stuck_for is not None else delay), items=items,
+                  stuck=stuck)
         self.jobs[job_id] = job
         self.every_job.append(job)
         self._pending_jobs.append(job)

@@ -31,6 +31,8 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..context import Context
 
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
@@ -206,7 +208,7 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
     for row in group:
         ticket = fresh.get(row["id"])
         ok, why = eligible(ticket, ctx.config) if ticket is not None else (False, "deleted in Zendesk")
-        if not ok:
+        if not ok or ticket is None:  # None is never ok: this tells the type checker
             with ctx.db.atomic():
                 tally(out["results"], _not_ours_any_more(ctx, row, why))
             continue
@@ -327,7 +329,7 @@ def knowledge_links(knowledge: str) -> tuple[str, ...]:
     return tuple(prompt.links_in(knowledge))
 
 
-def _isolated(ctx: Context, row: dict[str, Any], step: Any) -> str:
+def _isolated(ctx: Context, row: dict[str, Any], step: Callable[..., str]) -> str:
     """Run one ticket's step in a savepoint; a surprise is recorded on that ticket and the stage goes on."""
     try:
         with ctx.db.atomic():
@@ -340,7 +342,7 @@ def _isolated(ctx: Context, row: dict[str, Any], step: Any) -> str:
 def _give_up(ctx: Context, row: dict[str, Any], reason: str, results: dict[str, int]) -> None:
     now = ctx.now()
     with ctx.db.atomic():
-        if row["state"] == State.ANSWERED and queue.get(ctx.db, row["id"])["state"] == State.ANSWERED:
+        if row["state"] == State.ANSWERED and (queue.get(ctx.db, row["id"]) or {}).get("state") == State.ANSWERED:
             queue.kill(ctx.db, row["id"], now, reason=reason)
         store.log_event(ctx.db, now, "writeback_error", ticket_id=row["id"], detail=reason)
     tally(results, "error")

@@ -274,7 +274,7 @@ def m0010_query_indexes(db: sqlite_utils.Database) -> None:
 
 
 def _size(db: sqlite_utils.Database) -> int:
-    return db.execute("pragma page_count").fetchone()[0] * db.execute("pragma page_size").fetchone()[0]
+    return int(db.execute("pragma page_count").fetchone()[0] * db.execute("pragma page_size").fetchone()[0])
 
 
 @migrations()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlite_utils
 
@@ -38,11 +38,11 @@ def create(db: sqlite_utils.Database, now: float, *, local_id: str, since: str, 
         db.table("batches").insert({"local_id": local_id, "state": RUNNING_STATE, "model": model,
                                     "request_count": len(items), "reserved_usd": reserved_usd, "bytes": size,
                                     "created_at": iso(now)})
-        evaluation_id = db.table("evaluations").insert({
+        evaluation_id = cast(int, db.table("evaluations").insert({
             "state": "creating", "created_at": iso(now), "since": since, "max_tickets": max_tickets, "model": model,
             "prompt_hash": prompt_hash, "fingerprint": fingerprint, "settings": json.dumps(settings, sort_keys=True),
             "subdomain": subdomain, "batch": local_id, "tickets": len(items), "estimate_usd": reserved_usd,
-        }).last_pk
+        }).last_pk)  # sqlite-utils types it Optional: after an insert it is the new rowid
         db.table("evaluation_items").insert_all(
             ({**item, "evaluation_id": evaluation_id, "custom_id": item_custom_id(evaluation_id, item["ticket_id"]),
               "result": "pending", "cost_usd": 0.0} for item in items),

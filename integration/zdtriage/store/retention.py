@@ -73,7 +73,7 @@ def _orphan_comments(db: sqlite_utils.Database, cutoff: float, steps: int) -> in
             break
         with db.atomic():
             ticket_ids = sorted({r[1] for r in old if r[1] is not None})
-            stored = set()
+            stored: set[int] = set()
             for start in range(0, len(ticket_ids), 500):
                 part = ticket_ids[start:start + 500]
                 stored.update(r[0] for r in db.execute(

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import sqlite_utils
 
@@ -340,7 +340,7 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
 
 
 def count(db: sqlite_utils.Database, state: State) -> int:
-    return next(db.query("select count(*) as n from tickets where state = ?", [state.value]))["n"]
+    return int(next(db.query("select count(*) as n from tickets where state = ?", [state.value]))["n"])
 
 
 def conversation(db: sqlite_utils.Database, ticket_id: int) -> list[dict[str, Any]]:
@@ -390,7 +390,13 @@ READY = ("needs_read = 0 and (zd_updated_at < ? or zd_updated_at <= coalesce(zd_
          "or zd_updated_at <= coalesce(comments_read_at, -1))")
 
 
-def waiting(db: sqlite_utils.Database, events_complete: float) -> dict[str, float | int | None]:
+class Waiting(TypedDict):
+    queued: int
+    ready: int
+    oldest: float | None  # None when nothing waits
+
+
+def waiting(db: sqlite_utils.Database, events_complete: float) -> Waiting:
     """The queue as the submit policy sees it: how many wait, how many are ready, since when the oldest waits
     (arrival for a first triage, the customer's reply for a re-triage)."""
     row = next(db.query(

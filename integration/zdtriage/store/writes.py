@@ -25,8 +25,9 @@ def begin_writes(db: sqlite_utils.Database, now: float, intents: Sequence[tuple[
     --dead`` landing between the fresh read and here) is left out, and the others go on without it."""
     began: list[int] = []
     for kind, name in ((WriteKind.NOTE, "begin_note"), (WriteKind.FAILED_TAG, "begin_failed_tag")):
-        items = [(ticket_id, {"write_kind": kind.value, "write_triage_n": triage_n, "write_started_at": iso(now)})
-                 for ticket_id, k, triage_n in intents if k == kind]
+        items: list[tuple[int, dict[str, Any]]] = [
+            (ticket_id, {"write_kind": kind.value, "write_triage_n": triage_n, "write_started_at": iso(now)})
+            for ticket_id, k, triage_n in intents if k == kind]
         try:
             with db.atomic():
                 _move_many(db, name, now, items)
