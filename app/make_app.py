@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import zcli_package  # noqa: E402  (a sibling module, not an installed package)
+import zcli_package
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "tmp" / "zendesk-batch-triage-app.zip"

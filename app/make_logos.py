@@ -53,7 +53,7 @@ def pixel(u: float, v: float):
             right = 0.74 - i * 0.12
             if _rounded_rect(u, v, 0.26, top, right, top + 0.07, 0.035):
                 colour = bar
-    return colour + (255,)
+    return (*colour, 255)
 
 
 def render(size: int) -> bytes:
@@ -71,11 +71,8 @@ def render(size: int) -> bytes:
                     acc[2] += b * a
                     acc[3] += a
             alpha = acc[3] / (SS * SS)
-            if acc[3]:
-                rgb = [round(c / acc[3]) for c in acc[:3]]
-            else:
-                rgb = [0, 0, 0]
-            row += bytes(rgb + [round(alpha)])
+            rgb = [round(c / acc[3]) for c in acc[:3]] if acc[3] else [0, 0, 0]
+            row += bytes([*rgb, round(alpha)])
         rows.append(bytes(row))
     return b"".join(rows)
 

@@ -47,7 +47,8 @@ def ticket(n: int, priority: str, category: str, sentiment: str, confidence: str
         "tags": ["ai_triaged", *tags],
         "comments": [
             {"id": 1, "isPublic": True, "author": {"id": 7, "name": "Customer"}, "value": "<p>…</p>"},
-            {"id": 2, "isPublic": False, "author": BOT, "value": _html([head, *draft, *(cited or []), FOOTER.format(ticket=n, n=1)])},
+            {"id": 2, "isPublic": False, "author": BOT,
+             "value": _html([head, *draft, *(cited or []), FOOTER.format(ticket=n, n=1)])},
         ],
         "requests": {STATUS_URL: {"status": 200, "body": {
             "healthy": True, "reason": "", "checked_at": "2026-12-01T10:03:00Z",
@@ -58,11 +59,14 @@ def ticket(n: int, priority: str, category: str, sentiment: str, confidence: str
 SHOTS = [
     {
         "subject": "Charged twice for my subscription",
-        "thread": [("Dana Miller", "Hi, my card was charged twice for the December invoice. Please refund one of the payments.", False)],
+        "thread": [("Dana Miller", "Hi, my card was charged twice for the December invoice. "
+                                   "Please refund one of the payments.", False)],
         "fixture": ticket(42, "P2", "billing", "negative", "0.86",
                           ["Hi Dana,\nthanks for reaching out about the double charge.",
-                           "We refunded the second payment today; it shows on your card within 5 business days.\nBest regards,\nSupport"],
-                          ["ai_priority_p2", "ai_category_billing", "ai_sentiment_negative", "ai_lang_en"], "en-US", "light",
+                           "We refunded the second payment today; it shows on your card within 5 business days."
+                           "\nBest regards,\nSupport"],
+                          ["ai_priority_p2", "ai_category_billing", "ai_sentiment_negative", "ai_lang_en"], "en-US",
+                          "light",
                           # NOTE_FORMAT.md: cited articles and the suggested macro after the draft
                           ["Help Center articles:\n"
                            "- Refunds and double charges <https://example.zendesk.com/hc/en-us/articles/360001>\n"
@@ -71,25 +75,30 @@ SHOTS = [
     },
     {
         "subject": "Anmeldung schlägt fehl",
-        "thread": [("Jonas Weber", "Seit dem Update kann ich mich nicht mehr anmelden, das Passwort wird abgelehnt.", False)],
+        "thread": [("Jonas Weber", "Seit dem Update kann ich mich nicht mehr anmelden, das Passwort wird abgelehnt.",
+                    False)],
         "fixture": ticket(57, "P1", "account", "angry", "0.48",
-                          ["Hallo Jonas,\ndanke für Ihre Nachricht. Wir haben Ihr Konto entsperrt; bitte setzen Sie Ihr Passwort über den Link in der Anmeldeseite zurück.",
+                          ["Hallo Jonas,\ndanke für Ihre Nachricht. Wir haben Ihr Konto entsperrt; bitte setzen Sie "
+                           "Ihr Passwort über den Link in der Anmeldeseite zurück.",
                            "Viele Grüße\nSupport"],
-                          ["ai_priority_p1", "ai_category_account", "ai_sentiment_angry", "ai_lang_de", "ai_confidence_low"], "de", "light"),
+                          ["ai_priority_p1", "ai_category_account", "ai_sentiment_angry", "ai_lang_de",
+                           "ai_confidence_low"], "de", "light"),
     },
     {
         "subject": "Export to CSV times out",
         "thread": [("Priya Nair", "Exporting last month's report to CSV spins for a minute and then fails.", False)],
         "fixture": ticket(63, "P3", "technical", "neutral", "0.91",
-                          ["Hi Priya,\nlarge exports now run in the background: choose \"Email me the file\" and the CSV arrives within minutes.",
+                          ["Hi Priya,\nlarge exports now run in the background: choose \"Email me the file\" "
+                           "and the CSV arrives within minutes.",
                            "Kind regards,\nSupport"],
-                          ["ai_priority_p3", "ai_category_technical", "ai_sentiment_neutral", "ai_lang_en"], "en-US", "dark"),
+                          ["ai_priority_p3", "ai_category_technical", "ai_sentiment_neutral", "ai_lang_en"], "en-US",
+                          "dark"),
     },
 ]
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
 

@@ -16,7 +16,7 @@ import io
 import os
 import re
 import zipfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 
@@ -30,7 +30,7 @@ def _expand_braces(pattern: str) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _segment_regex(segment: str, dot: bool) -> re.Pattern:
     out = []
     i = 0

@@ -79,9 +79,8 @@ def ours(n: int, seed: int, schedule: dict[str, str] | None = None, account: dic
          ) -> dict[str, Any]:
     """The pipeline's day on the default schedule; Zendesk calls counted by the simulator. ``account``: the
     simulator's plan and another app's steady traffic (``{"plan": "team", "other_app_per_minute": 120}``)."""
-    from zdtriage.store import tickets as queue
-
     from zdtriage.stages import poll
+    from zdtriage.store import tickets as queue
 
     clock = harness.SharedClock()
     start = clock()
@@ -97,7 +96,9 @@ def ours(n: int, seed: int, schedule: dict[str, str] | None = None, account: dic
             poll_cpu[0] += time.process_time() - began
 
     poll.poll = timed_poll  # type: ignore[assignment]
-    with harness.Sims(clock, zendesk={**SIM_ZENDESK, **(account or {})}, anthropic={**SIM_ANTHROPIC, "seed": seed}) as sims:
+    with harness.Sims(
+        clock, zendesk={**SIM_ZENDESK, **(account or {})}, anthropic={**SIM_ANTHROPIC, "seed": seed}
+    ) as sims:
         # the default schedule, limits and budget (or the schedule asked for: --schedule key=value)
         pipe = harness.make_pipeline(sims, clock, **({"schedule": schedule} if schedule else {}))
         ctx = pipe.ctx

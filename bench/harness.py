@@ -169,7 +169,7 @@ class Sims:
             self._conn.send(("stop", ()))
             self._process.join(timeout=30)
 
-    def __enter__(self) -> "Sims":
+    def __enter__(self) -> Sims:
         return self
 
     def __exit__(self, *exc: object) -> None:

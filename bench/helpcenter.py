@@ -112,9 +112,9 @@ def _recall(ctx: Any, tickets: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _cost(ctx: Any, tickets: list[dict[str, Any]]) -> dict[str, Any]:
     from zdtriage import prompt
+    from zdtriage.grounding import articles_for as grounding
     from zdtriage.pricing import usage_cost
     from zdtriage.sim import model as stand_in
-    from zdtriage.grounding import articles_for as grounding
 
     cfg = ctx.config
     rows: dict[str, list[tuple[int, int]]] = {"without": [], "with": []}

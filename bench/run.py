@@ -130,7 +130,7 @@ def table(lines: list[tuple[str, str, str, str]]) -> str:
     widths = [max(len(row[i]) for row in [head, *lines]) for i in range(4)]
 
     def fmt(row: tuple[str, ...]) -> str:
-        return "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |"
+        return "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |"
 
     return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, lines)])
 

@@ -17,7 +17,8 @@ import json
 import random
 import sys
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 REQUESTS = 100_000
 VARIANTS = 64

@@ -62,7 +62,11 @@ def _stub_network(spec: dict[str, Any], end: float) -> None:
 
     def page(client: Any, *, cursor: str | None = None, start_time: int | None = None) -> dict[str, Any]:
         known = [ticket(i, ["ai_triaged"]) for i in spec["written_recent"]]
-        return {"tickets": [ticket(i, []) for i in new_ids] + known, "after_cursor": "cursor-next", "end_of_stream": True}
+        return {
+            "tickets": [ticket(i, []) for i in new_ids] + known,
+            "after_cursor": "cursor-next",
+            "end_of_stream": True,
+        }
 
     def events(client: Any, start_time: int) -> dict[str, Any]:
         comments = [{"id": 10**10 + i * 3 + k, "ticket_id": i, "author_id": 7 if k != 1 else 42, "public": True,
@@ -242,8 +246,14 @@ def database(work: Path, name: str, days: int, per_day: int, end: float, pool: A
     spec = work / f"{name}.json"
     spec.write_text(json.dumps(info))
     sizes = dict(year_data.iter_sizes(path))
-    return {"path": path, "config": config, "spec": spec, "tickets": info["history"] + sum(map(len, info["ids"].values())),
-            "build_s": build_s, "bytes": sum(sizes.values())}
+    return {
+        "path": path,
+        "config": config,
+        "spec": spec,
+        "tickets": info["history"] + sum(map(len, info["ids"].values())),
+        "build_s": build_s,
+        "bytes": sum(sizes.values()),
+    }
 
 
 def startup(config: Path, repeat: int) -> dict[str, float]:

@@ -52,7 +52,10 @@ def _one(n: int, drop_text: bool, work: Path) -> dict[str, Any]:
         for _ in range(200):
             pipeline.run_once(ctx)
             clock.advance(61)
-            now = (queue.counts(db), db.execute("select count(*) from tickets where write_started_at is not null").fetchone())
+            now = (
+                queue.counts(db),
+                db.execute("select count(*) from tickets where write_started_at is not null").fetchone(),
+            )
             if now == previous:
                 break
             previous = now

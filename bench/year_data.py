@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 COLUMNS = ("id", "state", "subject", "description", "requester_id", "zd_status", "zd_tags", "zd_created_at",
            "zd_updated_at", "triage_n", "attempts", "custom_id", "input_chars", "history_fetched", "answer", "usage",
@@ -38,7 +39,7 @@ SNAPSHOT = {"queued": 150, "submitted": 200, "answered": 100, "in_job": 100, "fa
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Pool:
@@ -67,7 +68,8 @@ class Pool:
         self.usages = [json.dumps({
             "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0},
             "cache_creation_input_tokens": 0, "cache_read_input_tokens": rng.choice([0, 4210]),
-            "inference_geo": "not_available", "input_tokens": rng.randint(400, 2500), "output_tokens": rng.randint(120, 480),
+            "inference_geo": "not_available", "input_tokens": rng.randint(400, 2500),
+            "output_tokens": rng.randint(120, 480),
             "output_tokens_details": None, "server_tool_use": None, "service_tier": "batch", "speed": None})
             for _ in range(size)]
 
@@ -120,8 +122,9 @@ def _history_state(id_: int) -> str:
 
 def _insert(conn: sqlite3.Connection, tickets: list[tuple[Any, ...]], comments: list[tuple[Any, ...]]) -> None:
     conn.executemany(f"insert into tickets ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})", tickets)
-    conn.executemany("insert into comments (id, ticket_id, author_id, public, body, created_at) values (?, ?, ?, ?, ?, ?)",
-                     comments)
+    conn.executemany(
+        "insert into comments (id, ticket_id, author_id, public, body, created_at) values (?, ?, ?, ?, ?, ?)", comments
+    )
 
 
 def build(path: Path, *, days: int, per_day: int, end: float, pool: Pool) -> dict[str, Any]:
@@ -202,9 +205,11 @@ def _snapshot(conn: sqlite3.Connection, pool: Pool, first_id: int, end: float) -
     add("owed", "dead", SNAPSHOT["owed"], failed_tag_at=None, changed_at=iso(end - 400))
     conn.execute("begin")
     _insert(conn, rows, comments)
-    conn.execute("insert into batches (local_id, batch_id, state, model, request_count, bytes, reserved_usd, created_at, "
-                 "expires_at) values (?, ?, 'open', 'claude-haiku-4-5', ?, 1800000, 0.6, ?, ?)",
-                 [OPEN_BATCH, "msgbatch_snapshot_open", SNAPSHOT["submitted"], iso(recent + 60), iso(recent + 86_460)])
+    conn.execute(
+        "insert into batches (local_id, batch_id, state, model, request_count, bytes, reserved_usd, created_at, "
+        "expires_at) values (?, ?, 'open', 'claude-haiku-4-5', ?, 1800000, 0.6, ?, ?)",
+        [OPEN_BATCH, "msgbatch_snapshot_open", SNAPSHOT["submitted"], iso(recent + 60), iso(recent + 86_460)],
+    )
     for key, value in (("start_time", str(int(end - 400 * 86_400))), ("ticket_cursor", "cursor-snapshot"),
                        ("events_time", str(int(end - 120)))):
         conn.execute("insert or replace into sync (key, value) values (?, ?)", [key, value])

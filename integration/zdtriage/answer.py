@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar, Collection, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from .text import clean_text
 from .config import TriageConfig
+from .text import clean_text
 
 MAX_DRAFT_CHARS = 8000
 _LANG = re.compile(r"^[a-z]{2}$")
@@ -90,7 +91,7 @@ def _macro_id(value: Any) -> int:
 def _model_for(priorities: tuple[str, ...], categories: tuple[str, ...], sentiments: tuple[str, ...],
                macros: bool = False) -> type[_Answer]:
     lists = {"priority": priorities, "category": categories, "sentiment": sentiments}
-    fields: dict[str, Any] = {name: (Literal[values], ...) for name, values in lists.items()}  # type: ignore[valid-type]
+    fields: dict[str, Any] = {name: (Literal[values], ...) for name, values in lists.items()}
     if macros:  # triage.suggest_macros
         fields["macro_id"] = (Annotated[int, BeforeValidator(_macro_id)],
                               Field(default=0, description="id of the provided macro an agent could apply; 0 if none"))
@@ -133,11 +134,18 @@ def _fields(model: type[_Answer]) -> tuple[str, ...]:
 
 def answer_schema(triage: TriageConfig) -> dict[str, Any]:
     """The JSON schema for ``output_config`` (DESIGN §5), generated from :func:`answer_model`."""
-    return json.loads(_schema_for(answer_model(triage)))
+    schema: dict[str, Any] = json.loads(_schema_for(answer_model(triage)))
+    return schema
 
 
-def validate_answer(text: str, triage: TriageConfig, *, stop_reason: str | None = None,
-                    provided: Collection[int] = (), macros: Collection[int] = ()) -> tuple[dict[str, Any] | None, str | None]:
+def validate_answer(
+    text: str,
+    triage: TriageConfig,
+    *,
+    stop_reason: str | None = None,
+    provided: Collection[int] = (),
+    macros: Collection[int] = (),
+) -> tuple[dict[str, Any] | None, str | None]:
     """Answer text → ``(answer, None)`` if valid, else ``(None, reason)``. Never raises.
 
     ``sources`` keeps only the ids of ``provided`` (the articles the request held): an id the model made up,

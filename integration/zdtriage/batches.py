@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 # the SDK takes about a second to import: it is imported where a client is made or used, so commands that
 # never call Anthropic (status, report, estimate without --exact, retry) start without it
@@ -133,7 +134,9 @@ def _retry_after(exc: anthropic.APIStatusError) -> float | None:
     return value if value >= 0 else None
 
 
-def _classify(status: int, error_type: str, message: str, code: str | None = None) -> tuple[str, int | None, str | None]:
+def _classify(
+    status: int, error_type: str, message: str, code: str | None = None
+) -> tuple[str, int | None, str | None]:
     """(kind, request_index, custom_id) of an error answer: by its code, else its type and status, and by
     its message only where neither says (an unknown code is read as its bare type, as the SDK advises)."""
     lowered = message.lower()
@@ -311,7 +314,7 @@ def count_tokens(client: anthropic.Anthropic, params: dict[str, Any]) -> int:
     """Exact input tokens of one request's ``params`` through the free ``count_tokens`` endpoint."""
     import anthropic
 
-    kwargs = {k: params[k] for k in ("model", "system", "messages") if k in params}
+    kwargs: dict[str, Any] = {k: params[k] for k in ("model", "system", "messages") if k in params}
     if "output_config" in params:
         kwargs["extra_body"] = {"output_config": params["output_config"]}
     try:

@@ -49,7 +49,9 @@ def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfi
 
     if once and metrics_port:
         raise UsageProblem("--metrics-port serves the daemon's metrics; with --once use --metrics-textfile")
-    overrides = {k: v for k, v in (("metrics.port", metrics_port), ("metrics.textfile", metrics_textfile)) if v is not None}
+    overrides = {
+        k: v for k, v in (("metrics.port", metrics_port), ("metrics.textfile", metrics_textfile)) if v is not None
+    }
     cfg = load_config(ctx, overrides=overrides)
     setup_logging(verbose)
     metrics = Metrics(cfg) if (cfg.metrics.port and not once) or cfg.metrics.textfile else None
@@ -72,7 +74,9 @@ def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfi
         raise click.ClickException(f"state database {cfg.state.path}: {exc}") from None
     except OSError as exc:  # the metrics port taken, or not ours to bind; else say the file it was about
         if cfg.metrics.port and not once:
-            raise click.ClickException(f"metrics on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}") from None
+            raise click.ClickException(
+                f"metrics on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}"
+            ) from None
         raise click.ClickException(f"{exc.filename or 'run'}: {exc.strerror or exc}") from None
 
 
@@ -102,7 +106,9 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
         lines.append(f"  {b['batch_id'] or '(creating)'}  {b['requests']} requests  age {b['age_seconds'] // 60} min"
                      f"  expires in {b['expires_in_seconds'] // 3600} h{warn}")
     budget = f" of ${data['budget_daily_usd']:.2f}" if data["budget_daily_usd"] else " (no cap)"
-    lines.append(f"spend today: ${data['spend_today_usd']:.4f} spent, ${data['reserved_today_usd']:.4f} reserved{budget}")
+    lines.append(
+        f"spend today: ${data['spend_today_usd']:.4f} spent, ${data['reserved_today_usd']:.4f} reserved{budget}"
+    )
     if data["budget_monthly_usd"]:
         lines.append(f"spend this month: ${data['spend_month_usd']:.4f} of ${data['budget_monthly_usd']:.2f}")
     for alert in data["alerts"]:
@@ -180,12 +186,15 @@ def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, 
     if tickets is None:
         source = "counted by count_tokens" if data["exact"] else (
             f"estimated at {data['chars_per_token']:.2f} characters per token"
-            + (f" (measured on {data['calibrated_on_results']} results)" if data["calibrated_on_results"] else " (default)"))
+            + (f" (measured on {data['calibrated_on_results']} results)" if data["calibrated_on_results"]
+               else " (default)"))
         lines.append(f"* the configured model. Input {source}; output at max_tokens (worst case).")
         configured = next((m for m in data["models"] if m["configured"]), None)
         if configured and "expected_batch_usd" in configured:
-            lines.append(f"  At the {configured['expected_output_tokens'] // max(configured['tickets'], 1)} output tokens "
-                         f"per answer seen so far: ${configured['expected_batch_usd']:.2f} batch.")
+            lines.append(
+                f"  At the {configured['expected_output_tokens'] // max(configured['tickets'], 1)} output tokens "
+                f"per answer seen so far: ${configured['expected_batch_usd']:.2f} batch."
+            )
     emit(data, as_json, "\n".join(lines))
 
 

@@ -65,7 +65,9 @@ def open_state(cfg: Config, *, readonly: bool = False) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def context(cfg: Config, *, clients: bool = True, readonly: bool = False, on_zendesk_call: Any = None) -> pipeline.Context:
+def context(
+    cfg: Config, *, clients: bool = True, readonly: bool = False, on_zendesk_call: Any = None
+) -> pipeline.Context:
     from . import batches
     from .stages import account
 

@@ -41,7 +41,9 @@ def _zendesk_checks(cfg: Config, client: Any, now: float) -> tuple[list[dr.Check
         seen["triggers"] = za.fetch_triggers(client)
         checks += dr.check_triggers(seen["triggers"], None, user["id"])
     except zd.ZendeskAuthError as exc:
-        checks += dr.check_triggers(None, f"refused ({za.refused_status(exc) or '?'}): triggers are for admins", user["id"])
+        checks += dr.check_triggers(
+            None, f"refused ({za.refused_status(exc) or '?'}): triggers are for admins", user["id"]
+        )
     except zd.ZendeskError as exc:
         checks += dr.check_triggers(None, str(exc), user["id"])
     wanted = {name: getattr(cfg.triage, name) for name, _ in dr.SCOPES}

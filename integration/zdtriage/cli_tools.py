@@ -33,8 +33,12 @@ def _first_help_center_read(pctx: Any) -> None:
               help="At most this many tickets (one Message Batch).")
 @click.option("--yes", is_flag=True, help="Do not ask before spending.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-@click.option("--articles/--no-articles", default=None, help="With or without Help Center articles (default: as configured).")
-@click.option("--examples/--no-examples", default=None, help="With or without agents' examples (default: as configured).")
+@click.option(
+    "--articles/--no-articles", default=None, help="With or without Help Center articles (default: as configured)."
+)
+@click.option(
+    "--examples/--no-examples", default=None, help="With or without agents' examples (default: as configured)."
+)
 @click.pass_context
 def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_json: bool,
              articles: bool | None = None, examples: bool | None = None) -> None:
@@ -148,8 +152,10 @@ def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {path}: replace the CHANGE-ME of zendesk.subdomain and zendesk.email, export the secrets it names, "
-               "then run `zdtriage config check`")
+    click.echo(
+        f"wrote {path}: replace the CHANGE-ME of zendesk.subdomain and zendesk.email, export the secrets it names, "
+        "then run `zdtriage config check`"
+    )
 
 
 @config_group.command("check")
@@ -248,7 +254,9 @@ def sim(zendesk_port: int, anthropic_port: int, tickets: int, seed: int, process
     try:
         zurl, aurl = zsim.start(), asim.start()
     except OSError as exc:
-        raise UsageProblem(f"cannot listen: {exc.strerror} (pick other ports with --zendesk-port/--anthropic-port)") from None
+        raise UsageProblem(
+            f"cannot listen: {exc.strerror} (pick other ports with --zendesk-port/--anthropic-port)"
+        ) from None
     zsim.seed(tickets, seed)
     click.echo(f"Zendesk simulator:   {zurl}   (email triage-bot@example.com, token sim-token)")
     click.echo(f"Anthropic simulator: {aurl}   (api key sim-key)")

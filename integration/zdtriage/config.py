@@ -14,17 +14,55 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import config_sources as sources
-from .config_model import (DEFAULT_PATH, SECTIONS, ZENDESK_PRIORITIES, ZENDESK_TYPES, AnthropicConfig,
-                           BudgetConfig, Config, ConfigError, EvaluateConfig, MetricsConfig, PrivacyConfig,
-                           ScheduleConfig, StateConfig, TriageConfig, WritebackConfig, ZendeskConfig, keys)
-from .config_values import (STATUSES, TAG, choice, expect, ids, integer, number, parse_duration, string,
-                            strings, url, zendesk_tags)
+from .config_model import (
+    DEFAULT_PATH,
+    SECTIONS,
+    ZENDESK_PRIORITIES,
+    ZENDESK_TYPES,
+    AnthropicConfig,
+    BudgetConfig,
+    Config,
+    ConfigError,
+    EvaluateConfig,
+    MetricsConfig,
+    PrivacyConfig,
+    ScheduleConfig,
+    StateConfig,
+    TriageConfig,
+    WritebackConfig,
+    ZendeskConfig,
+    keys,
+)
+from .config_values import (
+    STATUSES,
+    TAG,
+    choice,
+    expect,
+    ids,
+    integer,
+    number,
+    parse_duration,
+    string,
+    strings,
+    url,
+    zendesk_tags,
+)
 from .pricing import PRICES, Price, price_for
 from .redact import KINDS as REDACT_KINDS
+
+# the configuration's public module: the dataclasses and a few helpers live in config_model/config_values and are
+# re-exported from here, where callers import them
+__all__ = [
+    "DEFAULT_PATH", "KNOWLEDGE_MAX_BYTES", "KNOWLEDGE_MAX_CHARS", "PLACEHOLDER", "SECTIONS", "AnthropicConfig",
+    "BudgetConfig", "Config", "ConfigError", "EvaluateConfig", "MetricsConfig", "PrivacyConfig", "ScheduleConfig",
+    "StateConfig", "TriageConfig", "WritebackConfig", "ZendeskConfig", "keys", "load", "locate", "parse",
+    "parse_duration", "resolve_path",
+]
 
 KNOWLEDGE_MAX_BYTES = 2 * 1024 * 1024
 KNOWLEDGE_MAX_CHARS = 400_000  # about 100,000 tokens
@@ -118,7 +156,9 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
         try:
             parse_time(string("zendesk.start", start))
         except ValueError:
-            raise ConfigError("zendesk.start", f"expected an ISO-8601 time like 2026-11-01T00:00:00Z, got {start!r}") from None
+            raise ConfigError(
+                "zendesk.start", f"expected an ISO-8601 time like 2026-11-01T00:00:00Z, got {start!r}"
+            ) from None
     token_env, token_file, token = _secret("zendesk", "token", z, "ZENDESK_API_TOKEN", environ, need_secrets, warnings,
                                            base)
     zendesk = ZendeskConfig(
@@ -131,7 +171,8 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
         verify_after=parse_duration("zendesk.verify_after", z.get("verify_after", "11m")),
         token_file=token_file,
         auth=auth,
-        export_requests_per_minute=integer("zendesk.export_requests_per_minute", z.get("export_requests_per_minute", 10), 1, 100),
+        export_requests_per_minute=integer("zendesk.export_requests_per_minute",
+                                           z.get("export_requests_per_minute", 10), 1, 100),
         account_share=number("zendesk.account_share", z.get("account_share", 0.5), 0, 1,
                              "a share of the account's API limit, e.g. 0.5", above_low=True),
         token=token,
@@ -169,9 +210,12 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
 
     b = _section(raw, "budget")
     budget = BudgetConfig(
-        daily_usd=number("budget.daily_usd", b.get("daily_usd", BudgetConfig.daily_usd), 0, 1e6, "a number of US dollars"),
-        monthly_usd=number("budget.monthly_usd", b.get("monthly_usd", BudgetConfig.monthly_usd), 0, 1e7,
-                            "a number of US dollars"),
+        daily_usd=number(
+            "budget.daily_usd", b.get("daily_usd", BudgetConfig.daily_usd), 0, 1e6, "a number of US dollars"
+        ),
+        monthly_usd=number(
+            "budget.monthly_usd", b.get("monthly_usd", BudgetConfig.monthly_usd), 0, 1e7, "a number of US dollars"
+        ),
     )
 
     pv = _section(raw, "privacy")
@@ -196,13 +240,15 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
     textfile = mt.get("textfile")
     if textfile is not None:
         if not string("metrics.textfile", textfile).endswith(".prom"):
-            raise ConfigError("metrics.textfile", f"node_exporter's textfile collector reads only *.prom files, got {textfile!r}")
+            raise ConfigError(
+                "metrics.textfile", f"node_exporter's textfile collector reads only *.prom files, got {textfile!r}"
+            )
         textfile = sources.absolute(textfile, base)
     metrics = MetricsConfig(port=integer("metrics.port", mt.get("port", 0), 0, 65535),
                             host=string("metrics.host", mt.get("host", MetricsConfig.host)), textfile=textfile)
 
-    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget, privacy=privacy,
-                  state=state, writeback=writeback, evaluate=evaluate, metrics=metrics, prices=prices,
+    return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget,
+                  privacy=privacy, state=state, writeback=writeback, evaluate=evaluate, metrics=metrics, prices=prices,
                   warnings=tuple(warnings))
 
 
@@ -226,9 +272,13 @@ def _secret(section: str, name: str, data: Mapping[str, Any], default_env: str, 
         return variable, path, secret
     secret = environ.get(variable, "")
     if need_secrets and not secret:
-        raise ConfigError(env_key, f"environment variable {variable} is not set (or set {file_key} to a file holding it)")
+        raise ConfigError(
+            env_key, f"environment variable {variable} is not set (or set {file_key} to a file holding it)"
+        )
     if secret and (not secret.isprintable() or any(c.isspace() for c in secret)):
-        raise ConfigError(env_key, f"environment variable {variable} holds a space or a line break: a secret is one line")
+        raise ConfigError(
+            env_key, f"environment variable {variable} holds a space or a line break: a secret is one line"
+        )
     return variable, None, secret
 
 
@@ -239,13 +289,19 @@ def _triage(t: dict[str, Any], base: Path) -> TriageConfig:
     statuses = tuple(s.lower() for s in strings("triage.statuses", t.get("statuses", list(TriageConfig.statuses))))
     for status in statuses:
         if status not in STATUSES:
-            raise ConfigError("triage.statuses", f"{status!r} is not a Zendesk status one can triage ({', '.join(sorted(STATUSES))})")
+            raise ConfigError(
+                "triage.statuses", f"{status!r} is not a Zendesk status one can triage ({', '.join(sorted(STATUSES))})"
+            )
     native = t.get("native_priority", False)
     retriage = t.get("retriage", False)
     priorities = strings("triage.priorities", t.get("priorities", list(TriageConfig.priorities)), pattern=TAG)
     if native and len(priorities) != 4:
-        raise ConfigError("triage.native_priority", "needs exactly four priorities (mapped to urgent, high, normal, low)")
-    knowledge_file = sources.absolute(string("triage.knowledge_file", t["knowledge_file"]), base) if "knowledge_file" in t else None
+        raise ConfigError(
+            "triage.native_priority", "needs exactly four priorities (mapped to urgent, high, normal, low)"
+        )
+    knowledge_file = (
+        sources.absolute(string("triage.knowledge_file", t["knowledge_file"]), base) if "knowledge_file" in t else None
+    )
     return TriageConfig(
         tag_prefix=prefix,
         priorities=priorities,
@@ -256,8 +312,9 @@ def _triage(t: dict[str, Any], base: Path) -> TriageConfig:
         skip_tags=zendesk_tags("triage.skip_tags", t.get("skip_tags", list(TriageConfig.skip_tags))),
         max_input_tokens=integer("triage.max_input_tokens", t.get("max_input_tokens", 6000), 200, 150_000),
         retriage=expect("triage.retriage", retriage, bool, "true or false"),
-        low_confidence=number("triage.low_confidence", t.get("low_confidence", TriageConfig.low_confidence), 0, 1,
-                               "a number from 0 to 1"),
+        low_confidence=number(
+            "triage.low_confidence", t.get("low_confidence", TriageConfig.low_confidence), 0, 1, "a number from 0 to 1"
+        ),
         knowledge_file=knowledge_file,
         brands=ids("triage.brands", t.get("brands", [])),
         groups=ids("triage.groups", t.get("groups", [])),
@@ -265,7 +322,9 @@ def _triage(t: dict[str, Any], base: Path) -> TriageConfig:
         custom_statuses=ids("triage.custom_statuses", t.get("custom_statuses", [])),
         sample=number("triage.sample", t.get("sample", 1.0), 0, 1, "a share of tickets, e.g. 0.1", above_low=True),
         articles=integer("triage.articles", t.get("articles", TriageConfig.articles), 0, 10),
-        article_tokens=integer("triage.article_tokens", t.get("article_tokens", TriageConfig.article_tokens), 100, 20_000),
+        article_tokens=integer(
+            "triage.article_tokens", t.get("article_tokens", TriageConfig.article_tokens), 100, 20_000
+        ),
         examples=integer("triage.examples", t.get("examples", TriageConfig.examples), 0, 100),
         suggest_macros=expect("triage.suggest_macros", t.get("suggest_macros", False), bool, "true or false"),
         knowledge=_knowledge(knowledge_file),
@@ -274,16 +333,18 @@ def _triage(t: dict[str, Any], base: Path) -> TriageConfig:
 
 def _evaluate(e: dict[str, Any], triage: TriageConfig) -> EvaluateConfig:
     category_field = e.get("category_field")
-    if category_field is not None and category_field != "type":
-        if isinstance(category_field, bool) or not isinstance(category_field, int) or category_field < 1:
-            raise ConfigError("evaluate.category_field", f"expected \"type\" or a custom ticket field id (a number), "
-                                                         f"got {category_field!r}")
+    if category_field is not None and category_field != "type" and (
+            isinstance(category_field, bool) or not isinstance(category_field, int) or category_field < 1):
+        raise ConfigError("evaluate.category_field", f"expected \"type\" or a custom ticket field id (a number), "
+                                                     f"got {category_field!r}")
     category_map = _pairs("evaluate.category_map", e.get("category_map", {}))
     if category_map and category_field is None:
         raise ConfigError("evaluate.category_map", "needs evaluate.category_field (the Zendesk field it maps)")
     for value, category in category_map:
         if category_field == "type" and value not in ZENDESK_TYPES:
-            raise ConfigError("evaluate.category_map", f"{value!r} is not a Zendesk ticket type ({', '.join(ZENDESK_TYPES)})")
+            raise ConfigError(
+                "evaluate.category_map", f"{value!r} is not a Zendesk ticket type ({', '.join(ZENDESK_TYPES)})"
+            )
         if category not in triage.categories:
             raise ConfigError("evaluate.category_map", f"{category!r} (for {value!r}) is not one of triage.categories")
     if "priority_map" in e:
@@ -294,7 +355,9 @@ def _evaluate(e: dict[str, Any], triage: TriageConfig) -> EvaluateConfig:
         priority_map = tuple((z, triage.priorities[round(i * (n - 1) / 3)]) for i, z in enumerate(ZENDESK_PRIORITIES))
     for value, priority in priority_map:
         if value not in ZENDESK_PRIORITIES:
-            raise ConfigError("evaluate.priority_map", f"{value!r} is not a Zendesk priority ({', '.join(ZENDESK_PRIORITIES)})")
+            raise ConfigError(
+                "evaluate.priority_map", f"{value!r} is not a Zendesk priority ({', '.join(ZENDESK_PRIORITIES)})"
+            )
         if priority not in triage.priorities:
             raise ConfigError("evaluate.priority_map", f"{priority!r} (for {value!r}) is not one of triage.priorities")
     return EvaluateConfig(category_field=category_field, category_map=category_map, priority_map=priority_map)
@@ -334,13 +397,17 @@ def _knowledge(path: str | None) -> str:
         data = sources.read_regular_file(path, limit=KNOWLEDGE_MAX_BYTES).data
         text = data.decode("utf-8")
     except OSError as exc:
-        raise ConfigError("triage.knowledge_file", f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+        raise ConfigError(
+            "triage.knowledge_file", f"cannot read {path}: {exc.strerror or type(exc).__name__}"
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError("triage.knowledge_file", f"{path} is not UTF-8 text") from None
     except ValueError as exc:
         raise ConfigError("triage.knowledge_file", f"{path} {exc}") from None
     if len(text) > KNOWLEDGE_MAX_CHARS:
-        raise ConfigError("triage.knowledge_file", f"is larger than {KNOWLEDGE_MAX_CHARS:,} characters (about 100,000 tokens)")
+        raise ConfigError(
+            "triage.knowledge_file", f"is larger than {KNOWLEDGE_MAX_CHARS:,} characters (about 100,000 tokens)"
+        )
     return text.strip()
 
 

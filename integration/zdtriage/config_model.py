@@ -163,7 +163,9 @@ class Config:
                     continue
                 if f.name in SECRETS.get(section.name, {}):
                     source_file = getattr(table, SECRETS[section.name][f.name])
-                    value = "(not set)" if not value else f"**** (set, from {source_file})" if source_file else "**** (set)"
+                    value = (
+                        "(not set)" if not value else f"**** (set, from {source_file})" if source_file else "**** (set)"
+                    )
                 elif f.name.endswith("_map"):
                     value = dict(value)
                 elif isinstance(value, tuple):

@@ -11,10 +11,11 @@ import copy
 import os
 import stat
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 PREFIX = "ZDTRIAGE_"
 # ZDTRIAGE_ variables that are not config keys (read by the CLI itself)
@@ -79,13 +80,19 @@ def environment_overrides(environ: Mapping[str, str], sections: Mapping[str, Map
         if "__" not in rest:
             head = rest.lower().split("_", 1)[0]
             if head in sections:
-                raise SourceError(head, f"not a config key: write the section and the key with two underscores "
-                                        f"between them, e.g. {env_name(head, rest[len(head) + 1:].lower() or 'key')}", name)
+                raise SourceError(
+                    head,
+                    f"not a config key: write the section and the key with two underscores "
+                    f"between them, e.g. {env_name(head, rest[len(head) + 1 :].lower() or 'key')}",
+                    name,
+                )
             continue
         parts = [p.lower() for p in rest.split("__")]
         section = parts[0]
         if section not in sections:
-            raise SourceError(section, f"unknown config section {section!r} (known: {', '.join(sorted(sections))})", name)
+            raise SourceError(
+                section, f"unknown config section {section!r} (known: {', '.join(sorted(sections))})", name
+            )
         keys = sections[section]
         if section == "prices":
             if not 2 <= len(parts) <= 3 or not all(parts):
@@ -168,7 +175,8 @@ def read_regular_file(path: str, *, limit: int) -> FileRead:
             raise ValueError("is a directory, not a file")
         if not stat.S_ISREG(info.st_mode):
             kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
-                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+                    else "not a regular file")
             raise ValueError(f"is {kind}; only a regular file is read")
         if info.st_size > limit:
             raise ValueError(f"is {_size(info.st_size)}, more than the {_size(limit)} allowed")

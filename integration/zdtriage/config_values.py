@@ -49,17 +49,17 @@ def expect(key: str, value: Any, kind: type | tuple[type, ...], what: str) -> An
 
 
 def string(key: str, value: Any, *, empty: bool = False) -> str:
-    expect(key, value, str, "a string")
-    if not empty and not value.strip():
+    text: str = expect(key, value, str, "a string")
+    if not empty and not text.strip():
         raise ConfigError(key, "must not be empty")
-    return value
+    return text
 
 
 def integer(key: str, value: Any, low: int, high: int) -> int:
-    expect(key, value, int, "an integer")
-    if not low <= value <= high:
-        raise ConfigError(key, f"must be between {low} and {high}, got {value}")
-    return value
+    n: int = expect(key, value, int, "an integer")
+    if not low <= n <= high:
+        raise ConfigError(key, f"must be between {low} and {high}, got {n}")
+    return n
 
 
 def number(key: str, value: Any, low: float, high: float, what: str, *, above_low: bool = False) -> float:
@@ -74,7 +74,9 @@ def number(key: str, value: Any, low: float, high: float, what: str, *, above_lo
     return number
 
 
-def strings(key: str, value: Any, *, pattern: re.Pattern[str] | None = None, allow_empty: bool = False) -> tuple[str, ...]:
+def strings(
+    key: str, value: Any, *, pattern: re.Pattern[str] | None = None, allow_empty: bool = False
+) -> tuple[str, ...]:
     expect(key, value, list, "a list of strings")
     if not value and not allow_empty:
         raise ConfigError(key, "must not be empty")
@@ -114,14 +116,14 @@ def ids(key: str, value: Any) -> tuple[int, ...]:
 
 
 def url(key: str, value: Any) -> str:
-    value = string(key, value)
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ConfigError(key, f"expected an http(s) URL, got {value!r}")
-    return value.rstrip("/")
+    text = string(key, value)
+    if not re.match(r"^https?://[^/\s]+", text):
+        raise ConfigError(key, f"expected an http(s) URL, got {text!r}")
+    return text.rstrip("/")
 
 
 def choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(key, f"expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
-    return value
+    return choices[choices.index(value)]
 

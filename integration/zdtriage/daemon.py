@@ -15,10 +15,11 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -112,7 +113,8 @@ def log_summary(summary: dict[str, Any]) -> None:
     hold = summary.get("budget_hold")
     if hold:
         log.warning("budget hold: %s", hold["reason"], extra={
-            "action": "budget_hold", "tickets": hold["tickets"], "ticket_ids": hold["ticket_ids"], "since": hold["since"]})
+            "action": "budget_hold", "tickets": hold["tickets"], "ticket_ids": hold["ticket_ids"],
+            "since": hold["since"]})
 
 
 def reporter(metrics: Metrics | None = None) -> Callable[[dict[str, Any]], None]:
@@ -169,7 +171,7 @@ def run_forever(ctx: pipeline.Context, stop: threading.Event | None = None, *, m
         ("writeback", sched.writeback_every, lambda: writeback.writeback(ctx)),
     ]
     report, crashed = reporter(metrics), (metrics.stage_crashed if metrics is not None else None)
-    first = datetime.now(timezone.utc)
+    first = datetime.now(UTC)
     for index, (name, every, fn) in enumerate(stages):
         # every stage runs once at start, in pipeline order (staggered so the single worker keeps it)
         scheduler.add_job(guarded(name, functools.partial(pipeline.run_stage, ctx, name, fn), report, crashed),
@@ -218,7 +220,7 @@ def _resume_check(ctx: pipeline.Context, scheduler: BackgroundScheduler) -> dict
 
     if not take_resume(ctx):
         return {"stage": "resume"}
-    scheduler.modify_job("submit", next_run_time=datetime.now(timezone.utc))
+    scheduler.modify_job("submit", next_run_time=datetime.now(UTC))
     log.info("resume asked for: submitting now", extra={"action": "resume"})
     return {"stage": "resume", "resumed": 1}
 
@@ -239,7 +241,7 @@ def _install_signals(stop: threading.Event) -> list[tuple[int, Any]]:
             os._exit(1)  # second signal: stop now; the state is crash-safe
         stop.set()
 
-    installed = []
+    installed: list[tuple[int, Any]] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         installed.append((sig, signal.signal(sig, handler)))
     return installed

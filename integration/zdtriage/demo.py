@@ -21,9 +21,9 @@ from typing import Any
 
 import click
 
+from . import batches as anth
 from . import config as config_mod
 from . import daemon, evaluate, pipeline, prompt, quality, reports, store
-from . import batches as anth
 from .stages import account
 from .timeutil import parse_time
 
@@ -37,8 +37,11 @@ SCHEDULE = {"ingest_every": "4s", "submit_every": "3s", "poll_every": "2s", "wri
 def eligible_ids(tickets: list[dict[str, Any]], triage: config_mod.TriageConfig) -> set[int]:
     """Tickets the pipeline must triage: configured status, no skip tag, not triaged before."""
     marker = prompt.marker_tag(triage)
-    return {t["id"] for t in tickets
-            if t["status"] in triage.statuses and not set(t["tags"]) & set(triage.skip_tags) and marker not in t["tags"]}
+    return {
+        t["id"]
+        for t in tickets
+        if t["status"] in triage.statuses and not set(t["tags"]) & set(triage.skip_tags) and marker not in t["tags"]
+    }
 
 
 def check_outcome(before: list[dict[str, Any]], after: list[dict[str, Any]],
@@ -65,7 +68,9 @@ def check_outcome(before: list[dict[str, Any]], after: list[dict[str, Any]],
         elif not ours and failed in t["tags"]:
             dead += 1
         else:
-            problems.append(f"ticket {t['id']}: {len(ours)} notes, marker {'present' if marker in t['tags'] else 'absent'}")
+            problems.append(
+                f"ticket {t['id']}: {len(ours)} notes, marker {'present' if marker in t['tags'] else 'absent'}"
+            )
     return {"eligible": len(eligible), "written": written, "failed": dead, "problems": problems}
 
 
@@ -212,7 +217,8 @@ def progress(reader: Any) -> tuple[int, int]:
     row = next(reader.query(
         "select coalesce(sum(case when state in ('written', 'dead', 'skipped') and write_started_at is null "
         "  and (state != 'dead' or failed_tag_at is not null) then 3 "
-        "when state in ('answered', 'written', 'dead') then 2 when state = 'submitted' then 1 else 0 end), 0) as steps, "
+        "when state in ('answered', 'written', 'dead') then 2 when state = 'submitted' then 1 else 0 end), 0) "
+        "as steps, "
         "coalesce(sum(state in ('written', 'dead', 'skipped') and write_started_at is null "
         "  and (state != 'dead' or failed_tag_at is not null)), 0) as n from tickets"))
     return int(row["steps"]), int(row["n"])

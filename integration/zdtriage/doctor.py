@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .pricing import Price, price_for
 
@@ -73,8 +74,8 @@ def check_user(user: Mapping[str, Any] | None, error: str | None, email: str) ->
                        "check zendesk.subdomain, zendesk.email and the token (zendesk.token_env / token_file)")
     role = user.get("role")
     if role != "admin":
-        return problem("role", f"the API user {user.get('email') or email} (id {user['id']}) has the role {role or 'unknown'}, "
-                       "not admin",
+        return problem("role", f"the API user {user.get('email') or email} (id {user['id']}) has the role "
+                       f"{role or 'unknown'}, not admin",
                        "make that user an admin in Admin Center > People: the incremental exports and the "
                        "triggers refuse anyone else (403)")
     return ok("role", f"the API user {user.get('email') or email} (id {user['id']}) is an admin")
@@ -160,7 +161,9 @@ def check_triggers(triggers: list[dict[str, Any]] | None, error: str | None, use
                         "doctor needs an admin's token to read them (Admin Center > Objects and rules > Triggers)")]
     found = [t for t in triggers if noisy(t, user_id)]
     if not found:
-        return [ok("triggers", f"{len(triggers)} active trigger(s); none notifies anyone of the service's internal notes")]
+        return [
+            ok("triggers", f"{len(triggers)} active trigger(s); none notifies anyone of the service's internal notes")
+        ]
     condition = json.dumps(exclusion(user_id))
     return [problem("trigger", f"\"{t.get('title')}\" (id {t.get('id')}) would e-mail people about every internal note "
                     "the service writes", f"add {condition} to its \"all\" conditions (or run `zdtriage doctor --fix`)")
@@ -177,13 +180,20 @@ def check_scope(wanted: Mapping[str, Iterable[int]], found: Mapping[str, set[int
     if not any(asked.values()):
         return [ok("scope", "no brand, group, form or custom status filter: every ticket is in scope")]
     if found is None:
-        return [problem("scope", f"the scope lists could not be read: {error}", "run doctor again with an admin's token")]
+        return [
+            problem("scope", f"the scope lists could not be read: {error}", "run doctor again with an admin's token")
+        ]
     out = []
     for name, label in SCOPES:
         missing = [i for i in asked[name] if i not in found.get(name, set())]
         if missing:
-            out.append(problem("scope", f"triage.{name}: no {label} with id {', '.join(map(str, missing))} in the account",
-                               f"fix triage.{name}: tickets of an unknown {label} are never triaged"))
+            out.append(
+                problem(
+                    "scope",
+                    f"triage.{name}: no {label} with id {', '.join(map(str, missing))} in the account",
+                    f"fix triage.{name}: tickets of an unknown {label} are never triaged",
+                )
+            )
         elif asked[name]:
             out.append(ok("scope", f"triage.{name}: all {len(asked[name])} id(s) exist"))
     return out

@@ -18,12 +18,14 @@ Nothing is written to Zendesk: only ``zendesk.fetch_*`` functions are called her
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import answer as answers
 from . import batches as anth
@@ -131,8 +133,8 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
     opted_out: set[int] = set()
     cursor, pages = None, 0
     while len(found) < limit:
-        page = _zendesk(lambda: zd.fetch_ticket_page(ctx.zendesk, cursor=cursor,
-                                                     start_time=None if cursor else int(since)), progress, sleep)
+        page = _zendesk(functools.partial(zd.fetch_ticket_page, ctx.zendesk, cursor=cursor,
+                                          start_time=None if cursor else int(since)), progress, sleep)
         pages += 1
         for t in page["tickets"]:
             if t["status"] not in quality.DONE_STATUSES:
@@ -153,7 +155,7 @@ def gather(ctx: Context, settings: quality.Settings, since: float, limit: int, *
     examples = grounding.shared_examples(ctx)
     for n, ticket in enumerate(found.values(), 1):
         try:
-            comments = _zendesk(lambda: zd.fetch_comments(ctx.zendesk, ticket["id"]), progress, sleep)
+            comments = _zendesk(functools.partial(zd.fetch_comments, ctx.zendesk, ticket["id"]), progress, sleep)
         except zd.ZendeskNotFound:
             gone += 1  # deleted since the export listed it
             continue
@@ -279,7 +281,9 @@ def wait(ctx: Context, evaluation_id: int, *, progress: Progress, sleep: Callabl
         except anth.BatchError as exc:
             if exc.status == 404:
                 evaluations.abandon(ctx.db, ctx.now(), evaluation_id, "batch no longer exists")
-                raise EvaluateError(f"evaluation #{evaluation_id}: its batch {row['batch_id']} no longer exists") from None
+                raise EvaluateError(
+                    f"evaluation #{evaluation_id}: its batch {row['batch_id']} no longer exists"
+                ) from None
             if not exc.retryable:
                 raise EvaluateError(str(exc)) from None
             progress(f"batch {row['batch_id']}: {exc}; trying again")

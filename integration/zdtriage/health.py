@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -36,7 +37,8 @@ DEAD_SHOWN = 10
 
 def heartbeat(db: sqlite_utils.Database, stage: str) -> dict[str, Any]:
     """The stored heartbeat of ``stage`` (epoch seconds; empty when it never ran)."""
-    return store.loads(store.get_sync(db, HEARTBEAT + stage), {})
+    beat: dict[str, Any] = store.loads(store.get_sync(db, HEARTBEAT + stage), {})
+    return beat
 
 
 def heartbeats(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
@@ -104,8 +106,8 @@ class Verdict:
 
 def check(db: sqlite_utils.Database, config: Config, now: float) -> Verdict:
     """Healthy, or not and why: the account refused (submitting held), a stage without a success for
-    several of its periods, a batch near its 24-hour expiry, write-back without progress. The first problem is the reason; the others
-    are counted in it."""
+    several of its periods, a batch near its 24-hour expiry, write-back without progress. The first problem is the
+    reason; the others are counted in it."""
     beats = heartbeats(db)
     problems = _held(db) + _stale(beats, config, now) + _expiring(db, now) + _stalled_writes(db, config, now)
     if problems:
@@ -155,7 +157,8 @@ def _stale(beats: Mapping[str, dict[str, Any]], config: Config, now: float) -> l
         if beat.get("last_success"):
             line = f"{stage} has not succeeded for {_span(quiet)} (period {_span(period(config, stage))})"
         else:
-            line = f"{stage} has not succeeded since it first ran {_ago(now, since)} (period {_span(period(config, stage))})"
+            line = (f"{stage} has not succeeded since it first ran {_ago(now, since)} "
+                    f"(period {_span(period(config, stage))})")
         if error and error["at"] >= since:
             line += f": {error['message']}"
         found.append((quiet / limit, line))
@@ -204,10 +207,7 @@ def _expiring(db: sqlite_utils.Database, now: float) -> list[str]:
 def healthz(db: sqlite_utils.Database | None, config: Config, now: float, *, missing: str = "") -> dict[str, Any]:
     """The body of ``GET /healthz`` and ``status --check --json``; ``db`` None means there is none (``missing``
     says why)."""
-    if db is None:
-        verdict = Verdict(False, missing or "no state database")
-    else:
-        verdict = check(db, config, now)
+    verdict = Verdict(False, missing or "no state database") if db is None else check(db, config, now)
 
     def stamp(value: Any) -> str | None:
         return iso(float(value)) if value is not None else None
@@ -267,7 +267,10 @@ def recent_dead(db: sqlite_utils.Database, limit: int = DEAD_SHOWN) -> dict[str,
     total = int(next(db.query("select count(*) as n from tickets where state = 'dead'"))["n"])
     rows = db.query("select id, last_error, dead_at from tickets where state = 'dead' "
                     "order by dead_at desc, id desc limit ?", [limit])
-    return {"total": total, "latest": [{"id": r["id"], "reason": r["last_error"] or "", "at": r["dead_at"]} for r in rows]}
+    return {
+        "total": total,
+        "latest": [{"id": r["id"], "reason": r["last_error"] or "", "at": r["dead_at"]} for r in rows],
+    }
 
 
 def note_budget_hold(db: sqlite_utils.Database, now: float, summary: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -327,4 +330,4 @@ def _ago(now: float, then: float) -> str:
 
 
 def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -14,8 +14,9 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -104,7 +105,9 @@ class _StoreCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         data = self.view.get()
-        yield GaugeMetricFamily("zdtriage_state_readable", "1 when the state database could be read", value=int(data["readable"]))
+        yield GaugeMetricFamily(
+            "zdtriage_state_readable", "1 when the state database could be read", value=int(data["readable"])
+        )
         yield GaugeMetricFamily("zdtriage_healthy", "1 when `zdtriage status --check` would exit 0",
                                 value=int(data["health"]["healthy"]))
         if not data["readable"]:
@@ -130,8 +133,11 @@ class _StoreCollector(Collector):
                                 value=data["budget_held"])
         yield GaugeMetricFamily("zdtriage_submit_held", "1 while submitting is held because the account was refused",
                                 value=int(data["submit_held"]))
-        yield GaugeMetricFamily("zdtriage_export_lag_seconds", "How far behind now the comment-event export has been read",
-                                value=data["export_lag"])
+        yield GaugeMetricFamily(
+            "zdtriage_export_lag_seconds",
+            "How far behind now the comment-event export has been read",
+            value=data["export_lag"],
+        )
         seen = data["zendesk_limit"]
         if seen:  # the account's API limit, shared with every app, as the last Zendesk response said
             yield GaugeMetricFamily("zdtriage_zendesk_rate_limit", "The account's Zendesk API requests a minute",
@@ -219,31 +225,31 @@ class Metrics:
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz":
             if method == "OPTIONS":  # a preflight, should a browser send one: GET is all there is
-                start_response("204 No Content", CORS + [("Access-Control-Allow-Methods", "GET, OPTIONS"),
-                                                         ("Access-Control-Allow-Headers", "*"),
-                                                         ("Access-Control-Max-Age", "600")])
+                start_response("204 No Content", [*CORS, ("Access-Control-Allow-Methods", "GET, OPTIONS"),
+                                                  ("Access-Control-Allow-Headers", "*"),
+                                                  ("Access-Control-Max-Age", "600")])
                 return [b""]
             if method not in ("GET", "HEAD"):
-                start_response("405 Method Not Allowed", CORS + [("Allow", "GET, OPTIONS")])
+                start_response("405 Method Not Allowed", [*CORS, ("Allow", "GET, OPTIONS")])
                 return [b""]
             status, body = self.healthz()
             data = json.dumps(body, sort_keys=True).encode()
             start_response("200 OK" if status == 200 else "503 Service Unavailable",
-                           CORS + [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
-                                   ("Content-Length", str(len(data)))])
+                           [*CORS, ("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                            ("Content-Length", str(len(data)))])
             return [data if method == "GET" else b""]
         if path in ("/", "/metrics"):
             return make_wsgi_app(self.registry)(environ, start_response)  # type: ignore[no-any-return]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found: try /metrics or /healthz\n"]
 
-    def serve(self, host: str | None = None, port: int | None = None) -> "MetricsServer":
+    def serve(self, host: str | None = None, port: int | None = None) -> MetricsServer:
         """Serve :meth:`app` on ``host:port`` (default: the config's; port 0 picks a free one) in a thread."""
         host = host if host is not None else self.config.metrics.host
         port = port if port is not None else self.config.metrics.port
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         server_class = type("_Server", (_ThreadingServer,), {"address_family": family})
-        httpd = make_server(host, port, self.app, server_class, handler_class=_QuietHandler)
+        httpd: WSGIServer = make_server(host, port, self.app, server_class, handler_class=_QuietHandler)
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="zdtriage-metrics",
                                   daemon=True)
         thread.start()
@@ -255,7 +261,7 @@ class MetricsServer:
 
     def __init__(self, httpd: WSGIServer, thread: threading.Thread) -> None:
         self._httpd, self._thread = httpd, thread
-        self.host, self.port = httpd.server_address[0], int(httpd.server_address[1])
+        self.host, self.port = str(httpd.server_address[0]), int(httpd.server_address[1])  # an IP socket: str
 
     @property
     def url(self) -> str:

@@ -49,6 +49,10 @@ def connection_reason(exc: BaseException) -> str:
             return "timed out"
     for cause in causes:  # urllib3 2 and httpcore name some causes only in their text
         text = str(cause)
-        if "Name or service not known" in text or "nodename nor servname" in text or "Temporary failure in name" in text:
+        if (
+            "Name or service not known" in text
+            or "nodename nor servname" in text
+            or "Temporary failure in name" in text
+        ):
             return f"DNS lookup failed ({text.rpartition('] ')[2][:120]})"
     return type(causes[-1]).__name__

@@ -22,8 +22,18 @@ import sqlite_utils
 
 from . import prompt
 from .config import Config, TriageConfig
-from .quality import (DONE_STATUSES, QualityError, pct, latest, map_category, map_priority, raw_category, render,
-                      render_side_by_side, settings_from)
+from .quality import (
+    DONE_STATUSES,
+    QualityError,
+    latest,
+    map_category,
+    map_priority,
+    pct,
+    raw_category,
+    render,
+    render_side_by_side,
+    settings_from,
+)
 from .store import evaluations
 from .store import tickets as queue
 from .timeutil import iso, parse_time
@@ -85,9 +95,14 @@ def observe_tickets(ctx: Context, rows: Mapping[int, Mapping[str, Any]], tickets
             answer = json.loads(row["answer"])
             wrote = prompt.native_priority(answer, triage)
             for name, native, mapped, values in (
-                    ("priority", ticket.get("priority"), map_priority(ticket.get("priority"), settings), triage.priorities),
-                    ("category", raw_category(ticket, settings),
-                     map_category(raw_category(ticket, settings), settings, triage.categories), triage.categories)):
+                ("priority", ticket.get("priority"), map_priority(ticket.get("priority"), settings), triage.priorities),
+                (
+                    "category",
+                    raw_category(ticket, settings),
+                    map_category(raw_category(ticket, settings), settings, triage.categories),
+                    triage.categories,
+                ),
+            ):
                 before = known.get((row["id"], row["triage_n"], name))
                 # what the field held after our write: what we wrote, else what we first saw
                 baseline = before["baseline"] if before else (wrote if name == "priority" and wrote else native)

@@ -6,11 +6,11 @@ The stages themselves live in ``integration/zdtriage/stages/``: ingest → submi
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
-
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import health
-from .context import Context  # pipeline.Context: where callers have always found it
+from .context import Context as Context  # pipeline.Context: where callers have always found it
 from .stages import ingest, poll, submit, writeback
 
 

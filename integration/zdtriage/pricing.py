@@ -7,8 +7,9 @@ Batches API bills half of every token kind, cache writes and reads included.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, TypeVar
 
 BATCH_DISCOUNT = 0.5
 CACHE_WRITE_5M = 1.25
@@ -49,7 +50,10 @@ CACHE_MINIMUM: dict[str, int] = {
 _DATED = re.compile(r"^(.*?)-\d{8}$")
 
 
-def _lookup(model: str, table: Mapping[str, Any]) -> Any:
+_V = TypeVar("_V")
+
+
+def _lookup(model: str, table: Mapping[str, _V]) -> _V:
     if model in table:
         return table[model]
     m = _DATED.match(model)

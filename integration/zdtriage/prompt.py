@@ -7,10 +7,11 @@ No client, no database: everything here is a function of its arguments.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from . import answer as answers
 from .config import TriageConfig
@@ -325,15 +326,16 @@ def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int, *,
     draft = strip_links(clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS], [*urls, *allowed_links])
     lines = []
     if articles:
-        lines = ["Help Center articles:"] + [f"- {' '.join(strip_links(clean_text(a['title'])).split())} <{a['html_url']}>"
-                                             for a in articles]
+        lines = ["Help Center articles:"] + [
+            f"- {' '.join(strip_links(clean_text(a['title'])).split())} <{a['html_url']}>" for a in articles
+        ]
     if macro:
         lines.append(f"Suggested macro: {' '.join(strip_links(clean_text(macro)).split())}")
     cited = "\n".join(lines) + "\n\n" if lines else ""
     return f"{header}\n\n{draft}\n\n{cited}{note_footer(ticket_id, triage_n)}"
 
 
-def is_our_note(body: str, *, public: bool, author_id: int | None, bot_user_id: int | None, ticket_id: int,
+def is_our_note(body: str, *, public: bool | int, author_id: int | None, bot_user_id: int | None, ticket_id: int,
                 triage_n: int | None = None) -> bool:
     """Whether a comment is our note for ``ticket_id`` (and for that triage, when ``triage_n`` is given).
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -192,7 +193,8 @@ def summary(evaluation: Mapping[str, Any], items: Sequence[Mapping[str, Any]], t
     return {
         "id": evaluation["id"], "state": evaluation["state"], "since": evaluation["since"],
         "created_at": evaluation["created_at"], "finished_at": evaluation["finished_at"],
-        "model": evaluation["model"], "prompt_hash": evaluation["prompt_hash"], "fingerprint": evaluation["fingerprint"],
+        "model": evaluation["model"], "prompt_hash": evaluation["prompt_hash"],
+        "fingerprint": evaluation["fingerprint"],
         "category_field": settings.get("category_field"), "batch_id": evaluation.get("batch_id"),
         "tickets": len(items), "answered": answered,
         "no_answer": {k: v for k, v in sorted(results.items()) if k != "answered"},
@@ -261,7 +263,9 @@ def render(view: Mapping[str, Any]) -> str:
         for w in view["worst"]:
             parts = [f"{name} {w[name]['agent']} vs {w[name]['ai']}" for name in ("priority", "category")
                      if w[name]["agent"] is not None and w[name]["agent"] != w[name]["ai"]]
-            lines.append(f"  #{w['ticket_id']:<8} {', '.join(parts):<50} confidence {w['confidence'] or 0:.2f}  {w['url']}")
+            lines.append(
+                f"  #{w['ticket_id']:<8} {', '.join(parts):<50} confidence {w['confidence'] or 0:.2f}  {w['url']}"
+            )
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ addresses, numbers split across lines, numbers written in words, or data inside 
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 KINDS = ("email", "phone", "card", "iban")
 

@@ -9,9 +9,9 @@ import sqlite_utils
 
 from . import budget, observe, prompt, store
 from .config import Config
+from .pricing import BATCH_DISCOUNT
 from .store import ALL_STATES, State, pace, retention, totals
 from .store import tickets as queue
-from .pricing import BATCH_DISCOUNT
 from .timeutil import iso, parse_time
 
 BATCH_ALERT_HOURS = 20.0  # a batch expires 24 h after creation
@@ -89,7 +89,8 @@ def calibration(db: sqlite_utils.Database) -> dict[str, float | None]:
     """Characters per input token and output tokens per answer, measured on the last 2,000 results."""
     row = next(db.query(
         "select count(*) as n, sum(input_chars) as chars, "
-        "sum(coalesce(json_extract(usage, '$.input_tokens'), 0) + coalesce(json_extract(usage, '$.cache_read_input_tokens'), 0)"
+        "sum(coalesce(json_extract(usage, '$.input_tokens'), 0) "
+        "+ coalesce(json_extract(usage, '$.cache_read_input_tokens'), 0)"
         " + coalesce(json_extract(usage, '$.cache_creation_input_tokens'), 0)) as tokens, "
         "avg(json_extract(usage, '$.output_tokens')) as output "
         "from (select input_chars, usage from tickets where usage is not null and input_chars > 0 "
@@ -151,7 +152,7 @@ def _window(since: str | None) -> tuple[str, list[Any]]:
 def _ranks(n: int) -> tuple[list[int], int]:
     """The ranks the figures are read at: the median averages the two middle values, p95 is the nearest
     rank round(0.95 (n-1)) (the definitions of the report before it moved to SQL)."""
-    return ([(n - 1) // 2] if n % 2 else [n // 2 - 1, n // 2]), min(n - 1, max(0, int(round(0.95 * (n - 1)))))
+    return ([(n - 1) // 2] if n % 2 else [n // 2 - 1, n // 2]), min(n - 1, max(0, round(0.95 * (n - 1))))
 
 
 def _quantiles(middle: list[float], p95: float | None) -> dict[str, float | None]:
@@ -170,8 +171,8 @@ def _durations_in(db: sqlite_utils.Database, since: str | None) -> dict[str, flo
         return _quantiles([], None)
 
     def at(rank: int) -> float:
-        return db.execute(f"select {_DURATION} * 86400.0 {base} order by {_DURATION} limit 1 offset ?",
-                          [*params, rank]).fetchone()[0]
+        return float(db.execute(f"select {_DURATION} * 86400.0 {base} order by {_DURATION} limit 1 offset ?",
+                                [*params, rank]).fetchone()[0])
 
     middle, p95 = _ranks(n)
     return _quantiles([at(k) for k in middle], at(p95))
@@ -189,7 +190,8 @@ def _from_rows(db: sqlite_utils.Database, config: Config, since: str | None) -> 
     used = rejected = 0
     # one pass over the written tickets: answer values and the agents' draft tags (exact tag match, instr first
     # so that only tickets carrying such a tag are parsed); unreadable JSON counts as absent, as in the totals
-    tag = f"(instr(t.zd_tags, ?) > 0 and exists (select 1 from json_each({totals.json_list('t', 'zd_tags')}) where value = ?))"
+    tag = (f"(instr(t.zd_tags, ?) > 0 and exists (select 1 from json_each({totals.json_list('t', 'zd_tags')}) "
+           "where value = ?))")
     answer = ", ".join(totals.json_value("t", "answer", f"$.{k}") for k in ("priority", "category", "sentiment"))
     for r in db.execute(f"select {answer}, count(*), sum({tag}), sum({tag}) from tickets t "
                         f"where state = 'written'{where} group by 1, 2, 3",
@@ -237,7 +239,7 @@ def _durations_of(db: sqlite_utils.Database) -> dict[str, float | None]:
         seen += count
         if seen > p95_rank:
             break
-    return _quantiles([wanted[k] for k in middle_ranks if wanted[k] is not None], wanted[p95_rank])
+    return _quantiles([v for k in middle_ranks if (v := wanted[k]) is not None], wanted[p95_rank])
 
 
 def _figures(states: dict[str, tuple[int, float]], values: list[tuple[Any, Any, Any, int]], drafts: tuple[int, int],
@@ -246,7 +248,7 @@ def _figures(states: dict[str, tuple[int, float]], values: list[tuple[Any, Any, 
     cost = sum(c for _, c in states.values())
     by: dict[str, dict[str, int]] = {"priority": {}, "category": {}, "sentiment": {}}
     for *keys, n in values:
-        for key, value in zip(by, keys):
+        for key, value in zip(by, keys, strict=True):
             if value is not None:
                 by[key][value] = by[key].get(value, 0) + n
     used, rejected = drafts
@@ -276,7 +278,9 @@ def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, st
     ends: dict[str, list[str]] = {"min": [], "max": []}
     for state in DONE_STATES:
         for end in ends:  # one aggregate per query, one state at a time: each is one index lookup
-            value = db.execute(f"select {end}(changed_at) from tickets where state = ?{where}", [state, *params]).fetchone()[0]
+            value = db.execute(
+                f"select {end}(changed_at) from tickets where state = ?{where}", [state, *params]
+            ).fetchone()[0]
             ends[end] += [value] if value else []
     return {"from": since or min(ends["min"], default=None), "to": max(ends["max"], default=None),
             "pruned_before": store.get_sync(db, retention.PRUNED_BEFORE)}

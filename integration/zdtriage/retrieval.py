@@ -7,7 +7,8 @@ kept, the ticket's language first; their text shares ``triage.article_tokens`` b
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .prompt import CHARS_PER_TOKEN, Message
 

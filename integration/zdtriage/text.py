@@ -49,22 +49,29 @@ _EDGE_SPACES = re.compile(r" ?\n ?")
 _BLANKS = re.compile(r"\n{3,}")
 
 _BLOCKS = frozenset(  # a line break where they open and where they close
-    "address article aside blockquote div dl figcaption figure footer form h1 h2 h3 h4 h5 h6 "
-    "header hr main nav ol p pre section summary table ul".split()
+    [
+        "address", "article", "aside", "blockquote", "div", "dl", "figcaption", "figure", "footer", "form", "h1", "h2",
+        "h3", "h4", "h5", "h6", "header", "hr", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "ul"
+    ]
 )
-_ITEMS = frozenset("br dd dt li tr".split())  # a line break where they open
+_ITEMS = frozenset(["br", "dd", "dt", "li", "tr"])  # a line break where they open
 _CELLS = frozenset({"td", "th"})
 # HTML (and SVG/MathML roots) element names: dropped. Any other <word> is prose ("press <Enter>",
 # "<your domain>") and stays readable inside ‹ ›, which no browser or model reads as a tag.
 _ELEMENTS = _BLOCKS | _ITEMS | _CELLS | frozenset(
-    "a abbr acronym applet area audio b base basefont bdi bdo big blink body button canvas caption center "
-    "cite code col colgroup data datalist del details dfn dialog dir em embed fieldset font frame frameset "
-    "head hgroup html i iframe image img input ins isindex kbd keygen label legend link listing map mark "
-    "marquee math menu menuitem meta meter nobr noembed noframes noscript object optgroup option output "
-    "param picture plaintext progress q rb rp rt rtc ruby s samp script search select slot small source "
-    "spacer span strike strong style sub sup svg template textarea time title track tt u var video wbr xmp "
-    "path g circle rect line polyline polygon ellipse defs use symbol text tspan foreignobject animate set "
-    "lineargradient radialgradient stop mi mo mn ms mtext mrow annotation".split()
+    [
+        "a", "abbr", "acronym", "applet", "area", "audio", "b", "base", "basefont", "bdi", "bdo", "big", "blink",
+        "body", "button", "canvas", "caption", "center", "cite", "code", "col", "colgroup", "data", "datalist", "del",
+        "details", "dfn", "dialog", "dir", "em", "embed", "fieldset", "font", "frame", "frameset", "head", "hgroup",
+        "html", "i", "iframe", "image", "img", "input", "ins", "isindex", "kbd", "keygen", "label", "legend", "link",
+        "listing", "map", "mark", "marquee", "math", "menu", "menuitem", "meta", "meter", "nobr", "noembed", "noframes",
+        "noscript", "object", "optgroup", "option", "output", "param", "picture", "plaintext", "progress", "q", "rb",
+        "rp", "rt", "rtc", "ruby", "s", "samp", "script", "search", "select", "slot", "small", "source", "spacer",
+        "span", "strike", "strong", "style", "sub", "sup", "svg", "template", "textarea", "time", "title", "track",
+        "tt", "u", "var", "video", "wbr", "xmp", "path", "g", "circle", "rect", "line", "polyline", "polygon",
+        "ellipse", "defs", "use", "symbol", "text", "tspan", "foreignobject", "animate", "set", "lineargradient",
+        "radialgradient", "stop", "mi", "mo", "mn", "ms", "mtext", "mrow", "annotation"
+    ]
 )
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def iso(epoch: float) -> str:
     """Epoch seconds → ``2026-11-25T10:00:00.000000Z`` (sortable as text)."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(text: str) -> float:
@@ -17,17 +17,17 @@ def parse_time(text: str) -> float:
         text = text[:-1] + "+00:00"
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()
 
 
 def day_start(epoch: float) -> float:
     """Start of the UTC day containing ``epoch``."""
-    d = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    d = datetime.fromtimestamp(epoch, tz=UTC)
     return d.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 def month_start(epoch: float) -> float:
     """Start of the UTC month containing ``epoch``."""
-    d = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    d = datetime.fromtimestamp(epoch, tz=UTC)
     return d.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()

@@ -7,7 +7,8 @@ at its next run (the incremental export allows only 10 requests a minute).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 # zenpy and requests are imported where a client is made or used: commands that never call Zendesk
@@ -106,7 +107,8 @@ def make_session(on_call: Callable[[str, str, int], None] | None = None, gate: G
     session.mount("http://", adapter)
     if on_call is not None:
         # before the hook that raises on a 429; a hook that returns None leaves the response as it is
-        session.hooks["response"].append(lambda r, *args, **kwargs: on_call(str(r.request.method), r.url, r.status_code))
+        session.hooks["response"].append(lambda r, *args, **kwargs:
+                                         on_call(str(r.request.method), r.url, r.status_code))
     if gate is not None:
         install_gate(session, gate)
     session.hooks["response"].append(_raise_for_limits)
@@ -154,7 +156,7 @@ def rebase(session: requests.Session, origin: str, base: str) -> None:
             response.request, response.url = request, shown
             return response
 
-    adapter = Rebased(max_retries=inner.max_retries, pool_maxsize=4)
+    adapter = Rebased(max_retries=inner.max_retries, pool_maxsize=4)  # type: ignore[attr-defined]  # an HTTPAdapter
     session.mount(origin + "/", adapter)
     session.mount(base + "/", adapter)
 
@@ -176,9 +178,9 @@ def raw(client: Zenpy, method: str, target: Any, *, api: Any = None, payload: di
     else:
         url = api._build_url(target)
     if method == "GET":
-        return _call(api._get, url, raw_response=True)
+        return cast("requests.Response", _call(api._get, url, raw_response=True))  # zenpy is untyped
     send = {"PUT": api.session.put, "POST": api.session.post}[method]
-    return _call(api._call_api, send, url, json=payload, timeout=api.timeout)
+    return cast("requests.Response", _call(api._call_api, send, url, json=payload, timeout=api.timeout))
 
 
 def _connection_reason(exc: BaseException) -> str:
@@ -208,7 +210,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         # the caller decides what a missing record means, but it never sees a zenpy exception (issue 23 item 4)
         raise ZendeskNotFound(f"Zendesk answered 404 on {_path(exc)}: record not found") from None
     except requests.exceptions.RetryError as exc:
-        raise ZendeskUnavailable(f"Zendesk kept failing: {exc.reason}") from None
+        reason = getattr(exc.args[0], "reason", exc) if exc.args else exc  # urllib3's MaxRetryError knows why
+        raise ZendeskUnavailable(f"Zendesk kept failing: {reason}") from None
     except requests.exceptions.RequestException as exc:
         raise ZendeskUnavailable(f"cannot reach Zendesk{_connection_reason(exc)}") from None
     except APIException as exc:
@@ -318,7 +321,8 @@ def fetch_comment_events(client: Zenpy, start_time: int, per_page: int = EXPORT_
     start_time = int(start_time)
     extra = {"per_page": per_page} if per_page != EXPORT_PAGE_SIZE else {}
     try:
-        page = _get_page(client, client.tickets.endpoint.events(start_time=start_time, include="comment_events", **extra))
+        page = _get_page(client, client.tickets.endpoint.events(start_time=start_time, include="comment_events",
+                                                                **extra))
     except ZendeskTooRecent:
         return {"comments": [], "count": 0, "start_time": start_time, "end_time": None, "end_of_stream": True,
                 "ticket_ids": [], "stuck": False}

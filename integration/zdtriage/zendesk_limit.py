@@ -4,7 +4,8 @@ pipeline's: ``stages/account.py``)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 
 class Gate(Protocol):
@@ -51,5 +52,5 @@ def install_gate(session: Any, gate: Gate) -> None:
         if seen is not None:
             gate.observe(*seen)
 
-    session.send = gated_send  # type: ignore[method-assign]
+    session.send = gated_send
     session.hooks["response"].append(observe)  # before the hook that raises on a 429: a 429 tells too

@@ -10,10 +10,11 @@ own retry decision is what ``BatchError.retryable`` feeds).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import anthropic
 import pytest
@@ -172,10 +173,9 @@ def test_iter_results(replay: vcr.VCR, client: anthropic.Anthropic) -> None:
 def test_create_errors_become_batch_errors(replay: vcr.VCR, client: anthropic.Anthropic, cassette_name: str,
                                            status: int, retryable: bool, message: str) -> None:
     once = client.with_options(max_retries=0)
-    with replay.use_cassette(cassette_name) as cassette:
-        with pytest.raises(batches.BatchError) as info:
-            batches.create_batch(once, [{"custom_id": "t-1", "params": {
-                "model": "claude-haiku-4-5", "max_tokens": 512, "messages": [{"role": "user", "content": "hi"}]}}])
+    with replay.use_cassette(cassette_name) as cassette, pytest.raises(batches.BatchError) as info:
+        batches.create_batch(once, [{"custom_id": "t-1", "params": {
+            "model": "claude-haiku-4-5", "max_tokens": 512, "messages": [{"role": "user", "content": "hi"}]}}])
     assert cassette.play_count == 1  # one request, no SDK retry
     assert info.value.status == status
     assert info.value.retryable is retryable

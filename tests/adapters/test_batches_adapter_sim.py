@@ -158,7 +158,9 @@ def test_results_carry_refusals_and_cut_answers(sim: AnthropicSim, clock: Manual
         else:
             assert r["usage"]["output_tokens"] == 256 and len(r["text"]) == 256 * 4
         assert r["model"] == "claude-haiku-4-5-20251001"
-        assert {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"} <= set(r["usage"])
+        assert {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"} <= set(
+            r["usage"]
+        )
 
 
 def test_results_of_an_unfinished_batch_are_a_batch_error(sim: AnthropicSim) -> None:

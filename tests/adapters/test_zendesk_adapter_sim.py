@@ -49,7 +49,9 @@ def test_only_comments_are_conversation_and_trigger_emails_are_not(sim: ZendeskS
                                                                    clock: ManualClock) -> None:
     t = sim.add_ticket(subject="Printer on fire", description="It is on fire.", created_at=int(clock()) - 60)
     sim.add_ticket(subject="Other", description="Second ticket.", created_at=int(clock()) - 50)
-    zendesk.write_updates(client, [{"id": t["id"], "additional_tags": [], "comment": {"body": "internal", "public": False}}])
+    zendesk.write_updates(
+        client, [{"id": t["id"], "additional_tags": [], "comment": {"body": "internal", "public": False}}]
+    )
     clock.advance(11)
     sim.stats()  # the job runs (jobs run when the simulator is next asked anything)
     clock.advance(1)
@@ -133,10 +135,10 @@ def test_fetch_jobs_asks_show_many_once_per_hundred(sim: ZendeskSim, client: Any
     job_ids.append(zendesk.write_updates(client, [{"id": ok["id"], "additional_tags": ["y"]},
                                                   {"id": closed["id"], "additional_tags": ["y"]}]))
     before = sim.call_counts().get("GET /api/v2/job_statuses/show_many.json", 0)
-    queued = list(zendesk.fetch_jobs(client, job_ids + ["V3-gone"]))
+    queued = list(zendesk.fetch_jobs(client, [*job_ids, "V3-gone"]))
     assert sim.call_counts()["GET /api/v2/job_statuses/show_many.json"] - before == 2  # 151 ids: 100 + 51
     assert sim.call_counts().get("GET /api/v2/job_statuses/{id}.json", 0) == 0
-    assert [j["id"] for j in queued] == job_ids + ["V3-gone"]
+    assert [j["id"] for j in queued] == [*job_ids, "V3-gone"]
     assert {j["status"] for j in queued[:-1]} == {"queued"} and all(j["results"] == [] for j in queued[:-1])
     assert queued[-1] == {"id": "V3-gone", "status": "missing", "results": []}
     clock.advance(11)

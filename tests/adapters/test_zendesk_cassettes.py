@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import vcr
@@ -47,7 +48,7 @@ def test_cassettes_are_what_the_builder_makes(builder: ModuleType) -> None:
     """The committed files equal a rebuild (nothing hand-edited, nothing stale, README included)."""
     built = builder.render_all()
     assert NAMES and {n for n in built if n.startswith("zendesk_")} == set(NAMES)
-    for name in NAMES + ["README.md"]:
+    for name in [*NAMES, "README.md"]:
         assert (CASSETTES / name).read_text(encoding="utf-8") == built[name], f"{name}: differs from a rebuild"
 
 
@@ -158,9 +159,9 @@ def test_export_429_raises_rate_limited_at_once(replay: vcr.VCR, client: Any, mo
     monkeypatch.setattr(time, "sleep", guard)
     monkeypatch.setattr(zenpy_api, "sleep", guard)
     started = time.monotonic()
-    with replay.use_cassette("zendesk_export_429.yaml") as cassette:
-        with pytest.raises(zendesk.ZendeskRateLimited) as info:
-            zendesk.fetch_ticket_page(client, start_time=1694305080)
+    with replay.use_cassette("zendesk_export_429.yaml") as cassette, \
+            pytest.raises(zendesk.ZendeskRateLimited) as info:
+        zendesk.fetch_ticket_page(client, start_time=1694305080)
     elapsed = time.monotonic() - started
     assert info.value.retry_after == 10
     assert "retry after 10s" in str(info.value)

@@ -3,7 +3,8 @@ and Node tests."""
 
 PARSE_CASES = [
     (
-        "AI triage \u2014 priority P1 \u00b7 category billing \u00b7 sentiment angry \u00b7 confidence 0.9\n\nDraft.\n\n"
+        "AI triage \u2014 priority P1 \u00b7 category billing \u00b7 sentiment angry \u00b7 confidence 0.9"
+        "\n\nDraft.\n\n"
         "\u2014 Draft by zendesk-batch-triage (triage-id zbt-7-3). Review before sending.",
         {"priority": "P1", "category": "billing", "sentiment": "angry", "confidence": 0.9,
          "draft": "Draft.", "triageId": "zbt-7-3", "ticketId": 7, "sequence": 3},
@@ -16,7 +17,8 @@ PARSE_CASES = [
          "draft": "Line one\nLine two", "triageId": "zbt-12-1"},
     ),
     (  # no header at all: everything above the footer is the draft
-        "Just a draft.\n\nSecond paragraph.\n\u2014 Draft by zendesk-batch-triage (triage-id zbt-1-1). Review before sending.",
+        "Just a draft.\n\nSecond paragraph.\n"
+        "\u2014 Draft by zendesk-batch-triage (triage-id zbt-1-1). Review before sending.",
         {"priority": None, "confidence": None, "draft": "Just a draft.\n\nSecond paragraph."},
     ),
     (  # header lines right after each other until the first blank line are not draft

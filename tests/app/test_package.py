@@ -185,7 +185,8 @@ def test_zcliignore_keeps_out_files_the_repo_may_grow(tmp_path):
     shutil.copytree(ROOT / "assets", tmp_path / "assets")
     shutil.copytree(ROOT / "translations", tmp_path / "translations")
     junk = [
-        "integration/zdtriage/cli.py", "integration/zdtriage/prompts/triage.txt", "integration/zdtriage/__pycache__/cli.pyc",
+        "integration/zdtriage/cli.py", "integration/zdtriage/prompts/triage.txt",
+        "integration/zdtriage/__pycache__/cli.pyc",
         "tests/app/test_sidebar.py", "tests/fixtures/cassette.yaml", "config/zdtriage.toml",
         "state/triage.db", "bench/results.json", "docs/design.md", "scripts/run.sh",
         "zendesk_batch_triage.egg-info/PKG-INFO", "dist/pkg.whl", "build/lib/x.py",

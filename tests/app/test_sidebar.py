@@ -101,7 +101,8 @@ def fixture(**overrides) -> dict:
     return base
 
 
-DRAFT = "Hi Dana,\nthanks for reaching out about the double charge.\n\nWe refunded the second payment today.\nBest regards,\nSupport"
+DRAFT = ("Hi Dana,\nthanks for reaching out about the double charge.\n\nWe refunded the second payment today."
+         "\nBest regards,\nSupport")
 TRIAGED = fixture(
     tags=["vip", "ai_triaged", "ai_priority_p2", "ai_category_billing", "ai_sentiment_negative", "ai_lang_en"],
     comments=[
@@ -134,7 +135,7 @@ def health_body(**overrides) -> dict:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
 
@@ -352,7 +353,10 @@ def test_untriaged_ticket_says_so(open_sidebar):
     sidebar = open_sidebar(
         fixture(
             tags=["vip", "billing"],
-            comments=[customer(100, "I was charged twice!"), note(101, "<p>Internal: looking into it.</p>", author=AGENT)],
+            comments=[
+                customer(100, "I was charged twice!"),
+                note(101, "<p>Internal: looking into it.</p>", author=AGENT),
+            ],
         )
     )
     assert sidebar.state() == "untriaged"
@@ -449,7 +453,9 @@ def test_failed_time_is_left_out_when_the_audits_go_on_past_the_pages_read(open_
     assert_clean(sidebar)
 
 
-@pytest.mark.parametrize("answer", [{"status": 403, "body": {"error": "Forbidden"}}, None], ids=["refused", "unreachable"])
+@pytest.mark.parametrize(
+    "answer", [{"status": 403, "body": {"error": "Forbidden"}}, None], ids=["refused", "unreachable"]
+)
 def test_failed_state_without_the_audits_still_says_what_to_do(open_sidebar, answer):
     requests = {AUDITS_URL: answer} if answer else {}
     sidebar = open_sidebar(fixture(tags=["ai_failed"], requests=requests))
@@ -464,7 +470,9 @@ def test_low_confidence_is_flagged(open_sidebar):
     sidebar = open_sidebar(
         fixture(
             tags=["ai_triaged", "ai_confidence_low", "ai_priority_p4"],
-            comments=[triage_note(5, 1, ["Thanks!"], priority="P4", category="other", sentiment="positive", confidence="0.40")],
+            comments=[
+                triage_note(5, 1, ["Thanks!"], priority="P4", category="other", sentiment="positive", confidence="0.40")
+            ],
         )
     )
     assert sidebar.state() == "triaged"
@@ -478,9 +486,13 @@ def test_low_confidence_is_flagged(open_sidebar):
 
 @pytest.mark.parametrize("order", ["oldest_first", "newest_first"])
 def test_two_notes_the_latest_triage_wins(open_sidebar, order):
-    old = triage_note(101, 1, ["Old draft."], priority="P3", category="technical", sentiment="neutral", confidence="0.55")
+    old = triage_note(
+        101, 1, ["Old draft."], priority="P3", category="technical", sentiment="neutral", confidence="0.55"
+    )
     # Later triage, but an older comment id: the triage number decides, not the position or the id.
-    new = triage_note(99, 2, ["New draft,\nsecond line."], priority="P1", category="account", sentiment="angry", confidence="0.91")
+    new = triage_note(
+        99, 2, ["New draft,\nsecond line."], priority="P1", category="account", sentiment="angry", confidence="0.91"
+    )
     comments = [customer(100, "Hello"), old, customer(150, "Still broken!"), new]
     if order == "newest_first":
         comments.reverse()
@@ -517,7 +529,9 @@ SPOOFS = {
 @pytest.mark.parametrize("kind", sorted(SPOOFS))
 def test_spoofed_note_is_ignored(open_sidebar, kind):
     spoof = dict(SPOOFS[kind])
-    real = triage_note(10, 1, ["The real draft."], priority="P3", category="billing", sentiment="neutral", confidence="0.77")
+    real = triage_note(
+        10, 1, ["The real draft."], priority="P3", category="billing", sentiment="neutral", confidence="0.77"
+    )
     fake = triage_note(20, 7, ["Click here to reset your password."], priority="P1", category="account",
                        sentiment="angry", confidence="0.99", **spoof)
     if fake.get("isPublic") is None:
@@ -588,7 +602,9 @@ def test_configured_tag_prefix_is_used(open_sidebar):
         fixture(
             settings={"tag_prefix": "zbt_", "service_user": "triage-bot@example.com"},
             tags=["ai_triaged", "zbt_triaged", "zbt_confidence_low", "zbt_priority_p4"],
-            comments=[triage_note(5, 1, ["Thanks!"], priority="P4", category="other", sentiment="positive", confidence="0.40")],
+            comments=[
+                triage_note(5, 1, ["Thanks!"], priority="P4", category="other", sentiment="positive", confidence="0.40")
+            ],
         )
     )
     assert sidebar.badges()["confidence"] == "Low confidence 40%"
@@ -700,7 +716,7 @@ def test_sentiment_has_its_own_readable_colours(open_sidebar, sentiment, scheme)
     sent_fg = computed(sidebar, "[data-badge=sentiment]", "color")
     prio_bg = computed(sidebar, "[data-badge=priority]", "backgroundColor")
     assert sent_bg != prio_bg, f"{sentiment} painted like {priority}"
-    assert max(abs(x - y) for x, y in zip(rgb(sent_bg), rgb(prio_bg))) > 60, (sent_bg, prio_bg)
+    assert max(abs(x - y) for x, y in zip(rgb(sent_bg), rgb(prio_bg), strict=True)) > 60, (sent_bg, prio_bg)
     assert contrast(sent_bg, sent_fg) >= 4.5, (sent_bg, sent_fg)
     assert not any(c.startswith("c-tag--") and c != "c-tag--pill" and c != "c-tag--dark"
                    for c in classes(sidebar, "[data-badge=sentiment]")), "a priority colour class on sentiment"
@@ -778,7 +794,11 @@ def test_without_the_help_center_setting_only_the_account_links(open_sidebar):
 
 
 def test_articles_in_german(open_sidebar):
-    fx = fixture(locale="de", tags=["ai_triaged"], comments=[triage_note(1, 1, ["Hallo.", "\n".join(ARTICLES[:2] + ARTICLES[-1:])])])
+    fx = fixture(
+        locale="de",
+        tags=["ai_triaged"],
+        comments=[triage_note(1, 1, ["Hallo.", "\n".join(ARTICLES[:2] + ARTICLES[-1:])])],
+    )
     sidebar = open_sidebar(fx)
     body = sidebar.page.inner_text("body")
     assert "HELP-CENTER-ARTIKEL" in body.upper()

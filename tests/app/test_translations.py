@@ -41,7 +41,10 @@ def test_the_four_languages_are_there(files):
 def test_sidebar_strings_match_english(files, locale):
     english = flat(files["en"]["sidebar"])
     mine = flat(files[locale]["sidebar"])
-    assert set(mine) == set(english), {"missing": sorted(set(english) - set(mine)), "extra": sorted(set(mine) - set(english))}
+    assert set(mine) == set(english), {
+        "missing": sorted(set(english) - set(mine)),
+        "extra": sorted(set(mine) - set(english)),
+    }
     for key, text in mine.items():
         assert isinstance(text, str) and text.strip(), (locale, key)
         assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(english[key])), (locale, key)

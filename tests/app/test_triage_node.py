@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -36,7 +36,7 @@ def run_node(calls: list[dict]) -> list:
 
 def test_parse_note_under_node():
     results = run_node([{"fn": "parseNote", "args": [text]} for text, _ in PARSE_CASES])
-    for (text, expected), got in zip(PARSE_CASES, results):
+    for (text, expected), got in zip(PARSE_CASES, results, strict=True):
         if expected is None:
             assert got is None, text
             continue
@@ -79,7 +79,10 @@ def test_trust_rules_under_node():
     cases = {
         "missing_flag": ({k: v for k, v in good.items() if k != "isPublic"}, "not_internal"),
         "public": ({**good, "isPublic": True}, "not_internal"),
-        "rest_style_public_false": ({**{k: v for k, v in good.items() if k != "isPublic"}, "public": False}, "not_internal"),
+        "rest_style_public_false": (
+            {**{k: v for k, v in good.items() if k != "isPublic"}, "public": False},
+            "not_internal",
+        ),
         "other_author": ({**good, "author": {"id": 10, "email": "x@example.com"}}, "wrong_author"),
         "no_author": ({k: v for k, v in good.items() if k != "author"}, "wrong_author"),
         "other_ticket": ({**good, "value": NOTE.replace("zbt-5-1", "zbt-6-1")}, "wrong_ticket"),
@@ -87,9 +90,12 @@ def test_trust_rules_under_node():
     }
     results = run_node(
         [call(["ai_triaged"], [comment]) for comment, _ in cases.values()]
-        + [call(["ai_triaged"], [good], serviceUser=u) for u in ("triage-bot@example.com", "9", "10", "not a user", None)]
+        + [
+            call(["ai_triaged"], [good], serviceUser=u)
+            for u in ("triage-bot@example.com", "9", "10", "not a user", None)
+        ]
     )
-    for (name, (_, reason)), got in zip(cases.items(), results):
+    for (name, (_, reason)), got in zip(cases.items(), results, strict=False):
         assert got["hasNote"] is False, name
         assert got["ignored"] == [{"id": 2, "reason": reason}], name
     by_user = results[len(cases):]
@@ -130,7 +136,7 @@ def test_article_links_only_to_the_account_under_node():
     }
     got = run_node([{"fn": "articleHref", "args": [u, allowed]} for u in urls]
                    + [{"fn": "articleHref", "args": ["https://acme.zendesk.com/hc/1", {"subdomain": "", "hosts": []}]}])
-    assert dict(zip(urls, got)) == urls
+    assert dict(zip(urls, got, strict=False)) == urls
     assert got[-1] is None, "without a known subdomain or host nothing is a link"
 
 
@@ -183,7 +189,7 @@ def test_failed_since_under_node():
     assert got[3:] == [None, None]
 
 
-LAST_MS = int(datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)
+LAST_MS = int(datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp() * 1000)
 
 
 def test_health_summary_under_node():

@@ -62,7 +62,9 @@ UPDATE_MANY_BODY = {
     ]
 }
 # the request of batch-create.json, sent again as it was recorded
-BATCH_CREATE_BODY = json.loads((FIXTURES / "anthropic" / "batch-create.json").read_text(encoding="utf-8"))["request"]["body"]
+BATCH_CREATE_BODY = json.loads((FIXTURES / "anthropic" / "batch-create.json").read_text(encoding="utf-8"))["request"][
+    "body"
+]
 # a small body for the error cases (the batch request body is not what those cassettes are about)
 ERROR_CREATE_BODY = {
     "requests": [
@@ -108,17 +110,20 @@ SCENARIOS: tuple[Scenario, ...] = (
              why="zenpy sends only cursor= on a cursor page (the recording also had per_page=1)"),
     )),
     Scenario("zendesk_export_final_page", "fetch_ticket_page(cursor=…): the empty terminal page", (
-        Step("GET", f"{EXPORT}?cursor=MTY5NDMwNTAxMi4wfHwyfA==", "zendesk/incremental-tickets-cursor-empty-final-page.json",
+        Step("GET", f"{EXPORT}?cursor=MTY5NDMwNTAxMi4wfHwyfA==",
+             "zendesk/incremental-tickets-cursor-empty-final-page.json",
              why="zenpy sends only cursor= on a cursor page (the recording also had per_page=1)"),
     )),
     Scenario("zendesk_export_walk", "first → second → final page, following after_cursor until end_of_stream", (
         Step("GET", f"{EXPORT}?start_time=0&per_page=1", "zendesk/incremental-tickets-cursor-first-page.json"),
         Step("GET", f"{EXPORT}?cursor=MTY5NDMwMzUyNi4wfHwxfA==", "zendesk/incremental-tickets-cursor-second-page.json",
              why="zenpy sends only cursor= on a cursor page"),
-        Step("GET", f"{EXPORT}?cursor=MTY5NDMwNTAxMi4wfHwyfA==", "zendesk/incremental-tickets-cursor-empty-final-page.json",
+        Step("GET", f"{EXPORT}?cursor=MTY5NDMwNTAxMi4wfHwyfA==",
+             "zendesk/incremental-tickets-cursor-empty-final-page.json",
              why="zenpy sends only cursor= on a cursor page"),
     )),
-    Scenario("zendesk_export_single_page_eos", "fetch_ticket_page(start_time=0): end_of_stream true while after_cursor is set", (
+    Scenario("zendesk_export_single_page_eos",
+             "fetch_ticket_page(start_time=0): end_of_stream true while after_cursor is set", (
         Step("GET", f"{EXPORT}?start_time=0&per_page=1000", "zendesk/incremental-tickets-cursor-single-page-eos.json",
              why="our adapter always sends per_page=1000 (the recording sent none)"),
     )),
@@ -135,15 +140,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         Step("GET", f"{ZENDESK}/tickets/show_many.json?ids=2785", "zendesk/tickets-show-many.json"),
     )),
     # --- Zendesk: write and job status ----------------------------------------------------------
-    Scenario("zendesk_update_many", "write_updates([...]): update_many queued, our body with additional_tags + private note", (
-        Step("PUT", f"{ZENDESK}/tickets/update_many.json", "zendesk/tickets-update-many-queued.json", body=UPDATE_MANY_BODY,
-             why="request body is ours (tags + internal note); the recording updated subject/description of the same ticket"),
+    Scenario("zendesk_update_many",
+             "write_updates([...]): update_many queued, our body with additional_tags + private note", (
+        Step("PUT", f"{ZENDESK}/tickets/update_many.json", "zendesk/tickets-update-many-queued.json",
+             body=UPDATE_MANY_BODY,
+             why="request body is ours (tags + internal note); the recording updated subject/description of the "
+                 "same ticket"),
     )),
     Scenario("zendesk_job_completed", "fetch_jobs([...]): a completed ticket-update job (show_many)", (
-        Step("GET", f"{JOBS}?ids=V3-8b32e60d85c68fd120a252e8becc6faa", "zendesk/job-status-completed-ticket-update.json",
+        Step("GET", f"{JOBS}?ids=V3-8b32e60d85c68fd120a252e8becc6faa",
+             "zendesk/job-status-completed-ticket-update.json",
              show_many=("zendesk/job-status-completed-ticket-update.json",), why=SHOW_MANY_WHY),
     )),
-    Scenario("zendesk_job_completed_with_errors", "fetch_jobs([...]): a completed job whose items all failed (show_many)", (
+    Scenario("zendesk_job_completed_with_errors",
+             "fetch_jobs([...]): a completed job whose items all failed (show_many)", (
         Step("GET", f"{JOBS}?ids=V3-1207fa1c4584f2c28560ca1dbfef6bf2", "zendesk/job-status-completed-with-errors.json",
              show_many=("zendesk/job-status-completed-with-errors.json",), why=SHOW_MANY_WHY),
     )),

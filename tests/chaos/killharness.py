@@ -85,7 +85,7 @@ def run(kills: int, tickets: int, seed: int, timeout: float = 240.0, log: Any = 
         cmd = [sys.executable, "-m", "zdtriage", "--config", str(cfg_path), "run"]
         triage = config_mod.TriageConfig()
         started = time.monotonic()
-        logfile = open(work / "daemon.log", "ab")
+        logfile = open(work / "daemon.log", "ab")  # noqa: SIM115 - shared by every daemon process of the run
         done_kills = 0
         while done_kills < kills:
             proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=logfile, stderr=logfile)
@@ -130,8 +130,10 @@ def main() -> int:
     for round_ in range(args.rounds):
         out = run(args.kills, args.tickets, args.seed + round_)
         status = "OK" if out["ok"] else "FAILED"
-        print(f"round {round_ + 1}: {status}  kills {out['kills']}  eligible {out['eligible']}  written {out['written']}"
-              f"  failed {out['failed']}  {out['seconds']} s  problems {out['problems'][:3]}")
+        print(
+            f"round {round_ + 1}: {status}  kills {out['kills']}  eligible {out['eligible']}  written {out['written']}"
+            f"  failed {out['failed']}  {out['seconds']} s  problems {out['problems'][:3]}"
+        )
         failures += not out["ok"]
     return 1 if failures else 0
 

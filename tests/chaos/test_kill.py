@@ -1,7 +1,6 @@
 """The short kill test: 10 SIGKILLs of a real `zdtriage run` against faulty simulators."""
 
 import pytest
-
 from killharness import run
 
 

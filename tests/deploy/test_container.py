@@ -110,7 +110,8 @@ def test_image_runs_as_its_user_and_keeps_the_healthcheck(image):
 def test_image_triages_the_simulators_with_secret_files_and_state_in_the_volume(image, sims, volume, secrets):
     zsim, zurl, aurl = sims
     zsim.seed(8, 5)
-    base = ["run", "--rm", *FLAGS, "--network", "host", "-v", f"{volume}:/state", *secrets, *env_args(zurl, aurl), image]
+    base = ["run", "--rm", *FLAGS, "--network", "host", "-v", f"{volume}:/state", *secrets, *env_args(zurl, aurl),
+            image]
     check = podman(*base, "config", "check")
     assert "config OK" in check.stdout and "WARNING" not in check.stderr and "sim-token" not in check.stdout
     for _ in range(3):
@@ -120,8 +121,12 @@ def test_image_triages_the_simulators_with_secret_files_and_state_in_the_volume(
         time.sleep(1.5)  # the simulator's update_many jobs complete asynchronously
     status = json.loads(podman(*base, "status", "--json").stdout)
     assert status["tickets"]["written"] > 0
-    listing = podman("run", "--rm", *FLAGS, "-v", f"{volume}:/state", "--entrypoint", "ls", image, "-ln", "/state").stdout
-    assert any(line.startswith("-rw------- 1 10001 10001") and line.endswith("zdtriage.db") for line in listing.splitlines())
+    listing = podman(
+        "run", "--rm", *FLAGS, "-v", f"{volume}:/state", "--entrypoint", "ls", image, "-ln", "/state"
+    ).stdout
+    assert any(
+        line.startswith("-rw------- 1 10001 10001") and line.endswith("zdtriage.db") for line in listing.splitlines()
+    )
 
 
 def test_sigterm_stops_the_daemon_cleanly(image, sims, volume, secrets):
@@ -137,7 +142,9 @@ def test_sigterm_stops_the_daemon_cleanly(image, sims, volume, secrets):
         podman("stop", "-t", "660", name, timeout=700)
         assert time.monotonic() - started < 30  # idle: nothing to finish
         assert podman("inspect", name, "--format", "{{.State.ExitCode}}").stdout.strip() == "0"
-        actions = [json.loads(line)["action"] for line in podman("logs", name).stderr.splitlines() if line.startswith("{")]
+        actions = [
+            json.loads(line)["action"] for line in podman("logs", name).stderr.splitlines() if line.startswith("{")
+        ]
         assert actions[-2:] == ["stop", "stopped"]
     finally:
         podman("rm", "-f", name, check=False)

@@ -226,7 +226,8 @@ def test_compose_grace_period_outlasts_the_longest_call():
 
 @pytest.mark.parametrize("key, value", [
     ("Restart", "on-failure"), ("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"), ("PrivateTmp", "yes"),
-    ("ProtectHome", "yes"), ("StateDirectory", "zdtriage"), ("KillSignal", "SIGTERM"), ("RestartPreventExitStatus", "2"),
+    ("ProtectHome", "yes"), ("StateDirectory", "zdtriage"), ("KillSignal", "SIGTERM"),
+    ("RestartPreventExitStatus", "2"),
 ])
 def test_unit_has_the_baseline(key, value):
     assert value in unit_values(key)

@@ -56,7 +56,9 @@ def test_fresh_venv_install_then_init_and_check_from_an_empty_folder(tmp_path):
     untouched = run("config", "check")  # issue 20: the placeholders of `config init` cannot pass
     assert untouched.returncode == 2 and "zendesk.subdomain" in untouched.stderr and "CHANGE-ME" in untouched.stderr
     written = empty / "config" / "zdtriage.toml"
-    written.write_text(written.read_text().replace('"CHANGE-ME"', '"acme"').replace("CHANGE-ME@example.com", "bot@acme.com"))
+    written.write_text(
+        written.read_text().replace('"CHANGE-ME"', '"acme"').replace("CHANGE-ME@example.com", "bot@acme.com")
+    )
     check = run("config", "check")
     assert check.returncode == 0, check.stderr
     assert check.stdout.rstrip().endswith("config OK")
@@ -72,8 +74,13 @@ def test_fresh_venv_install_then_init_and_check_from_an_empty_folder(tmp_path):
     (dist,) = site.glob("zendesk_batch_triage-*.dist-info")
     assert (dist / "licenses" / "LICENSE").read_text().startswith("MIT License")
     metadata = (dist / "METADATA").read_text()
-    for field in ("License-Expression: MIT", "Project-URL: Homepage", "Keywords: zendesk", "Classifier: Programming Language",
-                  "Requires-Python: >=3.11"):
+    for field in (
+        "License-Expression: MIT",
+        "Project-URL: Homepage",
+        "Keywords: zendesk",
+        "Classifier: Programming Language",
+        "Requires-Python: >=3.11",
+    ):
         assert field in metadata, field
     assert not (site / "tests").exists() and not (site / "config").exists()  # only the package is installed
     assert time.monotonic() - started < 120, "install test took longer than two minutes"

@@ -108,5 +108,7 @@ def test_the_shipped_secret_placeholders_are_refused(tmp_path):
         (tmp_path / key).chmod(0o400)
     raw = {"zendesk": {"subdomain": "acme", "email": "bot@acme.com", "token_file": str(tmp_path / "zendesk_token")},
            "anthropic": {"api_key_file": str(tmp_path / "anthropic_api_key")}}
-    with pytest.raises(config_mod.ConfigError, match=r"zendesk.token_file: .*zendesk_token still holds the placeholder"):
+    with pytest.raises(
+        config_mod.ConfigError, match=r"zendesk.token_file: .*zendesk_token still holds the placeholder"
+    ):
         config_mod.parse(raw, {})

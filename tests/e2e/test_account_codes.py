@@ -24,8 +24,9 @@ def _attempts(ctx) -> int:
     return next(ctx.db.query("select max(attempts) as n from tickets"))["n"] or 0
 
 
-@pytest.mark.parametrize("kind", ["organization_on_hold", "enforced_spend_limit_reached", "contract_spend_limit_reached",
-                                  "ramp_limit_exceeded", "linked_organization_spend_limit_reached",
+@pytest.mark.parametrize("kind", ["organization_on_hold", "enforced_spend_limit_reached",
+                                  "contract_spend_limit_reached", "ramp_limit_exceeded",
+                                  "linked_organization_spend_limit_reached",
                                   "unknown_code_402"])
 def test_a_coded_refusal_holds_the_account_and_counts_nothing(zsim, asim, make_ctx, clock, drive, kind):
     zsim.seed(6, 21)
@@ -42,7 +43,7 @@ def test_a_coded_refusal_holds_the_account_and_counts_nothing(zsim, asim, make_c
     assert _attempts(ctx) == 0
     held = reports.status(ctx.db, ctx.config, clock())["submit_held"]
     code = kind if not kind.startswith("unknown") else "some_future_billing_code"
-    assert held and held["reason"].startswith(f"Anthropic answered ") and code in held["reason"]
+    assert held and held["reason"].startswith("Anthropic answered ") and code in held["reason"]
     asim.clear_refusal()
     clock.advance(common.BLOCK_MAX)
     counts = drive(ctx, clock)

@@ -25,7 +25,9 @@ def invoke(*args, env=ENV, input=None):
 
 def write_config(tmp_path, zsim=None, asim=None, extra=""):
     path = tmp_path / "zdtriage.toml"
-    urls = (f'url = "{zsim.base_url}"\n' if zsim else "") + (f'[anthropic]\nbase_url = "{asim.base_url}"\n' if asim else "")
+    urls = (f'url = "{zsim.base_url}"\n' if zsim else "") + (
+        f'[anthropic]\nbase_url = "{asim.base_url}"\n' if asim else ""
+    )
     path.write_text(f'[zendesk]\nsubdomain = "acme"\nemail = "triage-bot@example.com"\n{urls}{extra}'
                     f'[state]\npath = "{tmp_path / "state" / "s.db"}"\n')
     return path
@@ -140,8 +142,11 @@ def test_status_and_report_of_a_fresh_state_say_what_they_lack(tmp_path):
 
 
 def test_config_check_prints_toml_that_reads_back_with_durations_as_written(tmp_path):
-    cfg = write_config(tmp_path, extra='verify_after = "90s"\n[schedule]\ningest_every = "2m"\nmax_wait = 300\n'
-                                       '[evaluate]\ncategory_field = "type"\ncategory_map = { incident = "technical" }\n')
+    cfg = write_config(
+        tmp_path,
+        extra='verify_after = "90s"\n[schedule]\ningest_every = "2m"\nmax_wait = 300\n'
+        '[evaluate]\ncategory_field = "type"\ncategory_map = { incident = "technical" }\n',
+    )
     result = CliRunner().invoke(cli, ["--config", str(cfg), "config", "check"], env=ENV)
     assert result.exit_code == 0, result.output
     doc = tomllib.loads(result.stdout)  # before: null, JSON objects and a bare "config OK" line

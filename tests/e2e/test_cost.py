@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from zdtriage import budget, pipeline, prompt, reports
 from zdtriage.cli import cli
 from zdtriage.pricing import usage_cost
-from zdtriage.store import tickets as queue
 from zdtriage.stages import ingest, poll, submit
+from zdtriage.store import tickets as queue
 
 KNOWLEDGE = "\n".join(f"Article {i}: how to reset a password, change a plan, read an invoice, export data. " * 4
                       for i in range(60))  # ~20,000 characters: above Haiku 4.5's 4,096-token minimum
@@ -135,11 +135,11 @@ def test_price_override_and_unknown_model():
 
     env = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
     base = {"zendesk": {"subdomain": "a", "email": "a@b.c"}}
-    with pytest.raises(ConfigError, match="anthropic.model"):
+    with pytest.raises(ConfigError, match=r"anthropic\.model"):
         parse({**base, "anthropic": {"model": "claude-future-9"}}, env)
     cfg = parse({**base, "anthropic": {"model": "claude-future-9"},
                  "prices": {"claude-future-9": {"input": 2, "output": 10}}}, env)
     assert cfg.price_table()["claude-future-9"].output == 10
-    with pytest.raises(ConfigError, match="prices.claude-future-9"):
+    with pytest.raises(ConfigError, match=r"prices\.claude-future-9"):
         parse({**base, "prices": {"claude-future-9": {"input": 2}}}, env)
     assert prompt.CHARS_PER_TOKEN == 4.0

@@ -173,7 +173,9 @@ def test_right_after_install_with_zendesk_refusing_status_check_names_the_failin
     result = invoke(cfg, "run", "--once", env={"ZENDESK_API_TOKEN": "wrong"})
     assert result.exit_code == 1
     check = invoke(cfg, "status", "--check")
-    assert check.exit_code == 1 and check.stdout.startswith("unhealthy: ingest has failed on every run since it first ran")
+    assert check.exit_code == 1 and check.stdout.startswith(
+        "unhealthy: ingest has failed on every run since it first ran"
+    )
     assert "every stage succeeded" not in check.stdout and "wrong" not in check.stdout
     body = json.loads(invoke(cfg, "status", "--check", "--json").stdout)
     assert body["last_writeback_success"] is None  # the write-back stage ran, but wrote nothing

@@ -54,7 +54,9 @@ def test_a_further_run_writes_nothing(zsim, make_ctx, clock, drive):
         pipeline.run_once(ctx)
         clock.advance(61)
     assert zsim.snapshot() == snapshot
-    writes = {k: v for k, v in zsim.call_counts().items() if k.startswith(("PUT", "POST", "DELETE")) and "/_sim/" not in k}
+    writes = {
+        k: v for k, v in zsim.call_counts().items() if k.startswith(("PUT", "POST", "DELETE")) and "/_sim/" not in k
+    }
     assert writes == {k: v for k, v in calls.items() if k.startswith(("PUT", "POST", "DELETE")) and "/_sim/" not in k}
     # our own write-back brought the tickets back in the export, and none was queued again
     assert queue.counts(ctx.db)["queued"] == 0

@@ -13,7 +13,9 @@ SINCE_DAYS = 90
 
 
 def settings(triage):
-    return quality.Settings(corpus.CATEGORY_FIELD_ID, corpus.CATEGORY_MAP, quality.default_priority_map(triage.priorities))
+    return quality.Settings(
+        corpus.CATEGORY_FIELD_ID, corpus.CATEGORY_MAP, quality.default_priority_map(triage.priorities)
+    )
 
 
 def writes(zsim):
@@ -63,7 +65,7 @@ def test_evaluate_writes_nothing_to_zendesk_and_compares_with_what_agents_set(zs
     answered = [r for r in rows if r["result"] == "answered" and r["truth_priority"]]
     assert view["priority"]["compared"] == len(answered)
     assert view["priority"]["correct"] == sum(r["truth_priority"] == r["ai_priority"] for r in answered)
-    assert 0 < view["cost_usd"] and view["worst"][0]["url"].startswith("https://sim.zendesk.com/agent/tickets/")
+    assert view["cost_usd"] > 0 and view["worst"][0]["url"].startswith("https://sim.zendesk.com/agent/tickets/")
 
 
 def test_the_conversation_sent_stops_before_the_agents_solution(zsim, make_ctx, clock, sent):

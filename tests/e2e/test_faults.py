@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 
 import anthropic
 
-from zdtriage import pipeline, prompt, reports, store
-from zdtriage.store import tickets as queue
-from zdtriage.stages import common, ingest, poll, submit, writeback
-from zdtriage.timeutil import iso
 from zdtriage import batches as anth
+from zdtriage import pipeline, prompt, reports, store
 from zdtriage import zendesk as zd
+from zdtriage.stages import common, ingest, poll, submit, writeback
+from zdtriage.store import tickets as queue
+from zdtriage.timeutil import iso
 
 from .test_end_to_end import our_notes
 
@@ -88,7 +89,9 @@ def test_canceled_batch_is_retried(zsim, asim, make_ctx, clock, drive):
     clock.advance(1)
     out = poll.poll(ctx)
     assert out["results"].get("failed", 0) > 0
-    assert all(r["last_error"] == "request canceled" for r in ctx.db.query("select * from tickets where state = 'failed'"))
+    assert all(
+        r["last_error"] == "request canceled" for r in ctx.db.query("select * from tickets where state = 'failed'")
+    )
     asim.processing_seconds = 0
     counts = drive(ctx, clock)
     assert counts["failed"] == counts["queued"] == 0 and counts["written"] > 0
@@ -156,10 +159,8 @@ def test_crash_between_create_and_record_adopts_the_batch(zsim, asim, make_ctx, 
         raise KeyboardInterrupt("killed after create, before the id was recorded")
 
     monkeypatch.setattr(anth, "create_batch", create_then_crash)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         submit.submit(ctx, ignore_min_batch=True)
-    except KeyboardInterrupt:
-        pass
     monkeypatch.setattr(anth, "create_batch", real_create)
     assert next(ctx.db.query("select state from batches"))["state"] == "creating"
     clock.advance(ctx.config.anthropic.verify_after + 1)
@@ -179,10 +180,8 @@ def test_crash_before_create_requeues(zsim, asim, make_ctx, clock, drive, monkey
         raise KeyboardInterrupt("killed before the request left")
 
     monkeypatch.setattr(anth, "create_batch", crash)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         submit.submit(ctx, ignore_min_batch=True)
-    except KeyboardInterrupt:
-        pass
     monkeypatch.undo()
     clock.advance(ctx.config.anthropic.verify_after + 1)
     out = submit.submit(ctx, ignore_min_batch=True)
@@ -259,10 +258,8 @@ def test_crash_after_write_before_recording_writes_no_second_note(zsim, make_ctx
         raise KeyboardInterrupt("killed after Zendesk took the update")
 
     monkeypatch.setattr(zd, "write_updates", write_then_crash)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         writeback.writeback(ctx)
-    except KeyboardInterrupt:
-        pass
     monkeypatch.undo()
     clock.advance(2)  # the job completes in Zendesk meanwhile
     writeback.writeback(ctx)  # too early to verify: nothing resent

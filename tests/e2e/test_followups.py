@@ -88,7 +88,7 @@ def test_a_copied_marker_does_not_settle_the_follow_ups_write(zsim, make_ctx, cl
 def test_a_marker_with_our_note_for_its_own_id_is_skipped_and_one_without_is_triaged(zsim, make_ctx, clock, drive,
                                                                                     tmp_path):
     # a state database that was lost: the ticket shows our marker and our note for its own id
-    ctx, origin = triaged_then_closed(zsim, make_ctx, clock, drive)
+    ctx, _origin = triaged_then_closed(zsim, make_ctx, clock, drive)
     ours = zsim.add_ticket(subject="Written before the restore", description="Where is my parcel?",
                            created_at=int(clock()) - 7200, tags=["ai_triaged", "ai_priority_p4"])["id"]
     zsim.bulk_update([ours], {"comment": {"public": False, "author_id": BOT_USER_ID,

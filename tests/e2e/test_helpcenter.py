@@ -215,7 +215,9 @@ def test_an_unoffered_macro_id_is_dropped(zsim, make_ctx, clock, drive):
     submit.submit(ctx, ignore_min_batch=True)
     row = queue.get(ctx.db, ticket["id"])
     offered = {m["id"] for m in articles.provided(ctx.db, ticket["id"], 1, "macros")}
-    (other,) = {r["id"] for r in ctx.db.query("select id from macros")} - offered - {510002}  # active, shared, not offered
+    (other,) = (
+        {r["id"] for r in ctx.db.query("select id from macros")} - offered - {510002}
+    )  # active, shared, not offered
     text = json.dumps({"priority": "P2", "category": "billing", "sentiment": "negative", "language": "en",
                        "confidence": 0.9, "sources": [], "macro_id": other, "draft": "We will refund it."})
     poll.apply_result(ctx, row["batch"], {"custom_id": row["custom_id"], "type": "succeeded", "text": text,

@@ -77,7 +77,7 @@ def test_an_expired_job_status_is_unknown_and_verified_never_an_error(zsim, make
 
 
 def test_an_item_refused_for_its_own_reason_backs_off_then_is_written(zsim, make_ctx, clock):
-    refused, fine = _tickets(zsim, clock, 2)
+    refused, _fine = _tickets(zsim, clock, 2)
     ctx = make_ctx()
     _answered(ctx, 2)
     zsim.fail_job_items([refused], "Follow Up Date: needed")

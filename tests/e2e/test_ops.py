@@ -154,8 +154,11 @@ def test_zendesk_calls_and_429s_are_counted_per_route_through_zenpy(zsim, asim, 
     assert got[("zdtriage_zendesk_rate_limited_total", (("endpoint", export),))] >= 1
     ours = sum(v for (name, _), v in got.items() if name == "zdtriage_zendesk_requests_total")
     assert ours == sum(n for route, n in zsim.call_counts().items() if "/_sim/" not in route)
-    assert all("{id}" in dict(labels)["endpoint"] or not any(c.isdigit() for c in dict(labels)["endpoint"].replace("v2", ""))
-               for (name, labels), _ in got.items() if name == "zdtriage_zendesk_requests_total")
+    assert all(
+        "{id}" in dict(labels)["endpoint"] or not any(c.isdigit() for c in dict(labels)["endpoint"].replace("v2", ""))
+        for (name, labels), _ in got.items()
+        if name == "zdtriage_zendesk_requests_total"
+    )
 
 
 def test_a_crashing_stage_records_its_error_and_the_exception_goes_on(make_ctx, monkeypatch):

@@ -75,7 +75,9 @@ def test_off_mode_writes_nothing_and_keeps_the_answers(zsim, make_ctx, clock, dr
     after = zsim.stats()
     assert after["ticket_updates"] == before["ticket_updates"] and after["jobs_created"] == before["jobs_created"]
     assert all(our_notes(t) == [] and "ai_triaged" not in t["tags"] for t in zsim.snapshot())
-    answers = [queue.get(ctx.db, r["id"])["answer"] for r in ctx.db.query("select id from tickets where state = 'answered'")]
+    answers = [
+        queue.get(ctx.db, r["id"])["answer"] for r in ctx.db.query("select id from tickets where state = 'answered'")
+    ]
     assert all(answers)
     pilot = reports.report(ctx.db, ctx.config)["answered_not_written"]  # what the admin reads before turning it on
     assert pilot["tickets"] == counts["answered"] and sum(pilot["by_priority"].values()) == counts["answered"]

@@ -21,7 +21,8 @@ def main() -> None:
     message = "<script>" * (64 * 1024 // 8)
     ten = [prompt.Message("customer", message) for _ in range(10)]
     paste = "<script>" * (1024 * 1024 // 8)
-    print(f"ten 64 KB '<script>' messages, build_conversation: {cpu(lambda: prompt.build_conversation('s', ten, 6000)):.3f} s")
+    seconds = cpu(lambda: prompt.build_conversation('s', ten, 6000))
+    print(f"ten 64 KB '<script>' messages, build_conversation: {seconds:.3f} s")
     print(f"one 1 MB '<script>' paste, clean_text: {cpu(lambda: prompt.clean_text(paste)):.3f} s")
     mixed = ("<p>" + "&amp;lt;b&amp;gt;" + "x<y " + "<a href='x'>" + "<Enter>") * 25_000
     print(f"one 1 MB of mixed markup, clean_text: {cpu(lambda: prompt.clean_text(mixed)):.3f} s")

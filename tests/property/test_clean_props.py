@@ -14,7 +14,9 @@ from zdtriage import prompt
 from zdtriage.text import MAX_TEXT_CHARS
 
 MARKUP = re.compile(r"<[A-Za-z/!?]")  # what opens a tag, end tag, comment or declaration in HTML
-INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+)
 
 
 @given(hostile_text)

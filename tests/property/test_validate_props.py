@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import hostile_text
 
-from zdtriage.answer import MAX_DRAFT_CHARS, validate_answer
 from zdtriage import prompt
+from zdtriage.answer import MAX_DRAFT_CHARS, validate_answer
 from zdtriage.config import TriageConfig
 
 DEFAULT = TriageConfig()
@@ -72,7 +72,11 @@ def check(result: tuple[dict | None, str | None], triage: TriageConfig) -> None:
             or re.fullmatch(re.escape(triage.tag_prefix) + r"lang_[a-z]{2}", tag), tag
 
 
-@given(st.one_of(hostile_text, st.binary(max_size=50), st.none()), triages, st.sampled_from([None, "end_turn", "max_tokens"]))
+@given(
+    st.one_of(hostile_text, st.binary(max_size=50), st.none()),
+    triages,
+    st.sampled_from([None, "end_turn", "max_tokens"]),
+)
 def test_arbitrary_text_never_raises(text, triage, stop_reason):
     check(validate_answer(text, triage, stop_reason=stop_reason), triage)
 

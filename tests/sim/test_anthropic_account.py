@@ -10,7 +10,8 @@ retry-after. DESIGN §7: none of them says anything about the tickets in the bat
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
 import pytest
@@ -19,12 +20,26 @@ from zdtriage.sim.anthropic import ACCOUNT_REFUSALS, CODED_REFUSALS, RESULTS_LAT
 from zdtriage.sim.server import ManualClock
 
 try:
-    from .anthropic_fixtures import (  # noqa: F401,F811 - fixtures are used by name
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, real, tiny_request,
+    from .anthropic_fixtures import (
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        real,
+        tiny_request,
     )
 except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401,F811
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, real, tiny_request,
+    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        real,
+        tiny_request,
     )
 
 CREDIT = ("Your credit balance is too low to access the Anthropic API. "
@@ -37,7 +52,8 @@ def _create(client: anthropic.Anthropic, n: int = 2) -> Any:
 
 @pytest.mark.parametrize(("kind", "status", "error_type", "message", "sdk_error"), [
     ("authentication", 401, "authentication_error", "invalid x-api-key", anthropic.AuthenticationError),
-    ("billing", 402, "billing_error", "There's an issue with your billing or payment information.", anthropic.APIStatusError),
+    ("billing", 402, "billing_error", "There's an issue with your billing or payment information.",
+     anthropic.APIStatusError),
     ("permission", 403, "permission_error", "Your API key does not have permission to use the specified resource.",
      anthropic.PermissionDeniedError),
     ("credit", 400, "invalid_request_error", CREDIT, anthropic.BadRequestError),
@@ -111,8 +127,9 @@ def test_set_and_cleared_over_http(anthropic_sim: AnthropicSim, anthropic_client
     assert all(source for *_, source in ACCOUNT_REFUSALS.values())  # every entry names its source
 
 
-@pytest.mark.parametrize("kind", ["organization_on_hold", "enforced_spend_limit_reached", "contract_spend_limit_reached",
-                                  "ramp_limit_exceeded", "linked_organization_spend_limit_reached"])
+@pytest.mark.parametrize("kind", ["organization_on_hold", "enforced_spend_limit_reached",
+                                  "contract_spend_limit_reached", "ramp_limit_exceeded",
+                                  "linked_organization_spend_limit_reached"])
 def test_coded_refusals_are_the_sdks_typed_errors(anthropic_sim: AnthropicSim, anthropic_client: anthropic.Anthropic,
                                                   kind: str) -> None:
     # anthropic 2.17 picks the class by (status, error.details.error_code) (_error_classes.py ERROR_CLASSES):

@@ -12,7 +12,8 @@ line and the out-of-range custom_id are opt-in robustness faults, not recorded b
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
 import pytest
@@ -21,12 +22,24 @@ from zdtriage.sim.anthropic import AnthropicSim
 from zdtriage.sim.server import ManualClock
 
 try:
-    from .anthropic_fixtures import (  # noqa: F401,F811 - fixtures are used by name
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, triage_request,
+    from .anthropic_fixtures import (
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        triage_request,
     )
 except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401,F811
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, triage_request,
+    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        triage_request,
     )
 
 PREFIX_TOKENS = 4200  # over Haiku 4.5's 4,096 minimum
@@ -77,12 +90,16 @@ def test_the_first_wave_of_a_batch_all_pay_the_cache_write(anthropic_client: ant
 def test_a_two_request_batch_writes_once_and_reads_once(anthropic_client: anthropic.Anthropic,
                                                         anthropic_clock: ManualClock) -> None:
     results = parsed(run(anthropic_client, anthropic_clock, [cached("a"), cached("b")]))
-    usage = sorted((r["message"]["usage"]["cache_creation_input_tokens"], r["message"]["usage"]["cache_read_input_tokens"])
-                   for r in results.values())
+    usage = sorted(
+        (r["message"]["usage"]["cache_creation_input_tokens"], r["message"]["usage"]["cache_read_input_tokens"])
+        for r in results.values()
+    )
     assert usage == [(0, PREFIX_TOKENS), (PREFIX_TOKENS, 0)]  # as the live capture saw
 
 
-def test_cache_waves_is_a_setting(make_anthropic_sim: Callable[..., AnthropicSim], anthropic_clock: ManualClock) -> None:
+def test_cache_waves_is_a_setting(
+    make_anthropic_sim: Callable[..., AnthropicSim], anthropic_clock: ManualClock
+) -> None:
     sim = make_anthropic_sim(processing_seconds=60, cache_waves=1)  # everything at once: every request writes
     results = parsed(run(client_for(sim), anthropic_clock, [cached(f"r{i}") for i in range(6)]))
     assert all(r["message"]["usage"]["cache_creation_input_tokens"] == PREFIX_TOKENS for r in results.values())
@@ -114,7 +131,9 @@ def test_max_tokens_cut_at_a_settable_rate(anthropic_sim: AnthropicSim, anthropi
 def test_refusals_at_a_settable_rate(anthropic_sim: AnthropicSim, anthropic_client: anthropic.Anthropic,
                                      anthropic_clock: ManualClock) -> None:
     anthropic_sim.set_faults(refusal=0.5)
-    results = parsed(run(anthropic_client, anthropic_clock, [triage_request(f"t{i}", "Subject: hi") for i in range(40)]))
+    results = parsed(
+        run(anthropic_client, anthropic_clock, [triage_request(f"t{i}", "Subject: hi") for i in range(40)])
+    )
     refused = [r["message"] for r in results.values() if r["message"]["stop_reason"] == "refusal"]
     assert 8 <= len(refused) <= 32
     for message in refused:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
 import pytest
@@ -19,14 +20,30 @@ from zdtriage.sim.anthropic import AnthropicSim
 from zdtriage.sim.server import ManualClock
 
 try:
-    from .anthropic_fixtures import (  # noqa: F401,F811 - fixtures are used by name
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, real,
-        result_lines, tiny_request, triage_request,
+    from .anthropic_fixtures import (
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        real,
+        result_lines,
+        tiny_request,
+        triage_request,
     )
 except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401,F811
-        anthropic_client, anthropic_clock, anthropic_sim, client_for, make_anthropic_sim, raw, real,
-        result_lines, tiny_request, triage_request,
+    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        real,
+        result_lines,
+        tiny_request,
+        triage_request,
     )
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")

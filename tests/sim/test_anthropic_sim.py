@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
 import pytest
@@ -19,14 +20,38 @@ from zdtriage.sim.anthropic import MAX_BODY_BYTES, MAX_REQUESTS, RESULTS_RETENTI
 from zdtriage.sim.server import ManualClock
 
 try:
-    from .anthropic_fixtures import (  # noqa: F401,F811 - fixtures are used by name
-        API_KEY, CATEGORIES, PRIORITIES, SENTIMENTS, TRIAGE_SCHEMA, anthropic_client, anthropic_clock,
-        anthropic_sim, client_for, make_anthropic_sim, raw, result_lines, tiny_request, triage_request,
+    from .anthropic_fixtures import (
+        API_KEY,
+        CATEGORIES,
+        PRIORITIES,
+        SENTIMENTS,
+        TRIAGE_SCHEMA,
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        result_lines,
+        tiny_request,
+        triage_request,
     )
 except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401,F811
-        API_KEY, CATEGORIES, PRIORITIES, SENTIMENTS, TRIAGE_SCHEMA, anthropic_client, anthropic_clock,
-        anthropic_sim, client_for, make_anthropic_sim, raw, result_lines, tiny_request, triage_request,
+    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
+        API_KEY,
+        CATEGORIES,
+        PRIORITIES,
+        SENTIMENTS,
+        TRIAGE_SCHEMA,
+        anthropic_client,
+        anthropic_clock,
+        anthropic_sim,
+        client_for,
+        make_anthropic_sim,
+        raw,
+        result_lines,
+        tiny_request,
+        triage_request,
     )
 
 MakeSim = Callable[..., AnthropicSim]
@@ -193,7 +218,9 @@ def test_invalid_params_are_accepted_then_errored_per_request(anthropic_client: 
                                                              params: dict[str, Any], message: str) -> None:
     """Params are validated per request once the batch runs, not at create (research note, 2026-09:
     a line without messages was accepted with 200 and errored later; DESIGN §7)."""
-    batch, results = _ended(anthropic_client, anthropic_clock, [{"custom_id": "a", "params": params}, tiny_request("ok")])
+    batch, results = _ended(
+        anthropic_client, anthropic_clock, [{"custom_id": "a", "params": params}, tiny_request("ok")]
+    )
     assert batch.request_counts.errored == 1 and batch.request_counts.succeeded == 1
     assert results["a"].type == "errored"
     assert results["a"].error.error.type == "invalid_request_error"
@@ -356,7 +383,7 @@ def test_delete_only_once_ended(anthropic_client: anthropic.Anthropic, anthropic
 
 def test_list_pagination_newest_first(anthropic_client: anthropic.Anthropic, anthropic_clock: ManualClock) -> None:
     created = []
-    for i in range(5):
+    for _ in range(5):
         created.append(_create(anthropic_client, [tiny_request("a")]).id)
         anthropic_clock.advance(1)
     newest_first = created[::-1]

@@ -71,7 +71,11 @@ def test_the_limit_is_account_wide_and_a_429_says_when_to_come_back(clock) -> No
     sim = _sim(clock, plan="team")
     try:
         ticket = sim.add_ticket(subject="a", description="a")
-        paths = ["/api/v2/users/me.json", f"/api/v2/tickets/{ticket['id']}.json", "/api/v2/job_statuses/show_many.json?ids=x"]
+        paths = [
+            "/api/v2/users/me.json",
+            f"/api/v2/tickets/{ticket['id']}.json",
+            "/api/v2/job_statuses/show_many.json?ids=x",
+        ]
         codes = [_get(sim, paths[i % 3]).status_code for i in range(200)]
         assert codes == [200] * 200
         limited = _get(sim, f"/api/v2/tickets/{ticket['id']}/comments.json")  # another endpoint: the same limit

@@ -79,7 +79,8 @@ def assert_same_shape(recorded: Any, actual: Any, path: str = "$") -> None:
     if isinstance(recorded, dict):
         assert isinstance(actual, dict), f"{path}: expected object, got {type(actual).__name__}"
         assert list(actual) == list(recorded) or set(actual) == set(recorded), (
-            f"{path}: keys differ: missing {sorted(set(recorded) - set(actual))}, extra {sorted(set(actual) - set(recorded))}"
+            f"{path}: keys differ: missing {sorted(set(recorded) - set(actual))}, "
+            f"extra {sorted(set(actual) - set(recorded))}"
         )
         for name in recorded:
             assert_same_shape(recorded[name], actual[name], f"{path}.{name}")
@@ -90,7 +91,9 @@ def assert_same_shape(recorded: Any, actual: Any, path: str = "$") -> None:
             for index, item in enumerate(actual):
                 assert_same_shape(recorded[0], item, f"{path}[{index}]")
         return
-    assert type(actual) is type(recorded), f"{path}: expected {type(recorded).__name__}, got {type(actual).__name__} ({actual!r})"
+    assert type(actual) is type(recorded), (
+        f"{path}: expected {type(recorded).__name__}, got {type(actual).__name__} ({actual!r})"
+    )
 
 
 def assert_rate_headers(recorded: dict[str, str], headers: requests.structures.CaseInsensitiveDict) -> None:
@@ -122,7 +125,13 @@ def clock() -> ManualClock:
 def sim(clock: ManualClock):  # type: ignore[no-untyped-def]
     s = ZendeskSim(clock=clock, export_exclude_recent_seconds=0, export_per_minute=1000, job_complete_after_seconds=10)
     s.start()
-    s.add_ticket(subject="Sample ticket: Meet the ticket", description="Hi there", tags=["sample"], priority="normal", created_at=int(clock()) - 7200)
+    s.add_ticket(
+        subject="Sample ticket: Meet the ticket",
+        description="Hi there",
+        tags=["sample"],
+        priority="normal",
+        created_at=int(clock()) - 7200,
+    )
     s.add_ticket(subject="wow this is great", description="This is great", created_at=int(clock()) - 3600)
     yield s
     s.stop()
@@ -191,24 +200,36 @@ def test_comments_cursor_and_offset(sim: ZendeskSim) -> None:
 
 
 def test_ticket_update_put_and_comment_event(sim: ZendeskSim) -> None:
-    r = requests.put(f"{sim.base_url}/api/v2/tickets/2.json", json={"ticket": {"subject": "new subject", "id": 2}}, auth=AUTH)
+    r = requests.put(
+        f"{sim.base_url}/api/v2/tickets/2.json", json={"ticket": {"subject": "new subject", "id": 2}}, auth=AUTH
+    )
     fixture = check("ticket-update-put", r)
     assert "x-zendesk-api-warn" in fixture["headers"] and "ticket.id" in r.headers["x-zendesk-api-warn"]
     event = r.json()["audit"]["events"][0]
-    assert (event["field_name"], event["value"], event["previous_value"]) == ("subject", "new subject", "wow this is great")
-    with_comment = requests.put(f"{sim.base_url}/api/v2/tickets/2.json", json={"ticket": {"comment": {"body": "Some comment"}}}, auth=AUTH)
+    assert (event["field_name"], event["value"], event["previous_value"]) == (
+        "subject",
+        "new subject",
+        "wow this is great",
+    )
+    with_comment = requests.put(
+        f"{sim.base_url}/api/v2/tickets/2.json", json={"ticket": {"comment": {"body": "Some comment"}}}, auth=AUTH
+    )
     recorded_event = load("ticket-create-with-comment")["body"]["audit"]["events"][0]
     assert_same_shape(recorded_event, with_comment.json()["audit"]["events"][0])
 
 
 def test_ticket_update_404(sim: ZendeskSim) -> None:
-    r = requests.put(f"{sim.base_url}/api/v2/tickets/9223372036854775807.json", json={"ticket": {"subject": "test"}}, auth=AUTH)
+    r = requests.put(
+        f"{sim.base_url}/api/v2/tickets/9223372036854775807.json", json={"ticket": {"subject": "test"}}, auth=AUTH
+    )
     fixture = check("ticket-update-404", r)
     assert r.json() == fixture["body"]
 
 
 def test_update_many_and_job_statuses(sim: ZendeskSim, clock: ManualClock) -> None:
-    r = requests.put(f"{sim.base_url}/api/v2/tickets/update_many.json", json={"tickets": [{"id": 2, "subject": "x"}]}, auth=AUTH)
+    r = requests.put(
+        f"{sim.base_url}/api/v2/tickets/update_many.json", json={"tickets": [{"id": 2, "subject": "x"}]}, auth=AUTH
+    )
     check("tickets-update-many-queued", r)
     url = r.json()["job_status"]["url"]
     clock.advance(6)
@@ -222,7 +243,9 @@ def test_update_many_and_job_statuses(sim: ZendeskSim, clock: ManualClock) -> No
 def test_failed_item_in_a_completed_job(sim: ZendeskSim, clock: ManualClock) -> None:
     closed = sim.add_ticket(subject="closed", description="d", status="closed")
     r = requests.put(
-        f"{sim.base_url}/api/v2/tickets/update_many.json", json={"tickets": [{"id": closed["id"], "status": "open"}]}, auth=AUTH
+        f"{sim.base_url}/api/v2/tickets/update_many.json",
+        json={"tickets": [{"id": closed["id"], "status": "open"}]},
+        auth=AUTH,
     )
     clock.advance(10)
     body = requests.get(r.json()["job_status"]["url"], auth=AUTH).json()
@@ -236,13 +259,19 @@ def test_failed_item_in_a_completed_job(sim: ZendeskSim, clock: ManualClock) -> 
 
 def test_error_422_envelopes(sim: ZendeskSim) -> None:
     closed = sim.add_ticket(subject="closed", description="d", status="closed")
-    r = requests.put(f"{sim.base_url}/api/v2/tickets/{closed['id']}.json", json={"ticket": {"comment": {"body": "hi"}}}, auth=AUTH)
+    r = requests.put(
+        f"{sim.base_url}/api/v2/tickets/{closed['id']}.json", json={"ticket": {"comment": {"body": "hi"}}}, auth=AUTH
+    )
     assert r.status_code == 422 and r.json() == load("error-422-closed-ticket-update-issue")["body"]
     bad = requests.put(f"{sim.base_url}/api/v2/tickets/1.json", json={"ticket": {"priority": "P1"}}, auth=AUTH)
     fixture = load("error-422-record-invalid")
     assert bad.status_code == fixture["status"]
     ours, recorded = bad.json(), fixture["body"]
-    assert list(ours) == list(recorded) and ours["error"] == recorded["error"] and ours["description"] == recorded["description"]
+    assert (
+        list(ours) == list(recorded)
+        and ours["error"] == recorded["error"]
+        and ours["description"] == recorded["description"]
+    )
     (field_errors,) = recorded["details"].values()
     for messages in ours["details"].values():
         assert_same_shape(field_errors, messages)

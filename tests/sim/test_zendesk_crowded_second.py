@@ -109,7 +109,9 @@ def test_a_bulk_close_of_2000_tickets_is_quick_and_is_not_an_api_update(clock: M
     sim = ZendeskSim(clock=clock, export_exclude_recent_seconds=0, export_per_minute=10_000)
     sim.start()
     try:
-        ids = [sim.add_ticket(subject=f"t{n}", description="x", created_at=int(clock()) - 900)["id"] for n in range(2000)]
+        ids = [
+            sim.add_ticket(subject=f"t{n}", description="x", created_at=int(clock()) - 900)["id"] for n in range(2000)
+        ]
         at = int(clock()) - 60
         assert len(sim.bulk_update(ids, {"status": "closed"}, at=at)) == 2000
         assert sim.stats()["ticket_updates"] == 0  # done in Zendesk, not through the API

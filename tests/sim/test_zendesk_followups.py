@@ -23,7 +23,11 @@ def test_a_reply_to_a_closed_ticket_is_a_follow_up_with_its_tags_ccs_and_origin(
     page = zd.fetch_ticket_page(zenpy_client, start_time=0)
     exported = {t["id"]: t for t in page["tickets"]}
     assert exported[follow["id"]]["tags"] == ["ai_triaged", "vip"]
-    assert exported[follow["id"]]["via"]["source"] == {"from": {"ticket_id": origin["id"]}, "to": {}, "rel": "follow_up"}
+    assert exported[follow["id"]]["via"]["source"] == {
+        "from": {"ticket_id": origin["id"]},
+        "to": {},
+        "rel": "follow_up",
+    }
     assert zd.followup_of(exported[follow["id"]]) == origin["id"]
     assert zd.followup_of(exported[origin["id"]]) is None
     assert follow["cc_ids"] == origin["cc_ids"] and len(origin["cc_ids"]) == 1

@@ -32,7 +32,9 @@ def test_jobs_through_show_many_queued_working_completed() -> None:
         url = f"{sim.base_url}/api/v2/tickets/update_many.json"
         body = {"tickets": [{"id": ok["id"], "additional_tags": ["x"]}, {"id": closed["id"], "additional_tags": ["x"]}]}
         first = requests.put(url, json=body, auth=AUTH).json()["job_status"]
-        second = requests.put(url, json={"tickets": [{"id": ok["id"], "priority": "low"}]}, auth=AUTH).json()["job_status"]
+        second = requests.put(url, json={"tickets": [{"id": ok["id"], "priority": "low"}]}, auth=AUTH).json()[
+            "job_status"
+        ]
         many = f"{sim.base_url}/api/v2/job_statuses/show_many.json"
         queued = requests.get(many, params={"ids": f"{first['id']},{second['id']},V3-gone"}, auth=AUTH).json()
         assert list(queued) == ["job_statuses"]
@@ -66,7 +68,9 @@ def test_users_me_is_the_token_owner() -> None:
 
 
 def _export(sim: ZendeskSim, which: str) -> requests.Response:
-    path = {"tickets": "/api/v2/incremental/tickets/cursor.json", "events": "/api/v2/incremental/ticket_events.json"}[which]
+    path = {"tickets": "/api/v2/incremental/tickets/cursor.json", "events": "/api/v2/incremental/ticket_events.json"}[
+        which
+    ]
     return requests.get(f"{sim.base_url}{path}", params={"start_time": 0}, auth=AUTH)
 
 

@@ -91,7 +91,9 @@ def test_export_pages_through_zenpy_in_order_to_end_of_stream(zendesk_sim: Zende
 def test_export_full_last_page_is_followed_by_an_empty_terminal_page(zendesk_sim: ZendeskSim) -> None:
     zendesk_sim.seed(20, 4)
     s = session()
-    first = s.get(f"{zendesk_sim.base_url}/api/v2/incremental/tickets/cursor.json", params={"start_time": 0, "per_page": 10}).json()
+    first = s.get(
+        f"{zendesk_sim.base_url}/api/v2/incremental/tickets/cursor.json", params={"start_time": 0, "per_page": 10}
+    ).json()
     assert first["end_of_stream"] is False and first["before_cursor"] is None
     assert first["after_url"].startswith(f"{zendesk_sim.base_url}/api/v2/incremental/tickets/cursor.json?cursor=")
     assert first["after_url"].endswith("&per_page=10")
@@ -99,7 +101,14 @@ def test_export_full_last_page_is_followed_by_an_empty_terminal_page(zendesk_sim
     second = s.get(first["after_url"]).json()
     assert len(second["tickets"]) == 10 and second["end_of_stream"] is False  # full page: more may follow
     last = s.get(second["after_url"]).json()
-    assert last == {"tickets": [], "after_url": None, "before_url": None, "after_cursor": None, "before_cursor": None, "end_of_stream": True}
+    assert last == {
+        "tickets": [],
+        "after_url": None,
+        "before_url": None,
+        "after_cursor": None,
+        "before_cursor": None,
+        "end_of_stream": True,
+    }
 
 
 def test_export_per_page_above_1000_is_rejected(zendesk_sim: ZendeskSim, zenpy_client: Zenpy) -> None:
@@ -120,7 +129,10 @@ def test_export_limit_429_with_retry_after_until_the_window_frees(custom_sim, ze
     assert s.get(url, params={"start_time": 0}).status_code == 200
     r = s.get(url, params={"start_time": 0})
     assert r.status_code == 429
-    assert r.json() == {"error": "APIRateLimitExceeded", "description": "Number of allowed incremental export API requests per minute exceeded"}
+    assert r.json() == {
+        "error": "APIRateLimitExceeded",
+        "description": "Number of allowed incremental export API requests per minute exceeded",
+    }
     assert r.headers["retry-after"] == "45"
     assert r.headers["x-rate-limit"] == "700"
     # ticket_events shares the export limit
@@ -145,10 +157,15 @@ def test_changes_of_the_last_minute_are_excluded(custom_sim, zendesk_clock: Manu
         list(zenpy.tickets.incremental(start_time=int(zendesk_clock()) - 30))
     status, body = api_error(info.value)
     assert status == 422
-    assert body == {"error": "InvalidValue", "description": "Too recent start_time. Use a start_time older than 1 minute"}
+    assert body == {
+        "error": "InvalidValue",
+        "description": "Too recent start_time. Use a start_time older than 1 minute",
+    }
 
 
-def test_deleted_tickets_export_with_status_deleted(zendesk_sim: ZendeskSim, zenpy_client: Zenpy, zendesk_clock: ManualClock) -> None:
+def test_deleted_tickets_export_with_status_deleted(
+    zendesk_sim: ZendeskSim, zenpy_client: Zenpy, zendesk_clock: ManualClock
+) -> None:
     zendesk_sim.seed(3, 2)
     ticket = zenpy_client.tickets(id=2)
     zenpy_client.tickets.delete(ticket)
@@ -160,7 +177,9 @@ def test_deleted_tickets_export_with_status_deleted(zendesk_sim: ZendeskSim, zen
     assert [t["status"] for t in zendesk_sim.snapshot() if t["id"] == 2] == ["deleted"]
 
 
-def test_an_update_brings_the_ticket_back_in_the_next_export(zendesk_sim: ZendeskSim, zenpy_client: Zenpy, zendesk_clock: ManualClock) -> None:
+def test_an_update_brings_the_ticket_back_in_the_next_export(
+    zendesk_sim: ZendeskSim, zenpy_client: Zenpy, zendesk_clock: ManualClock
+) -> None:
     zendesk_sim.seed(5, 5)
     s = session()
     url = f"{zendesk_sim.base_url}/api/v2/incremental/tickets/cursor.json"
@@ -184,13 +203,19 @@ def test_absolute_urls_follow_the_host_header(zendesk_sim: ZendeskSim) -> None:
     )
     body = r.json()
     assert body["after_url"].startswith("http://proxy.example:8080/api/v2/incremental/")
-    assert body["tickets"][0]["url"] == "http://proxy.example:8080/api/v2/tickets/%d.json" % body["tickets"][0]["id"]
+    assert body["tickets"][0]["url"] == f"http://proxy.example:8080/api/v2/tickets/{body['tickets'][0]['id']}.json"
 
 
 # -- incremental ticket events ----------------------------------------------------------------
-def test_ticket_events_with_comment_events(zendesk_sim: ZendeskSim, zenpy_client: Zenpy, zendesk_clock: ManualClock) -> None:
-    t = zendesk_sim.add_ticket(subject="Printer on fire", description="It is on fire.", created_at=int(zendesk_clock()) - 600)
-    zenpy_client.tickets.update(Ticket(id=t["id"], comment=Comment(body="Internal: call the fire brigade", public=False)))
+def test_ticket_events_with_comment_events(
+    zendesk_sim: ZendeskSim, zenpy_client: Zenpy, zendesk_clock: ManualClock
+) -> None:
+    t = zendesk_sim.add_ticket(
+        subject="Printer on fire", description="It is on fire.", created_at=int(zendesk_clock()) - 600
+    )
+    zenpy_client.tickets.update(
+        Ticket(id=t["id"], comment=Comment(body="Internal: call the fire brigade", public=False))
+    )
     zendesk_sim.add_customer_reply(t["id"], "Still burning")
     zendesk_clock.advance(1)
     events = list(zenpy_client.tickets.events(start_time=0, include=["comment_events"]))
@@ -203,7 +228,9 @@ def test_ticket_events_with_comment_events(zendesk_sim: ZendeskSim, zenpy_client
         ("Still burning", True),
     ]
     assert comments[2]["author_id"] == zendesk_sim.ticket(t["id"])["requester_id"]
-    plain = session().get(f"{zendesk_sim.base_url}/api/v2/incremental/ticket_events.json", params={"start_time": 0}).json()
+    plain = (
+        session().get(f"{zendesk_sim.base_url}/api/v2/incremental/ticket_events.json", params={"start_time": 0}).json()
+    )
     assert not [c for e in plain["ticket_events"] for c in e["child_events"] if c["event_type"] == "Comment"]
     assert plain["count"] == 3 and plain["end_of_stream"] is True
     assert plain["next_page"].startswith(f"{zendesk_sim.base_url}/api/v2/incremental/ticket_events.json?start_time=")
@@ -224,7 +251,9 @@ def test_comments_cursor_pagination(zendesk_sim: ZendeskSim, zenpy_client: Zenpy
     t = zendesk_sim.add_ticket(
         subject="Long thread",
         description="first",
-        comments=[{"body": f"reply {n}", "author": "agent" if n % 2 else "customer", "public": n != 3} for n in range(6)],
+        comments=[
+            {"body": f"reply {n}", "author": "agent" if n % 2 else "customer", "public": n != 3} for n in range(6)
+        ],
     )
     bodies = [c.body for c in zenpy_client.tickets.comments(ticket=t["id"])]
     assert bodies == ["first"] + [f"reply {n}" for n in range(6)]
@@ -281,7 +310,9 @@ def test_priority_status_custom_fields_and_audit(zendesk_sim: ZendeskSim, zenpy_
     assert status == 422 and body["error"] == "RecordInvalid" and "priority" in body["details"]
 
 
-def test_safe_update_with_a_stale_stamp_is_a_409(zendesk_sim: ZendeskSim, zenpy_client: Zenpy, zendesk_clock: ManualClock) -> None:
+def test_safe_update_with_a_stale_stamp_is_a_409(
+    zendesk_sim: ZendeskSim, zenpy_client: Zenpy, zendesk_clock: ManualClock
+) -> None:
     t = zendesk_sim.add_ticket(subject="s", description="d", created_at=int(zendesk_clock()) - 100)
     stamp = zenpy_client.tickets(id=t["id"]).updated_at
     zendesk_clock.advance(5)
@@ -292,7 +323,8 @@ def test_safe_update_with_a_stale_stamp_is_a_409(zendesk_sim: ZendeskSim, zenpy_
         409,
         {
             "error": "UpdateConflict",
-            "description": "Safe Update prevented the update due to outdated ticket data. Please fetch the latest ticket data and try again.",
+            "description": "Safe Update prevented the update due to outdated ticket data. "
+            "Please fetch the latest ticket data and try again.",
         },
     )
     fresh = zenpy_client.tickets(id=t["id"]).updated_at
@@ -318,7 +350,10 @@ def test_tags_endpoints_add_set_remove(zendesk_sim: ZendeskSim, zenpy_client: Ze
     assert zendesk_sim.ticket(t["id"])["tags"] == []
     s = session()
     url = f"{zendesk_sim.base_url}/api/v2/tickets/{t['id']}/tags.json"
-    assert (s.post(url, json={"tags": ["a", "b"]}).status_code, s.put(url, json={"tags": ["c"]}).status_code) == (201, 200)
+    assert (s.post(url, json={"tags": ["a", "b"]}).status_code, s.put(url, json={"tags": ["c"]}).status_code) == (
+        201,
+        200,
+    )
     assert s.get(url).json() == {"tags": ["a", "b", "c"]}
     assert s.delete(url, json={"tags": ["b"]}).json() == {"tags": ["a", "c"]}
 
@@ -506,10 +541,17 @@ def test_sim_http_inspection_api(zendesk_sim: ZendeskSim, zenpy_client: Zenpy) -
     base = f"{zendesk_sim.base_url}/_sim"
     ids = requests.post(f"{base}/seed", json={"n": 4, "seed": 2}).json()["ids"]
     assert ids == [1, 2, 3, 4]
-    added = requests.post(f"{base}/tickets", json={"subject": "Hi", "description": "Help", "tags": ["vip"]}).json()["ticket"]
+    added = requests.post(f"{base}/tickets", json={"subject": "Hi", "description": "Help", "tags": ["vip"]}).json()[
+        "ticket"
+    ]
     assert added["id"] == 5 and added["tags"] == ["vip"]
     replied = requests.post(f"{base}/tickets/5/reply", json={"body": "Anyone?"}).json()["ticket"]
-    assert replied["comments"][-1] == {**replied["comments"][-1], "body": "Anyone?", "public": True, "author_id": added["requester_id"]}
+    assert replied["comments"][-1] == {
+        **replied["comments"][-1],
+        "body": "Anyone?",
+        "public": True,
+        "author_id": added["requester_id"],
+    }
     assert requests.post(f"{base}/tickets/99/reply", json={"body": "x"}).status_code == 404
     zenpy_client.tickets.update(Ticket(id=5, comment=Comment(body="note", public=False)))
     tickets = requests.get(f"{base}/tickets").json()["tickets"]
@@ -519,7 +561,13 @@ def test_sim_http_inspection_api(zendesk_sim: ZendeskSim, zenpy_client: Zenpy) -
     calls = requests.get(f"{base}/calls").json()["calls"]
     assert calls["PUT /api/v2/tickets/{id}.json"] == 1
     stats = requests.get(f"{base}/stats").json()
-    assert {"max_update_many_size", "max_jobs_in_flight", "ticket_updates", "max_ticket_updates_per_minute", "rate_limited"} <= set(stats)
+    assert {
+        "max_update_many_size",
+        "max_jobs_in_flight",
+        "ticket_updates",
+        "max_ticket_updates_per_minute",
+        "rate_limited",
+    } <= set(stats)
     assert requests.put(f"{base}/faults", json={"rate_500": 1.0}).json()["faults"]["rate_500"] == 1.0
     assert session().get(f"{zendesk_sim.base_url}/api/v2/tickets/1.json").status_code == 500
     requests.put(f"{base}/faults", json={"rate_500": 0})
@@ -534,7 +582,7 @@ def test_seeded_tickets_export_at_once_with_their_threads(custom_sim) -> None:  
     assert sorted(t.id for t in exported) == ids
     spec = corpus.generate(60, 11)
     snap = {t["id"]: t for t in sim.snapshot()}
-    for ticket_id, item in zip(ids, spec):
+    for ticket_id, item in zip(ids, spec, strict=True):
         got = snap[ticket_id]
         assert got["subject"] == item["subject"] and got["status"] == item["status"] and got["tags"] == item["tags"]
         assert [c["body"] for c in got["comments"]] == [item["description"]] + [c["body"] for c in item["comments"]]
@@ -549,7 +597,12 @@ def test_corpus_is_deterministic_and_varied() -> None:
     kinds = collections.Counter(t["kind"] for t in tickets)
     assert set(corpus.KINDS) | {"prompt_injection"} == set(kinds)
     injected = [t for t in tickets if t["kind"] == "prompt_injection"]
-    assert injected and any("Ignore all previous instructions" in t["description"] or "SYSTEM:" in t["description"] or "</ticket>" in t["description"] for t in injected)
+    assert injected and any(
+        "Ignore all previous instructions" in t["description"]
+        or "SYSTEM:" in t["description"]
+        or "</ticket>" in t["description"]
+        for t in injected
+    )
     statuses = collections.Counter(t["status"] for t in tickets)
     assert statuses["closed"] >= 1 and statuses["solved"] >= 1
     assert any("no_ai" in t["tags"] for t in tickets)

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from test_zendesk_contract import assert_same_shape  # tests/sim is on sys.path (no package)
 
 from zdtriage.sim.server import ManualClock
 from zdtriage.sim.zendesk import ZendeskSim
 from zdtriage.sim.zendesk_store import AGENT_IDS, BOT_USER_ID
-
-from test_zendesk_contract import assert_same_shape  # tests/sim is on sys.path (no package)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "zendesk"
 AUTH = ("triage-bot@example.com/token", "sim-token")
@@ -55,13 +54,17 @@ def test_creation_audit_carries_the_two_received_request_emails_in_the_recorded_
         assert list(r.json()) == list(recorded["body"])  # audits, next_page, previous_page, count
         [audit] = r.json()["audits"]
         events = audit["events"]
-        assert [e["type"] for e in events][0] == "Comment" and [e["type"] for e in events][-2:] == ["Notification"] * 2
+        assert events[0]["type"] == "Comment" and [e["type"] for e in events][-2:] == ["Notification"] * 2
         recorded_notes = [e for e in recorded["body"]["audits"][0]["events"] if e["type"] == "Notification"]
         # the 2024 recording's via (no "to", a revision_id and the deleted flag); 2017 had "to": {}
-        recorded_2024 = [e for e in load("ticket-create-with-comment")["body"]["audit"]["events"] if e["type"] == "Notification"]
+        recorded_2024 = [
+            e for e in load("ticket-create-with-comment")["body"]["audit"]["events"] if e["type"] == "Notification"
+        ]
         ours = [e for e in events if e["type"] == "Notification"]
         for event in ours:
-            assert list(event) == list(recorded_notes[0]) == list(recorded_2024[0])  # id, type, via, subject, body, recipients
+            assert (
+                list(event) == list(recorded_notes[0]) == list(recorded_2024[0])
+            )  # id, type, via, subject, body, recipients
             assert "public" not in event and "author_id" not in event
             assert_same_shape(recorded_2024[0], event)
             assert list(event["via"]["source"]["from"]) == list(recorded_2024[0]["via"]["source"]["from"])
@@ -86,8 +89,12 @@ def test_agent_public_reply_emails_the_requester_but_a_private_note_and_the_requ
     try:
         t = sim.add_ticket(subject="s", description="d", created_at=int(clock()) - 60)
         url = f"{sim.base_url}/api/v2/tickets/{t['id']}.json"
-        public = requests.put(url, json={"ticket": {"comment": {"body": "We are on it", "public": True}}}, auth=AUTH).json()
-        private = requests.put(url, json={"ticket": {"comment": {"body": "internal", "public": False}}}, auth=AUTH).json()
+        public = requests.put(
+            url, json={"ticket": {"comment": {"body": "We are on it", "public": True}}}, auth=AUTH
+        ).json()
+        private = requests.put(
+            url, json={"ticket": {"comment": {"body": "internal", "public": False}}}, auth=AUTH
+        ).json()
         tags_only = requests.put(url, json={"ticket": {"additional_tags": ["x"]}}, auth=AUTH).json()
         sim.add_customer_reply(t["id"], "Thanks, still broken")
         notes = [e for e in public["audit"]["events"] if e["type"] == "Notification"]

@@ -120,7 +120,9 @@ def test_the_metrics_show_the_limit_once_seen(tmp_path, clock) -> None:
     gate.observe(200, 120, 20)
     _passes(gate, 3)
     clock.advance(4)
-    lines = dict(line.rsplit(" ", 1) for line in m.exposition().decode().splitlines() if line.startswith("zdtriage_zendesk_"))
+    lines = dict(
+        line.rsplit(" ", 1) for line in m.exposition().decode().splitlines() if line.startswith("zdtriage_zendesk_")
+    )
     assert float(lines["zdtriage_zendesk_rate_limit"]) == 200
     assert float(lines["zdtriage_zendesk_rate_limit_remaining"]) == 120
     assert float(lines["zdtriage_zendesk_rate_limit_age_seconds"]) == 4

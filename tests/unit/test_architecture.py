@@ -73,8 +73,9 @@ def test_pure_modules_import_no_client_and_no_database(name):
     assert not _is(found, "zdtriage.store") and not _is(found, "zdtriage.zendesk")
 
 
-_WRITES_TICKETS = re.compile(r"\b(update\s+tickets\s+set|insert\s+(or\s+\w+\s+)?into\s+tickets|delete\s+from\s+tickets)\b",
-                             re.IGNORECASE)
+_WRITES_TICKETS = re.compile(
+    r"\b(update\s+tickets\s+set|insert\s+(or\s+\w+\s+)?into\s+tickets|delete\s+from\s+tickets)\b", re.IGNORECASE
+)
 
 
 def ticket_writes(path: Path) -> list[str]:

@@ -9,8 +9,8 @@ import pytest
 
 from zdtriage import pipeline, store
 from zdtriage.config import parse
-from zdtriage.store import tickets as queue
 from zdtriage.stages import conversations, ingest
+from zdtriage.store import tickets as queue
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
 NOW = 1_790_000_000.0
@@ -34,7 +34,12 @@ def test_new_rows_get_the_column_defaults(ctx):
     assert (queued["state"], queued["triage_n"], queued["attempts"], queued["cost_usd"]) == ("queued", 1, 0, 0.0)
     assert queued["marker_inherited"] == 0
     # a marker alone proves nothing: its comments are read (needs_read) before it is sent or skipped
-    assert (marked["state"], marked["triage_n"], marked["marker_inherited"], marked["needs_read"]) == ("queued", 1, 1, 1)
+    assert (marked["state"], marked["triage_n"], marked["marker_inherited"], marked["needs_read"]) == (
+        "queued",
+        1,
+        1,
+        1,
+    )
 
 
 def test_the_same_ticket_twice_in_a_page_is_new_once_and_its_last_version_wins(ctx):

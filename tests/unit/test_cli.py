@@ -82,7 +82,14 @@ def test_estimate_hypothetical_matches_hand_figures(cfg_file):
     assert models["claude-haiku-4-5"]["standard_usd"] == 85.00
     assert models["claude-sonnet-4-6"]["batch_usd"] == 127.50
     assert models["claude-opus-4-7"]["batch_usd"] == 212.50
-    assert set(models["claude-haiku-4-5"]) >= {"model", "tickets", "input_tokens", "output_tokens", "standard_usd", "batch_usd"}
+    assert set(models["claude-haiku-4-5"]) >= {
+        "model",
+        "tickets",
+        "input_tokens",
+        "output_tokens",
+        "standard_usd",
+        "batch_usd",
+    }
 
 
 def test_estimate_hypothetical_needs_all_three(cfg_file):

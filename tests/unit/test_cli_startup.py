@@ -26,7 +26,9 @@ finally:
 @pytest.fixture
 def config(tmp_path):
     path = tmp_path / "zdtriage.toml"
-    path.write_text(f'[zendesk]\nsubdomain = "acme"\nemail = "bot@acme.com"\n\n[state]\npath = "{tmp_path / "state.db"}"\n')
+    path.write_text(
+        f'[zendesk]\nsubdomain = "acme"\nemail = "bot@acme.com"\n\n[state]\npath = "{tmp_path / "state.db"}"\n'
+    )
     store.open_db(tmp_path / "state.db")
     return path
 

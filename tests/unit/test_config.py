@@ -56,7 +56,7 @@ def test_bad_values_name_their_key(raw, key):
 
 
 def test_native_priority_needs_four_levels():
-    with pytest.raises(ConfigError, match="triage.native_priority"):
+    with pytest.raises(ConfigError, match=r"triage\.native_priority"):
         parse(with_("triage", native_priority=True, priorities=["high", "low"]), ENV)
 
 
@@ -75,7 +75,9 @@ def test_masked_never_shows_a_secret():
         assert secret[-4:] not in text
 
 
-@pytest.mark.parametrize("value, seconds", [("90s", 90), ("2m", 120), ("1h", 3600), ("1.5m", 90), (30, 30), ("500ms", 0.5)])
+@pytest.mark.parametrize(
+    "value, seconds", [("90s", 90), ("2m", 120), ("1h", 3600), ("1.5m", 90), (30, 30), ("500ms", 0.5)]
+)
 def test_durations(value, seconds):
     assert parse_duration("k", value) == seconds
 
@@ -198,7 +200,7 @@ def test_values_that_pass_but_would_break_are_refused(raw, key):
 def test_nan_and_inf_from_toml_text_are_refused(tmp_path, text):
     path = tmp_path / "c.toml"
     path.write_text(f'[zendesk]\nsubdomain = "acme"\nemail = "a@b.c"\n[budget]\ndaily_usd = {text}\n')
-    with pytest.raises(ConfigError, match="budget.daily_usd: must be a finite number"):
+    with pytest.raises(ConfigError, match=r"budget\.daily_usd: must be a finite number"):
         load(path, ENV)
 
 
@@ -208,9 +210,14 @@ def test_durations_up_to_a_day_pass():
 
 
 def test_evaluate_maps_are_validated_against_the_taxonomy():
-    cfg = parse(with_("evaluate", category_field="type", category_map={"Question": "account", "problem": "technical"}), ENV)
+    cfg = parse(
+        with_("evaluate", category_field="type", category_map={"Question": "account", "problem": "technical"}), ENV
+    )
     assert cfg.evaluate.category_field == "type"
-    assert dict(cfg.evaluate.category_map) == {"question": "account", "problem": "technical"}  # Zendesk values are lower-case
+    assert dict(cfg.evaluate.category_map) == {
+        "question": "account",
+        "problem": "technical",
+    }  # Zendesk values are lower-case
     assert parse(with_("evaluate", category_field=360001), ENV).evaluate.category_field == 360001
 
 
@@ -244,7 +251,7 @@ def test_oauth_needs_no_email_but_a_token_does():
     with pytest.raises(ConfigError) as err:
         parse({"zendesk": {"subdomain": "acme"}}, ENV)
     assert err.value.key == "zendesk.email" and "OAuth" in str(err.value)
-    with pytest.raises(ConfigError, match="zendesk.email"):
+    with pytest.raises(ConfigError, match=r"zendesk\.email"):
         parse({"zendesk": {"subdomain": "acme", "auth": "oauth", "email": "nobody"}}, ENV)
 
 
@@ -312,5 +319,6 @@ def test_packaged_example_is_the_repository_example():
     from pathlib import Path
 
     shipped = files("zdtriage").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
-    assert shipped == (Path(__file__).resolve().parents[2] / "config" / "zdtriage.example.toml").read_text(encoding="utf-8"), \
-        "copy config/zdtriage.example.toml to integration/zdtriage/data/ (the package ships that copy)"
+    assert shipped == (Path(__file__).resolve().parents[2] / "config" / "zdtriage.example.toml").read_text(
+        encoding="utf-8"
+    ), "copy config/zdtriage.example.toml to integration/zdtriage/data/ (the package ships that copy)"

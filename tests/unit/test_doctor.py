@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from zdtriage import daemon, doctor, pipeline, store
 from zdtriage import config as config_mod
+from zdtriage import daemon, doctor, pipeline, store
 from zdtriage.pricing import PRICES
 from zdtriage.sim.zendesk_admin import noisy_trigger, standard_triggers
 from zdtriage.stages import common
@@ -98,8 +98,10 @@ class _Scheduler:
 
 
 def test_the_daemon_submits_at_once_when_resume_asked_and_only_once(tmp_path):
-    cfg = config_mod.parse({"zendesk": {"subdomain": "acme", "email": "bot@acme.com"},
-                            "state": {"path": str(tmp_path / "s.db")}}, {"ZENDESK_API_TOKEN": "t", "ANTHROPIC_API_KEY": "k"})
+    cfg = config_mod.parse(
+        {"zendesk": {"subdomain": "acme", "email": "bot@acme.com"}, "state": {"path": str(tmp_path / "s.db")}},
+        {"ZENDESK_API_TOKEN": "t", "ANTHROPIC_API_KEY": "k"},
+    )
     ctx = pipeline.Context(config=cfg, db=store.open_db(cfg.state.path), clock=lambda: 1_790_000_000.0)
     scheduler = _Scheduler()
     assert common.resume(ctx) is None and daemon._resume_check(ctx, scheduler) == {"stage": "resume"}

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from zdtriage import budget, config as config_mod, evaluate, store
+from zdtriage import budget, evaluate, store
+from zdtriage import config as config_mod
 from zdtriage.pipeline import Context
 from zdtriage.store import evaluations
 
@@ -25,9 +26,14 @@ def test_the_conversation_is_what_arrived_before_anyone_else_answered():
                 comment(REQUESTER, "Still broken, 500 errors"), comment(AGENT, "Fixed, closing"),
                 comment(REQUESTER, "Thanks!")]
     messages = evaluate.messages_at_arrival(ticket, comments)
-    assert [(m.author, m.body) for m in messages] == [("customer", "It is broken"), ("customer", "Still broken, 500 errors")]
+    assert [(m.author, m.body) for m in messages] == [
+        ("customer", "It is broken"),
+        ("customer", "Still broken, 500 errors"),
+    ]
     # an agent opening the ticket for the customer: that first message counts, the agent's next does not
-    by_agent = evaluate.messages_at_arrival(ticket, [comment(AGENT, "Customer called: no login"), comment(AGENT, "Done")])
+    by_agent = evaluate.messages_at_arrival(
+        ticket, [comment(AGENT, "Customer called: no login"), comment(AGENT, "Done")]
+    )
     assert [(m.author, m.body) for m in by_agent] == [("agent", "Customer called: no login")]
     assert [m.body for m in evaluate.messages_at_arrival(ticket, [])] == ["desc"]
 

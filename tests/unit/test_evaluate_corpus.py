@@ -60,6 +60,6 @@ def test_the_simulator_exports_history_with_native_priority_type_and_fields():
     sim = ZendeskSim()
     sim.seed(30, 5, history=True)
     by_id = {t["id"]: t for t in sim.snapshot()}
-    for spec, (tid, t) in zip(corpus.history(30, 5), sorted(by_id.items())):
+    for spec, (_, t) in zip(corpus.history(30, 5), sorted(by_id.items()), strict=True):
         assert t["status"] == spec["status"] and t["priority"] == spec["priority"] and t["type"] == spec["type"]
         assert {f["id"]: f["value"] for f in t["custom_fields"]} == spec["custom_fields"]

@@ -107,7 +107,9 @@ def test_every_stage_failing_while_running_shows_the_most_overdue_with_its_error
 
 
 def test_a_database_where_no_stage_ever_ran_is_unhealthy(db, cfg):
-    assert health.check(db, cfg, NOW).line() == "unhealthy: no stage has ever run: is the service (zdtriage run) running?"
+    assert (
+        health.check(db, cfg, NOW).line() == "unhealthy: no stage has ever run: is the service (zdtriage run) running?"
+    )
 
 
 def test_the_account_hold_comes_first(db, cfg):

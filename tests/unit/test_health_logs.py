@@ -60,7 +60,9 @@ def test_a_stage_that_did_work_logs_at_info_with_every_figure(summary, capsys):
     logs.setup("json", "INFO")
     daemon.log_summary(summary)
     (line,) = json_lines(capsys)
-    assert line["level"] == "INFO" and line["action"] == summary["stage"] and line["message"] == f"{summary['stage']} done"
+    assert (
+        line["level"] == "INFO" and line["action"] == summary["stage"] and line["message"] == f"{summary['stage']} done"
+    )
     assert line["figures"] == {k: v for k, v in summary.items() if k != "stage"}
 
 
@@ -79,7 +81,8 @@ def test_dead_tickets_and_a_budget_hold_get_warning_lines_with_ids_and_reasons(c
         "dead_tickets": [{"ticket_id": 12, "reason": "request refused: requests.0.custom_id: …"},
                          {"ticket_id": 13, "reason": "answers refused twice"}],
         "budget_hold": {"since": "2026-09-21T10:00:00.000000Z", "at": "2026-09-21T10:00:00.000000Z", "tickets": 2,
-                        "ticket_ids": [31, 32], "reason": "2 ticket(s) held in the queue: the budget (daily $5.00) is reached"},
+                        "ticket_ids": [31, 32],
+                        "reason": "2 ticket(s) held in the queue: the budget (daily $5.00) is reached"},
     })
     lines = json_lines(capsys)
     dead = [line for line in lines if line["action"] == "dead"]

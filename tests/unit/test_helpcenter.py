@@ -57,8 +57,13 @@ def test_retrieval_keeps_the_article_text_within_article_tokens():
     long = " ".join(["refund"] * 3000)
     rows = [art(i, f"Refund article {i}", long) for i in range(1, 4)]
     db = db_with(*rows)
-    picked = retrieval.select(lambda text, **kw: articles.search(db, text, **kw), "refund", [Message("customer", "refund")],
-                              count=3, tokens=300)
+    picked = retrieval.select(
+        lambda text, **kw: articles.search(db, text, **kw),
+        "refund",
+        [Message("customer", "refund")],
+        count=3,
+        tokens=300,
+    )
     assert len(picked) == 3
     assert sum(len(a["title"]) + len(a["text"]) for a in picked) <= 300 * prompt.CHARS_PER_TOKEN
     assert retrieval.select(lambda text, **kw: articles.search(db, text, **kw), "refund", [], count=0, tokens=300) == []
@@ -160,8 +165,8 @@ def test_examples_are_redacted_and_stay_the_same_for_a_day(monkeypatch):
     from dataclasses import replace
 
     from zdtriage import config as config_mod
-    from zdtriage.pipeline import Context
     from zdtriage import grounding
+    from zdtriage.pipeline import Context
 
     db = store.open_db(":memory:")
     _corrected(db, 1, "2026-12-01", category=("billing", "technical", "changed"))

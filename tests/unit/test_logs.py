@@ -77,7 +77,14 @@ def test_level_is_honoured_and_a_second_setup_replaces_the_first(capsys):
 
 def test_sdk_loggers_stay_at_warning_even_at_debug(capsys):
     logs.setup("json", "DEBUG")
-    for name in ("anthropic", "anthropic._base_client", "httpx2", "httpcore2.http11", "urllib3.connectionpool", "zenpy"):
+    for name in (
+        "anthropic",
+        "anthropic._base_client",
+        "httpx2",
+        "httpcore2.http11",
+        "urllib3.connectionpool",
+        "zenpy",
+    ):
         logging.getLogger(name).setLevel(logging.DEBUG)  # as ANTHROPIC_LOG=debug does at import
         logging.getLogger(name).debug("Request options: {'json_data': 'ticket text'}")
     logging.getLogger("anthropic").warning("retrying")
@@ -91,7 +98,9 @@ def test_sdk_loggers_stay_at_warning_even_at_debug(capsys):
 def test_known_secrets_are_masked_in_every_line(capsys):
     logs.setup("json", "INFO")
     logs.mask("zd-secret-0123456789", "short")
-    logging.getLogger("zdtriage").warning("token zd-secret-0123456789 refused", extra={"figures": {"t": "zd-secret-0123456789"}})
+    logging.getLogger("zdtriage").warning(
+        "token zd-secret-0123456789 refused", extra={"figures": {"t": "zd-secret-0123456789"}}
+    )
     err = capsys.readouterr().err
     assert "zd-secret" not in err and err.count("****") == 2
 

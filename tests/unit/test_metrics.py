@@ -66,9 +66,11 @@ def fill(db):
 
 @pytest.mark.parametrize("url, route", [
     ("https://acme.zendesk.com/api/v2/tickets/12345/comments.json?page=2", "/api/v2/tickets/{id}/comments.json"),
-    ("https://acme.zendesk.com/api/v2/job_statuses/8b726e606741012ffc2d782bcb7848fe.json", "/api/v2/job_statuses/{id}.json"),
+    ("https://acme.zendesk.com/api/v2/job_statuses/8b726e606741012ffc2d782bcb7848fe.json",
+     "/api/v2/job_statuses/{id}.json"),
     ("https://acme.zendesk.com/api/v2/job_statuses/show_many.json?ids=a1,b2", "/api/v2/job_statuses/show_many.json"),
-    ("https://acme.zendesk.com/api/v2/incremental/tickets/cursor.json?cursor=MTU3", "/api/v2/incremental/tickets/cursor.json"),
+    ("https://acme.zendesk.com/api/v2/incremental/tickets/cursor.json?cursor=MTU3",
+     "/api/v2/incremental/tickets/cursor.json"),
     ("http://127.0.0.1:8765/api/v2/tickets/update_many.json", "/api/v2/tickets/update_many.json"),
     ("https://acme.zendesk.com/api/v2/users/me.json", "/api/v2/users/me.json"),
 ])
@@ -192,7 +194,11 @@ def test_the_server_serves_metrics_and_healthz_with_cors_on_a_chosen_port(cfg, d
         status, headers, body = fetch(f"{server.url}/metrics")
         assert status == 200 and samples(body)[("zdtriage_tickets", (("state", "queued"),))] == 3
         status, headers, _ = fetch(f"{server.url}/healthz", "OPTIONS")
-        assert status == 204 and headers["Access-Control-Allow-Origin"] == "*" and "GET" in headers["Access-Control-Allow-Methods"]
+        assert (
+            status == 204
+            and headers["Access-Control-Allow-Origin"] == "*"
+            and "GET" in headers["Access-Control-Allow-Methods"]
+        )
         assert fetch(f"{server.url}/healthz", "POST")[0] == 405
         assert fetch(f"{server.url}/nothing")[0] == 404
     finally:

@@ -9,10 +9,9 @@ import pytest
 
 from zdtriage import pipeline, prompt, reports, store
 from zdtriage.config import parse
-from zdtriage.store import tickets as queue
-from zdtriage.store import writes
 from zdtriage.stages import common, conversations, ingest, poll, submit
-from zdtriage.store import Intent, WriteKind
+from zdtriage.store import Intent, WriteKind, writes
+from zdtriage.store import tickets as queue
 from zdtriage.timeutil import iso
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
@@ -47,7 +46,9 @@ def test_new_eligible_tickets_are_queued_others_ignored(ctx):
 def test_our_write_back_coming_back_in_the_export_is_not_queued_again(ctx):
     ingest.save_tickets(ctx, [ticket(1)])
     ctx.db["tickets"].update(1, {"state": "written"})
-    stats = ingest.save_tickets(ctx, [ticket(1, tags=["ai_triaged", "ai_priority_p2"], generated_timestamp=1_789_999_999)])
+    stats = ingest.save_tickets(
+        ctx, [ticket(1, tags=["ai_triaged", "ai_priority_p2"], generated_timestamp=1_789_999_999)]
+    )
     assert stats["queued"] == 0 and queue.get(ctx.db, 1)["state"] == "written"
     assert json.loads(queue.get(ctx.db, 1)["zd_tags"]) == ["ai_triaged", "ai_priority_p2"]
 
@@ -135,7 +136,9 @@ def test_settled_write_is_written_or_skipped(ctx):
 def test_retention_drops_text_but_keeps_the_outcome(ctx):
     ctx.config = replace(ctx.config, privacy=replace(ctx.config.privacy, drop_text_after_write=True))
     intent = _answered_and_sent(ctx, 1)
-    conversations.save_comments(ctx, [{"ticket_id": 1, "id": 5, "author_id": 9, "public": True, "body": "secret", "created_at": NOW}])
+    conversations.save_comments(
+        ctx, [{"ticket_id": 1, "id": 5, "author_id": 9, "public": True, "body": "secret", "created_at": NOW}]
+    )
     common.settle_write(ctx, 1, intent, "ok")
     row = queue.get(ctx.db, 1)
     assert row["subject"] is None and row["description"] is None
@@ -147,7 +150,9 @@ def test_our_own_note_is_not_stored_as_conversation(ctx):
     store.set_sync(ctx.db, "bot_user_id", "1")  # users/me, read once
     ingest.save_tickets(ctx, [ticket(1)])
     note = prompt.note_body(ANSWER, 1, 1)
-    conversations.save_comments(ctx, [{"ticket_id": 1, "id": 5, "author_id": 1, "public": False, "body": note, "created_at": NOW}])
+    conversations.save_comments(
+        ctx, [{"ticket_id": 1, "id": 5, "author_id": 1, "public": False, "body": note, "created_at": NOW}]
+    )
     assert queue.conversation(ctx.db, 1) == []
 
 

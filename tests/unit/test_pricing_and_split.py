@@ -9,7 +9,9 @@ from zdtriage.pricing import price_for, usage_cost, worst_case_cost
 def test_haiku_batch_cost_by_hand():
     # 1,000,000 input at $0.50 + 1,000,000 output at $2.50 (batch = half of $1/$5)
     assert usage_cost("claude-haiku-4-5", {"input_tokens": 1_000_000, "output_tokens": 1_000_000}) == pytest.approx(3.0)
-    assert usage_cost("claude-haiku-4-5", {"input_tokens": 1_000_000, "output_tokens": 0}, batch=False) == pytest.approx(1.0)
+    assert usage_cost(
+        "claude-haiku-4-5", {"input_tokens": 1_000_000, "output_tokens": 0}, batch=False
+    ) == pytest.approx(1.0)
 
 
 def test_cache_tokens_by_hand():

@@ -63,7 +63,11 @@ def test_what_zendesk_returns_for_our_note_is_recognised():
     body = prompt.note_body({**VALID}, 42, 1)
     for returned in (body, body + "\n", body + "  \n\n", body.replace("\n", "\r\n"), body + "\u00a0"):
         assert ours(returned, triage_n=1), repr(returned[-30:])
-    html_body = "<div class=\"zd-comment\" dir=\"auto\">" + "".join(f"<p dir=\"auto\">{line}</p>" for line in body.split("\n\n")) + "</div>"
+    html_body = (
+        '<div class="zd-comment" dir="auto">'
+        + "".join(f'<p dir="auto">{line}</p>' for line in body.split("\n\n"))
+        + "</div>"
+    )
     assert not ours(html_body)
 
 
@@ -163,7 +167,9 @@ def test_one_megabyte_message_is_cut():
 
 
 def test_smallest_budget_still_holds_a_long_subject_and_the_newest_message():
-    text = prompt.build_conversation("S" * 5000, [prompt.Message("agent", "old"), prompt.Message("customer", "Z" * 900)], 200)
+    text = prompt.build_conversation(
+        "S" * 5000, [prompt.Message("agent", "old"), prompt.Message("customer", "Z" * 900)], 200
+    )
     assert len(text) <= 200 * prompt.CHARS_PER_TOKEN
     assert "[customer]\nZZZ" in text and "[1 earlier message(s) omitted]" in text
 
@@ -174,7 +180,8 @@ def test_request_params_have_structured_output_with_configured_enums():
     schema = params["output_config"]["format"]["schema"]
     assert params["output_config"]["format"]["type"] == "json_schema"
     assert schema["properties"]["category"]["enum"] == list(TRIAGE.categories)
-    assert set(schema["required"]) == {"priority", "category", "sentiment", "language", "confidence", "draft", "sources"}
+    assert set(schema["required"]) == {"priority", "category", "sentiment", "language", "confidence", "draft",
+                                       "sources"}
     assert "P1, P2, P3, P4" in params["system"][0]["text"]
 
 

@@ -81,7 +81,10 @@ def test_category_from_a_custom_field_in_either_shape():
     assert quality.truth({"custom_fields": [{"id": 360001, "value": "Feature_Request"}]}, s,
                          TRIAGE)["truth_category"] == "feature-request"
     # a multi-select with one value is that value; with several it is no truth
-    assert quality.truth({"custom_fields": [{"id": 360001, "value": ["billing"]}]}, s, TRIAGE)["truth_category"] == "billing"
+    assert (
+        quality.truth({"custom_fields": [{"id": 360001, "value": ["billing"]}]}, s, TRIAGE)["truth_category"]
+        == "billing"
+    )
     assert quality.truth({"custom_fields": [{"id": 360001, "value": ["billing", "other"]}]}, s,
                          TRIAGE)["raw_category"] is None
 
@@ -152,8 +155,12 @@ def test_summary_costs_per_answered_ticket_and_leaves_category_out_without_a_sou
 
 
 def test_side_by_side_shows_both_evaluations_in_order():
-    old = summary_of(1, "claude-haiku-4-5", [item(1, "P1", "P2", "billing", "billing"), item(2, "P2", "P2", "billing", "other")])
-    new = summary_of(2, "claude-sonnet-4-6", [item(1, "P1", "P1", "billing", "billing"), item(2, "P2", "P2", "billing", "billing")])
+    old = summary_of(
+        1, "claude-haiku-4-5", [item(1, "P1", "P2", "billing", "billing"), item(2, "P2", "P2", "billing", "other")]
+    )
+    new = summary_of(
+        2, "claude-sonnet-4-6", [item(1, "P1", "P1", "billing", "billing"), item(2, "P2", "P2", "billing", "billing")]
+    )
     text = quality.render_side_by_side(new, old)
     lines = {line.split("  ")[0]: line for line in text.splitlines()}
     assert lines["model"].index("claude-haiku-4-5") < lines["model"].index("claude-sonnet-4-6")

@@ -40,8 +40,14 @@ def test_redaction_applies_to_the_request_sent():
     from zdtriage import prompt
     from zdtriage.config import TriageConfig
 
-    params = prompt.request_params("Contact me at bob@corp.example", [prompt.Message("customer", "my IBAN is GB82WEST12345698765432")],
-                                   model="claude-haiku-4-5", max_tokens=512, triage=TriageConfig(), redact_kinds=ALL)
+    params = prompt.request_params(
+        "Contact me at bob@corp.example",
+        [prompt.Message("customer", "my IBAN is GB82WEST12345698765432")],
+        model="claude-haiku-4-5",
+        max_tokens=512,
+        triage=TriageConfig(),
+        redact_kinds=ALL,
+    )
     content = params["messages"][0]["content"]
     assert "bob@corp.example" not in content and "GB82WEST" not in content
     assert "[email]" in content and "[iban]" in content
@@ -50,7 +56,11 @@ def test_redaction_applies_to_the_request_sent():
 def test_addresses_kept_readable_by_cleaning_are_still_redacted():
     from zdtriage import prompt
 
-    for text in ("From: John <john@example.com>", "mail john&#64;example.com", "<a href='mailto:x'>john@example.com</a>"):
+    for text in (
+        "From: John <john@example.com>",
+        "mail john&#64;example.com",
+        "<a href='mailto:x'>john@example.com</a>",
+    ):
         out = prompt.build_conversation("s", [prompt.Message("customer", text)], 1000, redact_kinds=ALL)
         assert "john@example.com" not in out and "[email]" in out, text
 

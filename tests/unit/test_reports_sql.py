@@ -50,7 +50,7 @@ def reference(db, config, since=None):
         used += f"{p}draft_used" in tags
         rejected += f"{p}draft_rejected" in tags
     done = len(written) + len(dead)
-    p95 = durations[min(len(durations) - 1, max(0, int(round(0.95 * (len(durations) - 1)))))] if durations else None
+    p95 = durations[min(len(durations) - 1, max(0, round(0.95 * (len(durations) - 1))))] if durations else None
     rate = cache_hit_rate(json.loads(r["usage"]) for r in rows if r["usage"])
     return {
         "tickets_written": len(written), "tickets_dead": len(dead), "cost_usd": round(cost, 6),
@@ -140,7 +140,9 @@ def test_the_window_names_since_the_newest_change_and_what_retention_pruned():
 def test_an_odd_count_has_the_middle_value_as_median_and_an_even_one_the_mean_of_two():
     db = store.open_db(":memory:")
     for i, minutes in enumerate([10, 30, 20], start=1):
-        db["tickets"].insert({"id": i, "state": "written", "submitted_at": iso(NOW), "written_at": iso(NOW + minutes * 60)})
+        db["tickets"].insert(
+            {"id": i, "state": "written", "submitted_at": iso(NOW), "written_at": iso(NOW + minutes * 60)}
+        )
     assert reports.report(db, CONFIG)["submit_to_written_seconds"] == {"median": 1200.0, "p95": 1800.0}
     db["tickets"].insert({"id": 4, "state": "written", "submitted_at": iso(NOW), "written_at": iso(NOW + 40 * 60)})
     assert reports.report(db, CONFIG)["submit_to_written_seconds"] == {"median": 1500.0, "p95": 2400.0}
@@ -179,7 +181,10 @@ def test_the_report_command_says_which_window_it_covers(tmp_path):
     store.set_sync(db, retention.PRUNED_BEFORE, iso(NOW - 90 * 86400))
     db.close()
     out = CliRunner().invoke(cli, ["--config", str(config), "report"], env=ENV, catch_exceptions=False).output
-    assert f"window: tickets done from {iso(NOW)} to {iso(NOW)}; those done before {iso(NOW - 90 * 86400)} were pruned" in out
+    assert (
+        f"window: tickets done from {iso(NOW)} to {iso(NOW)}; those done before {iso(NOW - 90 * 86400)} were pruned"
+        in out
+    )
 
 
 # -- the running totals behind the whole-history report (store/totals.py) ---------------------------------
@@ -191,7 +196,9 @@ def mutate(rng: random.Random, db, ids: list[int]) -> None:
     fresh = random_row(rng, id_)
     kind = rng.randrange(7)
     if kind == 0:
-        db.execute("update tickets set state = ?, changed_at = ? where id = ?", [fresh["state"], fresh["changed_at"], id_])
+        db.execute(
+            "update tickets set state = ?, changed_at = ? where id = ?", [fresh["state"], fresh["changed_at"], id_]
+        )
     elif kind == 1:
         db.execute("update tickets set answer = ?, usage = ?, cost_usd = ? where id = ?",
                    [fresh["answer"], fresh["usage"], fresh["cost_usd"], id_])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -23,7 +23,7 @@ from zdtriage.store import tickets as queue
 from zdtriage.timeutil import iso, month_start
 
 DAY = 86400.0
-NOW = datetime(2026, 9, 21, 12, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 9, 21, 12, tzinfo=UTC).timestamp()
 OLD = iso(NOW - 100 * DAY)
 RECENT = iso(NOW - 10 * DAY)
 STATUSES = ["new", "open", "pending", "hold"]
@@ -236,8 +236,10 @@ def test_one_transaction_costs_the_same_whatever_the_history_behind_it(tmp_path)
     def steps_of_one_chunk(n: int) -> int:
         db = store.open_db(tmp_path / f"{n}.db")
         with db.atomic():
-            db.conn.executemany("insert into tickets (id, state, changed_at, zd_status) values (?, 'written', ?, 'open')",
-                                [(i, iso(NOW - 200 * DAY + i)) for i in range(1, n + 1)])
+            db.conn.executemany(
+                "insert into tickets (id, state, changed_at, zd_status) values (?, 'written', ?, 'open')",
+                [(i, iso(NOW - 200 * DAY + i)) for i in range(1, n + 1)],
+            )
         steps = [0]
 
         def tick() -> int:

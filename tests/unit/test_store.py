@@ -10,9 +10,8 @@ import stat
 import pytest
 
 from zdtriage import store
-from zdtriage.store import TRANSITIONS, IllegalTransition, Intent, State, WriteKind
+from zdtriage.store import TRANSITIONS, IllegalTransition, Intent, State, WriteKind, writes
 from zdtriage.store import tickets as queue
-from zdtriage.store import writes
 from zdtriage.timeutil import iso
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -87,9 +86,8 @@ def test_counts_list_every_state(db):
 
 def test_bulk_submit_is_all_or_nothing(db):
     db["tickets"].insert_all([{"id": 1, "state": "queued"}, {"id": 2, "state": "answered"}])
-    with pytest.raises(IllegalTransition, match="1 of 2"):
-        with db.atomic():
-            queue.submit(db, NOW, "b1", [(1, "zt-1-1", 5, 0.1), (2, "zt-2-1", 5, 0.1)])
+    with pytest.raises(IllegalTransition, match="1 of 2"), db.atomic():
+        queue.submit(db, NOW, "b1", [(1, "zt-1-1", 5, 0.1), (2, "zt-2-1", 5, 0.1)])
     assert queue.get(db, 1)["state"] == "queued"
 
 
@@ -111,7 +109,11 @@ def test_retry_without_dead_leaves_dead_tickets(db):
 def test_an_outcome_settles_only_the_intent_it_was_sent_for(db):
     _row(db, "answered", triage_n=2, write_kind="note", write_triage_n=2, write_started_at=iso(NOW), write_job_id="j2")
     limits = {"max_write_attempts": 5, "max_failed_tag_attempts": 3}
-    for stale in (Intent(WriteKind.FAILED_TAG, 2, "j2"), Intent(WriteKind.NOTE, 1, "j2"), Intent(WriteKind.NOTE, 2, "j1")):
+    for stale in (
+        Intent(WriteKind.FAILED_TAG, 2, "j2"),
+        Intent(WriteKind.NOTE, 1, "j2"),
+        Intent(WriteKind.NOTE, 2, "j1"),
+    ):
         assert writes.settle(db, NOW, 7, stale, "ok", **limits) == "stale"
     assert queue.get(db, 7)["state"] == "answered"
     assert writes.settle(db, NOW, 7, Intent(WriteKind.NOTE, 2, "j2"), "ok", **limits) == "written"

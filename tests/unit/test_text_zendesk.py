@@ -66,8 +66,13 @@ def _storable(records: list[dict[str, Any]]) -> None:
 def test_poison_pills_are_made_storable_where_a_response_is_parsed(sim, client):
     zsim, clock = sim
     created = int(clock()) - 3600
-    ticket = zsim.add_ticket(subject=POISON, description=POISON, tags=["plain", "x\ud800y"], created_at=created,
-                             comments=[{"body": POISON, "public": True, "author": "customer", "created_at": created + 5}])
+    ticket = zsim.add_ticket(
+        subject=POISON,
+        description=POISON,
+        tags=["plain", "x\ud800y"],
+        created_at=created,
+        comments=[{"body": POISON, "public": True, "author": "customer", "created_at": created + 5}],
+    )
     clock.advance(5)
 
     page = zendesk.fetch_ticket_page(client, start_time=created - 60)

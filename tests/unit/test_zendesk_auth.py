@@ -16,7 +16,7 @@ def server(monkeypatch):
     seen = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
             body = json.dumps({"user": {"id": 1, "name": "Triage bot", "role": "admin"}}).encode()
             self.send_response(200)

@@ -33,6 +33,7 @@ the batch-processing guide says validation errors may surface after the batch en
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -92,10 +93,12 @@ CODED_REFUSALS: dict[str, tuple[int, str, str, str, str]] = {
                              "anthropic 2.17 types/shared/organization_on_hold_error.py (BadRequestError)"),
     "enforced_spend_limit_reached": (429, "rate_limit_error", "enforced_spend_limit_reached",
                                      "The organization has crossed the monthly API usage threshold of its API tier.",
-                                     "anthropic 2.17 types/shared/enforced_spend_limit_reached_error.py (RateLimitError)"),
+                                     "anthropic 2.17 types/shared/enforced_spend_limit_reached_error.py "
+                                     "(RateLimitError)"),
     "contract_spend_limit_reached": (429, "rate_limit_error", "contract_spend_limit_reached",
                                      "The organization has reached the spend limit of its contract.",
-                                     "anthropic 2.17 types/shared/contract_spend_limit_reached_error.py (RateLimitError)"),
+                                     "anthropic 2.17 types/shared/contract_spend_limit_reached_error.py "
+                                     "(RateLimitError)"),
     "ramp_limit_exceeded": (429, "rate_limit_error", "ramp_limit_exceeded",
                             "The request would exceed a ramp limit, which caps how fast usage can grow.",
                             "anthropic 2.17 types/shared/ramp_limit_exceeded_error.py (RateLimitError, retry-after)"),
@@ -112,7 +115,7 @@ CODED_REFUSALS: dict[str, tuple[int, str, str, str, str]] = {
 }
 RESULTS_LATE_SECONDS = 70.0  # DESIGN §7: results recorded answering 404, then 200 seventy seconds later
 
-__all__ = ["AnthropicSim", "CODED_REFUSALS", "Faults", "MAX_BODY_BYTES", "MAX_REQUESTS", "RESULTS_RETENTION_SECONDS"]
+__all__ = ["CODED_REFUSALS", "MAX_BODY_BYTES", "MAX_REQUESTS", "RESULTS_RETENTION_SECONDS", "AnthropicSim", "Faults"]
 
 
 class _Invalid(Exception):
@@ -174,7 +177,11 @@ class AnthropicSim(SimServer):
             ("POST", "/v1/messages/batches/{id}/cancel", self._cancel),
             ("GET", "/v1/messages/batches/{id}/results", self._results),
             ("GET", "/_sim/batches", lambda r: Response(200, self._views(self._host_url(r)))),
-            ("GET", "/_sim/usage", lambda r: Response(200, {**self.usage_totals(), "requests_seen": self.requests_seen()})),
+            (
+                "GET",
+                "/_sim/usage",
+                lambda r: Response(200, {**self.usage_totals(), "requests_seen": self.requests_seen()}),
+            ),
             ("PUT", "/_sim/faults", self._put_faults),
             ("PUT", "/_sim/account", self._put_account),
             ("DELETE", "/_sim/account", self._delete_account),
@@ -359,15 +366,14 @@ class AnthropicSim(SimServer):
         kind, retry_after = refusal
         if kind in CODED_REFUSALS:
             status, error_type, code, message, _source = CODED_REFUSALS[kind]
-            return self._error(status, error_type, message, {"retry-after": str(retry_after)} if status == 429 else None,
-                               code=code)
+            return self._error(
+                status, error_type, message, {"retry-after": str(retry_after)} if status == 429 else None, code=code
+            )
         status, error_type, message, _source = ACCOUNT_REFUSALS[kind]
         if "{model}" in message:
             model = "claude-haiku-4-5"
-            try:
+            with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
                 model = str(json.loads(body or b"{}")["requests"][0]["params"]["model"])
-            except (ValueError, KeyError, IndexError, TypeError):
-                pass
             message = message.format(model=model)
         if "{next_month}" in message:
             now = time.gmtime(self.clock())
@@ -467,7 +473,9 @@ class AnthropicSim(SimServer):
             if not isinstance(params, dict):
                 raise _Invalid(f"requests.{i}.params: Input should be a valid dictionary")
         if duplicate is not None:
-            raise _Invalid(f"requests: custom_id's must be unique within a batch. Duplicate custom_id found: {duplicate}")
+            raise _Invalid(
+                f"requests: custom_id's must be unique within a batch. Duplicate custom_id found: {duplicate}"
+            )
         schemas: list[tuple[dict[str, Any], int]] = []
         return [_record(item["custom_id"], item["params"], schemas, version) for item in requests]
 

@@ -12,9 +12,10 @@ import json
 import random
 import re
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from zdtriage.sim import model as stand_in
 
@@ -47,7 +48,7 @@ _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 def timestamp(epoch: float) -> str:
     """RFC 3339 with microseconds and ``+00:00``, like ``2026-01-01T00:05:23.250396+00:00``."""
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="microseconds")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds")
 
 
 def make_id(prefix: str, rng: random.Random | None = None, key: str | None = None) -> str:
@@ -326,8 +327,8 @@ def result_line(batch: Batch, index: int, seed: int) -> dict[str, Any]:
     elif code == ERR_API:
         result = {"type": "errored", "error": _error_body("api_error", "Internal server error", False)}
     elif code == ERR_INVALID:
-        message = f"prompt is too long: {record.input_tokens + 200_000} tokens > 200000 maximum"
-        result = {"type": "errored", "error": _error_body("invalid_request_error", message, True)}
+        too_long = f"prompt is too long: {record.input_tokens + 200_000} tokens > 200000 maximum"
+        result = {"type": "errored", "error": _error_body("invalid_request_error", too_long, True)}
     elif code == ERR_RECORD:
         assert record.error is not None
         result = {"type": "errored", "error": _error_body(record.error[0], record.error[1], True)}
@@ -373,7 +374,9 @@ def _line_bytes(batch: Batch, index: int, seed: int, faults: Faults) -> bytes:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def stream_results(batch: Batch, seed: int, chunk_bytes: int = 64 * 1024, faults: Faults | None = None) -> Iterator[bytes]:
+def stream_results(
+    batch: Batch, seed: int, chunk_bytes: int = 64 * 1024, faults: Faults | None = None
+) -> Iterator[bytes]:
     """The results file, built line by line in processing order and sent in ~64 KB chunks."""
     buffer: list[bytes] = []
     size = 0

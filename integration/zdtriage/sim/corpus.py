@@ -358,7 +358,7 @@ _FILLERS: dict[str, Any] = {
 }
 
 
-class _Slots(dict):  # type: ignore[type-arg]
+class _Slots(dict):
     """Placeholder values drawn only when a template uses them (keeps 100k tickets fast)."""
 
     def __init__(self, rng: random.Random, name: str, agent: str) -> None:

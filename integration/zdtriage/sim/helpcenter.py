@@ -19,8 +19,9 @@ What the export does, and where that comes from:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from zdtriage.sim.server import Request, Response
@@ -102,7 +103,8 @@ TOPICS: dict[int, dict[str, tuple[str, str]]] = {
                   "crash report, your device model and the app version."),
         "de": ("Die App stürzt nach dem Öffnen ab",
                "Stürzt die App seit einem Update direkt nach dem Öffnen ab, aktualisieren Sie das Betriebssystem, "
-               "leeren Sie den App-Cache und installieren Sie die App neu. Senden Sie uns sonst Gerät und App-Version."),
+               "leeren Sie den App-Cache und installieren Sie die App neu. Senden Sie uns sonst Gerät und "
+               "App-Version."),
         "fr": ("L'application plante au démarrage",
                "Si l'application se ferme dès l'ouverture depuis une mise à jour, mettez à jour le système, videz le "
                "cache de l'application puis réinstallez-la. Sinon, indiquez-nous votre appareil et la version."),
@@ -114,7 +116,8 @@ TOPICS: dict[int, dict[str, tuple[str, str]]] = {
         "en-us": ("Data not syncing between devices",
                   "Changes sync between your laptop, phone and other devices within a minute when they use the same "
                   "account. If changes do not show up, check that both devices run the latest version, then use "
-                  "Sync now; signing out and in again does not reset sync. Tell us the time of the last successful sync."),
+                  "Sync now; signing out and in again does not reset sync. Tell us the time of the last successful "
+                  "sync."),
         "fr": ("La synchronisation échoue",
                "Si la synchronisation échoue avec une erreur, vérifiez que chaque appareil utilise la dernière version "
                "puis relancez la synchronisation. Envoyez-nous l'erreur affichée et l'heure de la dernière "
@@ -198,10 +201,12 @@ TOPICS: dict[int, dict[str, tuple[str, str]]] = {
 NEVER_LINKED: dict[int, dict[str, Any]] = {
     360090: {"locale": "en-us", "draft": True, "user_segment_id": None,
              "title": "New refund policy for double charges (draft, not yet approved)",
-             "body": "Double charges and duplicate payments will be refunded as account credit only, never to the card."},
+             "body": "Double charges and duplicate payments will be refunded as account credit only, "
+                     "never to the card."},
     360091: {"locale": "en-us", "draft": False, "user_segment_id": 7001,
              "title": "Internal: refund approval limits for duplicate charges",
-             "body": "Agents may refund duplicate charges up to 500 without approval. Double payment refunds above need a lead."},
+             "body": "Agents may refund duplicate charges up to 500 without approval. "
+                     "Double payment refunds above need a lead."},
 }
 
 # Macros of the simulated account (Macros API JSON format, developer.zendesk.com "Macros"): ``restriction`` null is

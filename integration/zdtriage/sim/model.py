@@ -26,8 +26,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from zdtriage.sim.model_words import (
-    ANGRY, CALM, CANONICAL_CATEGORIES, CATEGORY_KEYS, CATEGORY_WORDS, DRAFTS, NEGATIVE, POSITIVE, STOPWORDS,
-    URGENT, Words,
+    ANGRY,
+    CALM,
+    CANONICAL_CATEGORIES,
+    CATEGORY_KEYS,
+    CATEGORY_WORDS,
+    DRAFTS,
+    NEGATIVE,
+    POSITIVE,
+    STOPWORDS,
+    URGENT,
+    Words,
 )
 
 CHARS_PER_TOKEN = 4
@@ -345,11 +354,13 @@ def analyse(user_text: str) -> Analysis:
     else:
         urgency = 3
     fit = fitting_article(user_text[:match.start()], _words(text)) if match and "<article " in user_text else None
-    macro = fitting_article(user_text[:match.start()], _words(text), _MACRO) if match and "<macro " in user_text else None
+    macro = (
+        fitting_article(user_text[: match.start()], _words(text), _MACRO) if match and "<macro " in user_text else None
+    )
     return Analysis(
         subject=subject,
         language=_language(hits),
-        category_scores=scores,  # type: ignore[arg-type]
+        category_scores=scores,
         urgency=urgency,
         sentiment=sentiment,
         injection=bool(_INJECTION.search(user_text)),
@@ -405,7 +416,7 @@ def _resolve(schema: Any, root: dict[str, Any]) -> Any:
 
 
 def _pick_category(enum: list[Any], analysis: Analysis) -> Any:
-    scores = dict(zip(CATEGORY_KEYS, analysis.category_scores))
+    scores = dict(zip(CATEGORY_KEYS, analysis.category_scores, strict=True))
     best, best_score = None, 0
     for value in enum:
         key = CANONICAL_CATEGORIES.get(str(value).lower().replace("_", "-").replace(" ", "-"))

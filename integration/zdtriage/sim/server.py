@@ -15,9 +15,10 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 Clock = Callable[[], float]
@@ -136,7 +137,7 @@ class SimServer:
         if self._httpd is None:
             raise RuntimeError("simulator not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> str:
         """Start serving in a daemon thread; return the base URL (``http://127.0.0.1:PORT``)."""
@@ -146,7 +147,7 @@ class SimServer:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body go out in two writes: avoid a 40 ms delayed ACK
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _handle(self) -> None:
@@ -239,7 +240,7 @@ class SimServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "SimServer":
+    def __enter__(self) -> SimServer:
         self.start()
         return self
 

@@ -228,7 +228,9 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
                     response = Response(401, shapes.AUTH_FAILED, {"www-authenticate": 'Basic realm="Web Password"'})
                 if response is None:
                     if self._account.hit(now):
-                        response = Response(429, shapes.ACCOUNT_RATE_LIMITED, {"retry-after": str(self._account.reset_in(now))})
+                        response = Response(
+                            429, shapes.ACCOUNT_RATE_LIMITED, {"retry-after": str(self._account.reset_in(now))}
+                        )
                     else:
                         try:
                             response = handler(request)
@@ -244,7 +246,11 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
     def _rate_headers(self, now: float) -> dict[str, str]:
         # Header family of the 2024 recordings (ticket-comments-cursor.json) and the rate-limits docs.
         self._account.accrue(now)
-        limit, remaining, reset = str(self.rate_per_minute), str(self._account.remaining()), str(self._account.reset_in(now))
+        limit, remaining, reset = (
+            str(self.rate_per_minute),
+            str(self._account.remaining()),
+            str(self._account.reset_in(now)),
+        )
         return {
             "x-rate-limit": limit,
             "x-rate-limit-remaining": remaining,
@@ -320,7 +326,9 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         if start > now - self.export_exclude_recent_seconds:
             minutes = max(1, math.ceil(self.export_exclude_recent_seconds / 60))
             unit = "minute" if minutes == 1 else "minutes"
-            raise ApiError(422, shapes.invalid_value(f"Too recent start_time. Use a start_time older than {minutes} {unit}"))
+            raise ApiError(
+                422, shapes.invalid_value(f"Too recent start_time. Use a start_time older than {minutes} {unit}")
+            )
         return start
 
     @staticmethod
@@ -350,8 +358,16 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         cutoff = int(now) - self.export_exclude_recent_seconds
         page = self.store.export_page(after, start, per_page, cutoff)
         base = self._base(request)
+        body: dict[str, Any]
         if not page:  # incremental-tickets-cursor-empty-final-page.json
-            body = {"tickets": [], "after_url": None, "before_url": None, "after_cursor": None, "before_cursor": None, "end_of_stream": True}
+            body = {
+                "tickets": [],
+                "after_url": None,
+                "before_url": None,
+                "after_cursor": None,
+                "before_cursor": None,
+                "end_of_stream": True,
+            }
             return Response(200, body)
         last = page[-1]
         next_cursor = self._encode_cursor(last.gts, last.id)
@@ -384,7 +400,9 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
         audits, end_time = self.store.events_page(start, per_page, cutoff)
         base = self._base(request)
         if not audits:  # incremental-tickets-time-based-empty-final-page.json
-            return Response(200, {"ticket_events": [], "count": 0, "end_of_stream": True, "next_page": None, "end_time": None})
+            return Response(
+                200, {"ticket_events": [], "count": 0, "end_of_stream": True, "next_page": None, "end_time": None}
+            )
         query = {"start_time": str(end_time)}
         if include:
             query["include"] = include
@@ -426,7 +444,9 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
             raise ApiError(400, shapes.invalid_value("Parameter 'ticket' is required"))
         t = self.store.get(request.params["id"])
         if self._ticket_updates.hit(now):
-            raise ApiError(429, shapes.TICKET_UPDATE_RATE_LIMITED, {"retry-after": str(self._ticket_updates.reset_in(now))})
+            raise ApiError(
+                429, shapes.TICKET_UPDATE_RATE_LIMITED, {"retry-after": str(self._ticket_updates.reset_in(now))}
+            )
         self.store.check_per_ticket_limit(t.id, now)
         audit = self.store.update(t, changes, BOT_USER_ID, int(now))
         headers = {}
@@ -491,8 +511,12 @@ class ZendeskSim(ZendeskAdmin, ZendeskInspection, SimServer):
             first_cursor, last_cursor = self._comment_cursor(start), self._comment_cursor(start + len(chunk) - 1)
             meta.update(after_cursor=last_cursor, before_cursor=first_cursor)
             # ticket-comments-cursor.json: links are set even when has_more is false; params sorted
-            links["prev"] = f"{path}?{urlencode(sorted({**extra, 'page[before]': first_cursor, 'page[size]': str(size)}.items()))}"
-            links["next"] = f"{path}?{urlencode(sorted({**extra, 'page[after]': last_cursor, 'page[size]': str(size)}.items()))}"
+            links["prev"] = (
+                f"{path}?{urlencode(sorted({**extra, 'page[before]': first_cursor, 'page[size]': str(size)}.items()))}"
+            )
+            links["next"] = (
+                f"{path}?{urlencode(sorted({**extra, 'page[after]': last_cursor, 'page[size]': str(size)}.items()))}"
+            )
         return Response(200, {"comments": [shapes.comment_json(c) for c in chunk], "meta": meta, "links": links})
 
     def _audits(self, request: Request) -> Response:

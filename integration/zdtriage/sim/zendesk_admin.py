@@ -15,17 +15,18 @@ A mixin of ``ZendeskSim``. Sources, per shape:
 The standard "Notify assignee of comment update" fires on *any* comment (``comment_is_public`` is
 ``not_relevant``) by anyone but the assignee: on a real account it e-mails the assignee about every internal
 note the service writes, so a fresh simulated account is not clean either (doctor names that trigger).
-"""
+"""  # noqa: E501 - the source table's Markdown rows cannot be wrapped
 
 from __future__ import annotations
 
 import copy
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from zdtriage.sim import zendesk_shapes as shapes
 from zdtriage.sim.server import Handler, Request, Response
-from zdtriage.sim.zendesk_store import BOT_USER_ID, ApiError
+from zdtriage.sim.zendesk_store import BOT_USER_ID, ApiError, Store
 
 ROLES = ("admin", "agent", "end-user")
 ADMIN_ONLY = ("/api/v2/incremental/", "/api/v2/triggers")  # an agent's token gets 403 here (DESIGN §7)
@@ -107,6 +108,7 @@ class ZendeskAdmin:
     lock: threading.RLock
     clock: Callable[[], float]
     _counters: dict[str, int]
+    store: Store
 
     if TYPE_CHECKING:  # provided by ZendeskSim / SimServer
         def route(self, method: str, pattern: str, handler: Handler) -> None: ...
@@ -262,7 +264,7 @@ class ZendeskAdmin:
         name = (request.arg("name") or "").strip().lower()
         if len(name) < 2:
             raise ApiError(400, shapes.invalid_value("Name must be at least 2 characters"))
-        store = getattr(self, "store")
+        store = self.store
         found = sorted({tag for t in store.tickets.values() for tag in t.tags if tag.startswith(name)})
         return Response(200, {"tags": found[:15]})
 

@@ -94,8 +94,14 @@ class ZendeskInspection:
         body = request.json() or {}
         try:
             author = body.get("author_id")
-            return Response(201, {"ticket": self.add_customer_reply(int(request.params["id"]), str(body.get("body", "")),
-                                                                    author_id=int(author) if author else None)})
+            return Response(
+                201,
+                {
+                    "ticket": self.add_customer_reply(
+                        int(request.params["id"]), str(body.get("body", "")), author_id=int(author) if author else None
+                    )
+                },
+            )
         except KeyError:
             return Response(404, shapes.NOT_FOUND)
 
@@ -147,7 +153,12 @@ class ZendeskInspection:
                 step = spec["created_offset_seconds"] / 2 / (len(spec["comments"]) + 1)
                 agent = AGENT_IDS[(first_id + offset) % len(AGENT_IDS)]
                 thread = [
-                    (c["body"], c["public"], None if c["author"] == "customer" else agent, int(created + (k + 1) * step))
+                    (
+                        c["body"],
+                        c["public"],
+                        None if c["author"] == "customer" else agent,
+                        int(created + (k + 1) * step),
+                    )
                     for k, c in enumerate(spec["comments"])
                 ]
                 t = self.store.create_ticket(
@@ -286,12 +297,20 @@ class ZendeskInspection:
             "followup_source": t.followup_source,
             "cc_ids": list(t.cc_ids),
             "comments": [
-                {"id": c.id, "body": c.body, "public": c.public, "author_id": c.author_id, "created_at": shapes.iso(c.created_at)}
+                {
+                    "id": c.id,
+                    "body": c.body,
+                    "public": c.public,
+                    "author_id": c.author_id,
+                    "created_at": shapes.iso(c.created_at),
+                }
                 for c in comments_of(t)
             ],
         }
 
-    def set_faults(self, rate_429: float = 0.0, rate_500: float = 0.0, rate_503: float = 0.0, seed: int | None = None) -> None:
+    def set_faults(
+        self, rate_429: float = 0.0, rate_500: float = 0.0, rate_503: float = 0.0, seed: int | None = None
+    ) -> None:
         """Answer this share of real-API requests with an injected 429 / 500 / 503 (seeded)."""
         with self.lock:
             self._faults = {"rate_429": float(rate_429), "rate_500": float(rate_500), "rate_503": float(rate_503)}

@@ -22,17 +22,19 @@ recording exists the source is cited next to the shape. Error bodies, with how s
 
 Trigger e-mails (``Notification`` events, see ``TRIGGERS``) and the failed job item are recorded shapes;
 ``GET /users/me`` is not recorded (key set from the Zendesk Users API docs, "Show Self").
-"""
+"""  # noqa: E501 - the source table's Markdown rows cannot be wrapped
 
 from __future__ import annotations
 
 import html
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 # the store's Ticket, Audit and Job, as the renderers read them: the store imports this module for its
 # constants and error bodies, so naming its classes here would make an import circle
-Ticket = Audit = Job = Any
+Ticket: TypeAlias = Any
+Audit: TypeAlias = Any
+Job: TypeAlias = Any
 
 BOT_USER_ID = 1_900_000_000_001  # the API user the token belongs to
 AGENT_IDS = (1_900_000_000_011, 1_900_000_000_012, 1_900_000_000_013)
@@ -50,7 +52,7 @@ class Comment(NamedTuple):
     channel: str
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
-VIA_EMPTY_SOURCE = {"from": {}, "to": {}, "rel": None}
+VIA_EMPTY_SOURCE: dict[str, Any] = {"from": {}, "to": {}, "rel": None}
 # custom_status_id per status category; values are arbitrary account ids (fixture: 6130892426138 for open)
 CUSTOM_STATUS = {
     "new": 6130830355738,
@@ -388,7 +390,9 @@ UPDATE_CONFLICT = err(
     "UpdateConflict",
     "Safe Update prevented the update due to outdated ticket data. Please fetch the latest ticket data and try again.",
 )
-EXPORT_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed incremental export API requests per minute exceeded")
+EXPORT_RATE_LIMITED = err(
+    "APIRateLimitExceeded", "Number of allowed incremental export API requests per minute exceeded"
+)
 ACCOUNT_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed API requests per minute exceeded")
 # An agent's token on an admin-only endpoint (the incremental exports): zenpy#336 quotes this body verbatim;
 # dust-tt/dust#8860 reports the 403 on the incremental ticket export for a non-admin token
@@ -396,7 +400,9 @@ FORBIDDEN = {"error": "Forbidden",
              "description": "You do not have access to this page. Please contact the account owner of this help desk "
                             "for further help."}
 TICKET_UPDATE_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed ticket updates per minute exceeded")
-PER_TICKET_RATE_LIMITED = err("APIRateLimitExceeded", "Number of allowed updates to this ticket per 10 minutes exceeded")
+PER_TICKET_RATE_LIMITED = err(
+    "APIRateLimitExceeded", "Number of allowed updates to this ticket per 10 minutes exceeded"
+)
 TOO_MANY_JOBS = err("TooManyJobs", "Number of allowed queued or running jobs for this account exceeded")
 SERVER_ERROR = err("InternalServerError", "Something went wrong. Please try again later.")
 UNAVAILABLE_HTML = (

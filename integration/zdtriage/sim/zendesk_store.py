@@ -11,9 +11,9 @@ costs O(log n + page size).
 from __future__ import annotations
 
 import bisect
+import calendar
 import hashlib
 import math
-import calendar
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -282,7 +282,12 @@ class Store:
         self.roles.setdefault(requester, "end-user")
         audit_id = self._new_id()
         comment = comment_raw(audit_id + 1, description, True, requester, created_at, audit_id, channel)
-        created = (("subject", subject, None), ("status", status, None), ("priority", priority, None), ("tags", t.tags, None))
+        created = (
+            ("subject", subject, None),
+            ("status", status, None),
+            ("priority", priority, None),
+            ("tags", t.tags, None),
+        )
         notified = _CREATED if self.triggers else ()
         self._add_audit(audit_raw(audit_id, tid, created_at, requester, channel, "Create", created, comment, notified),
                         bulk=not reindex)
@@ -323,7 +328,9 @@ class Store:
             raise ApiError(404, shapes.NOT_FOUND)
         return t
 
-    def export_page(self, after: tuple[int, int] | None, start_time: int | None, per_page: int, cutoff: int) -> list[Ticket]:
+    def export_page(
+        self, after: tuple[int, int] | None, start_time: int | None, per_page: int, cutoff: int
+    ) -> list[Ticket]:
         """Tickets changed since ``start_time`` or after cursor ``after``, older than ``cutoff``."""
         if after is not None:
             lo = bisect.bisect_right(self._keys, after)
@@ -507,7 +514,9 @@ class Store:
         if t.deleted:
             raise ApiError(404, shapes.NOT_FOUND)
         t.deleted = True
-        self._add_audit(audit_raw(self._new_id(), t.id, now, author_id, "api", "Change", (("status", "deleted", t.status),)))
+        self._add_audit(
+            audit_raw(self._new_id(), t.id, now, author_id, "api", "Change", (("status", "deleted", t.status),))
+        )
         self._touch(t, now)
 
     # -- jobs -------------------------------------------------------------------------------
@@ -526,7 +535,8 @@ class Store:
         self._job_seq += 1
         job_id = "V3-" + hashlib.md5(f"job-{self._job_seq}".encode()).hexdigest()  # recorded ids: V3-<32 hex>
         stuck = stuck_for is not None
-        job = Job(id=job_id, created_at=now, due_at=now + (stuck_for if stuck else delay), items=items, stuck=stuck)
+        job = Job(id=job_id, created_at=now, due_at=now + (stuck_for if stuck_for is not None else delay), items=items,
+                  stuck=stuck)
         self.jobs[job_id] = job
         self.every_job.append(job)
         self._pending_jobs.append(job)

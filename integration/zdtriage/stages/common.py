@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .. import prompt, store
 from .. import zendesk as zd
+from ..config import Config
 from ..store import Intent, WriteKind, writes
 from ..store import tickets as queue
-from ..config import Config
 from ..timeutil import iso, parse_time
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def resume(ctx: Context) -> dict[str, Any] | None:
     growing back-off) so the next submit check tries at once, and asks a running daemon to submit now (it
     looks every minute: :func:`take_resume`). Returns the hold that was cleared (``since``, ``until``,
     ``reason``), or None when nothing was held."""
-    value = store.loads(store.get_sync(ctx.db, "hold:submit"), None)
+    value: dict[str, Any] | None = store.loads(store.get_sync(ctx.db, "hold:submit"), None)
     if not value:
         return None
     with ctx.db.atomic():
@@ -138,7 +139,7 @@ def export_limit(ctx: Context) -> int:
 
 def backoff(base: float, attempts: int) -> float:
     """Delay before retry number ``attempts``: ``base``, doubling, at most an hour."""
-    return min(base * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return min(base * (2.0 ** max(attempts - 1, 0)), BACKOFF_MAX)
 
 
 _SCOPE = (("brands", "brand_id", "brand"), ("groups", "group_id", "group"), ("forms", "ticket_form_id", "form"),

@@ -163,5 +163,5 @@ def _our_note(ctx: Context, ticket_id: int, comments: list[dict[str, Any]]) -> s
     for c in comments:
         if prompt.is_our_note(c["body"], public=c["public"], author_id=c["author_id"], bot_user_id=bot,
                               ticket_id=ticket_id):
-            return _TRIAGE_ID.findall(c["body"])[-1]  # the footer, its last line, names it
+            return str(_TRIAGE_ID.findall(c["body"])[-1])  # the footer, its last line, names it
     return None

@@ -17,8 +17,17 @@ from ..store import State, pace, writes
 from ..store import tickets as queue
 from ..timeutil import iso, parse_time
 from . import conversations
-from .common import (TICKET_ERRORS, blocked_until, eligible, export_limit, landed_by_tags, record_problem, settle_write,
-                     to_epoch, zendesk_stage)
+from .common import (
+    TICKET_ERRORS,
+    blocked_until,
+    eligible,
+    export_limit,
+    landed_by_tags,
+    record_problem,
+    settle_write,
+    to_epoch,
+    zendesk_stage,
+)
 
 if TYPE_CHECKING:
     from ..context import Context

@@ -189,7 +189,8 @@ def apply_result(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
             answer, reason = answers.validate_answer(result["text"] or "", ctx.config.triage,
                                                      stop_reason=result.get("stop_reason"),
                                                      provided=[a["id"] for a in help_center.provided(ctx.db, *parsed)],
-                                                     macros=[m["id"] for m in help_center.provided(ctx.db, *parsed, "macros")])
+                                                     macros=[m["id"] for m in
+                                                             help_center.provided(ctx.db, *parsed, "macros")])
             if answer is not None:
                 queue.answer(ctx.db, ticket_id, now, answer=answer, usage=result["usage"], cost_usd=cost)
                 return "answered"

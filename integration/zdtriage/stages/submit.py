@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .. import batches as anth
 from .. import budget, grounding, prompt, store
@@ -21,7 +22,7 @@ from ..store import tickets as queue
 from ..store import users
 from ..timeutil import iso, parse_time
 from . import conversations, ingest
-from .common import TICKET_ERRORS, held, hold, release_hold, block, blocked_until, count_failure, record_problem
+from .common import TICKET_ERRORS, block, blocked_until, count_failure, held, hold, record_problem, release_hold
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -109,7 +110,10 @@ def policy(ctx: Context, *, ignore_min_batch: bool = False) -> tuple[bool, str]:
     waited = ctx.now() - (waiting["oldest"] or ctx.now())
     if waited >= sched.max_wait:
         return True, ""
-    return False, f"{waiting['queued']} queued; the oldest has waited {waited / 60:.0f} of {sched.max_wait / 60:.0f} min"
+    return (
+        False,
+        f"{waiting['queued']} queued; the oldest has waited {waited / 60:.0f} of {sched.max_wait / 60:.0f} min",
+    )
 
 
 def _read_exports(ctx: Context, out: dict[str, Any]) -> bool:

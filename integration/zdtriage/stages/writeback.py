@@ -15,15 +15,24 @@ from typing import TYPE_CHECKING, Any
 
 from .. import prompt, store
 from .. import zendesk as zd
-from ..store import IllegalTransition, Intent, State, WriteKind, pace
+from ..store import IllegalTransition, Intent, State, WriteKind, pace, writes
 from ..store import articles as help_center
 from ..store import tickets as queue
-from ..store import writes
 from ..timeutil import iso
-from .common import (TICKET_ERRORS, blocked_until, bot_user_id, eligible, landed_by_tags, settle_write, tally,
-                     zendesk_stage)
+from .common import (
+    TICKET_ERRORS,
+    blocked_until,
+    bot_user_id,
+    eligible,
+    landed_by_tags,
+    settle_write,
+    tally,
+    zendesk_stage,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..context import Context
 
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
@@ -84,7 +93,8 @@ def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
             tally(results, "stale", len(gone))
         with ctx.db.atomic():
             for row in members:
-                tally(results, _isolated(ctx, row, lambda r=row: _settle_one(ctx, r, job, by_id.get(r["id"]))))
+                tally(results, _isolated(ctx, row, lambda r=row, job=job, by_id=by_id:
+                                         _settle_one(ctx, r, job, by_id.get(r["id"]))))
     return in_flight
 
 
@@ -129,7 +139,7 @@ def verify(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) ->
         found = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group])}
         for row in group:
             with ctx.db.atomic():
-                tally(results, _isolated(ctx, row, lambda r=row: _verify_one(ctx, r, found.get(r["id"]))))
+                tally(results, _isolated(ctx, row, lambda r=row, found=found: _verify_one(ctx, r, found.get(r["id"]))))
 
 
 def _verify_one(ctx: Context, row: dict[str, Any], ticket: dict[str, Any] | None) -> str:
@@ -198,7 +208,7 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
     for row in group:
         ticket = fresh.get(row["id"])
         ok, why = eligible(ticket, ctx.config) if ticket is not None else (False, "deleted in Zendesk")
-        if not ok:
+        if not ok or ticket is None:  # None is never ok: this tells the type checker
             with ctx.db.atomic():
                 tally(out["results"], _not_ours_any_more(ctx, row, why))
             continue
@@ -247,7 +257,9 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
 def _settle_landed(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) -> None:
     """Record as written the first triages whose marker Zendesk already shows (see :func:`_send_group`)."""
     with ctx.db.atomic():
-        began = set(writes.begin_writes(ctx.db, ctx.now(), [(r["id"], WriteKind.NOTE.value, r["triage_n"]) for r in rows]))
+        began = set(
+            writes.begin_writes(ctx.db, ctx.now(), [(r["id"], WriteKind.NOTE.value, r["triage_n"]) for r in rows])
+        )
     for row in rows:
         if row["id"] in began:
             with ctx.db.atomic():
@@ -284,7 +296,8 @@ def update_for(ctx: Context, row: dict[str, Any], tags: list[str]) -> dict[str, 
         "id": row["id"],
         "additional_tags": new,
         "remove_tags": prompt.stale_tags(tags, new, triage),
-        "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"], articles=cited_articles(ctx, row, answer),
+        "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"],
+                                             articles=cited_articles(ctx, row, answer),
                                              allowed_links=knowledge_links(triage.knowledge),
                                              macro=suggested_macro(ctx, row, answer)),
                     "public": False} if full else None,
@@ -316,7 +329,7 @@ def knowledge_links(knowledge: str) -> tuple[str, ...]:
     return tuple(prompt.links_in(knowledge))
 
 
-def _isolated(ctx: Context, row: dict[str, Any], step: Any) -> str:
+def _isolated(ctx: Context, row: dict[str, Any], step: Callable[..., str]) -> str:
     """Run one ticket's step in a savepoint; a surprise is recorded on that ticket and the stage goes on."""
     try:
         with ctx.db.atomic():
@@ -329,7 +342,7 @@ def _isolated(ctx: Context, row: dict[str, Any], step: Any) -> str:
 def _give_up(ctx: Context, row: dict[str, Any], reason: str, results: dict[str, int]) -> None:
     now = ctx.now()
     with ctx.db.atomic():
-        if row["state"] == State.ANSWERED and queue.get(ctx.db, row["id"])["state"] == State.ANSWERED:
+        if row["state"] == State.ANSWERED and (queue.get(ctx.db, row["id"]) or {}).get("state") == State.ANSWERED:
             queue.kill(ctx.db, row["id"], now, reason=reason)
         store.log_event(ctx.db, now, "writeback_error", ticket_id=row["id"], detail=reason)
     tally(results, "error")

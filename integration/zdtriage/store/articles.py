@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlite_utils
 
@@ -19,20 +20,25 @@ MAX_BODY_CHARS = 20_000  # plenty for BM25 and for any excerpt we send (triage.a
 _WORD = re.compile(r"\w+", re.UNICODE)
 # words every ticket and article share (en, de, fr, es): searched, they match the whole index and rank nothing,
 # and BM25 has to score every article they match (bench/helpcenter.py: 5,000 articles)
-STOPWORDS = frozenset("""
-the and for are but not you your yours our ours with this that these those from have has had was were been
-being will would can could should shall may might must does did doing done than then there their they them
-what which when where who whom why how all any some such only own same too very just also into about again
-out off over under more most other each few both here hello thanks thank please regards best dear team
-support hi hey cheers yes since after before because while until ago still every its it's i'm i've we're
-der die das und ist nicht ein eine einen einem einer den dem des mit für auf ich sie wir ihr uns unser
-unsere bitte danke hallo guten tag grüße viele sehr auch noch schon aber oder wenn dass wie was wer kann
-können haben hat habe sind war wurde werden bei von vom zum zur aus nach seit über unter nur mir mich dich
-les des une est pas pour que qui dans sur avec vous nous votre vos notre nos mon mes mais ont été être
-avoir merci bonjour cordialement bien depuis tout tous très aussi plus sans chez cette ces ceci cela
-los las del una por para con que qué sin sobre entre pero muy más este esta estos estas hola gracias
-saludos desde cada todo todos también nos les han hay ser estar
-""".split())
+STOPWORDS = frozenset([
+    "the", "and", "for", "are", "but", "not", "you", "your", "yours", "our", "ours", "with", "this", "that", "these",
+    "those", "from", "have", "has", "had", "was", "were", "been", "being", "will", "would", "can", "could", "should",
+    "shall", "may", "might", "must", "does", "did", "doing", "done", "than", "then", "there", "their", "they", "them",
+    "what", "which", "when", "where", "who", "whom", "why", "how", "all", "any", "some", "such", "only", "own", "same",
+    "too", "very", "just", "also", "into", "about", "again", "out", "off", "over", "under", "more", "most", "other",
+    "each", "few", "both", "here", "hello", "thanks", "thank", "please", "regards", "best", "dear", "team", "support",
+    "hi", "hey", "cheers", "yes", "since", "after", "before", "because", "while", "until", "ago", "still", "every",
+    "its", "it's", "i'm", "i've", "we're", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "einen", "einem",
+    "einer", "den", "dem", "des", "mit", "für", "auf", "ich", "sie", "wir", "ihr", "uns", "unser", "unsere", "bitte",
+    "danke", "hallo", "guten", "tag", "grüße", "viele", "sehr", "auch", "noch", "schon", "aber", "oder", "wenn", "dass",
+    "wie", "was", "wer", "kann", "können", "haben", "hat", "habe", "sind", "war", "wurde", "werden", "bei", "von",
+    "vom", "zum", "zur", "aus", "nach", "seit", "über", "unter", "nur", "mir", "mich", "dich", "les", "des", "une",
+    "est", "pas", "pour", "que", "qui", "dans", "sur", "avec", "vous", "nous", "votre", "vos", "notre", "nos", "mon",
+    "mes", "mais", "ont", "été", "être", "avoir", "merci", "bonjour", "cordialement", "bien", "depuis", "tout", "tous",
+    "très", "aussi", "plus", "sans", "chez", "cette", "ces", "ceci", "cela", "los", "las", "del", "una", "por", "para",
+    "con", "que", "qué", "sin", "sobre", "entre", "pero", "muy", "más", "este", "esta", "estos", "estas", "hola",
+    "gracias", "saludos", "desde", "cada", "todo", "todos", "también", "nos", "les", "han", "hay", "ser", "estar"
+])
 
 
 def save(db: sqlite_utils.Database, articles: Iterable[dict[str, Any]], run: str) -> int:
@@ -40,7 +46,7 @@ def save(db: sqlite_utils.Database, articles: Iterable[dict[str, Any]], run: str
     marking them seen by ``run``; returns how many. The FTS index follows through its triggers."""
     rows = [{**a, "body": (a.get("body") or "")[:MAX_BODY_CHARS], "seen_run": run} for a in articles]
     if rows:
-        db["articles"].upsert_all(rows, pk=("id", "locale"))
+        db.table("articles").upsert_all(rows, pk=("id", "locale"))
     return len(rows)
 
 
@@ -112,7 +118,7 @@ def remember(db: sqlite_utils.Database, ticket_id: int, triage_n: int, articles:
     if not articles and not macros:
         db.execute("delete from ticket_articles where ticket_id = ? and triage_n = ?", [ticket_id, triage_n])
         return
-    db["ticket_articles"].upsert({"ticket_id": ticket_id, "triage_n": triage_n, "articles": json.dumps(
+    db.table("ticket_articles").upsert({"ticket_id": ticket_id, "triage_n": triage_n, "articles": json.dumps(
         [{k: a[k] for k in ("id", "locale", "title", "html_url")} for a in articles]),
         "macros": json.dumps([{"id": m["id"], "title": m["title"]} for m in macros])}, pk=("ticket_id", "triage_n"))
 
@@ -130,7 +136,8 @@ def replace_macros(db: sqlite_utils.Database, macros: Sequence[dict[str, Any]]) 
     with db.atomic():
         db.execute("delete from macros")
         if macros:
-            db["macros"].insert_all([{k: m[k] for k in ("id", "title", "body")} for m in macros], pk="id", replace=True)
+            db.table("macros").insert_all([{k: m[k] for k in ("id", "title", "body")} for m in macros], pk="id",
+                                          replace=True)
     return len(macros)
 
 

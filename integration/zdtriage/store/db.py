@@ -15,7 +15,7 @@ migrations = Migrations("zdtriage")
 
 @migrations()
 def m0001_initial(db: sqlite_utils.Database) -> None:
-    db["tickets"].create(
+    db.table("tickets").create(
         {
             "id": int,  # the Zendesk ticket id
             "state": str,
@@ -54,17 +54,24 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
         not_null={"state"},
-        defaults={"triage_n": 1, "attempts": 0, "invalid_answers": 0, "write_attempts": 0, "cost_usd": 0.0, "reserved_usd": 0.0},
+        defaults={
+            "triage_n": 1,
+            "attempts": 0,
+            "invalid_answers": 0,
+            "write_attempts": 0,
+            "cost_usd": 0.0,
+            "reserved_usd": 0.0,
+        },
     )
-    db["tickets"].create_index(["state"])
-    db["tickets"].create_index(["batch"])
-    db["tickets"].create_index(["write_job_id"])
-    db["comments"].create(
+    db.table("tickets").create_index(["state"])
+    db.table("tickets").create_index(["batch"])
+    db.table("tickets").create_index(["write_job_id"])
+    db.table("comments").create(
         {"id": int, "ticket_id": int, "author_id": int, "public": int, "body": str, "created_at": float},
         pk="id",
     )
-    db["comments"].create_index(["ticket_id", "created_at"])
-    db["batches"].create(
+    db.table("comments").create_index(["ticket_id", "created_at"])
+    db.table("batches").create(
         {
             "local_id": str,  # ours, recorded before the create call
             "batch_id": str,  # Anthropic's, recorded after it
@@ -84,46 +91,48 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
         pk="local_id",
         defaults={"cost_usd": 0.0, "reserved_usd": 0.0},
     )
-    db["batches"].create_index(["batch_id"], unique=True)
-    db["batches"].create_index(["state"])
-    db["sync"].create({"key": str, "value": str}, pk="key")
-    db["events"].create(
+    db.table("batches").create_index(["batch_id"], unique=True)
+    db.table("batches").create_index(["state"])
+    db.table("sync").create({"key": str, "value": str}, pk="key")
+    db.table("events").create(
         {"id": int, "at": str, "action": str, "ticket_id": int, "batch": str, "detail": str},
         pk="id",
     )
-    db["events"].create_index(["at"])
-    db["events"].create_index(["ticket_id"])
+    db.table("events").create_index(["at"])
+    db.table("events").create_index(["ticket_id"])
 
 
 @migrations()
 def m0002_write_intent(db: sqlite_utils.Database) -> None:
     # A write intent names what it was for (kind and triage number), so the outcome of a job sent for an
     # earlier intent (a revived ticket's old ai_failed write) can never settle the current one.
-    db["tickets"].add_column("write_kind", str)  # note | failed_tag, while an intent is open
-    db["tickets"].add_column("write_triage_n", int)
-    db["tickets"].add_column("failed_tag_attempts", int, not_null_default=0)
+    db.table("tickets").add_column("write_kind", str)  # note | failed_tag, while an intent is open
+    db.table("tickets").add_column("write_triage_n", int)
+    db.table("tickets").add_column("failed_tag_attempts", int, not_null_default=0)
 
 
 @migrations()
 def m0003_answer_room(db: sqlite_utils.Database) -> None:
     # an answer cut at max_tokens is asked again once with more room; NULL means anthropic.max_tokens
-    db["tickets"].add_column("max_tokens", int)
+    db.table("tickets").add_column("max_tokens", int)
 
 
 @migrations()
 def m0004_pace_and_gaps(db: sqlite_utils.Database) -> None:
     # call budgets shared by every run (store/pace.py)
-    db["pace"].create({"bucket": str, "at": float, "n": int})
-    db["pace"].create_index(["bucket", "at"])
+    db.table("pace").create({"bucket": str, "at": float, "n": int})
+    db.table("pace").create_index(["bucket", "at"])
     # seconds of the event export skipped because more than a page of events shared them (crowded seconds)
-    db["event_gaps"].create({"second": int, "at": str}, pk="second")
+    db.table("event_gaps").create({"second": int, "at": str}, pk="second")
     # 1 while a ticket's comments must be read one by one before it is sent (history older than the event
     # export, or a crowded second that may have held its events); when they were last read that way
-    db["tickets"].add_column("needs_read", int, not_null_default=0)
-    db["tickets"].add_column("comments_read_at", float)
-    db.execute("update tickets set needs_read = 1 where state in ('queued', 'failed') and coalesce(history_fetched, 0) = 0 "
-               "and zd_created_at < coalesce((select cast(value as real) from sync where key = 'start_time'), 0) "
-               "and zd_updated_at > zd_created_at + 60")
+    db.table("tickets").add_column("needs_read", int, not_null_default=0)
+    db.table("tickets").add_column("comments_read_at", float)
+    db.execute(
+        "update tickets set needs_read = 1 where state in ('queued', 'failed') and coalesce(history_fetched, 0) = 0 "
+        "and zd_created_at < coalesce((select cast(value as real) from sync where key = 'start_time'), 0) "
+        "and zd_updated_at > zd_created_at + 60"
+    )
 
 
 class StoreError(Exception):
@@ -265,7 +274,7 @@ def m0010_query_indexes(db: sqlite_utils.Database) -> None:
 
 
 def _size(db: sqlite_utils.Database) -> int:
-    return db.execute("pragma page_count").fetchone()[0] * db.execute("pragma page_size").fetchone()[0]
+    return int(db.execute("pragma page_count").fetchone()[0] * db.execute("pragma page_size").fetchone()[0])
 
 
 @migrations()
@@ -280,7 +289,7 @@ def m0011_report_totals(db: sqlite_utils.Database) -> None:
 def m0020_evaluations(db: sqlite_utils.Database) -> None:
     # `zdtriage evaluate` (solved tickets triaged read-only, compared with what agents set) and what the
     # exports show agents doing with our answers after write-back
-    db["evaluations"].create(
+    db.table("evaluations").create(
         {
             "id": int,
             "state": str,  # creating (batch create not confirmed) | running | done | abandoned
@@ -300,8 +309,8 @@ def m0020_evaluations(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["evaluations"].create_index(["state"])
-    db["evaluation_items"].create(
+    db.table("evaluations").create_index(["state"])
+    db.table("evaluation_items").create(
         {
             "evaluation_id": int,
             "ticket_id": int,
@@ -321,8 +330,8 @@ def m0020_evaluations(db: sqlite_utils.Database) -> None:
         pk=("evaluation_id", "ticket_id"),
         defaults={"result": "pending", "cost_usd": 0.0},
     )
-    db["evaluation_items"].create_index(["custom_id"], unique=True)
-    db["live_observations"].create(
+    db.table("evaluation_items").create_index(["custom_id"], unique=True)
+    db.table("live_observations").create(
         {
             "ticket_id": int,
             "triage_n": int,
@@ -338,7 +347,7 @@ def m0020_evaluations(db: sqlite_utils.Database) -> None:
         },
         pk=("ticket_id", "triage_n", "field"),
     )
-    db["live_observations"].create_index(["written_at"])
+    db.table("live_observations").create_index(["written_at"])
 
 
 @migrations()
@@ -346,17 +355,17 @@ def m0032_followups_and_users(db: sqlite_utils.Database) -> None:
     # 1 while a ticket first seen already carrying our marker (a follow-up inherits the closed ticket's tags, a
     # restore lost our rows) has to show our note for its own id before it is skipped: the copied tag proves
     # nothing, and it cannot settle this ticket's first write either (DESIGN §7 "Follow-up tickets")
-    db["tickets"].add_column("marker_inherited", int, not_null_default=0)
+    db.table("tickets").add_column("marker_inherited", int, not_null_default=0)
     # the Zendesk role of comment authors (end-user, agent, admin), read once with users/show_many: the prompt
     # labels a message by who wrote it, not by author_id != requester_id (DESIGN §7 "Comment authors")
-    db["users"].create({"id": int, "role": str, "seen_at": float}, pk="id")
+    db.table("users").create({"id": int, "role": str, "seen_at": float}, pk="id")
 
 
 @migrations()
 def m0040_help_center(db: sqlite_utils.Database) -> None:
     # Published Help Center articles (issue 21), one row per article and locale, with an FTS5 index kept in
     # step by triggers; "unicode61 remove_diacritics 2" folds accents, so "Rückerstattung" finds "Ruckerstattung"
-    db["articles"].create(
+    db.table("articles").create(
         {
             "id": int,  # the Help Center article id
             "locale": str,  # e.g. en-us, de
@@ -370,10 +379,10 @@ def m0040_help_center(db: sqlite_utils.Database) -> None:
         },
         pk=("id", "locale"),
     )
-    db["articles"].enable_fts(["title", "labels", "body"], fts_version="FTS5", create_triggers=True,
-                              tokenize="unicode61 remove_diacritics 2")
+    db.table("articles").enable_fts(["title", "labels", "body"], fts_version="FTS5", create_triggers=True,
+                                    tokenize="unicode61 remove_diacritics 2")
     # which articles a ticket's request held: the validator keeps only these ids, the note lists only these
-    db["ticket_articles"].create(
+    db.table("ticket_articles").create(
         {"ticket_id": int, "triage_n": int, "articles": str},  # JSON [{id, locale, title, html_url}]
         pk=("ticket_id", "triage_n"),
     )
@@ -382,7 +391,7 @@ def m0040_help_center(db: sqlite_utils.Database) -> None:
 @migrations()
 def m0041_macros(db: sqlite_utils.Database) -> None:
     # the account's active shared macros, searched like the articles (triage.suggest_macros, issue 21)
-    db["macros"].create({"id": int, "title": str, "body": str}, pk="id")
-    db["macros"].enable_fts(["title", "body"], fts_version="FTS5", create_triggers=True,
-                            tokenize="unicode61 remove_diacritics 2")
-    db["ticket_articles"].add_column("macros", str)  # JSON [{id, title}] the request held
+    db.table("macros").create({"id": int, "title": str, "body": str}, pk="id")
+    db.table("macros").enable_fts(["title", "body"], fts_version="FTS5", create_triggers=True,
+                                  tokenize="unicode61 remove_diacritics 2")
+    db.table("ticket_articles").add_column("macros", str)  # JSON [{id, title}] the request held

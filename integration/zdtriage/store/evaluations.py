@@ -10,7 +10,8 @@ reconciliation never touch (they read ``open`` and ``creating`` rows), and its w
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import sqlite_utils
 
@@ -34,15 +35,15 @@ def create(db: sqlite_utils.Database, now: float, *, local_id: str, since: str, 
     Returns the evaluation id; each item's ``custom_id`` is :func:`item_custom_id`.
     """
     with db.atomic():
-        db["batches"].insert({"local_id": local_id, "state": RUNNING_STATE, "model": model,
-                              "request_count": len(items), "reserved_usd": reserved_usd, "bytes": size,
-                              "created_at": iso(now)})
-        evaluation_id = db["evaluations"].insert({
+        db.table("batches").insert({"local_id": local_id, "state": RUNNING_STATE, "model": model,
+                                    "request_count": len(items), "reserved_usd": reserved_usd, "bytes": size,
+                                    "created_at": iso(now)})
+        evaluation_id = cast(int, db.table("evaluations").insert({
             "state": "creating", "created_at": iso(now), "since": since, "max_tickets": max_tickets, "model": model,
             "prompt_hash": prompt_hash, "fingerprint": fingerprint, "settings": json.dumps(settings, sort_keys=True),
             "subdomain": subdomain, "batch": local_id, "tickets": len(items), "estimate_usd": reserved_usd,
-        }).last_pk
-        db["evaluation_items"].insert_all(
+        }).last_pk)  # sqlite-utils types it Optional: after an insert it is the new rowid
+        db.table("evaluation_items").insert_all(
             ({**item, "evaluation_id": evaluation_id, "custom_id": item_custom_id(evaluation_id, item["ticket_id"]),
               "result": "pending", "cost_usd": 0.0} for item in items),
             pk=("evaluation_id", "ticket_id"))
@@ -53,7 +54,7 @@ def started(db: sqlite_utils.Database, evaluation_id: int, batch_id: str, expire
     """The batch exists at Anthropic: record its id (what a resumed ``evaluate`` polls)."""
     row = get(db, evaluation_id)
     with db.atomic():
-        db["batches"].update(row["batch"], {"batch_id": batch_id, "expires_at": iso(expires_at)})
+        db.table("batches").update(row["batch"], {"batch_id": batch_id, "expires_at": iso(expires_at)})
         db.execute("update evaluations set state = 'running' where id = ? and state = 'creating'", [evaluation_id])
 
 

@@ -72,7 +72,7 @@ def last_seen(db: sqlite_utils.Database) -> Seen | None:
     """The last limit headers read, or None before the first response."""
     rows = list(db.query("select value from sync where key = ?", [SEEN]))
     try:
-        value = json.loads(rows[0]["value"]) if rows else None
+        value: Any = json.loads(rows[0]["value"]) if rows else None  # None: the TypeError below
         return Seen(int(value["limit"]), int(value["remaining"]), float(value["at"]), float(value["reset_at"]),
                     float(value.get("others_per_minute", 0.0)))
     except (KeyError, TypeError, ValueError):

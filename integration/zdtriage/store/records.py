@@ -4,7 +4,8 @@ the event log. Database only: no network here."""
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import sqlite_utils
 
@@ -27,7 +28,7 @@ def set_sync(db: sqlite_utils.Database, key: str, value: str | None) -> None:
     if value is None:
         db.execute("delete from sync where key = ?", [key])
     else:
-        db["sync"].upsert({"key": key, "value": value}, pk="key")
+        db.table("sync").upsert({"key": key, "value": value}, pk="key")
 
 
 def sync_like(db: sqlite_utils.Database, prefix: str) -> dict[str, str]:
@@ -42,7 +43,9 @@ def sync_like(db: sqlite_utils.Database, prefix: str) -> dict[str, str]:
 def log_event(db: sqlite_utils.Database, now: float, action: str, *, ticket_id: int | None = None,
               batch: str | None = None, detail: str = "") -> None:
     """Append one line to the event log (no ticket text, ever)."""
-    db["events"].insert({"at": iso(now), "action": action, "ticket_id": ticket_id, "batch": batch, "detail": detail[:500]})
+    db.table("events").insert(
+        {"at": iso(now), "action": action, "ticket_id": ticket_id, "batch": batch, "detail": detail[:500]}
+    )
 
 
 # -- comments --------------------------------------------------------------------------
@@ -50,7 +53,7 @@ def log_event(db: sqlite_utils.Database, now: float, action: str, *, ticket_id: 
 
 def save_comments(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> None:
     """Store comments by id: a comment read twice (export overlap, a re-read) is stored once."""
-    db["comments"].insert_all(rows, pk="id", replace=True)
+    db.table("comments").insert_all(rows, pk="id", replace=True)
 
 
 # -- batch rows ------------------------------------------------------------------------
@@ -59,29 +62,30 @@ def save_comments(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> 
 def insert_batch(db: sqlite_utils.Database, now: float, local_id: str, *, model: str, request_count: int,
                  reserved_usd: float, size: int) -> None:
     """Record a batch before its create call (``creating``), so a crash in between can be reconciled."""
-    db["batches"].insert({"local_id": local_id, "state": "creating", "model": model, "request_count": request_count,
-                          "reserved_usd": reserved_usd, "bytes": size, "created_at": iso(now)})
+    db.table("batches").insert({"local_id": local_id, "state": "creating", "model": model,
+                                "request_count": request_count, "reserved_usd": reserved_usd, "bytes": size,
+                                "created_at": iso(now)})
 
 
 def open_batch(db: sqlite_utils.Database, local_id: str, batch_id: str, expires_at: float) -> None:
-    db["batches"].update(local_id, {"batch_id": batch_id, "state": "open", "expires_at": iso(expires_at)})
+    db.table("batches").update(local_id, {"batch_id": batch_id, "state": "open", "expires_at": iso(expires_at)})
 
 
 def abandon_batch(db: sqlite_utils.Database, local_id: str, error: str) -> None:
-    db["batches"].update(local_id, {"state": "abandoned", "error": error[:300]})
+    db.table("batches").update(local_id, {"state": "abandoned", "error": error[:300]})
 
 
 def note_batch_error(db: sqlite_utils.Database, local_id: str, error: str) -> None:
     """The last error polling this batch met (it stays open and is polled again)."""
-    db["batches"].update(local_id, {"error": error[:300]})
+    db.table("batches").update(local_id, {"error": error[:300]})
 
 
 def end_batch(db: sqlite_utils.Database, local_id: str, ended_at: float, counts: dict[str, int]) -> None:
-    db["batches"].update(local_id, {"ended_at": iso(ended_at), "counts": json.dumps(counts)})
+    db.table("batches").update(local_id, {"ended_at": iso(ended_at), "counts": json.dumps(counts)})
 
 
 def collect_batch(db: sqlite_utils.Database, now: float, local_id: str) -> None:
-    db["batches"].update(local_id, {"state": "collected", "collected_at": iso(now)})
+    db.table("batches").update(local_id, {"state": "collected", "collected_at": iso(now)})
 
 
 def add_batch_cost(db: sqlite_utils.Database, local_id: str, cost: float) -> None:
@@ -114,7 +118,7 @@ def spend_since(db: sqlite_utils.Database, since: float) -> float:
 
 def add_gap(db: sqlite_utils.Database, second: int, now: float) -> None:
     """A second of the event export skipped because more than a page of events shared it."""
-    db["event_gaps"].insert({"second": second, "at": iso(now)}, replace=True)
+    db.table("event_gaps").insert({"second": second, "at": iso(now)}, replace=True)
 
 
 def gaps_since(db: sqlite_utils.Database, second: float) -> list[int]:

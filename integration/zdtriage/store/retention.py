@@ -14,7 +14,8 @@ age out the same way.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import sqlite_utils
 
@@ -41,7 +42,9 @@ def _settled(statuses: Sequence[str]) -> str:
     return f" and (failed_tag_at is not null or coalesce(zd_status, '') not in ({', '.join('?' for _ in statuses)}))"
 
 
-def _delete_tickets(db: sqlite_utils.Database, ids: list[int], cutoff: str, statuses: Sequence[str]) -> tuple[int, int, int]:
+def _delete_tickets(
+    db: sqlite_utils.Database, ids: list[int], cutoff: str, statuses: Sequence[str]
+) -> tuple[int, int, int]:
     marks = ", ".join("?" for _ in ids)
     comments = db.execute(f"delete from comments where ticket_id in ({marks})", ids).rowcount
     events = db.execute(f"delete from events where ticket_id in ({marks})", ids).rowcount
@@ -70,7 +73,7 @@ def _orphan_comments(db: sqlite_utils.Database, cutoff: float, steps: int) -> in
             break
         with db.atomic():
             ticket_ids = sorted({r[1] for r in old if r[1] is not None})
-            stored = set()
+            stored: set[int] = set()
             for start in range(0, len(ticket_ids), 500):
                 part = ticket_ids[start:start + 500]
                 stored.update(r[0] for r in db.execute(

@@ -22,10 +22,11 @@ here too; ``writes`` holds the functions that use them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple, TypedDict
 
 import sqlite_utils
 
@@ -173,7 +174,9 @@ def _move(db: sqlite_utils.Database, name: str, ticket_id: int, now: float, *, s
                             f"{', '.join(_sources(t))}{'; intent ' + str(expect) if expect else ''})")
 
 
-def _move_many(db: sqlite_utils.Database, name: str, now: float, items: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+def _move_many(
+    db: sqlite_utils.Database, name: str, now: float, items: Sequence[tuple[int, Mapping[str, Any]]]
+) -> None:
     """Apply ``name`` to several tickets in one statement; all of them or IllegalTransition."""
     if not items:
         return
@@ -202,7 +205,7 @@ def insert_new(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> Non
     for row in rows:
         if row.get("state") not in (State.QUEUED, State.SKIPPED, State.DEAD):
             raise IllegalTransition(f"ticket {row.get('id')}: a new ticket starts queued, skipped or dead")
-    db["tickets"].insert_all(rows)
+    db.table("tickets").insert_all(rows)
 
 
 def update_seen(db: sqlite_utils.Database, rows: Sequence[tuple[str, str, float, int]]) -> None:
@@ -337,7 +340,7 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
 
 
 def count(db: sqlite_utils.Database, state: State) -> int:
-    return next(db.query("select count(*) as n from tickets where state = ?", [state.value]))["n"]
+    return int(next(db.query("select count(*) as n from tickets where state = ?", [state.value]))["n"])
 
 
 def conversation(db: sqlite_utils.Database, ticket_id: int) -> list[dict[str, Any]]:
@@ -371,8 +374,13 @@ def reserved_total(db: sqlite_utils.Database) -> float:
 
 def needing_read(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
     """Waiting tickets whose comments must be read one by one, oldest first."""
-    return list(db.query("select id, zd_updated_at, marker_inherited from tickets "
-                         "where needs_read = 1 and state in ('queued', 'failed') order by zd_created_at, id limit ?", [limit]))
+    return list(
+        db.query(
+            "select id, zd_updated_at, marker_inherited from tickets "
+            "where needs_read = 1 and state in ('queued', 'failed') order by zd_created_at, id limit ?",
+            [limit],
+        )
+    )
 
 
 # a waiting ticket's conversation is known when the event export has been read past its last change, when
@@ -382,7 +390,13 @@ READY = ("needs_read = 0 and (zd_updated_at < ? or zd_updated_at <= coalesce(zd_
          "or zd_updated_at <= coalesce(comments_read_at, -1))")
 
 
-def waiting(db: sqlite_utils.Database, events_complete: float) -> dict[str, float | int | None]:
+class Waiting(TypedDict):
+    queued: int
+    ready: int
+    oldest: float | None  # None when nothing waits
+
+
+def waiting(db: sqlite_utils.Database, events_complete: float) -> Waiting:
     """The queue as the submit policy sees it: how many wait, how many are ready, since when the oldest waits
     (arrival for a first triage, the customer's reply for a re-triage)."""
     row = next(db.query(

@@ -18,7 +18,8 @@ its triggers: a migration that transforms ``tickets`` must call :func:`install` 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import sqlite_utils
 
@@ -36,11 +37,14 @@ def json_value(row: str, column: str, path: str) -> str:
 
 def _totals(row: str, sign: str, source: str = "") -> str:
     value = "case when {row}.state = 'written' then coalesce({expr}, '') else '' end"
-    keys = ", ".join(value.format(row=row, expr=json_value(row, "answer", f"$.{k}")) for k in ("priority", "category", "sentiment"))
+    keys = ", ".join(
+        value.format(row=row, expr=json_value(row, "answer", f"$.{k}")) for k in ("priority", "category", "sentiment")
+    )
     read = f"coalesce({json_value(row, 'usage', '$.cache_read_input_tokens')}, 0)"
     other = (f"coalesce({json_value(row, 'usage', '$.input_tokens')}, 0) + "
              f"coalesce({json_value(row, 'usage', '$.cache_creation_input_tokens')}, 0)")
-    return (f"insert into report_totals (state, priority, category, sentiment, tickets, cost_usd, cache_read, input_other) "
+    return ("insert into report_totals (state, priority, category, sentiment, tickets, cost_usd, cache_read, "
+            "input_other) "
             f"select {row}.state, {keys}, {sign}1, {sign}coalesce({row}.cost_usd, 0), {sign}({read}), {sign}({other})"
             f"{source} where {row}.state in {DONE} on conflict (state, priority, category, sentiment) do update set "
             "tickets = tickets + excluded.tickets, cost_usd = cost_usd + excluded.cost_usd, "
@@ -49,14 +53,18 @@ def _totals(row: str, sign: str, source: str = "") -> str:
 
 def _durations(row: str, sign: str, source: str = "") -> str:
     tenths = f"cast(round((julianday({row}.written_at) - julianday({row}.submitted_at)) * 864000) as integer)"
-    return (f"insert into report_durations (tenths, tickets) select {tenths}, {sign}1{source} where {row}.state = 'written' "
-            f"and julianday({row}.written_at) is not null and julianday({row}.submitted_at) is not null "
-            "on conflict (tenths) do update set tickets = tickets + excluded.tickets;")
+    return (
+        f"insert into report_durations (tenths, tickets) select {tenths}, {sign}1{source} "
+        f"where {row}.state = 'written' "
+        f"and julianday({row}.written_at) is not null and julianday({row}.submitted_at) is not null "
+        "on conflict (tenths) do update set tickets = tickets + excluded.tickets;"
+    )
 
 
 def json_list(row: str, column: str) -> str:
     """SQL for ``row.column`` if it holds a JSON list, else an empty one (for ``json_each``)."""
-    return f"(case when json_valid({row}.{column}) and json_type({row}.{column}) = 'array' then {row}.{column} else '[]' end)"
+    return (f"(case when json_valid({row}.{column}) and json_type({row}.{column}) = 'array' then {row}.{column} "
+            "else '[]' end)")
 
 
 def _tags(row: str, sign: str, source: str = "") -> str:
@@ -81,9 +89,11 @@ def install(db: sqlite_utils.Database) -> None:
         db.execute(f"drop trigger if exists {name}")
     for table in ("report_totals", "report_durations", "report_tags"):
         db.execute(f"drop table if exists {table}")
-    db.execute("create table report_totals (state text not null, priority text not null, category text not null, "
-               "sentiment text not null, tickets integer not null, cost_usd real not null, cache_read integer not null, "
-               "input_other integer not null, primary key (state, priority, category, sentiment))")
+    db.execute(
+        "create table report_totals (state text not null, priority text not null, category text not null, "
+        "sentiment text not null, tickets integer not null, cost_usd real not null, cache_read integer not null, "
+        "input_other integer not null, primary key (state, priority, category, sentiment))"
+    )
     db.execute("create table report_durations (tenths integer primary key, tickets integer not null)")
     db.execute("create table report_tags (tag text primary key, tickets integer not null)")
     # the triggers' own statements over the existing rows: each row is one more insert, as if it were new

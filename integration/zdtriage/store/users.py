@@ -6,14 +6,15 @@ another end user (a CC'd colleague) or staff; an author whose role is not known 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import sqlite_utils
 
 
 def save_roles(db: sqlite_utils.Database, now: float, roles: dict[int, str]) -> None:
     """Keep the roles read from Zendesk (a later read replaces an earlier one)."""
-    db["users"].insert_all([{"id": i, "role": r, "seen_at": now} for i, r in roles.items()], pk="id", replace=True)
+    db.table("users").insert_all([{"id": i, "role": r, "seen_at": now} for i, r in roles.items()], pk="id",
+                                 replace=True)
 
 
 def roles_of(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, str]:

@@ -9,7 +9,8 @@ settled already) is ``"stale"`` and changes nothing. The transitions used here a
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlite_utils
 
@@ -24,15 +25,18 @@ def begin_writes(db: sqlite_utils.Database, now: float, intents: Sequence[tuple[
     --dead`` landing between the fresh read and here) is left out, and the others go on without it."""
     began: list[int] = []
     for kind, name in ((WriteKind.NOTE, "begin_note"), (WriteKind.FAILED_TAG, "begin_failed_tag")):
-        items = [(ticket_id, {"write_kind": kind.value, "write_triage_n": triage_n, "write_started_at": iso(now)})
-                 for ticket_id, k, triage_n in intents if k == kind]
+        items: list[tuple[int, dict[str, Any]]] = [
+            (ticket_id, {"write_kind": kind.value, "write_triage_n": triage_n, "write_started_at": iso(now)})
+            for ticket_id, k, triage_n in intents if k == kind]
         try:
             with db.atomic():
                 _move_many(db, name, now, items)
             began += [ticket_id for ticket_id, _ in items]
         except IllegalTransition:
             # rare: one ticket at a time, so the one that moved is the only one left out
-            began += [ticket_id for ticket_id, values in items if _move(db, name, ticket_id, now, strict=False, **values)]
+            began += [
+                ticket_id for ticket_id, values in items if _move(db, name, ticket_id, now, strict=False, **values)
+            ]
     return began
 
 
@@ -70,7 +74,8 @@ def release(db: sqlite_utils.Database, ticket_id: int, intent: Intent) -> bool:
 
 
 def settle(db: sqlite_utils.Database, now: float, ticket_id: int, intent: Intent, outcome: str, *,
-           error: str = "", max_write_attempts: int, max_failed_tag_attempts: int, retry_at: float | None = None) -> str:
+           error: str = "", max_write_attempts: int, max_failed_tag_attempts: int,
+           retry_at: float | None = None) -> str:
     """Record what became of the write ``intent`` of one ticket.
 
     ``outcome``: ``"ok"`` (landed), ``"closed"`` (the ticket can no longer be updated) or ``"error"`` (sent
