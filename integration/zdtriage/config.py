@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config_sources as sources
+from . import config_values as values
 from .config_model import (
     DEFAULT_PATH,
     SECTIONS,
@@ -52,7 +53,7 @@ from .config_values import (
     url,
     zendesk_tags,
 )
-from .pricing import PRICES, Price, price_for
+from .pricing import PRICES, price_for
 from .redact import KINDS as REDACT_KINDS
 
 # the configuration's public module: the dataclasses and a few helpers live in config_model/config_values and are
@@ -135,8 +136,8 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
     _refuse_placeholders(raw)
     warnings: list[str] = []
 
-    prices = _prices(raw.get("prices", {}))
-    table = {**PRICES, **dict(prices)}
+    own_prices = values.prices(raw.get("prices", {}))
+    table = {**PRICES, **dict(own_prices)}
 
     z = _section(raw, "zendesk", required=("subdomain",))
     subdomain = string("zendesk.subdomain", z["subdomain"])
@@ -248,8 +249,8 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
                             host=string("metrics.host", mt.get("host", MetricsConfig.host)), textfile=textfile)
 
     return Config(zendesk=zendesk, anthropic=anthropic, schedule=schedule, triage=triage, budget=budget,
-                  privacy=privacy, state=state, writeback=writeback, evaluate=evaluate, metrics=metrics, prices=prices,
-                  warnings=tuple(warnings))
+                  privacy=privacy, state=state, writeback=writeback, evaluate=evaluate, metrics=metrics,
+                  prices=own_prices, warnings=tuple(warnings))
 
 
 def _secret(section: str, name: str, data: Mapping[str, Any], default_env: str, environ: Mapping[str, str],
@@ -337,7 +338,7 @@ def _evaluate(e: dict[str, Any], triage: TriageConfig) -> EvaluateConfig:
             isinstance(category_field, bool) or not isinstance(category_field, int) or category_field < 1):
         raise ConfigError("evaluate.category_field", f"expected \"type\" or a custom ticket field id (a number), "
                                                      f"got {category_field!r}")
-    category_map = _pairs("evaluate.category_map", e.get("category_map", {}))
+    category_map = values.pairs("evaluate.category_map", e.get("category_map", {}))
     if category_map and category_field is None:
         raise ConfigError("evaluate.category_map", "needs evaluate.category_field (the Zendesk field it maps)")
     for value, category in category_map:
@@ -348,7 +349,7 @@ def _evaluate(e: dict[str, Any], triage: TriageConfig) -> EvaluateConfig:
         if category not in triage.categories:
             raise ConfigError("evaluate.category_map", f"{category!r} (for {value!r}) is not one of triage.categories")
     if "priority_map" in e:
-        priority_map = _pairs("evaluate.priority_map", e["priority_map"])
+        priority_map = values.pairs("evaluate.priority_map", e["priority_map"])
     else:
         n = len(triage.priorities)
         # Zendesk's four levels spread in order over the configured ones: P1..P4 when there are four
@@ -361,33 +362,6 @@ def _evaluate(e: dict[str, Any], triage: TriageConfig) -> EvaluateConfig:
         if priority not in triage.priorities:
             raise ConfigError("evaluate.priority_map", f"{priority!r} (for {value!r}) is not one of triage.priorities")
     return EvaluateConfig(category_field=category_field, category_map=category_map, priority_map=priority_map)
-
-
-def _pairs(key: str, value: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict):
-        raise ConfigError(key, f"expected a table like {{ \"zendesk_value\" = \"ours\" }}, got {value!r}")
-    out: dict[str, str] = {}
-    for source, target in value.items():
-        if not isinstance(target, str) or not target.strip():
-            raise ConfigError(key, f"the value for {source!r} must be a non-empty string, got {target!r}")
-        if source.lower() in out:
-            raise ConfigError(key, f"{source!r} is listed twice (Zendesk values are lower-case)")
-        out[source.lower()] = target
-    return tuple(out.items())
-
-
-def _prices(raw: Any) -> tuple[tuple[str, Price], ...]:
-    if not isinstance(raw, dict):
-        raise ConfigError("prices", "must be a table of models, e.g. [prices.\"claude-haiku-4-5\"]")
-    out = []
-    for model, value in raw.items():
-        key = f"prices.{model}"
-        if not isinstance(value, dict) or set(value) != {"input", "output"}:
-            raise ConfigError(key, "needs exactly input and output, in US dollars per million tokens (standard rate)")
-        for kind in ("input", "output"):
-            number(f"{key}.{kind}", value[kind], 0, 10_000, "a number of US dollars per million tokens")
-        out.append((model, Price(float(value["input"]), float(value["output"]))))
-    return tuple(out)
 
 
 def _knowledge(path: str | None) -> str:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from .config_model import DAY, ConfigError
+from .pricing import Price
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -127,3 +128,31 @@ def choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
         raise ConfigError(key, f"expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
     return choices[choices.index(value)]
 
+
+def pairs(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """A ``{zendesk_value = "ours"}`` table as pairs, Zendesk's side lower-cased (evaluate's maps)."""
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a table like {{ \"zendesk_value\" = \"ours\" }}, got {value!r}")
+    out: dict[str, str] = {}
+    for source, target in value.items():
+        if not isinstance(target, str) or not target.strip():
+            raise ConfigError(key, f"the value for {source!r} must be a non-empty string, got {target!r}")
+        if source.lower() in out:
+            raise ConfigError(key, f"{source!r} is listed twice (Zendesk values are lower-case)")
+        out[source.lower()] = target
+    return tuple(out.items())
+
+
+def prices(raw: Any) -> tuple[tuple[str, Price], ...]:
+    """The ``[prices."model"]`` tables: standard US dollars per million input and output tokens."""
+    if not isinstance(raw, dict):
+        raise ConfigError("prices", "must be a table of models, e.g. [prices.\"claude-haiku-4-5\"]")
+    out = []
+    for model, value in raw.items():
+        key = f"prices.{model}"
+        if not isinstance(value, dict) or set(value) != {"input", "output"}:
+            raise ConfigError(key, "needs exactly input and output, in US dollars per million tokens (standard rate)")
+        for kind in ("input", "output"):
+            number(f"{key}.{kind}", value[kind], 0, 10_000, "a number of US dollars per million tokens")
+        out.append((model, Price(float(value["input"]), float(value["output"]))))
+    return tuple(out)

@@ -12,8 +12,8 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .zendesk import ZendeskAuthError, ZendeskError, ZendeskTooRecent, raw
 from .zendesk_hc import fetch_article_page, linkable
+from .zendesk_http import ZendeskAuthError, ZendeskError, ZendeskTooRecent, raw
 
 if TYPE_CHECKING:
     import requests

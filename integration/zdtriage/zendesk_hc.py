@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from zenpy import Zenpy
 
 from .text import plain_text, sanitize, sanitize_tags  # every text field of a response, before anyone stores it
-from .zendesk import EXPORT_PAGE_SIZE, ZendeskError, _get_page, raw
+from .zendesk import EXPORT_PAGE_SIZE
+from .zendesk_http import ZendeskError, _get_page, raw
 
 
 def _article_dict(data: dict[str, Any]) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from zdtriage import config as config_mod
-from zdtriage import zendesk
+from zdtriage import zendesk, zendesk_http
 from zdtriage.sim import zendesk_shapes
 from zdtriage.sim.server import ManualClock
 from zdtriage.sim.zendesk import ZendeskSim
@@ -162,7 +162,7 @@ def test_an_expired_job_status_is_missing_from_show_many_and_404_alone(sim: Zend
     found = {j["id"]: j["status"] for j in zendesk.fetch_jobs(client, [old, new])}
     assert found == {old: "missing", new: "queued"}
     with pytest.raises(zendesk.ZendeskNotFound, match=r"^Zendesk answered 404 on /api/v2/job_statuses/"):
-        zendesk._call(client.job_status, id=old)
+        zendesk_http._call(client.job_status, id=old)
     sim.job_status_keep = 0
     assert [j["status"] for j in zendesk.fetch_jobs(client, [new])] == ["missing"]
 
@@ -176,7 +176,7 @@ def test_a_404_on_any_read_is_a_zendesk_error_in_one_line(sim: ZendeskSim, clien
     call = {"deleted ticket": lambda: client.tickets(id=ticket["id"]), "user": lambda: client.users(id=12345),
             "job status": lambda: client.job_status(id="V3-" + "0" * 32)}[read]
     with pytest.raises(zendesk.ZendeskNotFound) as caught:
-        zendesk._call(call)
+        zendesk_http._call(call)
     assert "\n" not in str(caught.value) and str(caught.value).startswith("Zendesk answered 404 on /api/v2/")
 
 

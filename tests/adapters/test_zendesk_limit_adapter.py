@@ -9,6 +9,7 @@ import pytest
 
 from zdtriage import config as config_mod
 from zdtriage import zendesk as zd
+from zdtriage import zendesk_http
 from zdtriage.sim.server import ManualClock
 from zdtriage.sim.zendesk import ZendeskSim
 
@@ -67,7 +68,7 @@ def test_an_agents_token_on_the_export_is_told_to_use_an_admin(sim) -> None:
 def test_a_403_elsewhere_still_names_the_credentials() -> None:
     response = SimpleNamespace(status_code=403, url="https://acme.zendesk.com/api/v2/tickets/1.json", headers={})
     with pytest.raises(zd.ZendeskAuthError, match="refused the credentials"):
-        zd._raise_for_limits(response)
+        zendesk_http._raise_for_limits(response)
 
 
 def test_the_gate_is_asked_before_and_told_after_every_call_429s_included(sim) -> None:

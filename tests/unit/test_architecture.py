@@ -12,7 +12,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "integration" / "zdtriage"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "sim" not in p.relative_to(PACKAGE).parts)
 
-NETWORK = {"zendesk.py", "zendesk_hc.py", "zendesk_admin.py", "batches.py"}
+NETWORK = {"zendesk.py", "zendesk_http.py", "zendesk_limit.py", "zendesk_hc.py", "zendesk_admin.py", "batches.py"}
 STORE = PACKAGE / "store"
 PURE = {"prompt.py", "answer.py", "retrieval.py", "pricing.py", "redact.py", "timeutil.py", "text.py", "config.py",
         "config_model.py", "config_values.py", "config_sources.py", "doctor.py"}

@@ -9,7 +9,7 @@ import pytest
 import requests
 from urllib3.exceptions import MaxRetryError, ResponseError
 
-from zdtriage import zendesk
+from zdtriage import zendesk, zendesk_http
 
 
 def test_retry_error_becomes_zendesk_unavailable_with_the_reason() -> None:
@@ -18,7 +18,7 @@ def test_retry_error_becomes_zendesk_unavailable_with_the_reason() -> None:
         raise requests.exceptions.RetryError(cause)
 
     with pytest.raises(zendesk.ZendeskUnavailable, match=r"^Zendesk kept failing: too many 503 error responses$"):
-        zendesk._call(give_up)
+        zendesk_http._call(give_up)
 
 
 def test_retry_error_without_a_cause_still_says_one_line() -> None:
@@ -26,4 +26,4 @@ def test_retry_error_without_a_cause_still_says_one_line() -> None:
         raise requests.exceptions.RetryError("gave up")
 
     with pytest.raises(zendesk.ZendeskUnavailable, match=r"^Zendesk kept failing: gave up$"):
-        zendesk._call(give_up)
+        zendesk_http._call(give_up)

@@ -235,7 +235,7 @@ def _check(db: sqlite_utils.Database, path: Path) -> None:
 
 
 # A database bigger than this when m0010 reaches it keeps auto_vacuum off: turning it on needs a VACUUM, which
-# rewrites the whole file (minutes, and twice its size on disk, for a year of tickets). docs/how-it-works.md "Retention".
+# rewrites the whole file (minutes, and twice its size on disk, for a year of tickets). docs/how-it-works.md.
 VACUUM_ON_UPGRADE_MAX_BYTES = 256 * 1024 * 1024
 
 
@@ -267,7 +267,7 @@ def m0010_query_indexes(db: sqlite_utils.Database) -> None:
             db.execute(sql)
     # Retention frees pages; with auto_vacuum = INCREMENTAL, `PRAGMA incremental_vacuum` gives them back to
     # the file system. The mode only takes effect through a VACUUM: done here while that is cheap (a new or
-    # small database), otherwise left to the admin (docs/how-it-works.md "Retention"); freed pages are reused either way.
+    # small database), otherwise left to the admin (docs/how-it-works.md); freed pages are reused either way.
     if db.execute("pragma auto_vacuum").fetchone()[0] != 2 and _size(db) <= VACUUM_ON_UPGRADE_MAX_BYTES:
         db.execute("pragma auto_vacuum = incremental")
         db.execute("vacuum")
