@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import config as config_mod
-from . import logs, pipeline, store
+from . import logs, store
 from .config import Config, ConfigError
+
+if TYPE_CHECKING:  # the pipeline imports every stage: only the commands that run one pay for it
+    from . import pipeline
 
 
 class UsageProblem(click.ClickException):
@@ -66,7 +69,7 @@ def open_state(cfg: Config, *, readonly: bool = False) -> Any:
 
 
 def context(cfg: Config, *, clients: bool = True, readonly: bool = False, on_zendesk_call: Any = None) -> pipeline.Context:
-    from . import batches, zendesk
+    from . import batches, pipeline, zendesk
 
     db = open_state(cfg, readonly=readonly)
     ctx = pipeline.Context(config=cfg, db=db)

@@ -12,7 +12,6 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any, Mapping, Sequence
 
-from . import answer as answers
 from .config import TriageConfig
 from .pricing import cache_minimum
 from .redact import redact
@@ -140,6 +139,8 @@ def system_blocks(triage: TriageConfig, model: str) -> list[dict[str, Any]]:
 def request_params(ticket_subject: str, messages: Sequence[Message], *, model: str, max_tokens: int,
                    triage: TriageConfig, redact_kinds: Sequence[str] = ()) -> dict[str, Any]:
     """The ``params`` of one Message Batches request."""
+    from . import answer as answers  # pydantic: 0.1-0.3 CPU-s of start-up that status and report never use
+
     return {
         "model": model,
         "max_tokens": max_tokens,
@@ -229,11 +230,13 @@ def note_footer(ticket_id: int, triage_n: int) -> str:
 def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int) -> str:
     """The internal note, plain text: header, draft, and the footer as its last line (what the app and
     our idempotency check read). The draft is cleaned again here, whoever validated it."""
+    from .answer import MAX_DRAFT_CHARS
+
     header = (
         f"{NOTE_HEADER}priority {answer['priority']} · category {answer['category']} · "
         f"sentiment {answer['sentiment']} · confidence {answer['confidence']:.2f}"
     )
-    draft = clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS]
+    draft = clean_text(answer["draft"])[:MAX_DRAFT_CHARS]
     return f"{header}\n\n{draft}\n\n{note_footer(ticket_id, triage_n)}"
 
 
