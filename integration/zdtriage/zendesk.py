@@ -181,6 +181,14 @@ def _ticket_dict(ticket: Any) -> dict[str, Any]:
     }
 
 
+def _ticket_state(data: dict[str, Any]) -> dict[str, Any]:
+    """What write-back's fresh read needs of a ticket: status, tags and scope ids (eligibility), ``updated_at``
+    (safe_update); the text that :func:`_ticket_dict` sanitises is left unread (issue 22)."""
+    return {"id": int(data["id"]), "status": sanitize(data.get("status")), "tags": sanitize_tags(data.get("tags")),
+            "updated_at": data.get("updated_at"),
+            **{key: data.get(key) for key in ("brand_id", "group_id", "ticket_form_id", "custom_status_id")}}
+
+
 def followup_of(ticket: dict[str, Any]) -> int | None:
     """The closed ticket a follow-up was created from (``via.source.rel == "follow_up"``), else None."""
     source = (ticket.get("via") or {}).get("source")
@@ -340,15 +348,17 @@ def fetch_user_roles(client: Zenpy, ids: list[int]) -> dict[int, str]:
             if isinstance(u, dict) and isinstance(u.get("id"), int) and u.get("role") in USER_ROLES}
 
 
-def fetch_tickets(client: Zenpy, ids: list[int]) -> list[dict[str, Any]]:
-    """Current state of up to 100 tickets in one ``show_many`` call; missing ids are absent."""
+def fetch_tickets(client: Zenpy, ids: list[int], *, state_only: bool = False) -> list[dict[str, Any]]:
+    """Current state of up to 100 tickets in one ``show_many`` call; missing ids are absent. ``state_only``:
+    only the fields of :func:`_ticket_state` (no subject, description, custom fields or via)."""
     if len(ids) > UPDATE_MANY_LIMIT:
         raise ValueError(f"show_many takes at most {UPDATE_MANY_LIMIT} ids")
     if not ids:
         return []
     # the plain JSON, as for the exports (_get_page): write-back reads every group again before it writes
     page = _get_page(client, client.tickets.endpoint(ids=list(ids)))
-    return [_ticket_dict(t) for t in page.get("tickets") or [] if isinstance(t, dict) and t.get("id") is not None]
+    read = _ticket_state if state_only else _ticket_dict
+    return [read(t) for t in page.get("tickets") or [] if isinstance(t, dict) and t.get("id") is not None]
 
 
 def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:

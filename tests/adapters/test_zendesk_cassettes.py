@@ -205,6 +205,15 @@ def test_fetch_tickets_show_many(replay: vcr.VCR, client: Any) -> None:
     }]
 
 
+def test_fetch_tickets_state_only_reads_what_write_back_needs(replay: vcr.VCR, client: Any) -> None:
+    """Write-back's fresh read (issue 22): status, tags, scope ids and updated_at, no text sanitised."""
+    with replay.use_cassette("zendesk_show_many.yaml"):
+        tickets = zendesk.fetch_tickets(client, [2785], state_only=True)
+    assert tickets == [{"id": 2785, "status": "new", "tags": [], "updated_at": "2023-08-31T18:42:23Z",
+                        "brand_id": 6090590390554, "group_id": None, "ticket_form_id": 6090606885786,
+                        "custom_status_id": 6090592372762}]
+
+
 # --- write and job status ----------------------------------------------------------------------------
 
 

@@ -124,7 +124,7 @@ def verify(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) ->
     """Writes that may have landed: look for them in Zendesk before resending."""
     for start in range(0, len(rows), zd.UPDATE_MANY_LIMIT):
         group = rows[start:start + zd.UPDATE_MANY_LIMIT]
-        found = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group])}
+        found = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group], state_only=True)}
         for row in group:
             with ctx.db.atomic():
                 tally(results, _isolated(ctx, row, lambda r=row: _verify_one(ctx, r, found.get(r["id"]))))
@@ -180,7 +180,7 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
             out["note"] = f"{in_flight} write jobs in flight; the rest waits"
             return
         group = rows[start:start + zd.UPDATE_MANY_LIMIT]
-        fresh = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group])}
+        fresh = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group], state_only=True)}
         if _send_group(ctx, group, fresh, out):
             in_flight += 1
             out["jobs_sent"] += 1
