@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ..pipeline import Context
 
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
+# fewer writable tickets than this wait for more while a batch is open, at most schedule.max_wait (issue 22:
+# a re-asked answer, a lone failed tag or a retried write cost their own show_many and update_many)
+SMALL_GROUP = 10
 
 
 def job_check_after(ctx: Context) -> float:
@@ -175,6 +178,9 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
     if allowance <= 0:
         return
     rows = writes.writable(ctx.db, cfg.triage.statuses, allowance, ctx.now())
+    if allowance >= SMALL_GROUP and _filling(ctx, rows):
+        out["note"] = f"{len(rows)} write(s) wait to be joined by the answers of an open batch"
+        return
     for start in range(0, len(rows), zd.UPDATE_MANY_LIMIT):
         if in_flight >= MAX_JOBS_IN_FLIGHT:
             out["note"] = f"{in_flight} write jobs in flight; the rest waits"
@@ -184,6 +190,16 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
         if _send_group(ctx, group, fresh, out):
             in_flight += 1
             out["jobs_sent"] += 1
+
+
+def _filling(ctx: Context, rows: list[dict[str, Any]]) -> bool:
+    """Whether a small group waits to be filled: fewer than :data:`SMALL_GROUP` tickets, a batch still open
+    (its answers come within the cadence), and none of them writable for ``schedule.max_wait`` yet. A batch's
+    own answers arrive together and fill their group at once: only stragglers wait."""
+    if not rows or len(rows) >= SMALL_GROUP or not store.batches_in(ctx.db, "open"):
+        return False
+    waited_enough, ahead = iso(ctx.now() - ctx.config.schedule.max_wait), iso(ctx.now() + 60)
+    return all(waited_enough < (r["changed_at"] or "") <= ahead for r in rows)  # a stamp ahead: a clock step
 
 
 def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict[str, Any]],
