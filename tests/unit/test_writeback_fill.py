@@ -87,3 +87,44 @@ def test_a_small_group_goes_at_once_when_no_batch_is_open(clock, sent):
 def test_a_batch_worth_of_answers_goes_at_once(clock, sent):
     ctx = _ctx(clock, writeback.SMALL_GROUP, open_batch=True)
     assert _send(ctx)["jobs_sent"] == 1 and len(sent[0]) == writeback.SMALL_GROUP
+
+
+def test_a_finished_job_settles_in_one_transaction_and_a_bad_ticket_alone(clock, sent, monkeypatch):
+    """Issue 22: a job's tickets are settled without a savepoint each; one that cannot be settled still fails
+    alone (dead with the reason), the others are written."""
+    ctx = _ctx(clock, 30, open_batch=False)
+    assert _send(ctx)["jobs_sent"] == 1
+    clock.now = NOW + ctx.config.zendesk.verify_after + 1
+    monkeypatch.setattr(writeback.zd, "fetch_jobs", lambda client, ids: iter([{
+        "id": job, "status": "completed",
+        "results": [{"id": i, "index": i - 1, "success": True, "error": None, "details": ""} for i in range(1, 31)]}
+        for job in ids]))
+    real = writeback.settle_write
+
+    def settle(ctx, ticket_id, intent, outcome, error=""):
+        if ticket_id == 7:
+            raise KeyError("surprise")
+        return real(ctx, ticket_id, intent, outcome, error)
+
+    monkeypatch.setattr(writeback, "settle_write", settle)
+    results: dict[str, int] = {}
+    statements: list[str] = []
+    ctx.db.conn.set_trace_callback(statements.append)
+    writeback.settle_jobs(ctx, results)
+    ctx.db.conn.set_trace_callback(None)
+    assert results == {"written": 29, "error": 1}
+    assert queue.get(ctx.db, 7)["state"] == "dead" and "KeyError" in queue.get(ctx.db, 7)["last_error"]
+    assert {queue.get(ctx.db, i)["state"] for i in range(1, 31) if i != 7} == {"written"}
+
+    # without the bad ticket: no savepoint per ticket (before: one each)
+    ctx2 = _ctx(clock, 30, open_batch=False)
+    clock.now = NOW
+    _send(ctx2)
+    clock.now = NOW + ctx.config.zendesk.verify_after + 1
+    monkeypatch.setattr(writeback, "settle_write", real)
+    statements.clear()
+    ctx2.db.conn.set_trace_callback(statements.append)
+    writeback.settle_jobs(ctx2, results := {})
+    ctx2.db.conn.set_trace_callback(None)
+    assert results == {"written": 30}
+    assert sum(s.startswith("SAVEPOINT") for s in statements) <= 5  # before: 34

@@ -83,9 +83,15 @@ def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
             # the intents these outcomes were for no longer exist (ticket revived or settled): ignore them
             store.log_event(ctx.db, now, "stale_write_outcome", detail=f"job {job['id']}: tickets {sorted(gone)}")
             tally(results, "stale", len(gone))
-        with ctx.db.atomic():
-            for row in members:
-                tally(results, _isolated(ctx, row, lambda r=row: _settle_one(ctx, r, job, by_id.get(r["id"]))))
+        try:  # the job's tickets in one transaction (a savepoint each was most of its SQLite: issue 22)
+            with ctx.db.atomic():
+                outcomes = [_settle_one(ctx, row, job, by_id.get(row["id"])) for row in members]
+        except (IllegalTransition, *TICKET_ERRORS):  # rolled back whole: one at a time, the bad one alone
+            with ctx.db.atomic():
+                outcomes = [_isolated(ctx, r, lambda r=r: _settle_one(ctx, r, job, by_id.get(r["id"])))
+                            for r in members]
+        for outcome in outcomes:
+            tally(results, outcome)
     return in_flight
 
 
