@@ -3,7 +3,6 @@ for the answers it will bring, at most ``schedule.max_wait``; a full enough grou
 
 from __future__ import annotations
 
-
 import pytest
 
 from zdtriage import pipeline, store
