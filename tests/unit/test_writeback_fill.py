@@ -3,6 +3,8 @@ for the answers it will bring, at most ``schedule.max_wait``; a full enough grou
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from zdtriage import pipeline, store
@@ -126,3 +128,14 @@ def test_a_finished_job_settles_in_one_transaction_and_a_bad_ticket_alone(clock,
     ctx2.db.conn.set_trace_callback(None)
     assert results == {"written": 30}
     assert sum(s.startswith("SAVEPOINT") for s in statements) <= 5  # before: 34
+
+
+def test_a_small_group_never_waits_longer_than_verify_after(clock, sent):
+    """Health calls answers unwritten for twice zendesk.verify_after a stall: the wait stays below it."""
+    ctx = _ctx(clock, 3, open_batch=True)
+    ctx.config = replace(ctx.config, zendesk=replace(ctx.config.zendesk, verify_after=120.0))
+    clock.now = NOW + 119
+    _send(ctx)
+    assert sent == []
+    clock.now = NOW + 120
+    assert _send(ctx)["jobs_sent"] == 1

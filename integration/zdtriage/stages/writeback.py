@@ -200,11 +200,14 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
 
 def _filling(ctx: Context, rows: list[dict[str, Any]]) -> bool:
     """Whether a small group waits to be filled: fewer than :data:`SMALL_GROUP` tickets, a batch still open
-    (its answers come within the cadence), and none of them writable for ``schedule.max_wait`` yet. A batch's
-    own answers arrive together and fill their group at once: only stragglers wait."""
+    (its answers come within the cadence), and none of them writable for ``schedule.max_wait`` (at most
+    ``zendesk.verify_after``) yet. A batch's own answers arrive together and fill their group at once: only
+    stragglers wait."""
     if not rows or len(rows) >= SMALL_GROUP or not store.batches_in(ctx.db, "open"):
         return False
-    waited_enough, ahead = iso(ctx.now() - ctx.config.schedule.max_wait), iso(ctx.now() + 60)
+    # never longer than zendesk.verify_after: health calls answers unwritten for twice that a stall
+    wait = min(ctx.config.schedule.max_wait, ctx.config.zendesk.verify_after)
+    waited_enough, ahead = iso(ctx.now() - wait), iso(ctx.now() + 60)
     return all(waited_enough < (r["changed_at"] or "") <= ahead for r in rows)  # a stamp ahead: a clock step
 
 
