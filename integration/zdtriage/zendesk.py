@@ -373,26 +373,27 @@ def write_updates(client: Zenpy, updates: list[dict[str, Any]]) -> str:
         raise ValueError("nothing to update")
     if len(updates) > UPDATE_MANY_LIMIT:
         raise ValueError(f"update_many takes at most {UPDATE_MANY_LIMIT} tickets")
-    from zenpy.lib.api_objects import Comment, Ticket
-
-    tickets = []
+    tickets = []  # the body zenpy would build from Ticket objects, without them (issue 22: their CPU)
     for update in updates:
-        ticket = Ticket(id=update["id"])
-        ticket.additional_tags = list(update["additional_tags"])
+        ticket: dict[str, Any] = {"id": update["id"], "additional_tags": list(update["additional_tags"])}
         if update.get("remove_tags"):
-            ticket.remove_tags = list(update["remove_tags"])
+            ticket["remove_tags"] = list(update["remove_tags"])
         if update.get("comment"):
-            ticket.comment = Comment(body=update["comment"]["body"], public=False)
+            ticket["comment"] = {"body": update["comment"]["body"], "public": False}
         if update.get("priority"):
-            ticket.priority = update["priority"]
+            ticket["priority"] = update["priority"]
         if update.get("updated_stamp"):
             # refused (409 UpdateConflict) if the ticket changed since that read (Zendesk docs, "Protecting
-            # against ticket update collisions"); zenpy sends any attribute set on the object
-            ticket.safe_update = True
-            ticket.updated_stamp = update["updated_stamp"]
+            # against ticket update collisions")
+            ticket.update(safe_update=True, updated_stamp=update["updated_stamp"])
         tickets.append(ticket)
-    job = _call(client.tickets.update, tickets)
-    return str(job.id)
+    api = client.tickets  # zenpy's URL building, session and error checks, as _get_page does
+    response = _call(api._call_api, api.session.put, api._build_url(api.endpoint(update_many=True)),
+                     json={"tickets": tickets}, timeout=api.timeout)
+    try:
+        return str(response.json()["job_status"]["id"])
+    except (ValueError, KeyError, TypeError):
+        raise ZendeskError(f"Zendesk answered {response.status_code} to update_many without a job status") from None
 
 
 def _job_result(data: dict[str, Any]) -> dict[str, Any]:
