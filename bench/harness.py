@@ -213,16 +213,21 @@ def make_pipeline(sims: Sims, clock: SharedClock, *, paced: bool = True, **secti
     return Pipeline(ctx=ctx, workdir=workdir)
 
 
-def run_due(ctx: Any, elapsed: float) -> None:
+def run_due(ctx: Any, elapsed: float, cpu: dict[str, float] | None = None) -> None:
     """The daemon's schedule on a simulated clock: each stage whose interval divides ``elapsed``, in pipeline
-    order (the daemon runs all four at start, then each on its interval)."""
+    order (the daemon runs all four at start, then each on its interval). ``cpu`` adds up each stage's CPU."""
     from zdtriage.stages import ingest, poll, submit, writeback
 
     every = ctx.config.schedule
-    for stage, interval in ((ingest.ingest, every.ingest_every), (submit.submit, every.submit_every),
-                            (poll.poll, every.poll_every), (writeback.writeback, every.writeback_every)):
+    for name, stage, interval in (("ingest", ingest.ingest, every.ingest_every),
+                                  ("submit", submit.submit, every.submit_every),
+                                  ("poll", poll.poll, every.poll_every),
+                                  ("writeback", writeback.writeback, every.writeback_every)):
         if elapsed % int(interval) == 0:
+            began = time.process_time()
             stage(ctx)
+            if cpu is not None:
+                cpu[name] = cpu.get(name, 0.0) + time.process_time() - began
 
 
 def pending_work(ctx: Any) -> int:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import anthropic
 
 from .config import AnthropicConfig
+from .timeutil import parse_time
 
 MAX_REQUESTS = 100_000  # per batch (DESIGN §7)
 MAX_BATCH_BYTES = 256 * 1024 * 1024  # per batch body (DESIGN §7)
@@ -234,15 +235,34 @@ def retrieve_batch(client: anthropic.Anthropic, batch_id: str) -> dict[str, Any]
         raise _translate(exc) from None
 
 
+def _batch_json(batch: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_batch_dict` of a batch as the API's JSON shows it (batch-retrieve-ended.json: RFC 3339 times)."""
+    ended = batch.get("ended_at")
+    return {
+        "id": str(batch["id"]),
+        "processing_status": str(batch["processing_status"]),
+        "request_counts": dict(batch["request_counts"]),
+        "created_at": parse_time(batch["created_at"]),
+        "expires_at": parse_time(batch["expires_at"]),
+        "ended_at": parse_time(ended) if ended else None,
+        "results_url": batch.get("results_url"),
+    }
+
+
 def list_recent_batches(client: anthropic.Anthropic, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest batches of the workspace (crash recovery: find a batch created but not recorded)."""
+    """The newest batches of the workspace (poll's states of the open batches, and crash recovery: find a
+    batch created but not recorded). The page's JSON is read as it is: the SDK's model objects of every
+    batch were most of poll's CPU, a list a minute (issue 22)."""
     import anthropic
 
     try:
-        page = client.messages.batches.list(limit=limit)
-        return [_batch_dict(b) for b in page.data]
+        body = json.loads(client.messages.batches.with_raw_response.list(limit=limit).text())
+        return [_batch_json(b) for b in body["data"]]
     except anthropic.AnthropicError as exc:
         raise _translate(exc) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BatchError(f"Anthropic's batch list could not be read: {type(exc).__name__}", retryable=True,
+                         kind=TRANSIENT) from None
 
 
 _RESULT_KEYS = ("custom_id", "type", "text", "stop_reason", "usage", "model", "error_type", "error_message")

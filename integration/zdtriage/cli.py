@@ -9,7 +9,7 @@ import time
 
 import click
 
-from . import cli_admin, cli_doctor, cli_tools, logs, observe, pipeline, reports, store
+from . import cli_admin, cli_doctor, cli_tools, logs, observe, reports, store
 from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, setup_logging
 from .store import tickets as queue
 from .timeutil import iso, parse_time
@@ -44,6 +44,7 @@ def cli(ctx: click.Context, config_path: str | None, log_format: str, log_level:
 @click.pass_context
 def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfile: str | None, verbose: bool) -> None:
     """Run the service: every stage on its schedule until SIGTERM or Ctrl-C."""
+    from . import pipeline
     from .daemon import AlreadyRunning, log, reporter, run_forever, single_instance
     from .metrics import Metrics
 
@@ -93,12 +94,12 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
         body = health.probe(cfg, time.time())
         emit(body, as_json, f"{'healthy' if body['healthy'] else 'unhealthy'}: {body['reason']}")
         ctx.exit(0 if body["healthy"] else 1)
-    pctx = context(cfg, clients=False, readonly=True)
+    db = open_state(cfg, readonly=True)  # no pipeline context: status imports no stage
     now = time.time()
-    data = reports.status(pctx.db, cfg, now)
-    verdict = health.check(pctx.db, cfg, now)
+    data = reports.status(db, cfg, now)
+    verdict = health.check(db, cfg, now)
     data.update(health={"healthy": verdict.healthy, "reason": verdict.reason, "problems": list(verdict.problems)},
-                dead_tickets=health.recent_dead(pctx.db), budget_hold=health.budget_hold(pctx.db))
+                dead_tickets=health.recent_dead(db), budget_hold=health.budget_hold(db))
     lines = [verdict.line(), "tickets: " + ", ".join(f"{k} {v}" for k, v in data["tickets"].items())]
     lines.append(f"batches open: {data['batches_open']}")
     for b in data["batches"]:

@@ -11,8 +11,9 @@ from typing import Any
 import click
 
 from . import config as config_mod
-from . import logs, pipeline, store
+from . import logs, store
 from .config import Config, ConfigError
+from .context import Context  # not the pipeline: it imports every stage, and status needs none
 
 
 class UsageProblem(click.ClickException):
@@ -65,14 +66,12 @@ def open_state(cfg: Config, *, readonly: bool = False) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def context(
-    cfg: Config, *, clients: bool = True, readonly: bool = False, on_zendesk_call: Any = None
-) -> pipeline.Context:
+def context(cfg: Config, *, clients: bool = True, readonly: bool = False, on_zendesk_call: Any = None) -> Context:
     from . import batches
     from .stages import account
 
     db = open_state(cfg, readonly=readonly)
-    ctx = pipeline.Context(config=cfg, db=db)
+    ctx = Context(config=cfg, db=db)
     if clients:
         ctx.zendesk = account.client(ctx, on_call=on_zendesk_call)  # the shared API limit paces; metrics count
         ctx.anthropic = batches.make_client(cfg.anthropic)

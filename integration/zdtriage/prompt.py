@@ -13,7 +13,6 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 
-from . import answer as answers
 from .config import TriageConfig
 from .pricing import cache_minimum
 from .redact import redact
@@ -192,6 +191,8 @@ def request_params(ticket_subject: str, messages: Sequence[Message], *, model: s
                    examples: str = "") -> dict[str, Any]:
     """The ``params`` of one Message Batches request; ``articles`` (``retrieval.select``) and ``macros`` go into
     the user turn, before the ticket; ``examples`` (:func:`examples_text`) into the shared prefix."""
+    from . import answer as answers  # pydantic: 0.1-0.3 CPU-s of start-up that status and report never use
+
     return {
         "model": model,
         "max_tokens": max_tokens,
@@ -318,12 +319,14 @@ def note_body(answer: Mapping[str, Any], ticket_id: int, triage_n: int, *,
     anywhere else: a link in the draft that is not one of those URLs or of ``allowed_links`` is removed.
     ``macro``: the title of the suggested macro ("Suggested macro: <title>", after the articles).
     """
+    from .answer import MAX_DRAFT_CHARS
+
     header = (
         f"{NOTE_HEADER}priority {answer['priority']} · category {answer['category']} · "
         f"sentiment {answer['sentiment']} · confidence {answer['confidence']:.2f}"
     )
     urls = [str(a["html_url"]) for a in articles]
-    draft = strip_links(clean_text(answer["draft"])[:answers.MAX_DRAFT_CHARS], [*urls, *allowed_links])
+    draft = strip_links(clean_text(answer["draft"])[:MAX_DRAFT_CHARS], [*urls, *allowed_links])
     lines = []
     if articles:
         lines = ["Help Center articles:"] + [

@@ -180,3 +180,13 @@ def test_create_errors_become_batch_errors(replay: vcr.VCR, client: anthropic.An
     assert info.value.status == status
     assert info.value.retryable is retryable
     assert str(info.value).startswith(f"Anthropic answered {status}: {message}")
+
+
+def test_list_recent_batches_reads_the_page_json_as_retrieve_does(replay: vcr.VCR, client: anthropic.Anthropic) -> None:
+    """The list is read from its JSON, not the SDK's models (issue 22): the same dict as ``_batch_dict``."""
+    with replay.use_cassette("anthropic_batch_list.yaml"):
+        [found] = batches.list_recent_batches(client, limit=1)
+    assert found == {"id": "msgbatch_01Bqf5LqpeBr1Vh8W9YTENVx", "processing_status": "in_progress",
+                     "request_counts": {"processing": 2, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0},
+                     "created_at": ts("2025-01-29T14:25:40.914571+00:00"),
+                     "expires_at": ts("2025-01-30T14:25:40.914571+00:00"), "ended_at": None, "results_url": None}

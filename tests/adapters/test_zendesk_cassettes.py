@@ -206,6 +206,15 @@ def test_fetch_tickets_show_many(replay: vcr.VCR, client: Any) -> None:
     }]
 
 
+def test_fetch_tickets_state_only_reads_what_write_back_needs(replay: vcr.VCR, client: Any) -> None:
+    """Write-back's fresh read (issue 22): status, tags, scope ids and updated_at, no text sanitised."""
+    with replay.use_cassette("zendesk_show_many.yaml"):
+        tickets = zendesk.fetch_tickets(client, [2785], state_only=True)
+    assert tickets == [{"id": 2785, "status": "new", "tags": [], "updated_at": "2023-08-31T18:42:23Z",
+                        "brand_id": 6090590390554, "group_id": None, "ticket_form_id": 6090606885786,
+                        "custom_status_id": 6090592372762}]
+
+
 # --- write and job status ----------------------------------------------------------------------------
 
 
@@ -286,3 +295,35 @@ def test_fetch_jobs_one_call_for_many_and_a_missing_job(replay: vcr.VCR, client:
     assert jobs[0] == {"id": gone, "status": "missing", "results": []}
     assert jobs[1]["id"] == done and jobs[1]["status"] == "completed"
     assert jobs[2] == {"id": working, "status": "working", "results": []}
+
+
+def test_write_updates_sends_the_body_zenpys_ticket_objects_would(client: Any, monkeypatch: Any) -> None:
+    """The update_many body is built as plain JSON (issue 22: zenpy's objects were a tenth of a backlog's CPU):
+    byte for byte what zenpy builds from Ticket objects, safe_update, priority and tags to remove included."""
+    from zenpy.lib.api_objects import Comment, Ticket
+    from zenpy.lib.request import CRUDRequest
+
+    ticket = Ticket(id=5)
+    ticket.additional_tags, ticket.remove_tags = ["ai_p1", "ai_billing"], ["ai_p3"]
+    ticket.comment = Comment(body="note €", public=False)
+    ticket.priority, ticket.safe_update, ticket.updated_stamp = "high", True, "2026-01-01T00:00:00Z"
+    expected = client.tickets._serialize(CRUDRequest(client.tickets).build_payload([ticket]))
+    sent: list[Any] = []
+
+    class Answer:
+        status_code = 200
+
+        def json(self) -> dict[str, Any]:
+            return {"job_status": {"id": "V3-1"}}
+
+    def put(url: str, json: Any = None, **kwargs: Any) -> Answer:
+        sent.append((url, json))
+        return Answer()
+
+    monkeypatch.setattr(client.tickets, "_call_api", lambda method, url, **kw: put(url, **kw))
+    assert zendesk.write_updates(client, [{
+        "id": 5, "additional_tags": ["ai_p1", "ai_billing"], "remove_tags": ["ai_p3"],
+        "comment": {"body": "note €", "public": False}, "priority": "high",
+        "updated_stamp": "2026-01-01T00:00:00Z"}]) == "V3-1"
+    [(url, body)] = sent
+    assert url.endswith("/api/v2/tickets/update_many.json") and body == expected

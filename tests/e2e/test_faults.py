@@ -226,8 +226,8 @@ def test_write_failing_with_5xx_is_verified_then_sent_once(zsim, make_ctx, clock
     poll.poll(ctx)
     fresh = zd.fetch_tickets
 
-    def read_then_fail(client, ids):  # the re-read before the write works; the write itself gets 500s
-        found = fresh(client, ids)
+    def read_then_fail(client, ids, **kw):  # the re-read before the write works; the write itself gets 500s
+        found = fresh(client, ids, **kw)
         zsim.set_faults(rate_500=1.0)
         monkeypatch.setattr(zd, "fetch_tickets", fresh)
         return found

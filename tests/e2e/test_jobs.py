@@ -136,8 +136,8 @@ def test_retry_dead_between_the_fresh_read_and_the_intents_drops_that_ticket_not
     poll.poll(ctx)
     read = writeback.zd.fetch_tickets
 
-    def read_then_retry(client, ids):
-        found = read(client, ids)
+    def read_then_retry(client, ids, **kw):
+        found = read(client, ids, **kw)
         queue.retry(ctx.db, clock(), dead=True, ids=[revived])  # `zdtriage retry --dead` lands here
         return found
 

@@ -129,12 +129,15 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
 
     def flush() -> None:
         nonlocal refusal
-        with ctx.db.atomic():
-            for item in pending:
-                outcome = _apply_isolated(ctx, local_id, item)
-                tally(results, outcome)
-                if outcome == "account" and not refusal:
-                    refusal = f"{item['error_type']}: {item['error_message']}"
+        try:
+            outcomes = _apply_chunk(ctx, local_id, pending)
+        except TICKET_ERRORS:  # rolled back whole: again one result at a time, the bad one fails alone
+            with ctx.db.atomic():
+                outcomes = [_apply_isolated(ctx, local_id, item) for item in pending]
+        for item, outcome in zip(pending, outcomes, strict=True):
+            tally(results, outcome)
+            if outcome == "account" and not refusal:
+                refusal = f"{item['error_type']}: {item['error_message']}"
         pending.clear()
 
     for result in anth.iter_results(ctx.anthropic, batch_id):
@@ -152,6 +155,21 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
     if missing:
         results["missing"] = missing
     return results
+
+
+def _apply_chunk(ctx: Context, local_id: str, items: list[dict[str, Any]]) -> list[str]:
+    """Apply a chunk of results in one transaction, their rows read in one query and the batch's cost added
+    once (issue 22: a savepoint, a one-row read and a cost UPDATE per result were most of poll's SQLite).
+    A result that cannot be applied raises, and the whole chunk is rolled back for :func:`_apply_isolated`."""
+    ids = [parsed[0] for parsed in (prompt.parse_custom_id(str(item.get("custom_id") or "")) for item in items)
+           if parsed]
+    costs: list[float] = []
+    with ctx.db.atomic():
+        rows = queue.rows_by_id(ctx.db, ids)
+        outcomes = [apply_result(ctx, local_id, item, rows=rows, costs=costs) for item in items]
+        if costs:
+            store.add_batch_cost(ctx.db, local_id, sum(costs))
+    return outcomes
 
 
 def _apply_isolated(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
@@ -172,18 +190,26 @@ def _apply_isolated(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
         return "dead"
 
 
-def apply_result(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
-    """Apply one result line to its ticket (database only); returns what happened."""
+def apply_result(ctx: Context, local_id: str, result: dict[str, Any], *, rows: dict[int, dict[str, Any]] | None = None,
+                 costs: list[float] | None = None) -> str:
+    """Apply one result line to its ticket (database only); returns what happened. ``rows``: tickets read
+    beforehand (each used once: a second result for the same ticket reads it afresh); ``costs``: the cost is
+    appended there for the caller to add to the batch, instead of added at once."""
     now = ctx.now()
     parsed = prompt.parse_custom_id(result["custom_id"])
     if not parsed:
         return "unknown"
     ticket_id, triage_n = parsed
-    row = queue.get(ctx.db, ticket_id)
+    row = rows.pop(ticket_id, None) if rows is not None else None
+    if row is None:
+        row = queue.get(ctx.db, ticket_id)
     if not row or row["state"] != State.SUBMITTED or row["batch"] != local_id or row["triage_n"] != triage_n:
         return "stale"  # already applied (replay after a crash) or not from this batch
     cost = _cost(ctx, result)
-    store.add_batch_cost(ctx.db, local_id, cost)
+    if costs is not None:
+        costs.append(cost)
+    else:
+        store.add_batch_cost(ctx.db, local_id, cost)
     match result["type"]:
         case "succeeded":
             answer, reason = answers.validate_answer(result["text"] or "", ctx.config.triage,

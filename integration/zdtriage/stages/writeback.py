@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from ..context import Context
 
 MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the customer's other tools
+# fewer writable tickets than this wait for more while a batch is open, at most schedule.max_wait (issue 22:
+# a re-asked answer, a lone failed tag or a retried write cost their own show_many and update_many)
+SMALL_GROUP = 10
 
 
 def job_check_after(ctx: Context) -> float:
@@ -91,10 +94,15 @@ def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
             # the intents these outcomes were for no longer exist (ticket revived or settled): ignore them
             store.log_event(ctx.db, now, "stale_write_outcome", detail=f"job {job['id']}: tickets {sorted(gone)}")
             tally(results, "stale", len(gone))
-        with ctx.db.atomic():
-            for row in members:
-                tally(results, _isolated(ctx, row, lambda r=row, job=job, by_id=by_id:
-                                         _settle_one(ctx, r, job, by_id.get(r["id"]))))
+        try:  # the job's tickets in one transaction (a savepoint each was most of its SQLite: issue 22)
+            with ctx.db.atomic():
+                outcomes = [_settle_one(ctx, row, job, by_id.get(row["id"])) for row in members]
+        except (IllegalTransition, *TICKET_ERRORS):  # rolled back whole: one at a time, the bad one alone
+            with ctx.db.atomic():
+                outcomes = [_isolated(ctx, r, lambda r=r, job=job, by_id=by_id:
+                                      _settle_one(ctx, r, job, by_id.get(r["id"]))) for r in members]
+        for outcome in outcomes:
+            tally(results, outcome)
     return in_flight
 
 
@@ -136,7 +144,7 @@ def verify(ctx: Context, rows: list[dict[str, Any]], results: dict[str, int]) ->
     """Writes that may have landed: look for them in Zendesk before resending."""
     for start in range(0, len(rows), zd.UPDATE_MANY_LIMIT):
         group = rows[start:start + zd.UPDATE_MANY_LIMIT]
-        found = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group])}
+        found = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group], state_only=True)}
         for row in group:
             with ctx.db.atomic():
                 tally(results, _isolated(ctx, row, lambda r=row, found=found: _verify_one(ctx, r, found.get(r["id"]))))
@@ -187,15 +195,31 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
     if allowance <= 0:
         return
     rows = writes.writable(ctx.db, cfg.triage.statuses, allowance, ctx.now())
+    if allowance >= SMALL_GROUP and _filling(ctx, rows):
+        out["note"] = f"{len(rows)} write(s) wait to be joined by the answers of an open batch"
+        return
     for start in range(0, len(rows), zd.UPDATE_MANY_LIMIT):
         if in_flight >= MAX_JOBS_IN_FLIGHT:
             out["note"] = f"{in_flight} write jobs in flight; the rest waits"
             return
         group = rows[start:start + zd.UPDATE_MANY_LIMIT]
-        fresh = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group])}
+        fresh = {t["id"]: t for t in zd.fetch_tickets(ctx.zendesk, [r["id"] for r in group], state_only=True)}
         if _send_group(ctx, group, fresh, out):
             in_flight += 1
             out["jobs_sent"] += 1
+
+
+def _filling(ctx: Context, rows: list[dict[str, Any]]) -> bool:
+    """Whether a small group waits to be filled: fewer than :data:`SMALL_GROUP` tickets, a batch still open
+    (its answers come within the cadence), and none of them writable for ``schedule.max_wait`` (at most
+    ``zendesk.verify_after``) yet. A batch's own answers arrive together and fill their group at once: only
+    stragglers wait."""
+    if not rows or len(rows) >= SMALL_GROUP or not store.batches_in(ctx.db, "open"):
+        return False
+    # never longer than zendesk.verify_after: health calls answers unwritten for twice that a stall
+    wait = min(ctx.config.schedule.max_wait, ctx.config.zendesk.verify_after)
+    waited_enough, ahead = iso(ctx.now() - wait), iso(ctx.now() + 60)
+    return all(waited_enough < (r["changed_at"] or "") <= ahead for r in rows)  # a stamp ahead: a clock step
 
 
 def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict[str, Any]],

@@ -398,9 +398,13 @@ class Waiting(TypedDict):
 
 def waiting(db: sqlite_utils.Database, events_complete: float) -> Waiting:
     """The queue as the submit policy sees it: how many wait, how many are ready, since when the oldest waits
-    (arrival for a first triage, the customer's reply for a re-triage)."""
+    (arrival for a first triage, the customer's reply for a re-triage, and for a ticket asked again — an
+    invalid answer, a retry after its backoff — the moment it was queued again: it joins the next regular
+    batch instead of starting its own 1-2 ticket batch at once, issue 22)."""
     row = next(db.query(
         f"select count(*) as n, coalesce(sum({READY}), 0) as ready, "
-        "min(case when triage_n > 1 then zd_updated_at else coalesce(zd_created_at, zd_updated_at) end) as oldest "
+        "min(case when attempts > 0 and queued_at is not null "
+        "then round((julianday(queued_at) - 2440587.5) * 86400.0, 3) "
+        "when triage_n > 1 then zd_updated_at else coalesce(zd_created_at, zd_updated_at) end) as oldest "
         "from tickets where state = 'queued'", [events_complete]))
     return {"queued": row["n"], "ready": row["ready"], "oldest": row["oldest"]}

@@ -1,0 +1,78 @@
+"""Start-up CPU of the commands that need no pipeline, against ``python -c pass`` (issue 22).
+
+Run as ``python -m bench.startup`` from the repository root; prints one JSON object. Each command runs in a
+fresh interpreter (``python -m zdtriage …`` against a fresh empty state database, placeholder secrets, nothing
+called); its own user + system CPU comes from ``os.wait4``, the least of ``--repeat`` runs is kept (other work on
+the machine only adds). ``heavy`` lists the modules of :data:`HEAVY` each command imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("pydantic", "anthropic", "zenpy", "requests", "httpx")
+FLOOR_X_PASS = 6.0  # issue 22: at most 6x ``python -c pass`` in CPU
+PROBE = """
+import json, sys
+try:
+    from zdtriage.cli import main
+    sys.argv[0] = "zdtriage"
+    main()
+except SystemExit:
+    pass
+finally:
+    print("HEAVY", json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr)
+"""
+COMMANDS = {"version": ["--version"], "status": ["status"], "status_check": ["status", "--check"],
+            "report": ["report"]}
+
+
+def measure(args: list[str], env: dict[str, str]) -> tuple[float, list[str]]:
+    """CPU seconds of one fresh interpreter running ``args``, and the heavy modules it imported."""
+    child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    err = child.stderr.read() if child.stderr else ""
+    _, _, usage = os.wait4(child.pid, 0)
+    heavy = [json.loads(line[6:]) for line in err.splitlines() if line.startswith("HEAVY ")]
+    return usage.ru_utime + usage.ru_stime, heavy[-1] if heavy else []
+
+
+def run(repeat: int) -> dict[str, Any]:
+    """Least CPU of ``repeat`` runs of ``python -c pass`` and of each command of :data:`COMMANDS`."""
+    from zdtriage import store
+
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as work:
+        state = Path(work) / "state.db"
+        store.open_db(state).conn.close()
+        config = Path(work) / "zdtriage.toml"
+        config.write_text(f'[zendesk]\nsubdomain = "bench"\nemail = "bot@example.com"\n\n[state]\npath = "{state}"\n')
+        env = {**os.environ, "ZENDESK_API_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}
+        passes = min(measure([py, "-c", "pass"], env)[0] for _ in range(repeat))
+        out: dict[str, Any] = {"python_pass_cpu_s": round(passes, 4), "floor_x_pass": FLOOR_X_PASS, "commands": {}}
+        for name, args in COMMANDS.items():
+            runs = [measure([py, "-c", PROBE.format(heavy=HEAVY), "--config", str(config), *args], env)
+                    for _ in range(repeat)]
+            cpu, heavy = min(runs)
+            out["commands"][name] = {"cpu_s": round(cpu, 4), "x_pass": round(cpu / passes, 1), "heavy": heavy}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    json.dump(run(args.repeat), sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

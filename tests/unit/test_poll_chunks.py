@@ -1,0 +1,80 @@
+"""Poll stores a chunk of results in one transaction, their rows read in one query and the batch's cost added
+once (issue 22), and still isolates a result that cannot be applied: that ticket alone becomes dead."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zdtriage import pipeline, store
+from zdtriage.config import parse
+from zdtriage.stages import ingest, poll
+from zdtriage.store import tickets as queue
+
+ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
+NOW = 1_790_000_000.0
+ANSWER = {"priority": "P2", "category": "billing", "sentiment": "neutral", "language": "en",
+          "confidence": 0.9, "draft": "Thanks, we are on it."}
+COST = (1000 * 0.5 + 100 * 2.5) / 1e6  # haiku 4.5 batch prices of the usage below
+
+
+@pytest.fixture
+def ctx():
+    cfg = parse({"zendesk": {"subdomain": "a", "email": "a@b.c"}}, ENV)
+    return pipeline.Context(config=cfg, db=store.open_db(":memory:"), clock=lambda: NOW)
+
+
+def _submitted(ctx, ids):
+    ingest.save_tickets(ctx, [{"id": i, "subject": "Invoice", "description": "charged twice", "status": "open",
+                               "tags": [], "requester_id": 9, "created_at": "2026-09-01T00:00:00Z",
+                               "updated_at": "2026-09-01T00:00:00Z", "generated_timestamp": 1_789_000_000}
+                              for i in ids])
+    queue.submit(ctx.db, NOW, "b1", [(i, f"zt-{i}-1", 100, 0.01) for i in ids])
+    ctx.db["batches"].insert({"local_id": "b1", "batch_id": "msgbatch_1", "state": "open", "cost_usd": 0.0})
+
+
+def _results(ids, monkeypatch, broken=()):
+    lines = [{"custom_id": f"zt-{i}-1", "type": "succeeded",
+              "text": json.dumps({**ANSWER, "draft": "break"} if i in broken else ANSWER), "stop_reason": "end_turn",
+              "model": "claude-haiku-4-5", "usage": {"input_tokens": 1000, "output_tokens": 100},
+              "error_type": None, "error_message": None} for i in ids]
+    monkeypatch.setattr(poll.anth, "iter_results", lambda client, batch_id: iter(lines))
+
+
+def test_one_result_that_cannot_be_applied_makes_its_ticket_dead_alone(ctx, monkeypatch):
+    ids = list(range(1, 8))
+    _submitted(ctx, ids)
+    _results(ids, monkeypatch, broken={4})
+    real = poll.answers.validate_answer
+
+    def validate(text, triage, **kw):  # ticket 4's answer breaks the code that reads it, every time
+        if json.loads(text)["draft"] == "break":
+            raise TypeError("unexpected shape")
+        return real(text, triage, **kw)
+
+    monkeypatch.setattr(poll.answers, "validate_answer", validate)
+    assert poll.collect(ctx, "b1", "msgbatch_1") == {"answered": 6, "dead": 1}
+    states = {i: queue.get(ctx.db, i)["state"] for i in ids}
+    assert [i for i, s in states.items() if s == "dead"] == [4]
+    assert "could not be applied: TypeError" in queue.get(ctx.db, 4)["last_error"]
+    batch = next(ctx.db.query("select cost_usd from batches where local_id = 'b1'"))
+    assert batch["cost_usd"] == pytest.approx(6 * COST)  # the rolled-back chunk's costs were not kept twice
+
+
+def test_a_chunk_of_results_costs_one_statement_a_result(ctx, monkeypatch):
+    ids = list(range(1, 201))
+    _submitted(ctx, ids)
+    _results(ids, monkeypatch)
+    statements: list[str] = []
+    ctx.db.conn.set_trace_callback(statements.append)
+    assert poll.collect(ctx, "b1", "msgbatch_1") == {"answered": 200}
+    ctx.db.conn.set_trace_callback(None)
+    # besides each ticket's own UPDATE (traced again for each report-totals trigger it fires)
+    statements = [s for s in statements if not s.startswith("update tickets set")]
+    # before: a savepoint and its release, a one-row read and a cost UPDATE for every result
+    assert len(statements) < 30, statements[:12]
+    # a savepoint per chunk and per collect, not per result
+    assert sum(s.lstrip().upper().startswith("SAVEPOINT") for s in statements) <= 5
+    batch = next(ctx.db.query("select cost_usd from batches where local_id = 'b1'"))
+    assert batch["cost_usd"] == pytest.approx(200 * COST)
