@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.run import machine, scenario
+from bench.run import table as run_table
 
 BASELINE = Path(__file__).resolve().parent / "baseline.json"
 DAY_TICKETS = 10_000
@@ -101,14 +102,8 @@ def rows(r: dict[str, Any], base: dict[str, Any]) -> list[tuple[str, str, str, s
 
 
 def table(lines: list[tuple[str, str, str, str]]) -> str:
-    """A Markdown table (it reads as plain text too)."""
-    head = ("Figure", "Measured", "Floor or target", "Ratio to baseline, result")
-    widths = [max(len(row[i]) for row in [head, *lines]) for i in range(4)]
-
-    def fmt(row: tuple[str, ...]) -> str:
-        return "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |"
-
-    return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, lines)])
+    """The figures as :func:`bench.run.table` writes them, with this comparison's columns."""
+    return run_table(lines, ("Figure", "Measured", "Floor or target", "Ratio to baseline, result"))
 
 
 def main(argv: list[str] | None = None) -> int:

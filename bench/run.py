@@ -124,9 +124,9 @@ def _ceiling_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def table(lines: list[tuple[str, str, str, str]]) -> str:
+def table(lines: list[tuple[str, str, str, str]],
+          head: tuple[str, str, str, str] = ("Figure", "Measured", "Target", "Result")) -> str:
     """A Markdown table (it reads as plain text too)."""
-    head = ("Figure", "Measured", "Target", "Result")
     widths = [max(len(row[i]) for row in [head, *lines]) for i in range(4)]
 
     def fmt(row: tuple[str, ...]) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from .zendesk_hc import fetch_article_page, linkable
-from .zendesk_http import ZendeskAuthError, ZendeskError, ZendeskTooRecent, raw
+from .zendesk_http import ZendeskAuthError, ZendeskError, ZendeskTooRecent, json_body, raw
 
 if TYPE_CHECKING:
     import requests
@@ -43,16 +43,6 @@ def _request(client: Zenpy, method: str, url: str, payload: dict[str, Any] | Non
     return response
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise ZendeskError(f"Zendesk answered {response.status_code} with a body that is not JSON") from None
-    if not isinstance(body, dict):
-        raise ZendeskError(f"Zendesk answered {response.status_code} with an unexpected body")
-    return body
-
-
 def _int(value: Any) -> int | None:
     try:
         return int(str(value))
@@ -64,7 +54,7 @@ def fetch_account_user(client: Zenpy) -> dict[str, Any]:
     """The token's user (``GET /users/me``) and the account's API limit from that response's headers:
     ``{"id", "email", "role", "rate_limit", "rate_limit_remaining"}`` (limits None when not sent)."""
     response = _request(client, "GET", _url(client, "users/me.json"))
-    user = _json(response).get("user") or {}
+    user = json_body(response).get("user") or {}
     if user.get("id") is None:
         raise ZendeskError("Zendesk did not say who the API user is (users/me has no id)")
     headers = response.headers
@@ -88,7 +78,7 @@ def _pages(client: Zenpy, path: str, key: str) -> list[dict[str, Any]]:
     for _ in range(MAX_PAGES):
         if not url:
             break
-        body = _json(_request(client, "GET", url))
+        body = json_body(_request(client, "GET", url))
         out += [row for row in body.get(key) or [] if isinstance(row, dict)]
         url = body.get("next_page")
     return out
@@ -103,7 +93,7 @@ def update_trigger(client: Zenpy, trigger: dict[str, Any]) -> dict[str, Any]:
     """Replace a trigger's conditions *and* actions with those of ``trigger`` (Zendesk clears whichever of
     the two a PUT leaves out, so both are always sent); returns the trigger as Zendesk stored it."""
     payload = {"trigger": {"conditions": trigger["conditions"], "actions": trigger["actions"]}}
-    body = _json(_request(client, "PUT", _url(client, f"triggers/{int(trigger['id'])}.json"), payload))
+    body = json_body(_request(client, "PUT", _url(client, f"triggers/{int(trigger['id'])}.json"), payload))
     return body.get("trigger") or {}
 
 
@@ -121,7 +111,7 @@ def tag_in_use(client: Zenpy, tag: str) -> bool:
     """Whether any ticket of the account carries ``tag`` (Tags API search, by prefix)."""
     if len(tag) < 2:
         return False
-    body = _json(_request(client, "GET", _url(client, "autocomplete/tags.json", {"name": tag})))
+    body = json_body(_request(client, "GET", _url(client, "autocomplete/tags.json", {"name": tag})))
     return tag.lower() in {str(t).lower() for t in body.get("tags") or []}
 
 
@@ -129,7 +119,7 @@ def probe_help_center(client: Zenpy) -> dict[str, Any]:
     """One page of ``help_center/articles.json``: ``{"readable": bool, "count": int | None, "detail": str}``
     (a 404 means the account has no Help Center)."""
     try:
-        body = _json(_request(client, "GET", _url(client, "help_center/articles.json", {"per_page": 1})))
+        body = json_body(_request(client, "GET", _url(client, "help_center/articles.json", {"per_page": 1})))
     except ZendeskAuthError as exc:
         return {"readable": False, "count": None, "detail": f"refused ({refused_status(exc) or '?'})"}
     except ZendeskError as exc:

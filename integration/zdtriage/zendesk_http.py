@@ -237,7 +237,11 @@ def _get_page(client: Zenpy, endpoint: Any, api: Any = None) -> dict[str, Any]:
     JSON round trip), about 0.25 s of CPU per 1,000-ticket page; the exports need only plain fields,
     so the body is read as it is (about a tenth of the CPU; bench/README.md, figure 2).
     """
-    response = raw(client, "GET", endpoint, api=api)
+    return json_body(raw(client, "GET", endpoint, api=api))
+
+
+def json_body(response: requests.Response) -> dict[str, Any]:
+    """A response's JSON object, or a one-line :class:`ZendeskError` for a body that is not one."""
     try:
         body = response.json()
     except ValueError:
