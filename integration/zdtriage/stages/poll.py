@@ -164,9 +164,11 @@ def _apply_chunk(ctx: Context, local_id: str, items: list[dict[str, Any]]) -> li
     ids = [parsed[0] for parsed in (prompt.parse_custom_id(str(item.get("custom_id") or "")) for item in items)
            if parsed]
     costs: list[float] = []
+    keys = [parsed for parsed in (prompt.parse_custom_id(str(item.get("custom_id") or "")) for item in items) if parsed]
     with ctx.db.atomic():
         rows = queue.rows_by_id(ctx.db, ids)
-        outcomes = [apply_result(ctx, local_id, item, rows=rows, costs=costs) for item in items]
+        held = help_center.held(ctx.db, keys)  # what each request offered, read at once like the rows
+        outcomes = [apply_result(ctx, local_id, item, rows=rows, costs=costs, held=held) for item in items]
         if costs:
             store.add_batch_cost(ctx.db, local_id, sum(costs))
     return outcomes
@@ -191,10 +193,12 @@ def _apply_isolated(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
 
 
 def apply_result(ctx: Context, local_id: str, result: dict[str, Any], *, rows: dict[int, dict[str, Any]] | None = None,
-                 costs: list[float] | None = None) -> str:
+                 costs: list[float] | None = None,
+                 held: dict[tuple[int, int], tuple[list[int], list[int]]] | None = None) -> str:
     """Apply one result line to its ticket (database only); returns what happened. ``rows``: tickets read
     beforehand (each used once: a second result for the same ticket reads it afresh); ``costs``: the cost is
-    appended there for the caller to add to the batch, instead of added at once."""
+    appended there for the caller to add to the batch, instead of added at once; ``held``: the article and
+    macro ids the requests offered, read beforehand (``store.articles.held``)."""
     now = ctx.now()
     parsed = prompt.parse_custom_id(result["custom_id"])
     if not parsed:
@@ -212,11 +216,10 @@ def apply_result(ctx: Context, local_id: str, result: dict[str, Any], *, rows: d
         store.add_batch_cost(ctx.db, local_id, cost)
     match result["type"]:
         case "succeeded":
+            offered = (held if held is not None else help_center.held(ctx.db, [parsed])).get(parsed, ([], []))
             answer, reason = answers.validate_answer(result["text"] or "", ctx.config.triage,
                                                      stop_reason=result.get("stop_reason"),
-                                                     provided=[a["id"] for a in help_center.provided(ctx.db, *parsed)],
-                                                     macros=[m["id"] for m in
-                                                             help_center.provided(ctx.db, *parsed, "macros")])
+                                                     provided=offered[0], macros=offered[1])
             if answer is not None:
                 queue.answer(ctx.db, ticket_id, now, answer=answer, usage=result["usage"], cost_usd=cost)
                 return "answered"

@@ -131,6 +131,26 @@ def provided(db: sqlite_utils.Database, ticket_id: int, triage_n: int, what: str
     return json.loads(row[column]) if row and row[column] else []
 
 
+Offered = dict[tuple[int, int], tuple[list[int], list[int]]]  # (ticket_id, triage_n) → (article ids, macro ids)
+
+
+def held(db: sqlite_utils.Database, keys: Sequence[tuple[int, int]]) -> Offered:
+    """The article ids and macro ids the requests of many ``(ticket_id, triage_n)`` held, one query per 500
+    tickets (poll validates a chunk of results at once); a request that held none is absent."""
+    wanted = set(keys)
+    ids = sorted({ticket_id for ticket_id, _ in wanted})
+    out: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for row in db.query("select ticket_id, triage_n, articles, macros from ticket_articles where ticket_id in "
+                            f"({', '.join('?' for _ in chunk)})", chunk):
+            key = (row["ticket_id"], row["triage_n"])
+            if key in wanted:
+                out[key] = ([a["id"] for a in json.loads(row["articles"] or "[]")],
+                            [m["id"] for m in json.loads(row["macros"] or "[]")])
+    return out
+
+
 def replace_macros(db: sqlite_utils.Database, macros: Sequence[dict[str, Any]]) -> int:
     """The complete list of active shared macros (``{id, title, body}``) replaces the stored one."""
     with db.atomic():
