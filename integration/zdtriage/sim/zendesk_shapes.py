@@ -184,21 +184,8 @@ def metadata() -> dict[str, Any]:
 
 
 def comment_json(c: Comment) -> dict[str, Any]:
-    """A comment, key for key as ticket-comments-cursor.json."""
-    return {
-        "id": c.id,
-        "type": "Comment",
-        "author_id": c.author_id,
-        "body": c.body,
-        "html_body": html_body(c.body),
-        "plain_body": c.body,
-        "public": c.public,
-        "attachments": [],
-        "audit_id": c.audit_id,
-        "via": via(c.channel),
-        "created_at": iso(c.created_at),
-        "metadata": metadata(),
-    }
+    """A comment, key for key as ticket-comments-cursor.json: the audit's Comment event and three keys more."""
+    return {**comment_event_json(c), "via": via(c.channel), "created_at": iso(c.created_at), "metadata": metadata()}
 
 
 def comment_event_json(c: Comment) -> dict[str, Any]:
