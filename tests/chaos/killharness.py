@@ -46,6 +46,7 @@ ingest_every = "1s"
 submit_every = "1s"
 poll_every = "1s"
 writeback_every = "1s"
+max_wait = "2s"  # the daemon's 10 min, compressed like the rest: a ticket asked again joins the next batch
 
 [state]
 path = "{state}"
