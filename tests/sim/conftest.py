@@ -54,3 +54,12 @@ def zenpy_env(monkeypatch: pytest.MonkeyPatch, zendesk_sim: ZendeskSim) -> dict[
 def zenpy_client(zenpy_env: dict[str, str]) -> Zenpy:
     """A zenpy client talking to ``zendesk_sim`` (no cache, as the pipeline runs it)."""
     return Zenpy(subdomain="sim", email=ZENDESK_EMAIL, token=ZENDESK_TOKEN, disable_cache=True)
+
+
+# the Anthropic simulator's fixtures, for every test of this folder (tests/sim is no package: imported by name)
+from anthropic_fixtures import (  # noqa: E402, F401  # re-exported as fixtures; pytest finds them here
+    anthropic_client,
+    anthropic_clock,
+    anthropic_sim,
+    make_anthropic_sim,
+)

@@ -16,31 +16,11 @@ from typing import Any
 import anthropic
 import pytest
 
+# tests/sim is no package: pytest puts this folder on sys.path (its fixtures come through conftest.py)
+from anthropic_fixtures import client_for, raw, real, tiny_request
+
 from zdtriage.sim.anthropic import ACCOUNT_REFUSALS, CODED_REFUSALS, RESULTS_LATE_SECONDS, AnthropicSim
 from zdtriage.sim.server import ManualClock
-
-try:
-    from .anthropic_fixtures import (
-        anthropic_client,
-        anthropic_clock,
-        anthropic_sim,
-        client_for,
-        make_anthropic_sim,
-        raw,
-        real,
-        tiny_request,
-    )
-except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
-        anthropic_client,
-        anthropic_clock,
-        anthropic_sim,
-        client_for,
-        make_anthropic_sim,
-        raw,
-        real,
-        tiny_request,
-    )
 
 CREDIT = ("Your credit balance is too low to access the Anthropic API. "
           "Please go to Plans & Billing to upgrade or purchase credits.")

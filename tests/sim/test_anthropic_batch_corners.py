@@ -18,29 +18,11 @@ from typing import Any
 import anthropic
 import pytest
 
+# tests/sim is no package: pytest puts this folder on sys.path (its fixtures come through conftest.py)
+from anthropic_fixtures import client_for, triage_request
+
 from zdtriage.sim.anthropic import AnthropicSim
 from zdtriage.sim.server import ManualClock
-
-try:
-    from .anthropic_fixtures import (
-        anthropic_client,
-        anthropic_clock,
-        anthropic_sim,
-        client_for,
-        make_anthropic_sim,
-        raw,
-        triage_request,
-    )
-except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
-        anthropic_client,
-        anthropic_clock,
-        anthropic_sim,
-        client_for,
-        make_anthropic_sim,
-        raw,
-        triage_request,
-    )
 
 PREFIX_TOKENS = 4200  # over Haiku 4.5's 4,096 minimum
 

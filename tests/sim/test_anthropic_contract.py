@@ -16,35 +16,11 @@ from typing import Any
 import anthropic
 import pytest
 
+# tests/sim is no package: pytest puts this folder on sys.path (its fixtures come through conftest.py)
+from anthropic_fixtures import client_for, raw, real, result_lines, tiny_request, triage_request
+
 from zdtriage.sim.anthropic import AnthropicSim
 from zdtriage.sim.server import ManualClock
-
-try:
-    from .anthropic_fixtures import (
-        anthropic_client,
-        anthropic_clock,
-        anthropic_sim,
-        client_for,
-        make_anthropic_sim,
-        raw,
-        real,
-        result_lines,
-        tiny_request,
-        triage_request,
-    )
-except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
-        anthropic_client,
-        anthropic_clock,
-        anthropic_sim,
-        client_for,
-        make_anthropic_sim,
-        raw,
-        real,
-        result_lines,
-        tiny_request,
-        triage_request,
-    )
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")
 

@@ -16,43 +16,22 @@ from typing import Any
 import anthropic
 import pytest
 
+# tests/sim is no package: pytest puts this folder on sys.path (its fixtures come through conftest.py)
+from anthropic_fixtures import (
+    API_KEY,
+    CATEGORIES,
+    PRIORITIES,
+    SENTIMENTS,
+    TRIAGE_SCHEMA,
+    client_for,
+    raw,
+    result_lines,
+    tiny_request,
+    triage_request,
+)
+
 from zdtriage.sim.anthropic import MAX_BODY_BYTES, MAX_REQUESTS, RESULTS_RETENTION_SECONDS, AnthropicSim
 from zdtriage.sim.server import ManualClock
-
-try:
-    from .anthropic_fixtures import (
-        API_KEY,
-        CATEGORIES,
-        PRIORITIES,
-        SENTIMENTS,
-        TRIAGE_SCHEMA,
-        anthropic_client,
-        anthropic_clock,
-        anthropic_sim,
-        client_for,
-        make_anthropic_sim,
-        raw,
-        result_lines,
-        tiny_request,
-        triage_request,
-    )
-except ImportError:
-    from anthropic_fixtures import (  # type: ignore[no-redef]  # noqa: F401
-        API_KEY,
-        CATEGORIES,
-        PRIORITIES,
-        SENTIMENTS,
-        TRIAGE_SCHEMA,
-        anthropic_client,
-        anthropic_clock,
-        anthropic_sim,
-        client_for,
-        make_anthropic_sim,
-        raw,
-        result_lines,
-        tiny_request,
-        triage_request,
-    )
 
 MakeSim = Callable[..., AnthropicSim]
 
