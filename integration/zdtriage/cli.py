@@ -9,10 +9,20 @@ import time
 
 import click
 
-from . import cli_admin, cli_doctor, cli_tools, logs, observe, reports, store
-from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, setup_logging
+from . import cli_admin, cli_doctor, cli_tools, logs, store
+from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, read_state, setup_logging
 from .store import tickets as queue
 from .timeutil import iso, parse_time
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # click.version_option's message, with the version read without importlib.metadata (issue 22)
+    if not value or ctx.resilient_parsing:
+        return
+    from . import installed_version
+
+    click.echo(f"{ctx.find_root().info_name}, version {installed_version()}", color=ctx.color)
+    ctx.exit()
 
 
 @click.group(cls=Group)
@@ -23,7 +33,8 @@ from .timeutil import iso, parse_time
               show_default=True, show_envvar=True, help="Log lines on stderr as text or as JSON objects.")
 @click.option("--log-level", type=click.Choice(logs.LEVELS, case_sensitive=False), envvar="ZDTRIAGE_LOG_LEVEL",
               default="INFO", show_default=True, show_envvar=True, help="Lowest level logged.")
-@click.version_option(package_name="zendesk-batch-triage")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, log_format: str, log_level: str) -> None:
     """Triage Zendesk tickets with Claude through the Message Batches API."""
@@ -94,7 +105,9 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
         body = health.probe(cfg, time.time())
         emit(body, as_json, f"{'healthy' if body['healthy'] else 'unhealthy'}: {body['reason']}")
         ctx.exit(0 if body["healthy"] else 1)
-    db = open_state(cfg, readonly=True)  # no pipeline context: status imports no stage
+    from . import reports
+
+    db = read_state(cfg)  # no pipeline context, no sqlite-utils: status imports no stage
     now = time.time()
     data = reports.status(db, cfg, now)
     verdict = health.check(db, cfg, now)
@@ -153,7 +166,7 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
 def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, output_tokens: int | None,
              exact: bool, per_minute: int, as_json: bool) -> None:
     """Cost estimate for what is queued now, or for --tickets N --input-tokens I --output-tokens O."""
-    from . import batches
+    from . import batches, reports
     from .stages import submit as submit_stage
 
     if tickets is not None and (input_tokens is None or output_tokens is None):
@@ -205,13 +218,15 @@ def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, 
 @click.pass_context
 def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
     """Cost per ticket, submit-to-written time, error rate, counts per priority/category/sentiment."""
+    from . import observe, reports
+
     if since:
         try:
             since = iso(parse_time(since))
         except ValueError:
             raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
     cfg = load_config(ctx, need_secrets=False)
-    data = reports.report(open_state(cfg, readonly=True), cfg, since=since)
+    data = reports.report(read_state(cfg), cfg, since=since)
     t = data["submit_to_written_seconds"]
     w = data["window"]
     if data["tickets_written"] + data["tickets_dead"] == 0:  # nothing to measure: say so, not "None s"

@@ -66,6 +66,15 @@ def open_state(cfg: Config, *, readonly: bool = False) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
+def read_state(cfg: Config) -> store.ReadConnection:
+    """The state database opened read-only without sqlite-utils (``status``, ``report``), or one line and exit 1
+    (missing, corrupt, older version)."""
+    try:
+        return store.open_reader(cfg.state.path)
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def context(cfg: Config, *, clients: bool = True, readonly: bool = False, on_zendesk_call: Any = None) -> Context:
     from . import batches
     from .stages import account

@@ -18,8 +18,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
 from . import prompt
 from .config import Config, TriageConfig
 from .quality import (
@@ -40,6 +38,7 @@ from .timeutil import iso, parse_time
 
 if TYPE_CHECKING:
     from .context import Context
+    from .store import Reader
 
 ADOPTED, EDITED = 0.80, 0.40  # difflib ratio over words: the draft sent (nearly) as is / used as a start
 
@@ -146,7 +145,7 @@ def observe_replies(ctx: Context, comments: Sequence[Mapping[str, Any]]) -> None
             continue
 
 
-def live_report(db: sqlite_utils.Database, since: str | None = None) -> dict[str, Any]:
+def live_report(db: Reader, since: str | None = None) -> dict[str, Any]:
     """``live_agreement`` per field and ``draft_adoption`` shares over triages written since ``since``."""
     rows = evaluations.observations_since(db, since)
     agreement = {}
@@ -165,7 +164,7 @@ def live_report(db: sqlite_utils.Database, since: str | None = None) -> dict[str
     return {"live_agreement": agreement, "draft_adoption": adoption_}
 
 
-def report_keys(db: sqlite_utils.Database, config: Config, since: str | None = None) -> dict[str, Any]:
+def report_keys(db: Reader, config: Config, since: str | None = None) -> dict[str, Any]:
     """The keys ``report`` adds: live agreement, draft adoption, and the latest evaluation (with the one
     before it under another model or prompt, when there is one)."""
     newest, before = latest(db, config.triage)
