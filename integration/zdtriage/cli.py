@@ -9,10 +9,12 @@ import time
 
 import click
 
-from . import cli_admin, cli_doctor, cli_tools, logs, store
+from . import cli_admin, cli_doctor, cli_tools, logs
 from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, read_state, setup_logging
-from .store import tickets as queue
 from .timeutil import iso, parse_time
+
+# the store, the config and each command's own modules are imported by the commands that use them: every
+# command's start-up pays for what this module imports, and `zdtriage --version` needs none of them (issue 22)
 
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -55,7 +57,7 @@ def cli(ctx: click.Context, config_path: str | None, log_format: str, log_level:
 @click.pass_context
 def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfile: str | None, verbose: bool) -> None:
     """Run the service: every stage on its schedule until SIGTERM or Ctrl-C."""
-    from . import pipeline
+    from . import pipeline, store
     from .daemon import AlreadyRunning, log, reporter, run_forever, single_instance
     from .metrics import Metrics
 
@@ -166,7 +168,7 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
 def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, output_tokens: int | None,
              exact: bool, per_minute: int, as_json: bool) -> None:
     """Cost estimate for what is queued now, or for --tickets N --input-tokens I --output-tokens O."""
-    from . import batches, reports
+    from . import batches, reports, store
     from .stages import submit as submit_stage
 
     if tickets is not None and (input_tokens is None or output_tokens is None):
@@ -268,6 +270,8 @@ def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
     """Put failed (and with --dead, dead) tickets back in the queue."""
     from pathlib import Path
 
+    from .store import tickets as queue
+
     cfg = load_config(ctx, need_secrets=False)
     if not Path(cfg.state.path).exists():  # nothing to retry, and no empty database left behind
         raise click.ClickException(f"no state database at {cfg.state.path}: nothing to retry (check state.path)")
@@ -292,6 +296,7 @@ def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
 @click.pass_context
 def backfill(ctx: click.Context, since: str) -> None:
     """Queue tickets created since DATE that were never triaged."""
+    from . import store
     from . import zendesk as zd
     from .stages import conversations, ingest
     from .stages.common import to_epoch

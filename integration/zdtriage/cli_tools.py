@@ -12,9 +12,7 @@ from typing import Any
 
 import click
 
-from . import config as config_mod
 from .cli_common import UsageProblem, context, emit, load_config
-from .store import StoreError
 from .timeutil import parse_time
 
 
@@ -50,6 +48,7 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
     from . import evaluate as evaluation
     from . import quality
     from .daemon import AlreadyRunning, single_instance
+    from .store import StoreError
 
     start = None
     if since:
@@ -141,6 +140,8 @@ def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
     """Write the commented example config to start from (never overwrites without --force)."""
     from importlib.resources import files
 
+    from . import config as config_mod
+
     path = Path(target) if target else config_mod.resolve_path(ctx.find_root().obj.get("config_path"), os.environ)
     if path.exists() and not force:
         raise UsageProblem(f"{path} exists; pass --force to overwrite it")
@@ -162,6 +163,8 @@ def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
     """Validate the config and print it with secrets masked (file, environment, where values came from)."""
+    from . import config as config_mod
+
     root = ctx.find_root()
     cfg = load_config(root, warn=False)  # printed below, whatever the log level
     path = config_mod.locate(root.obj.get("config_path"), os.environ)

@@ -15,10 +15,8 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
-from . import prompt
 from .config import Config, TriageConfig
 from .quality import (
     DONE_STATUSES,
@@ -45,6 +43,8 @@ ADOPTED, EDITED = 0.80, 0.40  # difflib ratio over words: the draft sent (nearly
 
 def similarity(draft: str, reply: str) -> float:
     """difflib's ratio over the words of both texts, lower-cased (0 unrelated … 1 the same)."""
+    from difflib import SequenceMatcher  # conversations only: `report` imports this module too
+
     a, b = re.findall(r"\w+", draft.lower()), re.findall(r"\w+", reply.lower())
     if not a or not b:
         return 0.0
@@ -60,6 +60,8 @@ def _verdict(name: str, ours: str, ticket: Mapping[str, Any], baseline: str | No
              mapped_now: str | None, before: Mapping[str, Any] | None, values: Sequence[str],
              triage: TriageConfig) -> tuple[str, str | None, str]:
     """``(outcome, theirs, source)`` of one field at one sighting of a written ticket."""
+    from . import prompt  # here, not at the top: `report` reads observations and needs none of it (issue 22)
+
     tags = set(ticket.get("tags") or [])
     if prompt.tag_for(triage.tag_prefix, name, ours) not in tags:
         present = [v for v in values if prompt.tag_for(triage.tag_prefix, name, v) in tags]
@@ -77,6 +79,8 @@ def observe_tickets(ctx: Context, rows: Mapping[int, Mapping[str, Any]], tickets
     """Record what agents did to our answers on written tickets of one export page (call inside its
     transaction). ``rows``: the stored rows by id, as they were before the page. A ticket whose data we
     cannot read is left out: an observation never fails the page."""
+    from . import prompt
+
     triage, marker = ctx.config.triage, prompt.marker_tag(ctx.config.triage)
     ours = [(rows[t["id"]], t) for t in tickets if t.get("id") in rows and rows[t["id"]].get("state") == "written"
             and rows[t["id"]].get("answer") and marker in (t.get("tags") or ())]
