@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Spend:
+    """Dollars spent today and this month, and reserved by the open batches."""
+
     spent: float  # today, actual
     reserved: float  # worst case of what is in open batches
     spent_month: float

@@ -21,8 +21,12 @@ class ConfigError(Exception):
         self.source = source
 
 
+# every class has a docstring: for one without, dataclass() builds it from inspect.signature() at import, which
+# each command's start-up paid for (issue 22)
 @dataclass(frozen=True)
 class ZendeskConfig:
+    """[zendesk]: the account, how we sign in, and how much of its API we may use."""
+
     subdomain: str
     email: str  # "" is allowed with auth = "oauth"
     token_env: str = "ZENDESK_API_TOKEN"
@@ -39,6 +43,8 @@ class ZendeskConfig:
 
 @dataclass(frozen=True)
 class AnthropicConfig:
+    """[anthropic]: the key, the model and how a batch is retried and verified."""
+
     api_key_env: str = "ANTHROPIC_API_KEY"
     model: str = "claude-haiku-4-5"
     max_tokens: int = 512
@@ -52,6 +58,8 @@ class AnthropicConfig:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
+    """[schedule]: how often each stage runs, and how long a batch may wait to fill."""
+
     ingest_every: float = 600.0  # bench/README.md: 10 min keeps calls per ticket near 0.05
     submit_every: float = 60.0  # the submit policy's check; it submits per max_wait
     poll_every: float = 60.0
@@ -63,6 +71,8 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class TriageConfig:
+    """[triage]: the values asked for, which tickets are triaged, and what a request holds."""
+
     tag_prefix: str = "ai_"
     priorities: tuple[str, ...] = ("P1", "P2", "P3", "P4")
     categories: tuple[str, ...] = ("billing", "technical", "account", "feature-request", "other")
@@ -88,24 +98,32 @@ class TriageConfig:
 
 @dataclass(frozen=True)
 class PrivacyConfig:
+    """[privacy]: what is redacted before sending, and whether text is kept after write-back."""
+
     redact: tuple[str, ...] = ()
     drop_text_after_write: bool = False
 
 
 @dataclass(frozen=True)
 class BudgetConfig:
+    """[budget]: the daily and monthly spending caps (0: none)."""
+
     daily_usd: float = 50.0
     monthly_usd: float = 0.0
 
 
 @dataclass(frozen=True)
 class StateConfig:
+    """[state]: where the state database is, and how long done tickets stay in it."""
+
     path: str = "state/zdtriage.db"
     keep_days: int = 90  # done tickets older than this are pruned; 0 = keep forever
 
 
 @dataclass(frozen=True)
 class WritebackConfig:
+    """[writeback]: what is written to Zendesk."""
+
     mode: str = "full"  # "full": tags and note; "tags": tags only; "off": nothing written to Zendesk
 
 
@@ -115,6 +133,8 @@ ZENDESK_TYPES = ("problem", "incident", "question", "task")
 
 @dataclass(frozen=True)
 class EvaluateConfig:
+    """[evaluate]: how ``zdtriage evaluate`` reads the truth from Zendesk's values."""
+
     category_field: str | int | None = None  # "type", a custom ticket field id, or None (no category truth)
     category_map: tuple[tuple[str, str], ...] = ()  # Zendesk value → one of triage.categories
     priority_map: tuple[tuple[str, str], ...] = (("urgent", "P1"), ("high", "P2"), ("normal", "P3"), ("low", "P4"))
@@ -122,6 +142,8 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class MetricsConfig:
+    """[metrics]: the Prometheus server and the node_exporter textfile."""
+
     port: int = 0  # 0 = no metrics server
     host: str = "127.0.0.1"
     textfile: str | None = None  # node_exporter textfile collector file (*.prom)
@@ -129,6 +151,8 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """The whole configuration, one attribute per section."""
+
     zendesk: ZendeskConfig
     anthropic: AnthropicConfig = AnthropicConfig()
     schedule: ScheduleConfig = ScheduleConfig()

@@ -97,6 +97,8 @@ def stale_after(config: Config, stage: str) -> float:
 
 @dataclass(frozen=True)
 class Verdict:
+    """Healthy or not, the one line saying why, every problem found, and the heartbeats it rests on."""
+
     healthy: bool
     reason: str  # one line: why not, or what healthy rests on
     problems: tuple[str, ...] = ()
