@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import time
 
@@ -57,6 +56,8 @@ def cli(ctx: click.Context, config_path: str | None, log_format: str, log_level:
 @click.pass_context
 def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfile: str | None, verbose: bool) -> None:
     """Run the service: every stage on its schedule until SIGTERM or Ctrl-C."""
+    import sqlite3
+
     from . import pipeline, store
     from .daemon import AlreadyRunning, log, reporter, run_forever, single_instance
     from .metrics import Metrics

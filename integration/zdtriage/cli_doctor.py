@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -149,6 +148,8 @@ def doctor(ctx: click.Context, as_json: bool, fix: bool, yes: bool) -> None:
 def resume(ctx: click.Context) -> None:
     """Clear an account hold after fixing its cause (a key, credit, a spend limit): the next submit check
     tries at once; a running service picks it up within a minute."""
+    from pathlib import Path
+
     from . import pipeline
     from .stages.common import resume as clear_hold
 

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -45,6 +44,8 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
     Nothing is written to Zendesk; the spend counts against the budget. Run it again after an
     interruption to resume; after a prompt or model change, both evaluations are shown side by side.
     """
+    from pathlib import Path
+
     from . import evaluate as evaluation
     from . import quality
     from .daemon import AlreadyRunning, single_instance
@@ -118,6 +119,8 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
 
 
 def _discard_unused(path: str, db: Any) -> None:
+    from pathlib import Path  # here: every command's start-up pays for this module's imports
+
     if db is not None:
         if next(db.query("select count(*) as n from evaluations"))["n"]:
             return  # a batch was created: the database is what resumes it
@@ -139,6 +142,7 @@ def config_group() -> None:
 def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
     """Write the commented example config to start from (never overwrites without --force)."""
     from importlib.resources import files
+    from pathlib import Path
 
     from . import config as config_mod
 
@@ -221,6 +225,8 @@ def toml_text(sections: dict[str, dict[str, Any]]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def demo(tickets: int, seed: int, workdir: str | None, as_json: bool) -> None:
     """Triage simulated tickets end to end: no account, no network."""
+    from pathlib import Path
+
     from .demo import run_demo
 
     result = run_demo(tickets=tickets, seed=seed, workdir=Path(workdir) if workdir else None, quiet=as_json)
