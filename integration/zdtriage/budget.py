@@ -8,8 +8,7 @@ UTC day and per UTC month, by the creation time of the batch that spent it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from . import store
 from .config import BudgetConfig
@@ -17,15 +16,22 @@ from .store import evaluations
 from .store import tickets as queue
 from .timeutil import day_start, month_start
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from .store import Reader
+
 
 @dataclass(frozen=True)
 class Spend:
+    """Dollars spent today and this month, and reserved by the open batches."""
+
     spent: float  # today, actual
     reserved: float  # worst case of what is in open batches
     spent_month: float
 
 
-def spend(db: sqlite_utils.Database, now: float) -> Spend:
+def spend(db: Reader, now: float) -> Spend:
     """Actual cost of batches created today and this month, and the reservations still open."""
     return Spend(spent=store.spend_since(db, day_start(now)),
                  reserved=queue.reserved_total(db) + evaluations.reserved_open(db),  # a running `evaluate` too

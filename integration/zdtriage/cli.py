@@ -3,16 +3,27 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import time
 
 import click
 
-from . import cli_admin, cli_doctor, cli_tools, logs, observe, reports, store
-from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, setup_logging
-from .store import tickets as queue
+from . import cli_admin, cli_doctor, cli_tools, logs
+from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, read_state, setup_logging
 from .timeutil import iso, parse_time
+
+# the store, the config and each command's own modules are imported by the commands that use them: every
+# command's start-up pays for what this module imports, and `zdtriage --version` needs none of them (issue 22)
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # click.version_option's message, with the version read without importlib.metadata (issue 22)
+    if not value or ctx.resilient_parsing:
+        return
+    from . import installed_version
+
+    click.echo(f"{ctx.find_root().info_name}, version {installed_version()}", color=ctx.color)
+    ctx.exit()
 
 
 @click.group(cls=Group)
@@ -23,7 +34,8 @@ from .timeutil import iso, parse_time
               show_default=True, show_envvar=True, help="Log lines on stderr as text or as JSON objects.")
 @click.option("--log-level", type=click.Choice(logs.LEVELS, case_sensitive=False), envvar="ZDTRIAGE_LOG_LEVEL",
               default="INFO", show_default=True, show_envvar=True, help="Lowest level logged.")
-@click.version_option(package_name="zendesk-batch-triage")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, log_format: str, log_level: str) -> None:
     """Triage Zendesk tickets with Claude through the Message Batches API."""
@@ -44,7 +56,9 @@ def cli(ctx: click.Context, config_path: str | None, log_format: str, log_level:
 @click.pass_context
 def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfile: str | None, verbose: bool) -> None:
     """Run the service: every stage on its schedule until SIGTERM or Ctrl-C."""
-    from . import pipeline
+    import sqlite3
+
+    from . import pipeline, store
     from .daemon import AlreadyRunning, log, reporter, run_forever, single_instance
     from .metrics import Metrics
 
@@ -94,7 +108,9 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
         body = health.probe(cfg, time.time())
         emit(body, as_json, f"{'healthy' if body['healthy'] else 'unhealthy'}: {body['reason']}")
         ctx.exit(0 if body["healthy"] else 1)
-    db = open_state(cfg, readonly=True)  # no pipeline context: status imports no stage
+    from . import reports
+
+    db = read_state(cfg)  # no pipeline context, no sqlite-utils: status imports no stage
     now = time.time()
     data = reports.status(db, cfg, now)
     verdict = health.check(db, cfg, now)
@@ -153,7 +169,7 @@ def status(ctx: click.Context, as_json: bool, check: bool) -> None:
 def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, output_tokens: int | None,
              exact: bool, per_minute: int, as_json: bool) -> None:
     """Cost estimate for what is queued now, or for --tickets N --input-tokens I --output-tokens O."""
-    from . import batches
+    from . import batches, reports, store
     from .stages import submit as submit_stage
 
     if tickets is not None and (input_tokens is None or output_tokens is None):
@@ -205,13 +221,15 @@ def estimate(ctx: click.Context, tickets: int | None, input_tokens: int | None, 
 @click.pass_context
 def report(ctx: click.Context, since: str | None, as_json: bool) -> None:
     """Cost per ticket, submit-to-written time, error rate, counts per priority/category/sentiment."""
+    from . import observe, reports
+
     if since:
         try:
             since = iso(parse_time(since))
         except ValueError:
             raise UsageProblem(f"--since: expected a date like 2026-11-01, got {since!r}") from None
     cfg = load_config(ctx, need_secrets=False)
-    data = reports.report(open_state(cfg, readonly=True), cfg, since=since)
+    data = reports.report(read_state(cfg), cfg, since=since)
     t = data["submit_to_written_seconds"]
     w = data["window"]
     if data["tickets_written"] + data["tickets_dead"] == 0:  # nothing to measure: say so, not "None s"
@@ -253,6 +271,8 @@ def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
     """Put failed (and with --dead, dead) tickets back in the queue."""
     from pathlib import Path
 
+    from .store import tickets as queue
+
     cfg = load_config(ctx, need_secrets=False)
     if not Path(cfg.state.path).exists():  # nothing to retry, and no empty database left behind
         raise click.ClickException(f"no state database at {cfg.state.path}: nothing to retry (check state.path)")
@@ -277,6 +297,7 @@ def retry(ctx: click.Context, dead: bool, tickets: tuple[int, ...]) -> None:
 @click.pass_context
 def backfill(ctx: click.Context, since: str) -> None:
     """Queue tickets created since DATE that were never triaged."""
+    from . import store
     from . import zendesk as zd
     from .stages import conversations, ingest
     from .stages.common import to_epoch

@@ -4,12 +4,14 @@ Registered on the group in ``cli``."""
 from __future__ import annotations
 
 import os
-import sqlite3
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .cli_common import UsageProblem, load_config
+
+if TYPE_CHECKING:  # pathlib and sqlite3: imported where used, every command's start-up pays for this module's imports
+    from pathlib import Path
 
 
 def backup_state(source: Path, target: Path) -> int:
@@ -19,6 +21,8 @@ def backup_state(source: Path, target: Path) -> int:
     of one), into a temporary file beside the target that replaces it only once complete, with mode 0600
     (it holds ticket text) and no ``-wal`` of its own: the copy is one file, ready to restore.
     """
+    import sqlite3
+
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.unlink(missing_ok=True)
     os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
@@ -53,6 +57,9 @@ def backup(ctx: click.Context, target: str, force: bool) -> None:
 
     Restore: stop the service, put the copy at state.path (no -wal/-shm beside it), start it.
     """
+    import sqlite3
+    from pathlib import Path
+
     cfg = load_config(ctx, need_secrets=False)
     source, path = Path(cfg.state.path), Path(target)
     if not source.exists():

@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import config as config_mod
-from . import logs, store
-from .config import Config, ConfigError
-from .context import Context  # not the pipeline: it imports every stage, and status needs none
+from . import logs
+
+if TYPE_CHECKING:
+    from . import store
+    from .config import Config
+    from .context import Context
+
+# config, store and context are imported by the functions that need them: `zdtriage --version` needs none, and
+# every command's start-up pays for what this module imports (issue 22)
 
 
 class UsageProblem(click.ClickException):
@@ -45,6 +50,9 @@ def load_config(ctx: click.Context, *, need_secrets: bool = True, overrides: dic
 
     Its warnings (a world-readable secret file) are logged unless ``warn`` is false.
     """
+    from . import config as config_mod
+    from .config import ConfigError
+
     root = ctx.find_root()
     path = config_mod.locate(root.obj.get("config_path"), os.environ)
     try:
@@ -60,14 +68,28 @@ def load_config(ctx: click.Context, *, need_secrets: bool = True, overrides: dic
 
 def open_state(cfg: Config, *, readonly: bool = False) -> Any:
     """The state database, or one line and exit 1 (missing, corrupt, read-only)."""
+    from . import store
+
     try:
         return store.open_db(cfg.state.path, readonly=readonly)
     except store.StoreError as exc:
         raise click.ClickException(str(exc)) from None
 
 
+def read_state(cfg: Config) -> store.ReadConnection:
+    """The state database opened read-only without sqlite-utils (``status``, ``report``), or one line and exit 1
+    (missing, corrupt, older version)."""
+    from . import store
+
+    try:
+        return store.open_reader(cfg.state.path)
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def context(cfg: Config, *, clients: bool = True, readonly: bool = False, on_zendesk_call: Any = None) -> Context:
     from . import batches
+    from .context import Context  # not the pipeline: it imports every stage, and status needs none
     from .stages import account
 
     db = open_state(cfg, readonly=readonly)

@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import doctor as dr
 from .cli_common import UsageProblem, emit, load_config, open_state
-from .config import Config
 from .timeutil import iso
+
+if TYPE_CHECKING:  # imported by the commands: every command's start-up pays for this module's imports
+    from . import doctor as dr
+    from .config import Config
 
 PROBE = [{"role": "user", "content": "ping"}]  # what the free token count is asked about
 
 
 def _zendesk_checks(cfg: Config, client: Any, now: float) -> tuple[list[dr.Check], dict[str, Any]]:
     """Every Zendesk check, read-only; also returns what --fix needs (the user and the triggers)."""
+    from . import doctor as dr
     from . import zendesk as zd
     from . import zendesk_admin as za
 
@@ -61,6 +63,7 @@ def _zendesk_checks(cfg: Config, client: Any, now: float) -> tuple[list[dr.Check
 
 def _anthropic_checks(cfg: Config) -> list[dr.Check]:
     from . import batches
+    from . import doctor as dr
 
     model = cfg.anthropic.model
     tokens, error = None, None
@@ -75,6 +78,7 @@ def _fix(client: Any, seen: dict[str, Any], yes: bool, as_json: bool) -> list[di
     """Add the exclusion to each noisy trigger, asking first (unless ``yes``); the old definitions are
     printed before anything changes (on stderr with --json). Returns what was changed, each with its old
     definition."""
+    from . import doctor as dr
     from . import zendesk as zd
     from . import zendesk_admin as za
 
@@ -116,6 +120,7 @@ def doctor(ctx: click.Context, as_json: bool, fix: bool, yes: bool) -> None:
 
     Exit 0 when nothing blocks, 1 with the problems, 2 for a bad config. Nothing is written without --fix.
     """
+    from . import doctor as dr
     from . import zendesk as zd
 
     if yes and not fix:
@@ -143,6 +148,8 @@ def doctor(ctx: click.Context, as_json: bool, fix: bool, yes: bool) -> None:
 def resume(ctx: click.Context) -> None:
     """Clear an account hold after fixing its cause (a key, credit, a spend limit): the next submit check
     tries at once; a running service picks it up within a minute."""
+    from pathlib import Path
+
     from . import pipeline
     from .stages.common import resume as clear_hold
 

@@ -7,14 +7,11 @@ import json
 import os
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
-from . import config as config_mod
 from .cli_common import UsageProblem, context, emit, load_config
-from .store import StoreError
 from .timeutil import parse_time
 
 
@@ -47,9 +44,12 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
     Nothing is written to Zendesk; the spend counts against the budget. Run it again after an
     interruption to resume; after a prompt or model change, both evaluations are shown side by side.
     """
+    from pathlib import Path
+
     from . import evaluate as evaluation
     from . import quality
     from .daemon import AlreadyRunning, single_instance
+    from .store import StoreError
 
     start = None
     if since:
@@ -119,6 +119,8 @@ def evaluate(ctx: click.Context, since: str | None, limit: int, yes: bool, as_js
 
 
 def _discard_unused(path: str, db: Any) -> None:
+    from pathlib import Path  # here: every command's start-up pays for this module's imports
+
     if db is not None:
         if next(db.query("select count(*) as n from evaluations"))["n"]:
             return  # a batch was created: the database is what resumes it
@@ -140,6 +142,9 @@ def config_group() -> None:
 def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
     """Write the commented example config to start from (never overwrites without --force)."""
     from importlib.resources import files
+    from pathlib import Path
+
+    from . import config as config_mod
 
     path = Path(target) if target else config_mod.resolve_path(ctx.find_root().obj.get("config_path"), os.environ)
     if path.exists() and not force:
@@ -162,6 +167,8 @@ def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
     """Validate the config and print it with secrets masked (file, environment, where values came from)."""
+    from . import config as config_mod
+
     root = ctx.find_root()
     cfg = load_config(root, warn=False)  # printed below, whatever the log level
     path = config_mod.locate(root.obj.get("config_path"), os.environ)
@@ -218,6 +225,8 @@ def toml_text(sections: dict[str, dict[str, Any]]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def demo(tickets: int, seed: int, workdir: str | None, as_json: bool) -> None:
     """Triage simulated tickets end to end: no account, no network."""
+    from pathlib import Path
+
     from .demo import run_demo
 
     result = run_demo(tickets=tickets, seed=seed, workdir=Path(workdir) if workdir else None, quiet=as_json)

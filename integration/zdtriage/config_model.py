@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, cast
 
 from .pricing import PRICES, Price
 
@@ -21,8 +21,36 @@ class ConfigError(Exception):
         self.source = source
 
 
-@dataclass(frozen=True)
-class ZendeskConfig:
+class _Section:
+    """``__eq__``, ``__hash__`` and ``__repr__`` of every class below, as ``dataclass(frozen=True)`` writes them
+    (same class, the fields compared as a tuple; ``Name(field=value, ...)`` without the ``repr=False`` fields), but
+    written once: dataclass() compiles each of them for each class at import, a third of what this module cost
+    every command's start-up (issue 22). dataclass() still makes the rest (``__init__``, frozen, ``fields``);
+    every class has a docstring too, or dataclass() would build one with inspect.signature().
+    tests/unit/test_config_model.py compares them with dataclass's own."""
+
+    __slots__ = ()
+
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(cast(Any, self)) if f.compare)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(cast(Any, self)) if f.repr)
+        return f"{self.__class__.__qualname__}({shown})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ZendeskConfig(_Section):
+    """[zendesk]: the account, how we sign in, and how much of its API we may use."""
+
     subdomain: str
     email: str  # "" is allowed with auth = "oauth"
     token_env: str = "ZENDESK_API_TOKEN"
@@ -37,8 +65,10 @@ class ZendeskConfig:
     token: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True)
-class AnthropicConfig:
+@dataclass(frozen=True, eq=False, repr=False)
+class AnthropicConfig(_Section):
+    """[anthropic]: the key, the model and how a batch is retried and verified."""
+
     api_key_env: str = "ANTHROPIC_API_KEY"
     model: str = "claude-haiku-4-5"
     max_tokens: int = 512
@@ -50,8 +80,10 @@ class AnthropicConfig:
     api_key: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True)
-class ScheduleConfig:
+@dataclass(frozen=True, eq=False, repr=False)
+class ScheduleConfig(_Section):
+    """[schedule]: how often each stage runs, and how long a batch may wait to fill."""
+
     ingest_every: float = 600.0  # bench/README.md: 10 min keeps calls per ticket near 0.05
     submit_every: float = 60.0  # the submit policy's check; it submits per max_wait
     poll_every: float = 60.0
@@ -61,8 +93,10 @@ class ScheduleConfig:
     max_wait: float = 600.0
 
 
-@dataclass(frozen=True)
-class TriageConfig:
+@dataclass(frozen=True, eq=False, repr=False)
+class TriageConfig(_Section):
+    """[triage]: the values asked for, which tickets are triaged, and what a request holds."""
+
     tag_prefix: str = "ai_"
     priorities: tuple[str, ...] = ("P1", "P2", "P3", "P4")
     categories: tuple[str, ...] = ("billing", "technical", "account", "feature-request", "other")
@@ -86,26 +120,34 @@ class TriageConfig:
     knowledge: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True)
-class PrivacyConfig:
+@dataclass(frozen=True, eq=False, repr=False)
+class PrivacyConfig(_Section):
+    """[privacy]: what is redacted before sending, and whether text is kept after write-back."""
+
     redact: tuple[str, ...] = ()
     drop_text_after_write: bool = False
 
 
-@dataclass(frozen=True)
-class BudgetConfig:
+@dataclass(frozen=True, eq=False, repr=False)
+class BudgetConfig(_Section):
+    """[budget]: the daily and monthly spending caps (0: none)."""
+
     daily_usd: float = 50.0
     monthly_usd: float = 0.0
 
 
-@dataclass(frozen=True)
-class StateConfig:
+@dataclass(frozen=True, eq=False, repr=False)
+class StateConfig(_Section):
+    """[state]: where the state database is, and how long done tickets stay in it."""
+
     path: str = "state/zdtriage.db"
     keep_days: int = 90  # done tickets older than this are pruned; 0 = keep forever
 
 
-@dataclass(frozen=True)
-class WritebackConfig:
+@dataclass(frozen=True, eq=False, repr=False)
+class WritebackConfig(_Section):
+    """[writeback]: what is written to Zendesk."""
+
     mode: str = "full"  # "full": tags and note; "tags": tags only; "off": nothing written to Zendesk
 
 
@@ -113,22 +155,28 @@ ZENDESK_PRIORITIES = ("urgent", "high", "normal", "low")
 ZENDESK_TYPES = ("problem", "incident", "question", "task")
 
 
-@dataclass(frozen=True)
-class EvaluateConfig:
+@dataclass(frozen=True, eq=False, repr=False)
+class EvaluateConfig(_Section):
+    """[evaluate]: how ``zdtriage evaluate`` reads the truth from Zendesk's values."""
+
     category_field: str | int | None = None  # "type", a custom ticket field id, or None (no category truth)
     category_map: tuple[tuple[str, str], ...] = ()  # Zendesk value → one of triage.categories
     priority_map: tuple[tuple[str, str], ...] = (("urgent", "P1"), ("high", "P2"), ("normal", "P3"), ("low", "P4"))
 
 
-@dataclass(frozen=True)
-class MetricsConfig:
+@dataclass(frozen=True, eq=False, repr=False)
+class MetricsConfig(_Section):
+    """[metrics]: the Prometheus server and the node_exporter textfile."""
+
     port: int = 0  # 0 = no metrics server
     host: str = "127.0.0.1"
     textfile: str | None = None  # node_exporter textfile collector file (*.prom)
 
 
-@dataclass(frozen=True)
-class Config:
+@dataclass(frozen=True, eq=False, repr=False)
+class Config(_Section):
+    """The whole configuration, one attribute per section."""
+
     zendesk: ZendeskConfig
     anthropic: AnthropicConfig = AnthropicConfig()
     schedule: ScheduleConfig = ScheduleConfig()

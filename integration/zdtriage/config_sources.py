@@ -160,6 +160,8 @@ def absolute(path: str, base: Path) -> str:
 
 @dataclass(frozen=True)
 class FileRead:
+    """A file's bytes, and whether others may read it (a secret file should not be)."""
+
     data: bytes
     world_readable: bool
 

@@ -13,13 +13,16 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from . import store
 from .config import Config
 from .timeutil import iso, parse_time
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from .store import Reader
 
 STAGES = ("ingest", "submit", "poll", "writeback")
 HEARTBEAT = "heartbeat:"
@@ -35,13 +38,13 @@ DEAD_SHOWN = 10
 # -- heartbeats --------------------------------------------------------------------------------------------
 
 
-def heartbeat(db: sqlite_utils.Database, stage: str) -> dict[str, Any]:
+def heartbeat(db: Reader, stage: str) -> dict[str, Any]:
     """The stored heartbeat of ``stage`` (epoch seconds; empty when it never ran)."""
     beat: dict[str, Any] = store.loads(store.get_sync(db, HEARTBEAT + stage), {})
     return beat
 
 
-def heartbeats(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def heartbeats(db: Reader) -> dict[str, dict[str, Any]]:
     """Every stage's heartbeat, in pipeline order (a stage that never ran has an empty one)."""
     stored = {stage: json.loads(value) for stage, value in store.sync_like(db, HEARTBEAT).items()}
     return {stage: stored.get(stage, {}) for stage in STAGES} | stored
@@ -94,6 +97,8 @@ def stale_after(config: Config, stage: str) -> float:
 
 @dataclass(frozen=True)
 class Verdict:
+    """Healthy or not, the one line saying why, every problem found, and the heartbeats it rests on."""
+
     healthy: bool
     reason: str  # one line: why not, or what healthy rests on
     problems: tuple[str, ...] = ()
@@ -104,7 +109,7 @@ class Verdict:
         return f"{'healthy' if self.healthy else 'unhealthy'}: {self.reason}"
 
 
-def check(db: sqlite_utils.Database, config: Config, now: float) -> Verdict:
+def check(db: Reader, config: Config, now: float) -> Verdict:
     """Healthy, or not and why: the account refused (submitting held), a stage without a success for
     several of its periods, a batch near its 24-hour expiry, write-back without progress. The first problem is the
     reason; the others are counted in it."""
@@ -124,7 +129,7 @@ def check(db: sqlite_utils.Database, config: Config, now: float) -> Verdict:
 RESUME_HINT = "`zdtriage resume` tries again at once after the cause is fixed"
 
 
-def _held(db: sqlite_utils.Database) -> list[str]:
+def _held(db: Reader) -> list[str]:
     hold = store.loads(store.get_sync(db, "hold:submit"), None)
     if not hold:
         return []
@@ -171,7 +176,7 @@ def _stale(beats: Mapping[str, dict[str, Any]], config: Config, now: float) -> l
     return [line for _, line in found]
 
 
-def _stalled_writes(db: sqlite_utils.Database, config: Config, now: float) -> list[str]:
+def _stalled_writes(db: Reader, config: Config, now: float) -> list[str]:
     """Answers have waited two ``zendesk.verify_after`` periods and no write has landed (or been settled as
     skipped) in that time: write-back succeeds as a stage yet makes no progress (jobs stuck, writes refused).
     Two index seeks on (state, changed_at)."""
@@ -189,7 +194,7 @@ def _stalled_writes(db: sqlite_utils.Database, config: Config, now: float) -> li
             f"{_ago(now, parse_time(waiting['oldest']))}): update jobs stuck or writes refused, see zdtriage status"]
 
 
-def _expiring(db: sqlite_utils.Database, now: float) -> list[str]:
+def _expiring(db: Reader, now: float) -> list[str]:
     out = []
     for row in db.query("select batch_id, created_at, expires_at from batches where state = 'open' "
                         "and ended_at is null order by created_at"):
@@ -204,7 +209,7 @@ def _expiring(db: sqlite_utils.Database, now: float) -> list[str]:
     return out
 
 
-def healthz(db: sqlite_utils.Database | None, config: Config, now: float, *, missing: str = "") -> dict[str, Any]:
+def healthz(db: Reader | None, config: Config, now: float, *, missing: str = "") -> dict[str, Any]:
     """The body of ``GET /healthz`` and ``status --check --json``; ``db`` None means there is none (``missing``
     says why)."""
     verdict = Verdict(False, missing or "no state database") if db is None else check(db, config, now)
@@ -232,7 +237,7 @@ def probe(config: Config, now: float) -> dict[str, Any]:
     """:func:`healthz` of the configured state database, opened read-only for this call and closed; a
     database that is missing or cannot be read is unhealthy, and the reason says so."""
     try:
-        db = store.open_db(config.state.path, readonly=True)
+        db = store.open_reader(config.state.path)  # a plain read-only connection: no sqlite-utils to import
     except store.StoreError as exc:
         return healthz(None, config, now, missing=str(exc))
     try:
@@ -262,7 +267,7 @@ def dead_since(db: sqlite_utils.Database, event_id: int) -> list[dict[str, Any]]
         "select ticket_id, detail from events where id > ? and action = 'dead' order by id", [event_id])]
 
 
-def recent_dead(db: sqlite_utils.Database, limit: int = DEAD_SHOWN) -> dict[str, Any]:
+def recent_dead(db: Reader, limit: int = DEAD_SHOWN) -> dict[str, Any]:
     """How many tickets are dead, and the latest ``limit`` of them with their reason (``status``)."""
     total = int(next(db.query("select count(*) as n from tickets where state = 'dead'"))["n"])
     rows = db.query("select id, last_error, dead_at from tickets where state = 'dead' "
@@ -297,7 +302,7 @@ def note_budget_hold(db: sqlite_utils.Database, now: float, summary: Mapping[str
     return _budget_view(hold) if warn else None
 
 
-def budget_hold(db: sqlite_utils.Database) -> dict[str, Any] | None:
+def budget_hold(db: Reader) -> dict[str, Any] | None:
     """The budget hold as of the last submit (``status``), or None."""
     hold = store.loads(store.get_sync(db, BUDGET_HOLD), None)
     return _budget_view(hold) if hold else None

@@ -15,12 +15,8 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
-from . import prompt
 from .config import Config, TriageConfig
 from .quality import (
     DONE_STATUSES,
@@ -40,12 +36,15 @@ from .timeutil import iso, parse_time
 
 if TYPE_CHECKING:
     from .context import Context
+    from .store import Reader
 
 ADOPTED, EDITED = 0.80, 0.40  # difflib ratio over words: the draft sent (nearly) as is / used as a start
 
 
 def similarity(draft: str, reply: str) -> float:
     """difflib's ratio over the words of both texts, lower-cased (0 unrelated … 1 the same)."""
+    from difflib import SequenceMatcher  # conversations only: `report` imports this module too
+
     a, b = re.findall(r"\w+", draft.lower()), re.findall(r"\w+", reply.lower())
     if not a or not b:
         return 0.0
@@ -61,6 +60,8 @@ def _verdict(name: str, ours: str, ticket: Mapping[str, Any], baseline: str | No
              mapped_now: str | None, before: Mapping[str, Any] | None, values: Sequence[str],
              triage: TriageConfig) -> tuple[str, str | None, str]:
     """``(outcome, theirs, source)`` of one field at one sighting of a written ticket."""
+    from . import prompt  # here, not at the top: `report` reads observations and needs none of it (issue 22)
+
     tags = set(ticket.get("tags") or [])
     if prompt.tag_for(triage.tag_prefix, name, ours) not in tags:
         present = [v for v in values if prompt.tag_for(triage.tag_prefix, name, v) in tags]
@@ -78,6 +79,8 @@ def observe_tickets(ctx: Context, rows: Mapping[int, Mapping[str, Any]], tickets
     """Record what agents did to our answers on written tickets of one export page (call inside its
     transaction). ``rows``: the stored rows by id, as they were before the page. A ticket whose data we
     cannot read is left out: an observation never fails the page."""
+    from . import prompt
+
     triage, marker = ctx.config.triage, prompt.marker_tag(ctx.config.triage)
     ours = [(rows[t["id"]], t) for t in tickets if t.get("id") in rows and rows[t["id"]].get("state") == "written"
             and rows[t["id"]].get("answer") and marker in (t.get("tags") or ())]
@@ -146,7 +149,7 @@ def observe_replies(ctx: Context, comments: Sequence[Mapping[str, Any]]) -> None
             continue
 
 
-def live_report(db: sqlite_utils.Database, since: str | None = None) -> dict[str, Any]:
+def live_report(db: Reader, since: str | None = None) -> dict[str, Any]:
     """``live_agreement`` per field and ``draft_adoption`` shares over triages written since ``since``."""
     rows = evaluations.observations_since(db, since)
     agreement = {}
@@ -165,7 +168,7 @@ def live_report(db: sqlite_utils.Database, since: str | None = None) -> dict[str
     return {"live_agreement": agreement, "draft_adoption": adoption_}
 
 
-def report_keys(db: sqlite_utils.Database, config: Config, since: str | None = None) -> dict[str, Any]:
+def report_keys(db: Reader, config: Config, since: str | None = None) -> dict[str, Any]:
     """The keys ``report`` adds: live agreement, draft adoption, and the latest evaluation (with the one
     before it under another model or prompt, when there is one)."""
     newest, before = latest(db, config.triage)

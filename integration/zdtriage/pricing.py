@@ -19,6 +19,8 @@ CACHE_READ = 0.1
 
 @dataclass(frozen=True)
 class Price:
+    """A model's standard price per million tokens, input and output."""
+
     input: float  # $/MTok, standard
     output: float  # $/MTok, standard
 

@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
 from typing import Any
 
 from .config import TriageConfig
@@ -31,6 +30,8 @@ _FOOTER = re.compile(re.escape(NOTE_FOOTER) + r" \(triage-id zbt-(\d{1,30})-(\d{
 
 @lru_cache(maxsize=1)
 def _system_template() -> str:
+    from importlib.resources import files  # here: it costs start-up CPU to commands that never build a prompt
+
     return files("zdtriage").joinpath("prompts/system.txt").read_text(encoding="utf-8")
 
 

@@ -20,13 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
 from .config import Config, TriageConfig
 from .store import evaluations
 
 if TYPE_CHECKING:
-    pass
+    from .store import Reader
 
 NATIVE_PRIORITIES = ("urgent", "high", "normal", "low")
 WORST = 10
@@ -205,7 +203,7 @@ def summary(evaluation: Mapping[str, Any], items: Sequence[Mapping[str, Any]], t
     }
 
 
-def latest(db: sqlite_utils.Database, triage: TriageConfig) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def latest(db: Reader, triage: TriageConfig) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """The newest finished evaluation, and the newest one before it with another model or prompt (the
     column it is shown beside), as summaries."""
     finished = evaluations.done(db)

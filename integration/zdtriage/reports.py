@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
-from . import budget, observe, prompt, store
+from . import budget, store
 from .config import Config
 from .pricing import BATCH_DISCOUNT
 from .store import ALL_STATES, State, pace, retention, totals
 from .store import tickets as queue
 from .timeutil import iso, parse_time
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from .store import Reader
+
 BATCH_ALERT_HOURS = 20.0  # a batch expires 24 h after creation
 RESULTS_ALERT_DAYS = 7  # results can be downloaded for 29 days; a week without is a problem
 ERROR_RATE_WARNING = 0.005
 
 
-def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, Any]:
+def status(db: Reader, config: Config, now: float) -> dict[str, Any]:
     """Tickets per state, open batches with age and time to expiry, spend today, error rate, problems."""
     counts = _counts(db)
     batches = []
@@ -57,7 +60,7 @@ def status(db: sqlite_utils.Database, config: Config, now: float) -> dict[str, A
     }
 
 
-def flow(db: sqlite_utils.Database, now: float) -> dict[str, Any]:
+def flow(db: Reader, now: float) -> dict[str, Any]:
     """What holds the queue back: how far the event export lags, how many queued tickets still wait for
     their conversation, and whether submitting is held because the account was refused."""
     read = store.get_sync(db, "events_complete")
@@ -73,7 +76,7 @@ def flow(db: sqlite_utils.Database, now: float) -> dict[str, Any]:
     }
 
 
-def _counts(db: sqlite_utils.Database) -> dict[str, int]:
+def _counts(db: Reader) -> dict[str, int]:
     """Tickets per state: done states from the running totals (a year of them would be counted one index
     entry at a time), the in-flight ones counted (they are few)."""
     if not totals.installed(db):
@@ -110,6 +113,8 @@ def estimate(db: sqlite_utils.Database, config: Config, *, tickets: int | None =
     history), or exact when ``exact_input_tokens`` is given; output at worst ``max_tokens`` per ticket,
     and expected at the average observed so far.
     """
+    from . import prompt
+
     cal = calibration(db)
     expected_output = None
     if tickets is None:
@@ -161,7 +166,7 @@ def _quantiles(middle: list[float], p95: float | None) -> dict[str, float | None
     return {"median": round(sum(middle) / len(middle), 1), "p95": round(p95, 1)}
 
 
-def _durations_in(db: sqlite_utils.Database, since: str | None) -> dict[str, float | None]:
+def _durations_in(db: Reader, since: str | None) -> dict[str, float | None]:
     """Median and p95 of submit-to-written seconds in a window, read one value at a time: the window is a
     range of (state, changed_at) that SQLite sorts with its own bounded sorter, never a list in Python."""
     where, params = _window(since)
@@ -178,7 +183,7 @@ def _durations_in(db: sqlite_utils.Database, since: str | None) -> dict[str, flo
     return _quantiles([at(k) for k in middle], at(p95))
 
 
-def _from_rows(db: sqlite_utils.Database, config: Config, since: str | None) -> dict[str, Any]:
+def _from_rows(db: Reader, config: Config, since: str | None) -> dict[str, Any]:
     """The figures aggregated in SQL over the rows changed since ``since`` (idx_tickets_state_changed)."""
     where, params = _window(since)
     marks = ", ".join("?" for _ in DONE_STATES)
@@ -207,7 +212,7 @@ def _from_rows(db: sqlite_utils.Database, config: Config, since: str | None) -> 
     return _figures(states, values, (used, rejected), (int(tokens[0]), int(tokens[1])), _durations_in(db, since))
 
 
-def _from_totals(db: sqlite_utils.Database, config: Config) -> dict[str, Any]:
+def _from_totals(db: Reader, config: Config) -> dict[str, Any]:
     """The figures over the whole history, from the running totals the triggers keep (store/totals.py)."""
     data = totals.read(db)
     states: dict[str, tuple[int, float]] = {}
@@ -224,7 +229,7 @@ def _from_totals(db: sqlite_utils.Database, config: Config) -> dict[str, Any]:
     return _figures(states, values, drafts, (read, other), _durations_of(db))
 
 
-def _durations_of(db: sqlite_utils.Database) -> dict[str, float | None]:
+def _durations_of(db: Reader) -> dict[str, float | None]:
     """Median and p95 from the histogram of tenths of a second, streamed in order (never a list in memory)."""
     n = db.execute("select coalesce(sum(tickets), 0) from report_durations where tickets > 0").fetchone()[0]
     if not n:
@@ -271,7 +276,7 @@ def _figures(states: dict[str, tuple[int, float]], values: list[tuple[Any, Any, 
     }
 
 
-def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, str | None]:
+def _window_bounds(db: Reader, since: str | None) -> dict[str, str | None]:
     """Which changes the report covers: ``from`` (``since``, else the oldest counted change), ``to`` (the
     newest), and ``pruned_before`` (done tickets last changed before it were deleted by retention)."""
     where, params = _window(since)
@@ -286,19 +291,21 @@ def _window_bounds(db: sqlite_utils.Database, since: str | None) -> dict[str, st
             "pruned_before": store.get_sync(db, retention.PRUNED_BEFORE)}
 
 
-def report(db: sqlite_utils.Database, config: Config, *, since: str | None = None) -> dict[str, Any]:
+def report(db: Reader, config: Config, *, since: str | None = None) -> dict[str, Any]:
     """The measures of impact: cost per ticket, submit-to-written time, error rate, counts per value.
 
     Memory stays flat whatever the number of tickets. The whole history comes from running totals
     (store/totals.py); ``since`` (changed since, ISO) aggregates that window's rows in SQL.
     """
+    from . import observe  # its prompt and quality: report only, not status (issue 22)
+
     figures = _from_totals(db, config) if since is None and totals.installed(db) else _from_rows(db, config, since)
     # live agreement, draft adoption and the latest evaluations (quality.py)
     return {**figures, "window": _window_bounds(db, since), "answered_not_written": _unwritten(db),
             **observe.report_keys(db, config, since=since)}
 
 
-def _unwritten(db: sqlite_utils.Database) -> dict[str, Any]:
+def _unwritten(db: Reader) -> dict[str, Any]:
     """Answers waiting for write-back, or kept by ``writeback.mode = "off"`` (a pilot reads them here)."""
     out: dict[str, Any] = {"tickets": 0, "by_priority": {}, "by_category": {}, "by_sentiment": {}}
     answer = ", ".join(totals.json_value("t", "answer", f"$.{k}") for k in ("priority", "category", "sentiment"))

@@ -71,3 +71,66 @@ def test_import_of_the_cli_alone_loads_no_pydantic_nor_client():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+# -- issue 22: the start-up of --version, status, status --check and report --------------------------------------
+
+# what each of them imported before and no longer needs: sqlite-utils (with dateutil, and importlib.metadata for
+# its plugin scan), and importlib.metadata for the version; the whole entry point runs (exit status and all)
+HEAVY = ("sqlite_utils", "dateutil", "importlib.metadata", "pydantic", "zenpy", "anthropic", "requests",
+         "zdtriage.pipeline", "zdtriage.stages")
+MAIN_PROBE = """
+import json, sys
+sys.argv[0] = "zdtriage"
+try:
+    from zdtriage.cli import main
+    main()
+finally:
+    print(json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr)
+"""
+
+
+def run_main(config, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ZENDESK_API_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}
+    return subprocess.run([sys.executable, "-c", MAIN_PROBE.format(heavy=HEAVY), "--config", str(config), *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+EMPTY_STATUS = """unhealthy: no stage has ever run: is the service (zdtriage run) running?
+tickets: queued 0, submitted 0, answered 0, written 0, failed 0, dead 0, skipped 0
+batches open: 0
+spend today: $0.0000 spent, $0.0000 reserved of $50.00
+error rate: n/a (no ticket finished yet)
+comment events: not yet read; 0 queued ticket(s) wait for their conversation
+"""
+
+
+@pytest.mark.parametrize("args, code, out", [
+    (["status"], 0, EMPTY_STATUS),
+    (["status", "--check"], 1, "unhealthy: no stage has ever run: is the service (zdtriage run) running?\n"),
+    (["report"], 0, "no ticket written or given up yet\n"),
+])
+def test_status_and_report_import_neither_sqlite_utils_nor_importlib_metadata(config, args, code, out):
+    done = run_main(config, *args)
+    assert (done.returncode, done.stdout) == (code, out), done.stderr
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+
+
+def test_version_imports_no_store_and_prints_the_installed_version(config):
+    from importlib.metadata import version
+
+    done = run_main(config, "--version")
+    assert (done.returncode, done.stdout) == (0, f"zdtriage, version {version('zendesk-batch-triage')}\n")
+    # importlib.metadata stays allowed here (the fallback of zdtriage.installed_version); nothing else
+    assert [m for m in json.loads(done.stderr.strip().splitlines()[-1]) if m != "importlib.metadata"] == []
+
+
+def test_the_version_read_without_importlib_metadata_is_importlib_metadatas():
+    from importlib.metadata import version
+
+    import zdtriage
+
+    assert zdtriage.installed_version() == zdtriage.__version__ == version("zendesk-batch-triage")
+    done = subprocess.run([sys.executable, "-c", "import sys, zdtriage; print(zdtriage.__version__, "
+                           "'importlib.metadata' in sys.modules)"], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == [version("zendesk-batch-triage"), "False"], done.stderr

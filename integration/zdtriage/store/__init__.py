@@ -6,7 +6,8 @@ values and the event log.
 Database only: nothing here talks to a network.
 """
 
-from .db import StoreError, migrations, open_db
+from .db import StoreError, migrations, open_db, open_reader
+from .reader import ReadConnection, Reader
 from .records import (
                       abandon_batch,
                       add_batch_cost,
@@ -34,6 +35,8 @@ __all__ = [
                       "TRANSITIONS",
                       "IllegalTransition",
                       "Intent",
+                      "ReadConnection",
+                      "Reader",
                       "State",
                       "StoreError",
                       "Transition",
@@ -54,6 +57,7 @@ __all__ = [
                       "note_batch_error",
                       "open_batch",
                       "open_db",
+                      "open_reader",
                       "save_comments",
                       "set_sync",
                       "spend_since",

@@ -6,11 +6,14 @@ import errno
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+from .reader import ReadConnection, Reader, Schema
 
-migrations = Migrations("zdtriage")
+if TYPE_CHECKING:  # imported where a database is written: status and report read without it (issue 22)
+    import sqlite_utils
+
+migrations = Schema("zdtriage")
 
 
 @migrations()
@@ -171,13 +174,15 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
     ``readonly`` (``status``, ``report``, ``estimate``): never creates, migrates or writes; a missing
     database is a :class:`StoreError`, and so is one that is corrupt or not a database at all.
     """
+    import sqlite_utils
+
     if str(path) == ":memory:":
         db = sqlite_utils.Database(memory=True)
         migrations.apply(db)
         return db
     path = Path(path)
     if readonly:
-        return _open_readonly(path)
+        return sqlite_utils.Database(open_reader(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
@@ -205,25 +210,29 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
     return db
 
 
-def _open_readonly(path: Path) -> sqlite_utils.Database:
+def open_reader(path: str | Path) -> ReadConnection:
+    """The state database opened read-only as a plain connection (``status``, ``report``, ``status --check``):
+    never creates, migrates or writes; a missing database is a :class:`StoreError`, and so is one that is
+    corrupt, not a database at all, or from an older version."""
+    path = Path(path)
     if not path.exists():
         raise StoreError(f"no state database at {path} yet: the service creates it on its first run "
                          "(check state.path)")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
-        db = sqlite_utils.Database(conn)
-        _check(db, path)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30,
+                               factory=ReadConnection)
+        _check(conn, path)
     except sqlite3.OperationalError:
         # a WAL database in a folder we cannot write (no -shm to share): read the file as it stands
-        conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, check_same_thread=False)
-        db = sqlite_utils.Database(conn)
-        _check(db, path)
-    if migrations.pending(db):
+        conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, check_same_thread=False, factory=ReadConnection)
+        _check(conn, path)
+    if migrations.missing(conn):
+        conn.close()
         raise StoreError(f"the state database {path} is from an older version: run the service once to upgrade it")
-    return db
+    return conn
 
 
-def _check(db: sqlite_utils.Database, path: Path) -> None:
+def _check(db: Reader, path: Path) -> None:
     try:
         db.execute("select count(*) from sqlite_master").fetchone()
     except sqlite3.OperationalError:

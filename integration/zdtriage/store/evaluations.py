@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, cast
 
 from ..timeutil import iso
 from .records import add_batch_cost, collect_batch
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from .reader import Reader
 
 RUNNING_STATE = "evaluating"  # the batch row's state while its evaluation runs
 
@@ -97,7 +100,7 @@ def finish(db: sqlite_utils.Database, now: float, evaluation_id: int) -> None:
 # -- reads -----------------------------------------------------------------------------
 
 
-def get(db: sqlite_utils.Database, evaluation_id: int) -> dict[str, Any]:
+def get(db: Reader, evaluation_id: int) -> dict[str, Any]:
     """The evaluation with its batch's id and cost (``batch_id``, ``cost_usd``)."""
     rows = list(db.query("select e.*, b.batch_id, b.cost_usd, b.created_at as batch_created_at from evaluations e "
                          "left join batches b on b.local_id = e.batch where e.id = ?", [evaluation_id]))
@@ -112,18 +115,18 @@ def unfinished(db: sqlite_utils.Database) -> dict[str, Any] | None:
     return get(db, rows[0]["id"]) if rows else None
 
 
-def done(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
+def done(db: Reader, limit: int = 20) -> list[dict[str, Any]]:
     """Finished evaluations, newest first."""
     return [get(db, r["id"]) for r in db.query(
         "select id from evaluations where state = 'done' order by id desc limit ?", [limit])]
 
 
-def items(db: sqlite_utils.Database, evaluation_id: int) -> list[dict[str, Any]]:
+def items(db: Reader, evaluation_id: int) -> list[dict[str, Any]]:
     """An evaluation's items (ticket, the agent's values, the answer), by ticket id."""
     return list(db.query("select * from evaluation_items where evaluation_id = ? order by ticket_id", [evaluation_id]))
 
 
-def reserved_open(db: sqlite_utils.Database) -> float:
+def reserved_open(db: Reader) -> float:
     """Worst-case dollars reserved by evaluations whose batch is still running."""
     return float(next(db.query("select coalesce(sum(reserved_usd), 0) as s from batches where state = ?",
                                [RUNNING_STATE]))["s"])
@@ -167,7 +170,7 @@ def save_observation(db: sqlite_utils.Database, row: Mapping[str, Any]) -> None:
     save_observations(db, [row])
 
 
-def observations_since(db: sqlite_utils.Database, since: str | None) -> list[dict[str, Any]]:
+def observations_since(db: Reader, since: str | None) -> list[dict[str, Any]]:
     """Observations of triages written since ``since`` (all when None)."""
     if since:
         return list(db.query("select * from live_observations where written_at >= ?", [since]))

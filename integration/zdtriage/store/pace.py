@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from .reader import Reader
 
 WINDOW = 60.0
 ACCOUNT = "account"  # the bucket of every Zendesk call we made (the account's shared API limit)
 SEEN = "zendesk_limit"  # sync key: the account's limit headers last read, with when (stages/account.py)
 
 
-def used(db: sqlite_utils.Database, bucket: str, now: float, window: float = WINDOW) -> int:
+def used(db: Reader, bucket: str, now: float, window: float = WINDOW) -> int:
     """What ``bucket`` spent in the ``window`` seconds before ``now`` (stamps after ``now``, left by a clock
     that ran ahead, do not count)."""
     row = next(db.query("select coalesce(sum(n), 0) as n from pace where bucket = ? and at > ? and at <= ?",
@@ -68,7 +71,7 @@ class Seen:
     others_per_minute: float = 0.0  # what the account's other apps and people spend, as last estimated
 
 
-def last_seen(db: sqlite_utils.Database) -> Seen | None:
+def last_seen(db: Reader) -> Seen | None:
     """The last limit headers read, or None before the first response."""
     rows = list(db.query("select value from sync where key = ?", [SEEN]))
     try:
@@ -79,7 +82,7 @@ def last_seen(db: sqlite_utils.Database) -> Seen | None:
         return None
 
 
-def account_limit(db: sqlite_utils.Database, now: float) -> dict[str, Any] | None:
+def account_limit(db: Reader, now: float) -> dict[str, Any] | None:
     """For ``status`` and the metrics: ``{limit, remaining, age_seconds, used_last_minute}`` (the last seen
     headers and our calls of the last minute), None before the first response."""
     seen = last_seen(db)

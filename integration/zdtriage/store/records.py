@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from ..timeutil import iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from .reader import Reader
 
 
 def loads(value: str | None, default: Any = None) -> Any:
@@ -19,7 +22,7 @@ def loads(value: str | None, default: Any = None) -> Any:
 # -- sync values (cursors, blocks, problems) -------------------------------------------
 
 
-def get_sync(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
+def get_sync(db: Reader, key: str, default: str | None = None) -> str | None:
     rows = list(db.query("select value from sync where key = ?", [key]))
     return rows[0]["value"] if rows else default
 
@@ -31,7 +34,7 @@ def set_sync(db: sqlite_utils.Database, key: str, value: str | None) -> None:
         db.table("sync").upsert({"key": key, "value": value}, pk="key")
 
 
-def sync_like(db: sqlite_utils.Database, prefix: str) -> dict[str, str]:
+def sync_like(db: Reader, prefix: str) -> dict[str, str]:
     """Every sync value whose key starts with ``prefix``, keyed by the rest of the key."""
     return {r["key"][len(prefix):]: r["value"]
             for r in db.query("select key, value from sync where key like ?", [prefix.replace("%", "") + "%"])}
@@ -107,7 +110,7 @@ def known_batch_ids(db: sqlite_utils.Database) -> set[str]:
     return {r["batch_id"] for r in db.query("select batch_id from batches where batch_id is not null")}
 
 
-def spend_since(db: sqlite_utils.Database, since: float) -> float:
+def spend_since(db: Reader, since: float) -> float:
     """Actual cost of batches created since ``since`` (epoch)."""
     return float(next(db.query("select coalesce(sum(cost_usd), 0) as s from batches where created_at >= ?",
                                [iso(since)]))["s"])

@@ -15,12 +15,13 @@ age out the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from ..timeutil import iso, month_start
 from .records import get_sync, set_sync
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 CHUNK = 500  # tickets per transaction: the daemon's other stages wait for at most one chunk
 MAX_CHUNKS = 1_000  # per run (500,000 tickets, ~13 CPU-s): a first prune of a year takes the next six hours

@@ -26,11 +26,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, NamedTuple, TypedDict
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from ..timeutil import iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from .reader import Reader
 
 
 class State(StrEnum):
@@ -331,7 +334,7 @@ def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[
     return out
 
 
-def counts(db: sqlite_utils.Database) -> dict[str, int]:
+def counts(db: Reader) -> dict[str, int]:
     """Tickets per state, every state present."""
     out = {s: 0 for s in ALL_STATES}
     for row in db.query("select state, count(*) as n from tickets group by state"):
@@ -339,7 +342,7 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
     return out
 
 
-def count(db: sqlite_utils.Database, state: State) -> int:
+def count(db: Reader, state: State) -> int:
     return int(next(db.query("select count(*) as n from tickets where state = ?", [state.value]))["n"])
 
 
@@ -366,7 +369,7 @@ def iter_rows(db: sqlite_utils.Database, sql: str, params: list[Any] | None = No
         last = rows[-1]["id"]
 
 
-def reserved_total(db: sqlite_utils.Database) -> float:
+def reserved_total(db: Reader) -> float:
     """Worst-case dollars reserved by tickets inside open batches."""
     return float(next(db.query(
         "select coalesce(sum(reserved_usd), 0) as s from tickets where state = 'submitted'"))["s"])
@@ -396,7 +399,7 @@ class Waiting(TypedDict):
     oldest: float | None  # None when nothing waits
 
 
-def waiting(db: sqlite_utils.Database, events_complete: float) -> Waiting:
+def waiting(db: Reader, events_complete: float) -> Waiting:
     """The queue as the submit policy sees it: how many wait, how many are ready, since when the oldest waits
     (arrival for a first triage, the customer's reply for a re-triage, and for a ticket asked again — an
     invalid answer, a retry after its backoff — the moment it was queued again: it joins the next regular

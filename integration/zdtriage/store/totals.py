@@ -19,9 +19,12 @@ its triggers: a migration that transforms ``tickets`` must call :func:`install` 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from .reader import Reader
 
 DONE_STATES = ("written", "dead", "skipped", "answered")  # the tickets ``report`` counts
 DONE = f"({', '.join(repr(s) for s in DONE_STATES)})"
@@ -117,7 +120,7 @@ def install(db: sqlite_utils.Database) -> None:
                f"begin {_tags('old', '-')} {_tags('new', '')} end")
 
 
-def read(db: sqlite_utils.Database) -> dict[str, Any]:
+def read(db: Reader) -> dict[str, Any]:
     """The totals as ``report`` needs them: per-state rows (a few hundred at most) and draft-tag counts."""
     return {
         "totals": db.execute("select state, priority, category, sentiment, tickets, cost_usd, cache_read, input_other "
@@ -126,17 +129,17 @@ def read(db: sqlite_utils.Database) -> dict[str, Any]:
     }
 
 
-def done_counts(db: sqlite_utils.Database) -> dict[str, int]:
+def done_counts(db: Reader) -> dict[str, int]:
     """Tickets per done state (written, dead, skipped, answered) from the totals, not from the rows."""
     return {r[0]: r[1] for r in db.execute("select state, sum(tickets) from report_totals group by state")}
 
 
-def durations(db: sqlite_utils.Database) -> Iterator[tuple[int, int]]:
+def durations(db: Reader) -> Iterator[tuple[int, int]]:
     """``(tenths of a second, written tickets)`` of submit-to-written time, ascending, streamed."""
     yield from db.execute("select tenths, tickets from report_durations where tickets > 0 order by tenths")
 
 
-def installed(db: sqlite_utils.Database) -> bool:
+def installed(db: Reader) -> bool:
     """Whether every trigger is in place (a transform of ``tickets`` would have dropped them)."""
     names = {r[0] for r in db.execute("select name from sqlite_master where type = 'trigger'")}
     return set(TRIGGERS) <= names
