@@ -33,8 +33,8 @@ REQUESTS: list[dict[str, Any]] = [
     {"custom_id": "zt-1-1", "params": {"model": "claude-haiku-4-5", "max_tokens": 600, "system": [
         {"type": "text", "text": "Triage.\n\t\"quoted\" \\ back", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
         "messages": [{"role": "user", "content": "<ticket>\nSubject: Grüße — ça 🚀 不工作\n\u2028</ticket>"}],
-        "output_config": {"format": {"type": "json_schema", "schema": {"type": "object", "additionalProperties": False,
-                                                                        "properties": {"confidence": {"type": "number"}}}}}}},
+        "output_config": {"format": {"type": "json_schema", "schema": {
+            "type": "object", "additionalProperties": False, "properties": {"confidence": {"type": "number"}}}}}}},
     {"custom_id": "zt-2-1", "params": {"model": "claude-haiku-4-5", "max_tokens": 1, "temperature": 0.0,
                                        "messages": [{"role": "user", "content": "x" * 5000}]}},
 ]

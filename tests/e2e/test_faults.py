@@ -348,7 +348,8 @@ def test_one_batch_that_cannot_be_read_does_not_stop_the_others(zsim, asim, make
     ctx = make_ctx()
     ingest.ingest(ctx)
     split = anth.split_batches
-    monkeypatch.setattr(anth, "split_batches", lambda requests, **kw: split(requests, max_bytes=20_000, **kw))  # several batches
+    # several batches
+    monkeypatch.setattr(anth, "split_batches", lambda requests, **kw: split(requests, max_bytes=20_000, **kw))
     assert submit.submit(ctx, ignore_min_batch=True)["batches"] >= 2
     first = next(ctx.db.query("select batch_id from batches where state = 'open' order by created_at"))["batch_id"]
     real = anth.retrieve_batch
