@@ -10,6 +10,7 @@ from typing import Any
 import sqlite_utils
 
 from ..timeutil import iso
+from . import reads
 
 
 def loads(value: str | None, default: Any = None) -> Any:
@@ -20,8 +21,8 @@ def loads(value: str | None, default: Any = None) -> Any:
 
 
 def get_sync(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
-    rows = list(db.query("select value from sync where key = ?", [key]))
-    return rows[0]["value"] if rows else default
+    found: str | None = reads.value(db, "select value from sync where key = ?", [key], default)
+    return found
 
 
 def set_sync(db: sqlite_utils.Database, key: str, value: str | None) -> None:

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, TypedDict
 import sqlite_utils
 
 from ..timeutil import iso
+from . import reads
 
 
 class State(StrEnum):
@@ -345,10 +346,10 @@ def count(db: sqlite_utils.Database, state: State) -> int:
 
 def conversation(db: sqlite_utils.Database, ticket_id: int) -> list[dict[str, Any]]:
     """Stored comments of a ticket, oldest first."""
-    return list(db.query(
-        "select id, author_id, public, body, created_at from comments where ticket_id = ? order by created_at, id",
+    return reads.rows(
+        db, "select id, author_id, public, body, created_at from comments where ticket_id = ? order by created_at, id",
         [ticket_id],
-    ))
+    )
 
 
 def iter_rows(db: sqlite_utils.Database, sql: str, params: list[Any] | None = None, *,
