@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 # the SDK takes about a second to import: it is imported where a client is made or used, so commands that
@@ -266,15 +266,16 @@ def _batch_json(batch: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_recent_batches(client: anthropic.Anthropic, limit: int = 100) -> list[dict[str, Any]]:
+def list_recent_batches(client: anthropic.Anthropic, limit: int = 100,
+                        only: Collection[str] | None = None) -> list[dict[str, Any]]:
     """The newest batches of the workspace (poll's states of the open batches, and crash recovery: find a
-    batch created but not recorded). The page's JSON is read as it is: the SDK's model objects of every
-    batch were most of poll's CPU, a list a minute (issue 22)."""
+    batch created but not recorded); with ``only``, just those of these ids. The page's JSON is read as it is:
+    the SDK's model objects of every batch were most of poll's CPU, a list a minute (issue 22)."""
     import anthropic
 
     try:
         body = json.loads(client.messages.batches.with_raw_response.list(limit=limit).text())
-        return [_batch_json(b) for b in body["data"]]
+        return [_batch_json(b) for b in body["data"] if only is None or b.get("id") in only]
     except anthropic.AnthropicError as exc:
         raise _translate(exc) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

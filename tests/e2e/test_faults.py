@@ -361,7 +361,7 @@ def test_one_batch_that_cannot_be_read_does_not_stop_the_others(zsim, asim, make
 
     monkeypatch.setattr(anth, "retrieve_batch", flaky)
     # the list page does not show them (another app's newer batches): each is retrieved on its own
-    monkeypatch.setattr(anth, "list_recent_batches", lambda client, limit=100: [])
+    monkeypatch.setattr(anth, "list_recent_batches", lambda client, limit=100, only=None: [])
     out = poll.poll(ctx)
     assert out["collected"] >= 1 and first in out["error"]
     assert next(ctx.db.query("select error from batches where batch_id = ?", [first]))["error"].endswith("boom")
