@@ -3,7 +3,9 @@
 sqlite-utils' ``Database.query()`` runs every statement inside a SAVEPOINT and a RELEASE, so that one which turns
 out to write can be undone: three statements a read. The pipeline's reads are small lookups made thousands of
 times a day (a ticket's comments, a sync value, the open batches each minute), and that wrapper was a fifth of
-their cost (issue 22). Every statement passed here is a SELECT of ours; writes keep going through sqlite-utils.
+their cost (issue 22). Every statement passed here is a SELECT of ours, sent through ``execute`` (sqlite-utils'
+adds no savepoint there, and a plain ``sqlite3`` connection has the same call); writes keep going through
+sqlite-utils.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ if TYPE_CHECKING:
 
 def rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """Every row of one SELECT, as dicts keyed by column name."""
-    cursor = db.conn.execute(sql, params)
+    cursor = db.execute(sql, params)
     keys = [d[0] for d in cursor.description]
     return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
 
 
 def first(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
     """The first row of one SELECT as a dict, or None."""
-    cursor = db.conn.execute(sql, params)
+    cursor = db.execute(sql, params)
     row = cursor.fetchone()
     cursor.close()  # the statement ends here, whatever rows it still had
     return None if row is None else dict(zip([d[0] for d in cursor.description], row, strict=True))
@@ -32,7 +34,7 @@ def first(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> di
 
 def value(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
     """The first column of the first row of one SELECT, or ``default``."""
-    cursor = db.conn.execute(sql, params)
+    cursor = db.execute(sql, params)
     row = cursor.fetchone()
     cursor.close()
     return default if row is None else row[0]
