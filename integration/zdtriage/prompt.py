@@ -192,16 +192,23 @@ def request_params(ticket_subject: str, messages: Sequence[Message], *, model: s
                    examples: str = "") -> dict[str, Any]:
     """The ``params`` of one Message Batches request; ``articles`` (``retrieval.select``) and ``macros`` go into
     the user turn, before the ticket; ``examples`` (:func:`examples_text`) into the shared prefix."""
-    from . import answer as answers  # pydantic: 0.1-0.3 CPU-s of start-up that status and report never use
-
     return {
         "model": model,
         "max_tokens": max_tokens,
         "system": system_blocks(triage, model, examples),
         "messages": [{"role": "user", "content": articles_block(articles) + macros_block(macros) + build_conversation(
             ticket_subject, messages, triage.max_input_tokens, redact_kinds)}],
-        "output_config": {"format": {"type": "json_schema", "schema": answers.answer_schema(triage)}},
+        "output_config": _output_config(triage),
     }
+
+
+@lru_cache(maxsize=8)
+def _output_config(triage: TriageConfig) -> dict[str, Any]:
+    """The ``output_config`` every request of one triage config holds: one dict, shared by the requests of a run
+    (they are encoded, never changed), instead of the schema parsed again per ticket (issue 22)."""
+    from . import answer as answers  # pydantic: 0.1-0.3 CPU-s of start-up that status and report never use
+
+    return {"format": {"type": "json_schema", "schema": answers.answer_schema(triage)}}
 
 
 def custom_id(ticket_id: int, triage_n: int) -> str:

@@ -40,10 +40,20 @@ def select(search: Search, subject: str, messages: Sequence[Message], *, count: 
         room = share - len(row["title"])
         if room < MIN_EXCERPT_CHARS:
             continue
-        text = " ".join(str(row["body"] or "").split())
+        text = _collapsed(str(row["body"] or ""), room)
         if len(text) > room:
             text = text[:room].rsplit(" ", 1)[0] + " …"
         chosen.append({"id": int(row["id"]), "locale": row.get("locale"), "title": row["title"],
                        "html_url": row.get("html_url"), "text": text})
         budget -= len(row["title"]) + len(text)
     return chosen
+
+
+def _collapsed(body: str, room: int) -> str:
+    """``" ".join(body.split())`` as far as an excerpt of ``room`` characters can tell: a stored body is up to
+    20,000 characters and the excerpt a few hundred, so only a start long enough is collapsed. That start gives
+    the same first ``room`` characters, and a longer text, whenever a whole word ends past ``room`` in it."""
+    start = " ".join(body[:2 * room + 200].split())
+    if len(body) <= 2 * room + 200 or start.rfind(" ") >= room:
+        return start
+    return " ".join(body.split())

@@ -185,21 +185,27 @@ def plain_text(value: Any) -> str:
         value = bytes(value[: MAX_TEXT_CHARS * 4]).decode("utf-8", errors="replace")
     text = (value if isinstance(value, str) else sanitize(value))[:MAX_TEXT_CHARS]
     text = _characters(text)
-    for _ in range(MAX_PASSES):
-        again = _round(text)
-        if again == text:
-            break
-        text = again
-    else:
-        # still changing: what is left is written out, never read as markup
-        text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
-        if "&" in text:
-            text = _CHARREF.sub(_defang_ref, text)
+    # plain text (nothing to decode or strip, still NFC after the invisible characters went) is its own next
+    # round: the loop would only run _characters again to find that out (issue 22: four cleanings a ticket)
+    if "<" in text or "&" in text or not unicodedata.is_normalized("NFC", text):
+        text = _rounds(text)
     text = _TAG_OPEN.sub("< ", text)
     text = _SPACES.sub(" ", text)
     text = _EDGE_SPACES.sub("\n", text)
     text = _BLANKS.sub("\n\n", text)
     return text[:MAX_TEXT_CHARS].strip()
+
+
+def _rounds(text: str) -> str:
+    """Decode and strip round after round until nothing changes (at most :data:`MAX_PASSES`)."""
+    for _ in range(MAX_PASSES):
+        again = _round(text)
+        if again == text:
+            return text
+        text = again
+    # still changing: what is left is written out, never read as markup
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
+    return _CHARREF.sub(_defang_ref, text) if "&" in text else text
 
 
 # "< /ticket >" is not markup, but a model could still read it as the end of our data block

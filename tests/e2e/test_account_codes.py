@@ -181,7 +181,7 @@ def test_poll_reads_every_open_batch_from_one_list_call(zsim, asim, make_ctx, cl
     ctx = make_ctx()
     ingest.ingest(ctx)
     split = anth.split_batches
-    monkeypatch.setattr(anth, "split_batches", lambda requests: split(requests, max_requests=3))
+    monkeypatch.setattr(anth, "split_batches", lambda requests, **kw: split(requests, max_requests=3, **kw))
     asim.processing_seconds = 600.0
     opened = submit.submit(ctx, ignore_min_batch=True)["batches"]
     assert opened >= 3

@@ -348,7 +348,8 @@ def test_one_batch_that_cannot_be_read_does_not_stop_the_others(zsim, asim, make
     ctx = make_ctx()
     ingest.ingest(ctx)
     split = anth.split_batches
-    monkeypatch.setattr(anth, "split_batches", lambda requests: split(requests, max_bytes=20_000))  # several batches
+    # several batches
+    monkeypatch.setattr(anth, "split_batches", lambda requests, **kw: split(requests, max_bytes=20_000, **kw))
     assert submit.submit(ctx, ignore_min_batch=True)["batches"] >= 2
     first = next(ctx.db.query("select batch_id from batches where state = 'open' order by created_at"))["batch_id"]
     real = anth.retrieve_batch
@@ -360,7 +361,7 @@ def test_one_batch_that_cannot_be_read_does_not_stop_the_others(zsim, asim, make
 
     monkeypatch.setattr(anth, "retrieve_batch", flaky)
     # the list page does not show them (another app's newer batches): each is retrieved on its own
-    monkeypatch.setattr(anth, "list_recent_batches", lambda client, limit=100: [])
+    monkeypatch.setattr(anth, "list_recent_batches", lambda client, limit=100, only=None: [])
     out = poll.poll(ctx)
     assert out["collected"] >= 1 and first in out["error"]
     assert next(ctx.db.query("select error from batches where batch_id = ?", [first]))["error"].endswith("boom")

@@ -6,7 +6,7 @@ import json
 import re
 import time
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from strategies import FRAGMENTS, hostile_text
 
@@ -71,3 +71,27 @@ def test_time_grows_linearly_with_the_text(unit):
     large = (unit * (65_536 // len(unit) + 1))[:65_536]
     t_small, t_large = _growth(small, large)
     assert t_large <= 6 * t_small + 0.001, (unit, t_small, t_large)
+
+
+def _every_round(text: str) -> str:
+    """plain_text as it was before its shortcut (issue 22): the rounds always run, at least once."""
+    from zdtriage import text as t
+
+    text = t._characters(text[:MAX_TEXT_CHARS])
+    text = t._rounds(text)
+    text = t._TAG_OPEN.sub("< ", text)
+    text = t._SPACES.sub(" ", text)
+    text = t._EDGE_SPACES.sub("\n", text)
+    text = t._BLANKS.sub("\n\n", text)
+    return text[:MAX_TEXT_CHARS].strip()
+
+
+@settings(max_examples=300)
+@given(st.one_of(hostile_text, st.text(alphabet=st.sampled_from("ae\u0301\u200b\u2060\u00ad\ufeff \n\u2028&<;"))))
+@example("e\u200b\u0301")  # NFC keeps the accent apart; once the zero-width space goes it must compose
+def test_plain_text_skips_only_rounds_that_change_nothing(text):
+    """Plain text skips the strip-and-decode rounds; the result is what running them gives, including an invisible
+    character between a letter and its accent (NFC must run again once it is gone)."""
+    from zdtriage.text import plain_text
+
+    assert plain_text(text) == _every_round(text)

@@ -67,7 +67,8 @@ def _listed(ctx: Context, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any
     if not rows:
         return {}
     try:
-        page = anth.list_recent_batches(ctx.anthropic, limit=min(LIST_MAX, len(rows) + LIST_MARGIN))
+        page = anth.list_recent_batches(ctx.anthropic, limit=min(LIST_MAX, len(rows) + LIST_MARGIN),
+                                        only={row["batch_id"] for row in rows})
     except anth.BatchError:
         return {}  # each batch is retrieved on its own, and its error recorded on it
     return {b["id"]: b for b in page}

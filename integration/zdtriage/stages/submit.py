@@ -64,6 +64,8 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
         out["dead"] = out.get("dead", 0) + 1
 
     provided: dict[int, dict[str, Any]] = {}  # the articles and macros each request holds, recorded at create
+    # each request is encoded once, here: its length cuts the batches and its bytes are the create body
+    encoded: dict[str, bytes] = {}
 
     def within_budget() -> Iterator[tuple[tuple[int, int, float], dict[str, Any]]]:
         nonlocal remaining
@@ -78,10 +80,11 @@ def submit(ctx: Context, *, ignore_min_batch: bool = False) -> dict[str, Any]:
                     out.setdefault("held_ids", []).append(row["id"])
                 continue
             remaining -= reserve
+            encoded[request["custom_id"]] = anth.encode_request(request)
             yield (row["id"], chars, reserve), request
 
-    for chunk in anth.split_batches(within_budget()):
-        if not _send(ctx, chunk, out, provided):
+    for chunk in anth.split_batches(within_budget(), size_of=lambda r: len(encoded[r["custom_id"]]) + 1):
+        if not _send(ctx, chunk, out, provided, [encoded.pop(r["custom_id"]) for _, r in chunk]):
             break
     else:
         record_problem(ctx, "submit", None)
@@ -148,16 +151,18 @@ def _read_exports(ctx: Context, out: dict[str, Any]) -> bool:
 
 
 def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]]], out: dict[str, Any],
-          provided: dict[int, dict[str, Any]] | None = None) -> bool:
+          provided: dict[int, dict[str, Any]] | None = None, bodies: list[bytes] | None = None) -> bool:
     """Create one batch for ``chunk``; False when the rest of this submit must wait (the account is refused,
     or the outcome is unknown). ``provided``: the Help Center articles and macros of each ticket's request,
-    recorded with it so that poll knows which ``sources`` are real and write-back which links to add."""
+    recorded with it so that poll knows which ``sources`` are real and write-back which links to add.
+    ``bodies``: the requests already encoded (``batches.encode_request``), in the chunk's order."""
     now = ctx.now()
     local_id = uuid.uuid4().hex
+    sent: list[dict[str, Any] | bytes] = list(bodies) if bodies is not None else [r for _, r in chunk]
     with ctx.db.atomic():
         store.insert_batch(ctx.db, now, local_id, model=ctx.config.anthropic.model, request_count=len(chunk),
                            reserved_usd=sum(key[2] for key, _ in chunk),
-                           size=sum(anth.request_bytes(r) for _, r in chunk))
+                           size=sum(anth.request_bytes(r) for r in sent))
         queue.submit(ctx.db, now, local_id, [(ticket_id, request["custom_id"], chars, reserve)
                                              for (ticket_id, chars, reserve), request in chunk])
         for (ticket_id, _, _), request in chunk:
@@ -166,7 +171,7 @@ def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]
                 held = (provided or {}).pop(ticket_id, {})
                 help_center.remember(ctx.db, ticket_id, parsed[1], held.get("articles", []), held.get("macros", []))
     try:
-        batch = anth.create_batch(ctx.anthropic, [r for _, r in chunk])
+        batch = anth.create_batch(ctx.anthropic, sent)
     except anth.BatchError as exc:
         return _refused(ctx, local_id, chunk, exc, out)
     with ctx.db.atomic():
@@ -231,10 +236,11 @@ def _messages(ctx: Context, row: dict[str, Any]) -> list[prompt.Message]:
                            c["body"]) for c in comments]
 
 
-def build_request(ctx: Context, row: dict[str, Any],
-                  provided: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+def build_request(ctx: Context, row: dict[str, Any], provided: dict[int, dict[str, Any]] | None = None, *,
+                  examples: str | None = None) -> dict[str, Any]:
     """The batch request for one stored ticket (custom_id + params); the articles and macros it holds go into
-    ``provided[ticket id]`` when given."""
+    ``provided[ticket id]`` when given. ``examples``: the shared prefix's examples when the caller read them
+    already (one read a run, not two a ticket)."""
     a = ctx.config.anthropic
     messages = _messages(ctx, row)
     articles = grounding.articles_for(ctx, row["subject"] or "", messages)
@@ -246,7 +252,8 @@ def build_request(ctx: Context, row: dict[str, Any],
     params = prompt.request_params(row["subject"] or "", messages, model=a.model,
                                    max_tokens=row.get("max_tokens") or a.max_tokens,
                                    triage=ctx.config.triage, redact_kinds=ctx.config.privacy.redact,
-                                   articles=articles, macros=macros, examples=grounding.shared_examples(ctx))
+                                   articles=articles, macros=macros,
+                                   examples=grounding.shared_examples(ctx) if examples is None else examples)
     return {"custom_id": prompt.custom_id(row["id"], row["triage_n"]), "params": params}
 
 
@@ -261,18 +268,23 @@ def queued_requests(ctx: Context, on_error: Callable[[dict[str, Any], Exception]
     sql, params = "select * from tickets where state = 'queued'", []
     if ready_only:
         sql, params = f"{sql} and {queue.READY}", [conversations.events_complete(ctx)]
+    examples: str | None = None
+    schema_chars: int | None = None  # every request of a run holds the same schema (one triage config)
     for row in queue.iter_rows(ctx.db, sql, params):
+        if examples is None:
+            examples = grounding.shared_examples(ctx)
         try:
-            request = build_request(ctx, row, provided)
+            request = build_request(ctx, row, provided, examples=examples)
         except TICKET_ERRORS as exc:
             if on_error is None:
                 continue
             on_error(row, exc)
             continue
         params = request["params"]
+        if schema_chars is None:
+            schema_chars = len(json.dumps(params["output_config"]["format"]["schema"], separators=(",", ":")))
         # the output schema is billed as input too (the API turns it into hidden instructions)
-        chars = (sum(len(b["text"]) for b in params["system"]) + len(params["messages"][0]["content"])
-                 + len(json.dumps(params["output_config"]["format"]["schema"], separators=(",", ":"))))
+        chars = sum(len(b["text"]) for b in params["system"]) + len(params["messages"][0]["content"]) + schema_chars
         yield row, request, chars
 
 

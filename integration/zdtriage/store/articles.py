@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlite_utils
 
+from . import reads
+
 MAX_BODY_CHARS = 20_000  # plenty for BM25 and for any excerpt we send (triage.article_tokens caps that)
 _WORD = re.compile(r"\w+", re.UNICODE)
 # words every ticket and article share (en, de, fr, es): searched, they match the whole index and rank nothing,
@@ -70,11 +72,11 @@ def count(db: sqlite_utils.Database) -> dict[str, int]:
 
 def match_query(text: str, max_terms: int = 32) -> str:
     """An FTS5 query that matches any word of ``text`` (each word quoted, so nothing in it is FTS syntax)."""
-    terms: list[str] = []
+    terms: dict[str, None] = {}  # the words in their order, once each
     for word in _WORD.findall(text.lower()):
-        if len(word) < 3 or word.isdigit() or word in STOPWORDS or word in terms:
+        if len(word) < 3 or word in terms or word in STOPWORDS or word.isdigit():
             continue
-        terms.append(word)
+        terms[word] = None
         if len(terms) >= max_terms:
             break
     return " OR ".join(f'"{t}"' for t in terms)
@@ -99,7 +101,7 @@ def search(db: sqlite_utils.Database, text: str, *, limit: int, locales: Sequenc
         "  where articles_fts match ? order by rank limit ?"
         ") f join articles a on a.rowid = f.rowid order by preferred desc, f.rank limit ?"
     )
-    return list(db.query(sql, [*params, query, int(limit) * (10 if languages else 1), int(limit)]))
+    return reads.rows(db, sql, [*params, query, int(limit) * (10 if languages else 1), int(limit)])
 
 
 def existing(db: sqlite_utils.Database, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:

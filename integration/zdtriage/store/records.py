@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..timeutil import iso
+from . import reads
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -23,8 +24,8 @@ def loads(value: str | None, default: Any = None) -> Any:
 
 
 def get_sync(db: Reader, key: str, default: str | None = None) -> str | None:
-    rows = list(db.query("select value from sync where key = ?", [key]))
-    return rows[0]["value"] if rows else default
+    found: str | None = reads.value(db, "select value from sync where key = ?", [key], default)
+    return found
 
 
 def set_sync(db: sqlite_utils.Database, key: str, value: str | None) -> None:

@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from ..timeutil import iso
+from . import reads
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -348,10 +349,10 @@ def count(db: Reader, state: State) -> int:
 
 def conversation(db: sqlite_utils.Database, ticket_id: int) -> list[dict[str, Any]]:
     """Stored comments of a ticket, oldest first."""
-    return list(db.query(
-        "select id, author_id, public, body, created_at from comments where ticket_id = ? order by created_at, id",
+    return reads.rows(
+        db, "select id, author_id, public, body, created_at from comments where ticket_id = ? order by created_at, id",
         [ticket_id],
-    ))
+    )
 
 
 def iter_rows(db: sqlite_utils.Database, sql: str, params: list[Any] | None = None, *,

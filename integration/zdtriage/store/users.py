@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import sqlite_utils
 
+from . import reads
+
 
 def save_roles(db: sqlite_utils.Database, now: float, roles: dict[int, str]) -> None:
     """Keep the roles read from Zendesk (a later read replaces an earlier one)."""
@@ -24,7 +26,8 @@ def roles_of(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, str]:
     for start in range(0, len(wanted), 500):
         part = wanted[start:start + 500]
         marks = ", ".join("?" for _ in part)
-        out.update({r["id"]: r["role"] for r in db.query(f"select id, role from users where id in ({marks})", part)})
+        found = reads.rows(db, f"select id, role from users where id in ({marks})", part)
+        out.update({r["id"]: r["role"] for r in found})
     return out
 
 
