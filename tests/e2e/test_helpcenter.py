@@ -34,7 +34,9 @@ def sent(monkeypatch):
     create = anth.create_batch
 
     def recording(client, requests):
-        seen.update({r["custom_id"]: r["params"]["messages"][0]["content"] for r in requests})
+        # submit hands over each request as the bytes it measured (batches.encode_request)
+        decoded = [json.loads(r) if isinstance(r, bytes) else r for r in requests]
+        seen.update({r["custom_id"]: r["params"]["messages"][0]["content"] for r in decoded})
         return create(client, requests)
 
     monkeypatch.setattr(anth, "create_batch", recording)

@@ -4,6 +4,7 @@ no healthy ticket gets the failed tag."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -44,7 +45,9 @@ def test_a_day_with_triggers_a_bulk_close_and_a_credit_outage(zsim, asim, make_c
     real_create = anth.create_batch
 
     def create(client, requests):
-        sent.extend(r["params"]["messages"][0]["content"] for r in requests)
+        # submit hands over each request as the bytes it measured (batches.encode_request)
+        decoded = [json.loads(r) if isinstance(r, bytes) else r for r in requests]
+        sent.extend(r["params"]["messages"][0]["content"] for r in decoded)
         return real_create(client, requests)
 
     monkeypatch.setattr(anth, "create_batch", create)
