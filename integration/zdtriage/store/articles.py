@@ -131,6 +131,7 @@ def provided(db: sqlite_utils.Database, ticket_id: int, triage_n: int, what: str
     return json.loads(row[column]) if row and row[column] else []
 
 
+Provided = dict[str, list[dict[str, Any]]]  # {"articles": [...], "macros": [...]}, as :func:`provided` gives them
 Offered = dict[tuple[int, int], tuple[list[int], list[int]]]  # (ticket_id, triage_n) → (article ids, macro ids)
 
 
@@ -148,6 +149,23 @@ def held(db: sqlite_utils.Database, keys: Sequence[tuple[int, int]]) -> Offered:
             if key in wanted:
                 out[key] = ([a["id"] for a in json.loads(row["articles"] or "[]")],
                             [m["id"] for m in json.loads(row["macros"] or "[]")])
+    return out
+
+
+def provided_many(db: sqlite_utils.Database, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Provided]:
+    """:func:`provided` of many ``(ticket_id, triage_n)``, articles and macros, one query per 500 tickets
+    (write-back builds a group's notes at once: issue 22); a request that held none is absent."""
+    wanted = set(keys)
+    ids = sorted({ticket_id for ticket_id, _ in wanted})
+    out: dict[tuple[int, int], Provided] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for ticket_id, triage_n, articles, macros in db.execute(
+                "select ticket_id, triage_n, articles, macros from ticket_articles where ticket_id in "
+                f"({', '.join('?' for _ in chunk)})", chunk).fetchall():
+            if (ticket_id, triage_n) in wanted:
+                out[ticket_id, triage_n] = {"articles": json.loads(articles) if articles else [],
+                                            "macros": json.loads(macros) if macros else []}
     return out
 
 

@@ -197,6 +197,21 @@ def _move_where(db: sqlite_utils.Database, name: str, now: float, where: str, pa
     return db.execute(_sql(t, tuple(values), (), where), [*_params(t, now, values), *params, *_sources(t)]).rowcount
 
 
+def _move_many_if(db: sqlite_utils.Database, name: str, now: float,
+                  items: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any]]]) -> int:
+    """Apply ``name`` in one statement to each ``(ticket_id, values, expect)`` whose ticket is in a source state
+    and still holds ``expect`` (as :func:`_move` with ``strict=False``, the same keys in every item); returns
+    how many moved, so a caller that needs each ticket's outcome replays the items one at a time when short."""
+    if not items:
+        return 0
+    t = TRANSITIONS[name]
+    keys, checks = tuple(items[0][1]), tuple(items[0][2])
+    sql = _sql(t, keys, checks)
+    rows = [[*_params(t, now, {k: values[k] for k in keys}), ticket_id, *_sources(t), *(expect[k] for k in checks)]
+            for ticket_id, values, expect in items]
+    return int(db.conn.executemany(sql, rows).rowcount)
+
+
 # -- creating tickets (ingest) ---------------------------------------------------------
 
 
