@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
@@ -146,6 +147,7 @@ def test_update_for_alone_still_reads_the_store(ctx):
 
 def test_a_minute_with_nothing_to_write_costs_next_to_nothing(ctx):
     ingest.save_tickets(ctx, [_ticket(i) for i in (1, 2)])  # queued: nothing owed to Zendesk
+    ctx.zendesk = SimpleNamespace(job_status=None)  # never called: nothing is in flight
     writeback.writeback(ctx)
     statements: list[str] = []
     ctx.db.conn.set_trace_callback(statements.append)
