@@ -169,3 +169,20 @@ def test_open_jobs_and_their_first_stamps_come_from_one_read(ctx):
     assert intents == {"job1": "2026-09-21T14:03:20.000000Z", "job2": "2026-09-21T14:12:20.000000Z",
                        None: "2026-09-21T14:12:20.000000Z"}
     assert sorted(j for j in intents if j) == sorted(writes.open_jobs(ctx.db))
+
+
+def test_one_unreadable_request_record_fails_its_ticket_alone(ctx, monkeypatch):
+    ids = [1, 2, 3]
+    _answered(ctx, ids, {**ANSWER, "sources": [7]})
+    _with_articles(ctx, ids)
+    ctx.db.execute("update ticket_articles set articles = '[{broken' where ticket_id = 2")
+    monkeypatch.setattr(writeback.zd, "fetch_tickets", lambda client, ids, **kw: [
+        {"id": i, "status": "open", "tags": [], "updated_at": "2026-09-01T00:00:00Z"} for i in ids])
+    sent: list[int] = []
+    monkeypatch.setattr(writeback.zd, "write_updates", lambda client, updates: sent.extend(u["id"] for u in updates)
+                        or "job1")
+    out = {"jobs_sent": 0, "results": {}}
+    writeback.send(ctx, 0, out)
+    assert sent == [1, 3] and out["results"] == {"error": 1}
+    assert queue.get(ctx.db, 2)["state"] == "dead"
+    assert "cannot build the update: JSONDecodeError" in queue.get(ctx.db, 2)["last_error"]

@@ -241,8 +241,14 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
     updates: list[dict[str, Any]] = []
     intents: list[tuple[int, str, int]] = []
     landed: list[dict[str, Any]] = []
-    # what every request of the group held, in one query (two one-row reads a ticket before: issue 22)
-    held = help_center.provided_many(ctx.db, [(r["id"], r["triage_n"]) for r in group if r["state"] != State.DEAD])
+    # what every request of the group held, in one query (two one-row reads a ticket before: issue 22); a dead
+    # ticket's failed tag, and writeback.mode "tags", write no note
+    full = ctx.config.writeback.mode == "full"
+    try:
+        held: dict[tuple[int, int], help_center.Provided] | None = help_center.provided_many(
+            ctx.db, [(r["id"], r["triage_n"]) for r in group if full and r["state"] != State.DEAD])
+    except TICKET_ERRORS:  # one request's record cannot be read: each ticket reads its own, that one fails alone
+        held = None
     for row in group:
         ticket = fresh.get(row["id"])
         ok, why = eligible(ticket, ctx.config) if ticket is not None else (False, "deleted in Zendesk")
@@ -260,7 +266,8 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
         try:
             # safe_update: applied only if the ticket is as this read saw it, so of two jobs for one intent
             # (a stuck one running late, and its resend) at most one lands (docs/failures.md)
-            updates.append({**update_for(ctx, row, ticket["tags"], held.get((row["id"], row["triage_n"]), _NONE)),
+            provided = None if held is None else held.get((row["id"], row["triage_n"]), _NONE)
+            updates.append({**update_for(ctx, row, ticket["tags"], provided),
                             "updated_stamp": ticket.get("updated_at")})
         except TICKET_ERRORS as exc:
             _give_up(ctx, row, f"cannot build the update: {type(exc).__name__}", out["results"])

@@ -104,11 +104,13 @@ def search(db: sqlite_utils.Database, text: str, *, limit: int, locales: Sequenc
 
 def existing(db: sqlite_utils.Database, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
     """Which of the ``(id, locale)`` keys are still stored (still published)."""
-    found = set()
-    for article_id, locale in keys:
-        if next(db.query("select 1 from articles where id = ? and locale = ?", [article_id, locale]), None):
-            found.add((article_id, locale))
-    return found
+    wanted = set(keys)
+    ids = sorted({article_id for article_id, _ in wanted})
+    if not ids:
+        return set()
+    # one read for a note's articles, not one each (issue 22)
+    rows = db.execute(f"select id, locale from articles where id in ({', '.join('?' for _ in ids)})", ids).fetchall()
+    return {(article_id, locale) for article_id, locale in rows} & wanted
 
 
 def remember(db: sqlite_utils.Database, ticket_id: int, triage_n: int, articles: Sequence[dict[str, Any]],
