@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 FIRST_START_MARGIN = 300.0  # seconds before the first run: older than the export's "too recent" window
 EXPORT_PAGES_PER_RUN = 4
+# what a page's known tickets are read for (the checks below, the write intent, observe.py): not their text or
+# usage, which doubled the read of a 1,000-ticket page (issue 22)
+SEEN_COLUMNS = ("id", "state", "triage_n", "zd_updated_at", "marker_inherited", *queue.INTENT_FIELDS, "answer",
+                "written_at", "requester_id")
 
 
 def ingest(ctx: Context) -> dict[str, Any]:
@@ -120,7 +124,7 @@ def _save_page(ctx: Context, tickets: list[dict[str, Any]]) -> dict[str, int]:
     now = ctx.now()
     marker = prompt.marker_tag(ctx.config.triage)
     stats = {"queued": 0, "skipped": 0, "ignored": 0, "seen": 0}
-    known = queue.rows_by_id(ctx.db, [t["id"] for t in tickets])
+    known = queue.rows_by_id(ctx.db, [t["id"] for t in tickets], SEEN_COLUMNS)
     start = float(store.get_sync(ctx.db, "start_time") or 0)
     gaps = store.gaps_since(ctx.db, min((to_epoch(t.get("created_at")) or 0 for t in tickets), default=0))
     new: list[dict[str, Any]] = []

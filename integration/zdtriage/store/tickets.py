@@ -336,13 +336,14 @@ def get(db: sqlite_utils.Database, ticket_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """The stored rows of these tickets, one query per 500 ids."""
+def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int],
+               columns: Sequence[str] = ("*",)) -> dict[int, dict[str, Any]]:
+    """The stored rows of these tickets (``columns`` of them, ``id`` among them), one query per 500 ids."""
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
         part = list(ids[start:start + 500])
         out.update((r["id"], r) for r in db.query(
-            f"select * from tickets where id in ({', '.join('?' * len(part))})", part))
+            f"select {', '.join(columns)} from tickets where id in ({', '.join('?' * len(part))})", part))
     return out
 
 
