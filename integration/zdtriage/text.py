@@ -17,6 +17,8 @@ MAX_TEXT_CHARS = 64 * 1024  # per message: everything past it is dropped before 
 MAX_PASSES = 4  # decode/strip rounds; deeper nesting is defanged instead (keeps the work linear)
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# anything sanitize changes: a C0 control but tab and newline (\r included), a surrogate
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff]")
 _C0 = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # \t and \n stay; \r becomes \n first
 # C1 controls, zero-width and bidi overrides, BOM, and the invisible Unicode "tag" characters used to
 # smuggle instructions past a human reader
@@ -83,6 +85,8 @@ def sanitize(value: Any) -> str:
     ``\\r\\n`` and ``\\r`` become ``\\n``, and NUL and the other C0 controls except ``\\t``/``\\n`` are dropped.
     Nothing else changes: this is for storage, not for the model (see :func:`plain_text`).
     """
+    if type(value) is str and (value.isprintable() or not _UNSAFE.search(value)):
+        return value  # the common case, in one scan (issue 22: every field of every ticket read)
     if value is None or isinstance(value, bool):
         return ""
     if isinstance(value, (int, float)):
@@ -106,7 +110,7 @@ def sanitize_tags(value: Any) -> list[str]:
         return []
     out: dict[str, None] = {}  # ordered and distinct in linear time, for a ticket with thousands of tags
     for item in value:
-        tag = sanitize(item).strip()
+        tag = (item if type(item) is str and item.isprintable() else sanitize(item)).strip()
         if tag:
             out[tag] = None
     return list(out)

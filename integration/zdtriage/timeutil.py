@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
+@lru_cache(maxsize=256)  # a stage stamps many rows with the same ``now``: 6 us a call (issue 22)
 def iso(epoch: float) -> str:
     """Epoch seconds → ``2026-11-25T10:00:00.000000Z`` (sortable as text)."""
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +218,19 @@ def settle_write(ctx: Context, ticket_id: int, intent: Intent, outcome: str, err
     if what in ("skipped", "dead", "stale", "failed_tag_given_up"):
         store.log_event(ctx.db, now, what, ticket_id=ticket_id, detail=error or f"{intent.kind} write")
     return what
+
+
+def settle_landed(ctx: Context, items: Sequence[tuple[int, Intent]]) -> list[str]:
+    """:func:`settle_write` with ``"ok"`` for many ``(ticket_id, intent)`` at once (the writes an export page
+    shows landed: one statement per kind, issue 22); the outcome of each, in order."""
+    now = ctx.now()
+    outcomes = writes.landed_many(ctx.db, now, items)
+    for (ticket_id, intent), what in zip(items, outcomes, strict=True):
+        if what == "written" and ctx.config.privacy.drop_text_after_write:
+            queue.drop_text(ctx.db, ticket_id)
+        elif what == "stale":
+            store.log_event(ctx.db, now, what, ticket_id=ticket_id, detail=f"{intent.kind} write")
+    return outcomes
 
 
 def landed_by_tags(ctx: Context, intent: Intent, tags: list[str], *, inherited: bool) -> bool:

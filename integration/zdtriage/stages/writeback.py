@@ -39,6 +39,7 @@ MAX_JOBS_IN_FLIGHT = 10  # of the account's 30 queued jobs: leave room for the c
 # fewer writable tickets than this wait for more while a batch is open, at most schedule.max_wait (issue 22:
 # a re-asked answer, a lone failed tag or a retried write cost their own show_many and update_many)
 SMALL_GROUP = 10
+_NONE: help_center.Provided = {"articles": [], "macros": []}  # a request that held no article and no macro
 
 
 def job_check_after(ctx: Context) -> float:
@@ -54,15 +55,18 @@ def writeback(ctx: Context) -> dict[str, Any]:
         out["waiting"] = f"rate limited until {iso(blocked_until(ctx, 'writeback'))}"
         return out
     with zendesk_stage(ctx, "writeback", out):
-        in_flight = settle_jobs(ctx, out["results"])
-        unsure = writes.unsure_writes(ctx.db, ctx.now() - ctx.config.zendesk.verify_after, ctx.now())
+        intents = writes.open_intents(ctx.db)
+        in_flight = settle_jobs(ctx, out["results"], intents) if set(intents) - {None} else 0
+        # intents without a job id (a crash or timeout hid, or settle_jobs just forgot, the job): none without intents
+        unsure = writes.unsure_writes(ctx.db, ctx.now() - ctx.config.zendesk.verify_after,
+                                      ctx.now()) if intents else []
         if unsure:
             verify(ctx, unsure, out["results"])
         send(ctx, in_flight, out)
     return out
 
 
-def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
+def settle_jobs(ctx: Context, results: dict[str, int], intents: dict[str | None, str] | None = None) -> int:
     """Settle the tickets of every finished job from its results; returns the jobs still in flight.
 
     A job is asked about once the ticket export has had time to show its tickets (ingest settles a write
@@ -70,10 +74,14 @@ def settle_jobs(ctx: Context, results: dict[str, int]) -> int:
     statuses of all open jobs come in one ``show_many``, so a job Zendesk finished seconds after the call
     frees its slot now, not at the next ingest (issue 22). A job still ``queued`` or ``working`` after
     ``zendesk.verify_after`` is stuck: its tickets are verified and resent (``_stuck``), and it frees its slot.
+    ``intents``: ``store.writes.open_intents`` if the caller has read it.
     """
     now = ctx.now()
-    every = writes.open_jobs(ctx.db)
-    due = writes.open_jobs(ctx.db, sent_before=now - job_check_after(ctx), now=now)
+    sent = writes.open_intents(ctx.db) if intents is None else intents
+    # open_jobs(), and open_jobs(sent_before=..., now=...), from the one read
+    before, ahead = iso(now - job_check_after(ctx)), iso(now + 60)
+    every = [job for job in sent if job is not None]
+    due = [job for job in every if sent[job] is not None and (sent[job] <= before or sent[job] > ahead)]
     ask = due
     if (len(every) >= MAX_JOBS_IN_FLIGHT and pace.room(ctx.db, "updates", now, ctx.config.zendesk.updates_per_minute)
             and writes.writable(ctx.db, ctx.config.triage.statuses, 1, now)):
@@ -189,12 +197,16 @@ def send(ctx: Context, in_flight: int, out: dict[str, Any]) -> None:
     if cfg.writeback.mode == "off":
         # pilot mode: answers stay in the state for `report`; nothing at all is written to Zendesk
         return
-    # the account's ticket updates a minute, kept across runs (store/pace.py), and the jobs we may queue
-    room = pace.room(ctx.db, "updates", ctx.now(), cfg.zendesk.updates_per_minute)
-    allowance = min(room, max(MAX_JOBS_IN_FLIGHT - in_flight, 0) * zd.UPDATE_MANY_LIMIT)
-    if allowance <= 0:
+    # the account's ticket updates a minute, kept across runs (store/pace.py), and the jobs we may queue; the
+    # room is read only when something is writable (a minute with nothing to write costs one read: issue 22)
+    jobs = min(max(MAX_JOBS_IN_FLIGHT - in_flight, 0) * zd.UPDATE_MANY_LIMIT, cfg.zendesk.updates_per_minute)
+    if jobs <= 0:
         return
-    rows = writes.writable(ctx.db, cfg.triage.statuses, allowance, ctx.now())
+    rows = writes.writable(ctx.db, cfg.triage.statuses, jobs, ctx.now())
+    if not rows:
+        return
+    allowance = min(pace.room(ctx.db, "updates", ctx.now(), cfg.zendesk.updates_per_minute), jobs)
+    rows = rows[:allowance]  # what writable(..., allowance) gives: the same order, cut shorter
     if allowance >= SMALL_GROUP and _filling(ctx, rows):
         out["note"] = f"{len(rows)} write(s) wait to be joined by the answers of an open batch"
         return
@@ -229,6 +241,14 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
     updates: list[dict[str, Any]] = []
     intents: list[tuple[int, str, int]] = []
     landed: list[dict[str, Any]] = []
+    # what every request of the group held, in one query (two one-row reads a ticket before: issue 22); a dead
+    # ticket's failed tag, and writeback.mode "tags", write no note
+    full = ctx.config.writeback.mode == "full"
+    try:
+        held: dict[tuple[int, int], help_center.Provided] | None = help_center.provided_many(
+            ctx.db, [(r["id"], r["triage_n"]) for r in group if full and r["state"] != State.DEAD])
+    except TICKET_ERRORS:  # one request's record cannot be read: each ticket reads its own, that one fails alone
+        held = None
     for row in group:
         ticket = fresh.get(row["id"])
         ok, why = eligible(ticket, ctx.config) if ticket is not None else (False, "deleted in Zendesk")
@@ -246,7 +266,9 @@ def _send_group(ctx: Context, group: list[dict[str, Any]], fresh: dict[int, dict
         try:
             # safe_update: applied only if the ticket is as this read saw it, so of two jobs for one intent
             # (a stuck one running late, and its resend) at most one lands (docs/failures.md)
-            updates.append({**update_for(ctx, row, ticket["tags"]), "updated_stamp": ticket.get("updated_at")})
+            provided = None if held is None else held.get((row["id"], row["triage_n"]), _NONE)
+            updates.append({**update_for(ctx, row, ticket["tags"], provided),
+                            "updated_stamp": ticket.get("updated_at")})
         except TICKET_ERRORS as exc:
             _give_up(ctx, row, f"cannot build the update: {type(exc).__name__}", out["results"])
             continue
@@ -304,11 +326,13 @@ def _not_ours_any_more(ctx: Context, row: dict[str, Any], why: str) -> str:
     return "skipped"
 
 
-def update_for(ctx: Context, row: dict[str, Any], tags: list[str]) -> dict[str, Any]:
+def update_for(ctx: Context, row: dict[str, Any], tags: list[str],
+               provided: help_center.Provided | None = None) -> dict[str, Any]:
     """The ``update_many`` item of one ticket: the failed tag for a dead ticket, else tags and the note.
 
     ``tags`` are the ticket's tags as Zendesk has them now: a previous triage's value tags (and the failed
     tag of a revived ticket) are removed in the same update, so a ticket never sits in two priorities' views.
+    ``provided``: what its request held (``store.articles.provided_many``), read from the store when None.
     """
     triage = ctx.config.triage
     if row["state"] == State.DEAD:
@@ -321,28 +345,36 @@ def update_for(ctx: Context, row: dict[str, Any], tags: list[str]) -> dict[str, 
         "additional_tags": new,
         "remove_tags": prompt.stale_tags(tags, new, triage),
         "comment": {"body": prompt.note_body(answer, row["id"], row["triage_n"],
-                                             articles=cited_articles(ctx, row, answer),
+                                             articles=cited_articles(ctx, row, answer, provided),
                                              allowed_links=knowledge_links(triage.knowledge),
-                                             macro=suggested_macro(ctx, row, answer)),
+                                             macro=suggested_macro(ctx, row, answer, provided)),
                     "public": False} if full else None,
         "priority": prompt.native_priority(answer, triage) if full else None,
     }
 
 
-def cited_articles(ctx: Context, row: dict[str, Any], answer: dict[str, Any]) -> list[dict[str, Any]]:
+def cited_articles(ctx: Context, row: dict[str, Any], answer: dict[str, Any],
+                   provided: help_center.Provided | None = None) -> list[dict[str, Any]]:
     """The articles the answer cites, as its request held them, in the answer's order; one archived or deleted
     since (no longer stored) is left out, so a note never links a page the customer cannot open."""
-    held = {a["id"]: a for a in help_center.provided(ctx.db, row["id"], row["triage_n"])}
+    if not answer.get("sources"):
+        return []
+    offered = provided["articles"] if provided is not None else help_center.provided(ctx.db, row["id"],
+                                                                                      row["triage_n"])
+    held = {a["id"]: a for a in offered}
     cited = [held[i] for i in answer.get("sources") or [] if i in held]
     still = help_center.existing(ctx.db, [(a["id"], a["locale"]) for a in cited])
     return [a for a in cited if (a["id"], a["locale"]) in still]
 
 
-def suggested_macro(ctx: Context, row: dict[str, Any], answer: dict[str, Any]) -> str | None:
+def suggested_macro(ctx: Context, row: dict[str, Any], answer: dict[str, Any],
+                    provided: help_center.Provided | None = None) -> str | None:
     """The title of the macro the answer names, if the request offered it and it is still active and shared."""
     if not answer.get("macro_id") or not ctx.config.triage.suggest_macros:
         return None
-    offered = {m["id"]: m["title"] for m in help_center.provided(ctx.db, row["id"], row["triage_n"], "macros")}
+    macros = provided["macros"] if provided is not None else help_center.provided(ctx.db, row["id"],
+                                                                                   row["triage_n"], "macros")
+    offered = {m["id"]: m["title"] for m in macros}
     title = offered.get(answer["macro_id"])
     return title if title and help_center.macro_exists(ctx.db, answer["macro_id"]) else None
 

@@ -106,11 +106,13 @@ def search(db: sqlite_utils.Database, text: str, *, limit: int, locales: Sequenc
 
 def existing(db: sqlite_utils.Database, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
     """Which of the ``(id, locale)`` keys are still stored (still published)."""
-    found = set()
-    for article_id, locale in keys:
-        if next(db.query("select 1 from articles where id = ? and locale = ?", [article_id, locale]), None):
-            found.add((article_id, locale))
-    return found
+    wanted = set(keys)
+    ids = sorted({article_id for article_id, _ in wanted})
+    if not ids:
+        return set()
+    # one read for a note's articles, not one each (issue 22)
+    rows = db.execute(f"select id, locale from articles where id in ({', '.join('?' for _ in ids)})", ids).fetchall()
+    return {(article_id, locale) for article_id, locale in rows} & wanted
 
 
 def remember(db: sqlite_utils.Database, ticket_id: int, triage_n: int, articles: Sequence[dict[str, Any]],
@@ -133,6 +135,7 @@ def provided(db: sqlite_utils.Database, ticket_id: int, triage_n: int, what: str
     return json.loads(row[column]) if row and row[column] else []
 
 
+Provided = dict[str, list[dict[str, Any]]]  # {"articles": [...], "macros": [...]}, as :func:`provided` gives them
 Offered = dict[tuple[int, int], tuple[list[int], list[int]]]  # (ticket_id, triage_n) → (article ids, macro ids)
 
 
@@ -150,6 +153,23 @@ def held(db: sqlite_utils.Database, keys: Sequence[tuple[int, int]]) -> Offered:
             if key in wanted:
                 out[key] = ([a["id"] for a in json.loads(row["articles"] or "[]")],
                             [m["id"] for m in json.loads(row["macros"] or "[]")])
+    return out
+
+
+def provided_many(db: sqlite_utils.Database, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Provided]:
+    """:func:`provided` of many ``(ticket_id, triage_n)``, articles and macros, one query per 500 tickets
+    (write-back builds a group's notes at once: issue 22); a request that held none is absent."""
+    wanted = set(keys)
+    ids = sorted({ticket_id for ticket_id, _ in wanted})
+    out: dict[tuple[int, int], Provided] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for ticket_id, triage_n, articles, macros in db.execute(
+                "select ticket_id, triage_n, articles, macros from ticket_articles where ticket_id in "
+                f"({', '.join('?' for _ in chunk)})", chunk).fetchall():
+            if (ticket_id, triage_n) in wanted:
+                out[ticket_id, triage_n] = {"articles": json.loads(articles) if articles else [],
+                                            "macros": json.loads(macros) if macros else []}
     return out
 
 

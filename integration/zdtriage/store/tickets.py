@@ -201,6 +201,21 @@ def _move_where(db: sqlite_utils.Database, name: str, now: float, where: str, pa
     return db.execute(_sql(t, tuple(values), (), where), [*_params(t, now, values), *params, *_sources(t)]).rowcount
 
 
+def _move_many_if(db: sqlite_utils.Database, name: str, now: float,
+                  items: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any]]]) -> int:
+    """Apply ``name`` in one statement to each ``(ticket_id, values, expect)`` whose ticket is in a source state
+    and still holds ``expect`` (as :func:`_move` with ``strict=False``, the same keys in every item); returns
+    how many moved, so a caller that needs each ticket's outcome replays the items one at a time when short."""
+    if not items:
+        return 0
+    t = TRANSITIONS[name]
+    keys, checks = tuple(items[0][1]), tuple(items[0][2])
+    sql = _sql(t, keys, checks)
+    rows = [[*_params(t, now, {k: values[k] for k in keys}), ticket_id, *_sources(t), *(expect[k] for k in checks)]
+            for ticket_id, values, expect in items]
+    return int(db.conn.executemany(sql, rows).rowcount)
+
+
 # -- creating tickets (ingest) ---------------------------------------------------------
 
 
@@ -325,13 +340,14 @@ def get(db: sqlite_utils.Database, ticket_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """The stored rows of these tickets, one query per 500 ids."""
+def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int],
+               columns: Sequence[str] = ("*",)) -> dict[int, dict[str, Any]]:
+    """The stored rows of these tickets (``columns`` of them, ``id`` among them), one query per 500 ids."""
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
         part = list(ids[start:start + 500])
         out.update((r["id"], r) for r in db.query(
-            f"select * from tickets where id in ({', '.join('?' * len(part))})", part))
+            f"select {', '.join(columns)} from tickets where id in ({', '.join('?' * len(part))})", part))
     return out
 
 

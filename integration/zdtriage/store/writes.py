@@ -15,7 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from ..timeutil import iso
-from .tickets import IllegalTransition, Intent, WriteKind, _move, _move_many, get, kill
+from .tickets import IllegalTransition, Intent, WriteKind, _move, _move_many, _move_many_if, get, kill
 
 
 def begin_writes(db: sqlite_utils.Database, now: float, intents: Sequence[tuple[int, str, int]]) -> list[int]:
@@ -87,8 +87,7 @@ def settle(db: sqlite_utils.Database, now: float, ticket_id: int, intent: Intent
     error = error[:300]
     if intent.kind == WriteKind.FAILED_TAG:
         if outcome in ("ok", "closed"):
-            return "failed_tagged" if _move(db, "failed_tag_written", ticket_id, now, strict=False, expect=expect,
-                                            failed_tag_at=iso(now)) else "stale"
+            return landed(db, now, ticket_id, intent)
         if not _move(db, "failed_tag_refused", ticket_id, now, strict=False, expect=expect,
                      last_error=f"failed tag: {error}"):
             return "stale"
@@ -99,7 +98,7 @@ def settle(db: sqlite_utils.Database, now: float, ticket_id: int, intent: Intent
             return "failed_tag_given_up"
         return "failed_tag_error"
     if outcome == "ok":
-        return "written" if _move(db, "written", ticket_id, now, strict=False, expect=expect) else "stale"
+        return landed(db, now, ticket_id, intent)
     if outcome == "closed":
         return "skipped" if _move(db, "skip", ticket_id, now, strict=False, expect=expect,
                                   last_error=error) else "stale"
@@ -111,6 +110,41 @@ def settle(db: sqlite_utils.Database, now: float, ticket_id: int, intent: Intent
         kill(db, ticket_id, now, reason=f"write-back: {error}")
         return "dead"
     return "retry"
+
+
+def landed(db: sqlite_utils.Database, now: float, ticket_id: int, intent: Intent) -> str:
+    """The write ``intent`` of one ticket landed: ``settle(..., "ok")``; ``written``, ``failed_tagged`` or
+    ``stale``."""
+    if intent.kind == WriteKind.FAILED_TAG:
+        return "failed_tagged" if _move(db, "failed_tag_written", ticket_id, now, strict=False,
+                                        expect=_intent(intent), failed_tag_at=iso(now)) else "stale"
+    return "written" if _move(db, "written", ticket_id, now, strict=False, expect=_intent(intent)) else "stale"
+
+
+class _Short(Exception):
+    """Some write of a group had no such intent any more: the group is rolled back and replayed one by one."""
+
+
+def landed_many(db: sqlite_utils.Database, now: float, items: Sequence[tuple[int, Intent]]) -> list[str]:
+    """:func:`landed` for many ``(ticket_id, intent)``, one statement per kind of write (an export page shows
+    hundreds of our writes: issue 22); the outcome of each, in order. A group where one intent is gone (the
+    ticket moved meanwhile, or is listed twice) is replayed one at a time, so each gets its own outcome."""
+    out: dict[int, str] = {}
+    groups: dict[tuple[str, bool], list[int]] = {}
+    for index, (_, intent) in enumerate(items):
+        groups.setdefault((intent.kind, intent.job_id is not None), []).append(index)
+    for (kind, _), indexes in groups.items():
+        name, values, done = (("failed_tag_written", {"failed_tag_at": iso(now)}, "failed_tagged")
+                              if kind == WriteKind.FAILED_TAG else ("written", {}, "written"))
+        try:
+            with db.atomic():
+                moves = [(items[i][0], values, _intent(items[i][1])) for i in indexes]
+                if _move_many_if(db, name, now, moves) != len(moves):
+                    raise _Short
+            out.update((i, done) for i in indexes)
+        except _Short:
+            out.update((i, landed(db, now, *items[i])) for i in indexes)
+    return [out[i] for i in range(len(items))]
 
 
 
@@ -136,6 +170,22 @@ def open_jobs(db: sqlite_utils.Database, sent_before: float | None = None, now: 
     return [r["write_job_id"] for r in db.query(sql, params)]
 
 
+def open_intents(db: sqlite_utils.Database) -> dict[str | None, str]:
+    """Every job id that carries open write intents, and ``None`` when intents without a job id are open, each
+    with its first intent's stamp: one read of the open-intent index, so a write-back minute with nothing in
+    flight costs next to nothing (issue 22). ``open_jobs`` and ``unsure_writes`` select among these."""
+    return {job: sent for job, sent in db.execute(
+        "select write_job_id, min(write_started_at) from tickets where write_started_at is not null "
+        "group by write_job_id").fetchall()}
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    """``list(db.query(sql, params))`` without its savepoint and release: write-back reads these every minute."""
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def job_members(db: sqlite_utils.Database, job_id: str) -> list[dict[str, Any]]:
     return list(db.query("select * from tickets where write_job_id = ?", [job_id]))
 
@@ -143,9 +193,8 @@ def job_members(db: sqlite_utils.Database, job_id: str) -> list[dict[str, Any]]:
 def unsure_writes(db: sqlite_utils.Database, before: float, now: float) -> list[dict[str, Any]]:
     """Intents recorded before ``before`` with no job id: a crash or timeout hid whether they landed.
     One stamped after ``now`` came from a clock that ran ahead: it is checked too, not left forever."""
-    return list(db.query(
-        "select * from tickets where write_started_at is not null and write_job_id is null "
-        "and (write_started_at <= ? or write_started_at > ?)", [iso(before), iso(now + 60)]))
+    return _rows(db, "select * from tickets where write_started_at is not null and write_job_id is null "
+                     "and (write_started_at <= ? or write_started_at > ?)", [iso(before), iso(now + 60)])
 
 
 def writable(db: sqlite_utils.Database, statuses: Sequence[str], limit: int, now: float | None = None,
@@ -160,10 +209,11 @@ def writable(db: sqlite_utils.Database, statuses: Sequence[str], limit: int, now
         wait = ("and (state != 'answered' or next_attempt_at is null or next_attempt_at <= ? "
                 "or next_attempt_at > ?) ")
         params = [iso(now), iso(now + max_backoff)]
-    return list(db.query(
+    return _rows(
+        db,
         "select * from tickets where write_started_at is null and "
         "(state = 'answered' or (state = 'dead' and failed_tag_at is null and zd_status in "
         f"({', '.join('?' for _ in statuses)}))) {wait}"
         "order by (coalesce(write_attempts, 0) + coalesce(failed_tag_attempts, 0)) > 0, state = 'dead', changed_at, id "
         "limit ?",
-        [*statuses, *params, limit]))
+        [*statuses, *params, limit])
