@@ -11,6 +11,7 @@ from zdtriage import pipeline, store
 from zdtriage.config import parse
 from zdtriage.stages import ingest, writeback
 from zdtriage.store import tickets as queue
+from zdtriage.store import writes
 
 ENV = {"ZENDESK_API_TOKEN": "x", "ANTHROPIC_API_KEY": "y"}
 NOW = 1_790_000_000.0
@@ -99,14 +100,20 @@ def test_a_finished_job_settles_in_one_transaction_and_a_bad_ticket_alone(clock,
         "id": job, "status": "completed",
         "results": [{"id": i, "index": i - 1, "success": True, "error": None, "details": ""} for i in range(1, 31)]}
         for job in ids]))
-    real = writeback.settle_write
+    real, real_many = writeback.settle_write, writeback.settle_landed
 
     def settle(ctx, ticket_id, intent, outcome, error=""):
         if ticket_id == 7:
             raise KeyError("surprise")
         return real(ctx, ticket_id, intent, outcome, error)
 
+    def settle_many(ctx, items):  # the landed writes of the job, at once: ticket 7 among them
+        if any(ticket_id == 7 for ticket_id, _ in items):
+            raise KeyError("surprise")
+        return real_many(ctx, items)
+
     monkeypatch.setattr(writeback, "settle_write", settle)
+    monkeypatch.setattr(writeback, "settle_landed", settle_many)
     results: dict[str, int] = {}
     statements: list[str] = []
     ctx.db.conn.set_trace_callback(statements.append)
@@ -122,12 +129,18 @@ def test_a_finished_job_settles_in_one_transaction_and_a_bad_ticket_alone(clock,
     _send(ctx2)
     clock.now = NOW + ctx.config.zendesk.verify_after + 1
     monkeypatch.setattr(writeback, "settle_write", real)
+    monkeypatch.setattr(writeback, "settle_landed", real_many)
     statements.clear()
+    one_row: list[int] = []
+    one_move = writes._move
+    monkeypatch.setattr(writes, "_move", lambda db, name, ticket_id, *a, **kw: (
+        one_row.append(ticket_id), one_move(db, name, ticket_id, *a, **kw))[1])
     ctx2.db.conn.set_trace_callback(statements.append)
     writeback.settle_jobs(ctx2, results := {})
     ctx2.db.conn.set_trace_callback(None)
     assert results == {"written": 30}
     assert sum(s.startswith("SAVEPOINT") for s in statements) <= 5  # before: 34
+    assert one_row == []  # the 30 landed writes in one statement (before: a one-row move each)
 
 
 def test_a_small_group_never_waits_longer_than_verify_after(clock, sent):
