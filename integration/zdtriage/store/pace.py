@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import reads
+
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -23,9 +25,8 @@ SEEN = "zendesk_limit"  # sync key: the account's limit headers last read, with 
 def used(db: Reader, bucket: str, now: float, window: float = WINDOW) -> int:
     """What ``bucket`` spent in the ``window`` seconds before ``now`` (stamps after ``now``, left by a clock
     that ran ahead, do not count)."""
-    row = next(db.query("select coalesce(sum(n), 0) as n from pace where bucket = ? and at > ? and at <= ?",
-                        [bucket, now - window, now]))
-    return int(row["n"])
+    return int(reads.value(db, "select coalesce(sum(n), 0) from pace where bucket = ? and at > ? and at <= ?",
+                           [bucket, now - window, now], 0))
 
 
 def room(db: sqlite_utils.Database, bucket: str, now: float, limit: int, window: float = WINDOW) -> int:
@@ -73,7 +74,7 @@ class Seen:
 
 def last_seen(db: Reader) -> Seen | None:
     """The last limit headers read, or None before the first response."""
-    rows = list(db.query("select value from sync where key = ?", [SEEN]))
+    rows = reads.rows(db, "select value from sync where key = ?", [SEEN])
     try:
         value: Any = json.loads(rows[0]["value"]) if rows else None  # None: the TypeError below
         return Seen(int(value["limit"]), int(value["remaining"]), float(value["at"]), float(value["reset_at"]),

@@ -107,7 +107,7 @@ def batches_in(db: sqlite_utils.Database, state: str, *, created_before: float |
     if created_before is not None:
         sql += " and (created_at <= ? or created_at > ?)"
         params += [iso(created_before), iso((now if now is not None else created_before) + 60)]
-    return list(db.query(sql + " order by created_at", params))
+    return reads.rows(db, sql + " order by created_at", params)
 
 
 def known_batch_ids(db: sqlite_utils.Database) -> set[str]:

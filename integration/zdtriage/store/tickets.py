@@ -336,8 +336,7 @@ def retry(db: sqlite_utils.Database, now: float, *, dead: bool = False, ids: Seq
 
 
 def get(db: sqlite_utils.Database, ticket_id: int) -> dict[str, Any] | None:
-    rows = list(db.query("select * from tickets where id = ?", [ticket_id]))
-    return rows[0] if rows else None
+    return reads.first(db, "select * from tickets where id = ?", [ticket_id])
 
 
 def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int],
@@ -346,8 +345,8 @@ def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int],
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
         part = list(ids[start:start + 500])
-        out.update((r["id"], r) for r in db.query(
-            f"select {', '.join(columns)} from tickets where id in ({', '.join('?' * len(part))})", part))
+        out.update((r["id"], r) for r in reads.rows(
+            db, f"select {', '.join(columns)} from tickets where id in ({', '.join('?' * len(part))})", part))
     return out
 
 
@@ -379,7 +378,7 @@ def iter_rows(db: sqlite_utils.Database, sql: str, params: list[Any] | None = No
     """
     last = -1
     while True:
-        rows = list(db.query(f"{sql} and id > ? order by id limit {chunk}", [*(params or []), last]))
+        rows = reads.rows(db, f"{sql} and id > ? order by id limit {chunk}", [*(params or []), last])
         if not rows:
             return
         yield from rows
@@ -421,10 +420,10 @@ def waiting(db: Reader, events_complete: float) -> Waiting:
     (arrival for a first triage, the customer's reply for a re-triage, and for a ticket asked again — an
     invalid answer, a retry after its backoff — the moment it was queued again: it joins the next regular
     batch instead of starting its own 1-2 ticket batch at once, issue 22)."""
-    row = next(db.query(
-        f"select count(*) as n, coalesce(sum({READY}), 0) as ready, "
+    row = reads.first(
+        db, f"select count(*) as n, coalesce(sum({READY}), 0) as ready, "
         "min(case when attempts > 0 and queued_at is not null "
         "then round((julianday(queued_at) - 2440587.5) * 86400.0, 3) "
         "when triage_n > 1 then zd_updated_at else coalesce(zd_created_at, zd_updated_at) end) as oldest "
-        "from tickets where state = 'queued'", [events_complete]))
+        "from tickets where state = 'queued'", [events_complete]) or {"n": 0, "ready": 0, "oldest": None}
     return {"queued": row["n"], "ready": row["ready"], "oldest": row["oldest"]}

@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from ..timeutil import iso
+from . import reads
 from .tickets import IllegalTransition, Intent, WriteKind, _move, _move_many, _move_many_if, get, kill
 
 
@@ -167,7 +168,7 @@ def open_jobs(db: sqlite_utils.Database, sent_before: float | None = None, now: 
     if sent_before is not None:
         sql += " having sent <= ?" if now is None else " having (sent <= ? or sent > ?)"
         params += [iso(sent_before)] if now is None else [iso(sent_before), iso(now + 60)]
-    return [r["write_job_id"] for r in db.query(sql, params)]
+    return [r["write_job_id"] for r in reads.rows(db, sql, params)]
 
 
 def open_intents(db: sqlite_utils.Database) -> dict[str | None, str]:
@@ -179,21 +180,14 @@ def open_intents(db: sqlite_utils.Database) -> dict[str | None, str]:
         "group by write_job_id").fetchall()}
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    """``list(db.query(sql, params))`` without its savepoint and release: write-back reads these every minute."""
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def job_members(db: sqlite_utils.Database, job_id: str) -> list[dict[str, Any]]:
-    return list(db.query("select * from tickets where write_job_id = ?", [job_id]))
+    return reads.rows(db, "select * from tickets where write_job_id = ?", [job_id])
 
 
 def unsure_writes(db: sqlite_utils.Database, before: float, now: float) -> list[dict[str, Any]]:
     """Intents recorded before ``before`` with no job id: a crash or timeout hid whether they landed.
     One stamped after ``now`` came from a clock that ran ahead: it is checked too, not left forever."""
-    return _rows(db, "select * from tickets where write_started_at is not null and write_job_id is null "
+    return reads.rows(db, "select * from tickets where write_started_at is not null and write_job_id is null "
                      "and (write_started_at <= ? or write_started_at > ?)", [iso(before), iso(now + 60)])
 
 
@@ -209,7 +203,7 @@ def writable(db: sqlite_utils.Database, statuses: Sequence[str], limit: int, now
         wait = ("and (state != 'answered' or next_attempt_at is null or next_attempt_at <= ? "
                 "or next_attempt_at > ?) ")
         params = [iso(now), iso(now + max_backoff)]
-    return _rows(
+    return reads.rows(
         db,
         "select * from tickets where write_started_at is null and "
         "(state = 'answered' or (state = 'dead' and failed_tag_at is null and zd_status in "
