@@ -78,3 +78,69 @@ def test_a_chunk_of_results_costs_one_statement_a_result(ctx, monkeypatch):
     assert sum(s.lstrip().upper().startswith("SAVEPOINT") for s in statements) <= 5
     batch = next(ctx.db.query("select cost_usd from batches where local_id = 'b1'"))
     assert batch["cost_usd"] == pytest.approx(200 * COST)
+
+
+def test_a_chunk_of_answers_is_stored_in_one_statement_from_a_narrow_read(ctx, monkeypatch):
+    ids = list(range(1, 201))
+    _submitted(ctx, ids)
+    _results(ids, monkeypatch)
+    bulk: list[int] = []
+    real = queue.answer_many
+
+    def answer_many(db, now, items):
+        bulk.append(len(items))
+        real(db, now, items)
+
+    def one_row(*args, **kwargs):
+        raise AssertionError("one-row answer inside a chunk")
+
+    monkeypatch.setattr(queue, "answer_many", answer_many)
+    monkeypatch.setattr(queue, "answer", one_row)
+    statements: list[str] = []
+    ctx.db.conn.set_trace_callback(statements.append)
+    assert poll.collect(ctx, "b1", "msgbatch_1") == {"answered": 200}
+    ctx.db.conn.set_trace_callback(None)
+    assert bulk == [200]
+    # the rows are read for their state, not whole: their text was most of the read (issue 22)
+    assert not [s for s in statements if s.lower().startswith("select * from tickets")]
+    row = queue.get(ctx.db, 7)
+    assert row["state"] == "answered" and json.loads(row["answer"])["category"] == "billing"
+    assert row["cost_usd"] == pytest.approx(COST) and row["batch"] is None and row["reserved_usd"] == 0
+    assert json.loads(row["usage"]) == {"input_tokens": 1000, "output_tokens": 100}
+
+
+def test_answer_many_writes_what_answer_writes(ctx):
+    _submitted(ctx, [1, 2])
+    usage = {"input_tokens": 1000, "output_tokens": 100}
+    queue.answer(ctx.db, 1, NOW + 5, answer=ANSWER, usage=usage, cost_usd=COST)
+    queue.answer_many(ctx.db, NOW + 5, [(2, ANSWER, usage, COST)])
+    one, many = (queue.get(ctx.db, i) for i in (1, 2))
+    assert {k: v for k, v in one.items() if k not in ("id", "custom_id")} == \
+        {k: v for k, v in many.items() if k not in ("id", "custom_id")}
+    with pytest.raises(queue.IllegalTransition):  # from answered: not allowed, as for the one-row answer
+        queue.answer_many(ctx.db, NOW, [(2, ANSWER, usage, COST)])
+
+
+def test_two_results_for_one_ticket_in_a_chunk_are_applied_in_order(ctx, monkeypatch):
+    ids = list(range(1, 6))
+    _submitted(ctx, ids)
+    _results([*ids, 3], monkeypatch)
+    assert poll.collect(ctx, "b1", "msgbatch_1") == {"answered": 5, "stale": 1}
+    assert all(queue.get(ctx.db, i)["state"] == "answered" for i in ids)
+    batch = next(ctx.db.query("select cost_usd from batches where local_id = 'b1'"))
+    assert batch["cost_usd"] == pytest.approx(5 * COST)
+
+
+def test_a_chunk_whose_answers_cannot_be_stored_together_is_replayed_one_at_a_time(ctx, monkeypatch):
+    ids = list(range(1, 8))
+    _submitted(ctx, ids)
+    _results(ids, monkeypatch)
+
+    def refused(db, now, items):
+        raise queue.IllegalTransition("answer: 1 of 7 tickets were not in submitted")
+
+    monkeypatch.setattr(queue, "answer_many", refused)
+    assert poll.collect(ctx, "b1", "msgbatch_1") == {"answered": 7}
+    assert all(queue.get(ctx.db, i)["state"] == "answered" for i in ids)
+    batch = next(ctx.db.query("select cost_usd from batches where local_id = 'b1'"))
+    assert batch["cost_usd"] == pytest.approx(7 * COST)

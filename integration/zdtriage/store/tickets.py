@@ -146,9 +146,13 @@ def _sql(t: Transition, keys: tuple[str, ...], expect: tuple[str, ...], where: s
             f"and state in ({', '.join('?' for _ in t.sources)}){guard}{checks}")
 
 
+# a bulk move stamps every row with the same ``now``: formatted once, not once per row (issue 22)
+_stamp = lru_cache(maxsize=4)(iso)
+
+
 def _params(t: Transition, now: float, values: Mapping[str, Any]) -> list[Any]:
     """Parameters of the SET clause of :func:`_sql` (same key order as ``values``)."""
-    stamp = iso(now)
+    stamp = _stamp(now)
     head = [t.target.value, stamp, stamp] if t.target is not None else []
     return [*head, *values.values(), *(_COUNTERS.get(k) for k in t.clears)]
 
@@ -266,6 +270,15 @@ def answer(db: sqlite_utils.Database, ticket_id: int, now: float, *, answer: Map
     return _move(db, "answer", ticket_id, now, answer=json.dumps(answer), usage=json.dumps(usage), cost_usd=cost_usd)
 
 
+def answer_many(db: sqlite_utils.Database, now: float,
+                items: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any] | None, float]]) -> None:
+    """:func:`answer` for ``(ticket_id, answer, usage, cost_usd)`` tickets in one statement (poll's chunk of
+    results, issue 22); all of them or IllegalTransition, and then nothing of the caller's transaction stays."""
+    _move_many(db, "answer", now, [(ticket_id, {"answer": json.dumps(body), "usage": json.dumps(usage),
+                                                "cost_usd": cost_usd})
+                                   for ticket_id, body, usage, cost_usd in items])
+
+
 def reask(db: sqlite_utils.Database, ticket_id: int, now: float, *, reason: str, cost_usd: float = 0.0,
           max_tokens: int | None = None) -> bool:
     """An answer that was not valid: back to the queue with the attempt and the invalid answer counted
@@ -328,6 +341,19 @@ def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[
         part = list(ids[start:start + 500])
         out.update((r["id"], r) for r in db.query(
             f"select * from tickets where id in ({', '.join('?' * len(part))})", part))
+    return out
+
+
+def in_batch(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """What poll needs of these tickets to apply their results (state, batch, triage_n, invalid_answers,
+    max_tokens), one query per 500 ids: not the whole row, whose text is most of a ``select *`` (issue 22)."""
+    out: dict[int, dict[str, Any]] = {}
+    names = ("id", "state", "batch", "triage_n", "invalid_answers", "max_tokens")
+    for start in range(0, len(ids), 500):
+        part = list(ids[start:start + 500])
+        cursor = db.execute(f"select {', '.join(names)} from tickets where id in ({', '.join('?' * len(part))})",
+                            part)
+        out.update((row[0], dict(zip(names, row, strict=True))) for row in cursor.fetchall())
     return out
 
 
