@@ -310,24 +310,53 @@ def _result(raw: str) -> dict[str, Any]:
         return _malformed(raw, f"results line has an unexpected shape ({type(exc).__name__})")
 
 
-def iter_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[dict[str, Any]]:
+def iter_results(client: anthropic.Anthropic, batch_id: str,
+                 results_url: str | None = None) -> Iterator[dict[str, Any]]:
     """Stream an ended batch's results as small dicts, in the order the API sends them (any order).
 
     ``{"custom_id", "type": succeeded|errored|canceled|expired|malformed, "text", "stop_reason", "usage",
     "model", "error_type", "error_message"}``. A line that cannot be read (not JSON, nested deeper than
     ``json.loads`` goes, or not the documented shape) is ``type: "malformed"`` with ``error_type:
     "malformed_line"``, its ``custom_id`` as far as it can be seen at the start of the line (else None),
-    and the stream goes on. Lines are parsed one at a time from the HTTP stream.
+    and the stream goes on. Lines are parsed one at a time from the HTTP stream. ``results_url``: the one
+    the caller's list or retrieve of the ended batch gave; without it the SDK's ``results()`` retrieves the
+    batch once more to learn it (issue 22: a call and a model parse per batch).
     """
     import anthropic
 
     try:
+        if results_url:
+            lines = _lines_at(client, results_url)
+            if lines is not None:
+                for raw in lines:
+                    if raw.strip():
+                        yield _result(raw)
+                return
         with client.messages.batches.with_streaming_response.results(batch_id) as response:
             for raw in response.iter_lines():
                 if raw.strip():
                     yield _result(raw)
     except anthropic.AnthropicError as exc:
         raise _translate(exc) from None
+
+
+def _lines_at(client: anthropic.Anthropic, url: str) -> Iterator[str] | None:
+    """The lines of ``url`` as the SDK's ``results()`` reads them (its headers, retries and errors), or None
+    if the SDK's HTTP client is not the one this was written for (then ``results()`` is used)."""
+    try:
+        import httpx2  # anthropic 2.17's HTTP client: its Response is the raw stream `cast_to` takes
+    except ImportError:
+        return None
+    response = client.get(url, cast_to=httpx2.Response, stream=True,
+                          options={"headers": {"Accept": "application/binary"}})  # as results() asks
+
+    def lines() -> Iterator[str]:
+        try:
+            yield from response.iter_lines()
+        finally:
+            response.close()
+
+    return lines()
 
 
 def count_tokens(client: anthropic.Anthropic, params: dict[str, Any]) -> int:

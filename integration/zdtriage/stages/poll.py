@@ -95,7 +95,7 @@ def _poll_one(ctx: Context, row: dict[str, Any], out: dict[str, Any], listed: di
         return
     store.end_batch(ctx.db, row["local_id"], batch["ended_at"] or now, batch["request_counts"])
     try:
-        results = collect(ctx, row["local_id"], row["batch_id"])
+        results = collect(ctx, row["local_id"], row["batch_id"], batch.get("results_url"))
     except anth.BatchError as exc:
         if exc.status in (404, 410):
             ended = batch["ended_at"] or now
@@ -123,8 +123,9 @@ def _abandon(ctx: Context, local_id: str, reason: str, error: str, out: dict[str
         store.abandon_batch(ctx.db, local_id, error)
 
 
-def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
-    """Stream an ended batch's results into the store, then requeue anything the results did not cover."""
+def collect(ctx: Context, local_id: str, batch_id: str, results_url: str | None = None) -> dict[str, int]:
+    """Stream an ended batch's results into the store, then requeue anything the results did not cover.
+    ``results_url``: the batch's, as the list or retrieve showed it (saves a retrieve, ``batches.iter_results``)."""
     results: dict[str, int] = {}
     pending: list[dict[str, Any]] = []
     refusal = ""  # the first result that refused the account, not its ticket
@@ -144,7 +145,10 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
                 refusal = f"{item['error_type']}: {item['error_message']}"
         pending.clear()
 
-    for result in anth.iter_results(ctx.anthropic, batch_id):
+    # the URL only when known: stand-ins for iter_results (tests, bench/year.py) take two arguments
+    stream = anth.iter_results(ctx.anthropic, batch_id, results_url) if results_url else \
+        anth.iter_results(ctx.anthropic, batch_id)
+    for result in stream:
         pending.append(result)
         if len(pending) >= RESULT_CHUNK:
             flush()
