@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlite_utils.db import NotFoundError
 
 from zdtriage import pipeline, store
 from zdtriage.config import parse
@@ -144,3 +145,20 @@ def test_a_chunk_whose_answers_cannot_be_stored_together_is_replayed_one_at_a_ti
     assert all(queue.get(ctx.db, i)["state"] == "answered" for i in ids)
     batch = next(ctx.db.query("select cost_usd from batches where local_id = 'b1'"))
     assert batch["cost_usd"] == pytest.approx(7 * COST)
+
+
+def test_a_batch_is_ended_and_collected_with_one_update_each(ctx):
+    ctx.db["batches"].insert({"local_id": "b1", "batch_id": "msgbatch_1", "state": "open", "cost_usd": 0.0})
+    statements: list[str] = []
+    ctx.db.conn.set_trace_callback(statements.append)
+    store.end_batch(ctx.db, "b1", NOW - 60, {"succeeded": 2})
+    store.collect_batch(ctx.db, NOW, "b1")
+    ctx.db.conn.set_trace_callback(None)
+    # before: sqlite-utils' Table.update() read the table's schema and the row first, 0.4 ms a call (issue 22)
+    statements = [s for s in statements if s.strip() not in ("BEGIN", "COMMIT")]
+    assert len(statements) == 2 and all(s.startswith("update batches set") for s in statements), statements
+    row = next(ctx.db.query("select * from batches where local_id = 'b1'"))
+    assert (row["state"], json.loads(row["counts"])) == ("collected", {"succeeded": 2})
+    assert row["ended_at"] < row["collected_at"] and row["collected_at"].endswith("Z")
+    with pytest.raises(NotFoundError, match="b2"):  # as sqlite-utils' update() did
+        store.collect_batch(ctx.db, NOW, "b2")
