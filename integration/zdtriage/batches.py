@@ -325,13 +325,15 @@ def iter_results(client: anthropic.Anthropic, batch_id: str,
     import anthropic
 
     try:
-        if results_url:
-            lines = _lines_at(client, results_url)
-            if lines is not None:
-                for raw in lines:
+        direct = _results_at(client, results_url) if results_url else None
+        if direct is not None:
+            try:
+                for raw in direct.iter_lines():
                     if raw.strip():
                         yield _result(raw)
-                return
+            finally:
+                direct.close()
+            return
         with client.messages.batches.with_streaming_response.results(batch_id) as response:
             for raw in response.iter_lines():
                 if raw.strip():
@@ -340,23 +342,15 @@ def iter_results(client: anthropic.Anthropic, batch_id: str,
         raise _translate(exc) from None
 
 
-def _lines_at(client: anthropic.Anthropic, url: str) -> Iterator[str] | None:
-    """The lines of ``url`` as the SDK's ``results()`` reads them (its headers, retries and errors), or None
-    if the SDK's HTTP client is not the one this was written for (then ``results()`` is used)."""
+def _results_at(client: anthropic.Anthropic, url: str) -> Any:
+    """The response of ``url``, its body not read yet, asked as the SDK's ``results()`` asks (its headers,
+    retries and errors); None if the SDK's HTTP client is not the one this was written for (then
+    ``results()`` is used)."""
     try:
         import httpx2  # anthropic 2.17's HTTP client: its Response is the raw stream `cast_to` takes
     except ImportError:
         return None
-    response = client.get(url, cast_to=httpx2.Response, stream=True,
-                          options={"headers": {"Accept": "application/binary"}})  # as results() asks
-
-    def lines() -> Iterator[str]:
-        try:
-            yield from response.iter_lines()
-        finally:
-            response.close()
-
-    return lines()
+    return client.get(url, cast_to=httpx2.Response, stream=True, options={"headers": {"Accept": "application/binary"}})
 
 
 def count_tokens(client: anthropic.Anthropic, params: dict[str, Any]) -> int:
