@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlite_utils
-from sqlite_utils.db import NotFoundError
 
 from ..timeutil import iso
 
@@ -94,6 +93,8 @@ def _update_batch(db: sqlite_utils.Database, local_id: str, **values: Any) -> No
     # twice for each batch poll collects (issue 22); a batch that is not stored still raises NotFoundError
     sets = ", ".join(f"[{name}] = ?" for name in values)
     if db.execute(f"update batches set {sets} where local_id = ?", [*values.values(), local_id]).rowcount != 1:
+        from sqlite_utils.db import NotFoundError  # only a batch not stored needs it
+
         raise NotFoundError(f"batch {local_id}")
 
 
