@@ -37,6 +37,8 @@ RESULTS_KEPT = 29 * 86400.0  # results are downloadable for 29 days after creati
 ACCOUNT_RESULT_ERRORS = ("not_found_error",)
 LIST_MAX = 1000  # the most one batches.list page holds (SDK docstring: limit 1 to 1000)
 LIST_MARGIN = 5  # other batches of the workspace (another app, a retried create) newer than ours
+# what apply_result reads of a ticket: not its text, which was most of a chunk's read (issue 22)
+POLL_COLUMNS = ("id", "state", "batch", "triage_n", "invalid_answers", "max_tokens")
 # a valid answer stored with its chunk (store.tickets.answer_many): ticket id, answer, usage, cost
 Answered = tuple[int, dict[str, Any], dict[str, Any] | None, float]
 
@@ -177,7 +179,7 @@ def _apply_chunk(ctx: Context, local_id: str, items: list[dict[str, Any]]) -> li
     # are stored one at a time, as :func:`_apply_isolated` does
     answered: list[Answered] | None = [] if len(set(ids)) == len(ids) else None
     with ctx.db.atomic():
-        rows = queue.in_batch(ctx.db, ids)
+        rows = queue.rows_by_id(ctx.db, ids, POLL_COLUMNS)
         held = help_center.held(ctx.db, keys)  # what each request offered, read at once like the rows
         outcomes = [apply_result(ctx, local_id, item, rows=rows, costs=costs, held=held, answered=answered)
                     for item in items]

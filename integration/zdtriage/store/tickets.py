@@ -279,19 +279,6 @@ def answer_many(db: sqlite_utils.Database, now: float,
                                    for ticket_id, body, usage, cost_usd in items])
 
 
-def in_batch(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """What poll needs of these tickets to apply their results (state, batch, triage_n, invalid_answers,
-    max_tokens), one query per 500 ids: not the whole row, whose text is most of a ``select *`` (issue 22)."""
-    out: dict[int, dict[str, Any]] = {}
-    names = ("id", "state", "batch", "triage_n", "invalid_answers", "max_tokens")
-    for start in range(0, len(ids), 500):
-        part = list(ids[start:start + 500])
-        cursor = db.execute(f"select {', '.join(names)} from tickets where id in ({', '.join('?' * len(part))})",
-                            part)
-        out.update((row[0], dict(zip(names, row, strict=True))) for row in cursor.fetchall())
-    return out
-
-
 def reask(db: sqlite_utils.Database, ticket_id: int, now: float, *, reason: str, cost_usd: float = 0.0,
           max_tokens: int | None = None) -> bool:
     """An answer that was not valid: back to the queue with the attempt and the invalid answer counted
@@ -347,13 +334,14 @@ def get(db: sqlite_utils.Database, ticket_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """The stored rows of these tickets, one query per 500 ids."""
+def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int],
+               columns: Sequence[str] = ("*",)) -> dict[int, dict[str, Any]]:
+    """The stored rows of these tickets (``columns`` of them, ``id`` among them), one query per 500 ids."""
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
         part = list(ids[start:start + 500])
         out.update((r["id"], r) for r in db.query(
-            f"select * from tickets where id in ({', '.join('?' * len(part))})", part))
+            f"select {', '.join(columns)} from tickets where id in ({', '.join('?' * len(part))})", part))
     return out
 
 
