@@ -332,24 +332,47 @@ def _result(raw: str) -> dict[str, Any]:
         return _malformed(raw, f"results line has an unexpected shape ({type(exc).__name__})")
 
 
-def iter_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[dict[str, Any]]:
+def iter_results(client: anthropic.Anthropic, batch_id: str,
+                 results_url: str | None = None) -> Iterator[dict[str, Any]]:
     """Stream an ended batch's results as small dicts, in the order the API sends them (any order).
 
     ``{"custom_id", "type": succeeded|errored|canceled|expired|malformed, "text", "stop_reason", "usage",
     "model", "error_type", "error_message"}``. A line that cannot be read (not JSON, nested deeper than
     ``json.loads`` goes, or not the documented shape) is ``type: "malformed"`` with ``error_type:
     "malformed_line"``, its ``custom_id`` as far as it can be seen at the start of the line (else None),
-    and the stream goes on. Lines are parsed one at a time from the HTTP stream.
+    and the stream goes on. Lines are parsed one at a time from the HTTP stream. ``results_url``: the one
+    the caller's list or retrieve of the ended batch gave; without it the SDK's ``results()`` retrieves the
+    batch once more to learn it (issue 22: a call and a model parse per batch).
     """
     import anthropic
 
     try:
+        direct = _results_at(client, results_url) if results_url else None
+        if direct is not None:
+            try:
+                for raw in direct.iter_lines():
+                    if raw.strip():
+                        yield _result(raw)
+            finally:
+                direct.close()
+            return
         with client.messages.batches.with_streaming_response.results(batch_id) as response:
             for raw in response.iter_lines():
                 if raw.strip():
                     yield _result(raw)
     except anthropic.AnthropicError as exc:
         raise _translate(exc) from None
+
+
+def _results_at(client: anthropic.Anthropic, url: str) -> Any:
+    """The response of ``url``, its body not read yet, asked as the SDK's ``results()`` asks (its headers,
+    retries and errors); None if the SDK's HTTP client is not the one this was written for (then
+    ``results()`` is used)."""
+    try:
+        import httpx2  # anthropic 2.17's HTTP client: its Response is the raw stream `cast_to` takes
+    except ImportError:
+        return None
+    return client.get(url, cast_to=httpx2.Response, stream=True, options={"headers": {"Accept": "application/binary"}})
 
 
 def count_tokens(client: anthropic.Anthropic, params: dict[str, Any]) -> int:

@@ -193,5 +193,6 @@ def test_poll_reads_every_open_batch_from_one_list_call(zsim, asim, make_ctx, cl
     assert calls("GET /v1/messages/batches") == 3 and calls("GET /v1/messages/batches/{id}") == 0
     clock.advance(600)
     assert poll.poll(ctx)["collected"] == opened
-    # the SDK's results() looks the batch up once for its results_url: one retrieve per batch, at its end only
-    assert calls("GET /v1/messages/batches") == 4 and calls("GET /v1/messages/batches/{id}") == opened
+    # the results are read at the results_url the list gave: no retrieve (the SDK's results() made one per batch)
+    assert calls("GET /v1/messages/batches") == 4 and calls("GET /v1/messages/batches/{id}") == 0
+    assert calls("GET /v1/messages/batches/{id}/results") == opened

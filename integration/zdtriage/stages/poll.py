@@ -37,6 +37,10 @@ RESULTS_KEPT = 29 * 86400.0  # results are downloadable for 29 days after creati
 ACCOUNT_RESULT_ERRORS = ("not_found_error",)
 LIST_MAX = 1000  # the most one batches.list page holds (SDK docstring: limit 1 to 1000)
 LIST_MARGIN = 5  # other batches of the workspace (another app, a retried create) newer than ours
+# what apply_result reads of a ticket: not its text, which was most of a chunk's read (issue 22)
+POLL_COLUMNS = ("id", "state", "batch", "triage_n", "invalid_answers", "max_tokens")
+# a valid answer stored with its chunk (store.tickets.answer_many): ticket id, answer, usage, cost
+Answered = tuple[int, dict[str, Any], dict[str, Any] | None, float]
 
 
 def poll(ctx: Context) -> dict[str, Any]:
@@ -94,7 +98,7 @@ def _poll_one(ctx: Context, row: dict[str, Any], out: dict[str, Any], listed: di
         return
     store.end_batch(ctx.db, row["local_id"], batch["ended_at"] or now, batch["request_counts"])
     try:
-        results = collect(ctx, row["local_id"], row["batch_id"])
+        results = collect(ctx, row["local_id"], row["batch_id"], batch.get("results_url"))
     except anth.BatchError as exc:
         if exc.status in (404, 410):
             ended = batch["ended_at"] or now
@@ -122,8 +126,9 @@ def _abandon(ctx: Context, local_id: str, reason: str, error: str, out: dict[str
         store.abandon_batch(ctx.db, local_id, error)
 
 
-def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
-    """Stream an ended batch's results into the store, then requeue anything the results did not cover."""
+def collect(ctx: Context, local_id: str, batch_id: str, results_url: str | None = None) -> dict[str, int]:
+    """Stream an ended batch's results into the store, then requeue anything the results did not cover.
+    ``results_url``: the batch's, as the list or retrieve showed it (saves a retrieve, ``batches.iter_results``)."""
     results: dict[str, int] = {}
     pending: list[dict[str, Any]] = []
     refusal = ""  # the first result that refused the account, not its ticket
@@ -132,7 +137,9 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
         nonlocal refusal
         try:
             outcomes = _apply_chunk(ctx, local_id, pending)
-        except TICKET_ERRORS:  # rolled back whole: again one result at a time, the bad one fails alone
+        # rolled back whole (a bad result, or a chunk's answers not all stored): again one result at a time,
+        # the bad one fails alone
+        except (*TICKET_ERRORS, queue.IllegalTransition):
             with ctx.db.atomic():
                 outcomes = [_apply_isolated(ctx, local_id, item) for item in pending]
         for item, outcome in zip(pending, outcomes, strict=True):
@@ -141,7 +148,10 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
                 refusal = f"{item['error_type']}: {item['error_message']}"
         pending.clear()
 
-    for result in anth.iter_results(ctx.anthropic, batch_id):
+    # the URL only when known: stand-ins for iter_results (tests, bench/year.py) take two arguments
+    stream = anth.iter_results(ctx.anthropic, batch_id, results_url) if results_url else \
+        anth.iter_results(ctx.anthropic, batch_id)
+    for result in stream:
         pending.append(result)
         if len(pending) >= RESULT_CHUNK:
             flush()
@@ -159,17 +169,23 @@ def collect(ctx: Context, local_id: str, batch_id: str) -> dict[str, int]:
 
 
 def _apply_chunk(ctx: Context, local_id: str, items: list[dict[str, Any]]) -> list[str]:
-    """Apply a chunk of results in one transaction, their rows read in one query and the batch's cost added
-    once (issue 22: a savepoint, a one-row read and a cost UPDATE per result were most of poll's SQLite).
-    A result that cannot be applied raises, and the whole chunk is rolled back for :func:`_apply_isolated`."""
-    ids = [parsed[0] for parsed in (prompt.parse_custom_id(str(item.get("custom_id") or "")) for item in items)
-           if parsed]
+    """Apply a chunk of results in one transaction, their rows read in one query, the valid answers stored in
+    one statement and the batch's cost added once (issue 22: a savepoint, a one-row read, an UPDATE and a cost
+    UPDATE per result were most of poll's SQLite). A result that cannot be applied raises, and the whole
+    chunk is rolled back for :func:`_apply_isolated`."""
+    keys = [key for key in (prompt.parse_custom_id(str(item.get("custom_id") or "")) for item in items) if key]
+    ids = [ticket_id for ticket_id, _ in keys]
     costs: list[float] = []
-    keys = [parsed for parsed in (prompt.parse_custom_id(str(item.get("custom_id") or "")) for item in items) if parsed]
+    # a ticket with two results in the chunk: each result must see what the one before did, so its answers
+    # are stored one at a time, as :func:`_apply_isolated` does
+    answered: list[Answered] | None = [] if len(set(ids)) == len(ids) else None
     with ctx.db.atomic():
-        rows = queue.rows_by_id(ctx.db, ids)
+        rows = queue.rows_by_id(ctx.db, ids, POLL_COLUMNS)
         held = help_center.held(ctx.db, keys)  # what each request offered, read at once like the rows
-        outcomes = [apply_result(ctx, local_id, item, rows=rows, costs=costs, held=held) for item in items]
+        outcomes = [apply_result(ctx, local_id, item, rows=rows, costs=costs, held=held, answered=answered)
+                    for item in items]
+        if answered:
+            queue.answer_many(ctx.db, ctx.now(), answered)
         if costs:
             store.add_batch_cost(ctx.db, local_id, sum(costs))
     return outcomes
@@ -195,11 +211,14 @@ def _apply_isolated(ctx: Context, local_id: str, result: dict[str, Any]) -> str:
 
 def apply_result(ctx: Context, local_id: str, result: dict[str, Any], *, rows: dict[int, dict[str, Any]] | None = None,
                  costs: list[float] | None = None,
-                 held: dict[tuple[int, int], tuple[list[int], list[int]]] | None = None) -> str:
+                 held: dict[tuple[int, int], tuple[list[int], list[int]]] | None = None,
+                 answered: list[Answered] | None = None) -> str:
     """Apply one result line to its ticket (database only); returns what happened. ``rows``: tickets read
     beforehand (each used once: a second result for the same ticket reads it afresh); ``costs``: the cost is
     appended there for the caller to add to the batch, instead of added at once; ``held``: the article and
-    macro ids the requests offered, read beforehand (``store.articles.held``)."""
+    macro ids the requests offered, read beforehand (``store.articles.held``); ``answered``: a valid answer
+    is appended there for the caller to store (``store.tickets.answer_many``) in the same transaction,
+    instead of stored at once (only for a ticket that has no other result in the caller's list)."""
     now = ctx.now()
     parsed = prompt.parse_custom_id(result["custom_id"])
     if not parsed:
@@ -222,7 +241,10 @@ def apply_result(ctx: Context, local_id: str, result: dict[str, Any], *, rows: d
                                                      stop_reason=result.get("stop_reason"),
                                                      provided=offered[0], macros=offered[1])
             if answer is not None:
-                queue.answer(ctx.db, ticket_id, now, answer=answer, usage=result["usage"], cost_usd=cost)
+                if answered is not None:
+                    answered.append((ticket_id, answer, result["usage"], cost))
+                else:
+                    queue.answer(ctx.db, ticket_id, now, answer=answer, usage=result["usage"], cost_usd=cost)
                 return "answered"
             if result.get("stop_reason") == "refusal":
                 # asking again gets the same refusal and costs again: the ticket is for a person

@@ -150,9 +150,13 @@ def _sql(t: Transition, keys: tuple[str, ...], expect: tuple[str, ...], where: s
             f"and state in ({', '.join('?' for _ in t.sources)}){guard}{checks}")
 
 
+# a bulk move stamps every row with the same ``now``: formatted once, not once per row (issue 22)
+_stamp = lru_cache(maxsize=4)(iso)
+
+
 def _params(t: Transition, now: float, values: Mapping[str, Any]) -> list[Any]:
     """Parameters of the SET clause of :func:`_sql` (same key order as ``values``)."""
-    stamp = iso(now)
+    stamp = _stamp(now)
     head = [t.target.value, stamp, stamp] if t.target is not None else []
     return [*head, *values.values(), *(_COUNTERS.get(k) for k in t.clears)]
 
@@ -283,6 +287,15 @@ def requeue_batch(db: sqlite_utils.Database, now: float, batch: str, reason: str
 def answer(db: sqlite_utils.Database, ticket_id: int, now: float, *, answer: Mapping[str, Any],
            usage: Mapping[str, Any] | None, cost_usd: float) -> bool:
     return _move(db, "answer", ticket_id, now, answer=json.dumps(answer), usage=json.dumps(usage), cost_usd=cost_usd)
+
+
+def answer_many(db: sqlite_utils.Database, now: float,
+                items: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any] | None, float]]) -> None:
+    """:func:`answer` for ``(ticket_id, answer, usage, cost_usd)`` tickets in one statement (poll's chunk of
+    results, issue 22); all of them or IllegalTransition, and then nothing of the caller's transaction stays."""
+    _move_many(db, "answer", now, [(ticket_id, {"answer": json.dumps(body), "usage": json.dumps(usage),
+                                                "cost_usd": cost_usd})
+                                   for ticket_id, body, usage, cost_usd in items])
 
 
 def reask(db: sqlite_utils.Database, ticket_id: int, now: float, *, reason: str, cost_usd: float = 0.0,
