@@ -15,6 +15,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,12 @@ SMALL_BACKLOG = 10_000  # the same run a tenth the size: peak RSS must not grow 
 PACE_TICKETS = 5_000  # an answered queue far beyond one minute's allowance
 
 
-def scenario(module: str, *args: str | int) -> dict[str, Any]:
-    """Run ``python -m bench.<module> args`` from the repository root; its stdout is one JSON object."""
+def scenario(module: str, *args: str | int, cwd: Path = ROOT, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python -m bench.<module> args`` from the repository root (or ``cwd``, another tree, with ``env``);
+    its stdout is one JSON object."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", f"bench.{module}", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, "-m", f"bench.{module}", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
         raise SystemExit(f"bench.{module} {' '.join(map(str, args))} failed (exit {done.returncode})")
@@ -124,10 +126,9 @@ def _ceiling_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def table(lines: list[tuple[str, str, str, str]],
-          head: tuple[str, str, str, str] = ("Figure", "Measured", "Target", "Result")) -> str:
-    """A Markdown table (it reads as plain text too)."""
-    widths = [max(len(row[i]) for row in [head, *lines]) for i in range(4)]
+def table(lines: Sequence[tuple[str, ...]], head: tuple[str, ...] = ("Figure", "Measured", "Target", "Result")) -> str:
+    """A Markdown table (it reads as plain text too), as many columns as ``head``."""
+    widths = [max(len(row[i]) for row in [head, *lines]) for i in range(len(head))]
 
     def fmt(row: tuple[str, ...]) -> str:
         return "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |"

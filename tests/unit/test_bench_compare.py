@@ -1,0 +1,58 @@
+"""bench.compare (issue 22): the code before is unpacked from git and measured in the same run, and the CPU
+targets are judged on that same-run ratio, the kept baseline shown beside it."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is scripts at the root, not installed
+from bench import compare
+
+
+def _result(day_cpu: float, backlog_cpu: float) -> dict[str, Any]:
+    day = {"calls_per_ticket": 0.0455, "floor_calls_per_ticket": 0.0445, "zendesk_calls": 441,
+           "by_purpose": {"ticket export": 151, "show_many (verify)": 145, "update_many": 145},
+           "arrival_to_note_minutes": {"p50": 36.1, "p95": 40.6}, "cpu_s_per_1000_tickets": day_cpu,
+           "pipeline_cpu_seconds": day_cpu * 9.7, "stage_cpu_seconds": {"poll": day_cpu * 3},
+           "anthropic_calls": {"GET /v1/messages/batches": 1480}}
+    backlog = {"tickets_seeded": 20000, "triaged": 18062, "cpu_s_per_1000_tickets": backlog_cpu,
+               "pipeline": {"cpu_seconds": backlog_cpu * 18.062, "peak_rss_mb": 150.0}, "wall_seconds": 60.0,
+               "peak_rss_mb": 150.0}  # the kept baseline holds it here
+    startup = {"python_pass_cpu_s": 0.016, "floor_x_pass": 6.0,
+               "commands": {"status": {"cpu_s": 0.08, "x_pass": 5.0, "heavy": []}}}
+    return {"day": day, "backlog": backlog, "startup": startup, "load_average": {}}
+
+
+def _verdicts(lines: list[compare.Row]) -> dict[str, str]:
+    return {row[0].split(":")[0]: row[4] if row[4] != "-" else row[3] for row in lines if "CPU-s per 1,000" in row[0]}
+
+
+def test_the_same_run_ratio_decides_the_cpu_targets() -> None:
+    kept = _result(2.85, 2.60)
+    now = _result(2.0, 2.0)  # 0.70x and 0.77x the kept baseline: missed against it
+    now["before"] = copy.deepcopy(_result(4.0, 3.6))  # but 0.50x and 0.56x the code before, measured beside it
+    verdicts = _verdicts(compare.rows(now, kept))
+    assert verdicts == {"day": "4.00 -> 0.50x met", "backlog of 20,000": "3.60 -> 0.56x met"}
+    now["before"] = _result(3.0, 3.0)  # 0.67x: missed, whatever the kept baseline says
+    assert all(v.endswith("MISSED") for v in _verdicts(compare.rows(now, kept)).values())
+
+
+def test_without_the_code_before_the_kept_baseline_decides() -> None:
+    lines = compare.rows(_result(1.5, 1.5), _result(2.85, 2.60))
+    cpu = [row for row in lines if "CPU-s per 1,000" in row[0]]
+    assert [row[3] for row in cpu] == ["0.53x met", "0.58x met"] and all(row[4] == "-" for row in cpu)
+
+
+def test_the_code_before_is_unpacked_from_git(tmp_path: Path) -> None:
+    tree = compare.before_tree(tmp_path, {"before_commit": "HEAD", "bench_commit": "HEAD"})
+    assert tree == tmp_path
+    assert (tmp_path / "integration" / "zdtriage" / "__init__.py").is_file()
+    assert (tmp_path / "bench" / "day.py").is_file()
+
+
+def test_a_clone_without_the_commits_compares_with_the_kept_baseline(tmp_path: Path) -> None:
+    assert compare.before_tree(tmp_path, {"before_commit": "0" * 40, "bench_commit": "HEAD"}) is None
+    assert compare.before_tree(tmp_path, {}) is None
