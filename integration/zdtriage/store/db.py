@@ -416,3 +416,12 @@ def m0050_writable_index(db: sqlite_utils.Database) -> None:
     # sorting every waiting row (a backlog of 18,000 answers: 160 ms a call, twice a minute; issue 22). Its WHERE
     # is part of writes.writable's, which names it (INDEXED BY): SQLite's planner preferred two OR'd indexes.
     db.execute(f"create index if not exists idx_tickets_writable on tickets({WRITABLE_ORDER}) where {WRITABLE}")
+
+
+@migrations()
+def m0051_totals_parse_once(db: sqlite_utils.Database) -> None:
+    # the report totals' triggers again, parsing each JSON column once a row instead of twelve times (issue 22);
+    # install() refills the totals from the rows in the same transaction (one read of them, once)
+    from .totals import install
+
+    install(db)

@@ -39,17 +39,21 @@ def json_value(row: str, column: str, path: str) -> str:
 
 
 def _totals(row: str, sign: str, source: str = "") -> str:
-    value = "case when {row}.state = 'written' then coalesce({expr}, '') else '' end"
-    keys = ", ".join(
-        value.format(row=row, expr=json_value(row, "answer", f"$.{k}")) for k in ("priority", "category", "sentiment")
-    )
-    read = f"coalesce({json_value(row, 'usage', '$.cache_read_input_tokens')}, 0)"
-    other = (f"coalesce({json_value(row, 'usage', '$.input_tokens')}, 0) + "
-             f"coalesce({json_value(row, 'usage', '$.cache_creation_input_tokens')}, 0)")
+    # each JSON column is parsed once (one json_valid, one json_extract of all its paths into a small array) and
+    # not at all when the row counts nothing: the trigger runs for every answer and every write, and twelve
+    # parses of the answer's text a row were most of what it cost (issue 22). Same values as json_value().
+    answer = (f"case when {row}.state = 'written' and json_valid({row}.answer) then "
+              f"json_extract({row}.answer, '$.priority', '$.category', '$.sentiment') end")
+    usage = (f"case when json_valid({row}.usage) then json_extract({row}.usage, '$.cache_read_input_tokens', "
+             "'$.input_tokens', '$.cache_creation_input_tokens') end")
+    keys = ", ".join(f"coalesce(json_extract(a, '$[{i}]'), '')" for i in range(3))
+    read, other = "coalesce(json_extract(u, '$[0]'), 0)", "coalesce(json_extract(u, '$[1]'), 0) + " \
+        "coalesce(json_extract(u, '$[2]'), 0)"
     return ("insert into report_totals (state, priority, category, sentiment, tickets, cost_usd, cache_read, "
             "input_other) "
-            f"select {row}.state, {keys}, {sign}1, {sign}coalesce({row}.cost_usd, 0), {sign}({read}), {sign}({other})"
-            f"{source} where {row}.state in {DONE} on conflict (state, priority, category, sentiment) do update set "
+            f"select st, {keys}, {sign}1, {sign}c, {sign}({read}), {sign}({other}) from ("
+            f"select {row}.state as st, coalesce({row}.cost_usd, 0) as c, {answer} as a, {usage} as u{source} "
+            f"where {row}.state in {DONE}) where true on conflict (state, priority, category, sentiment) do update set "
             "tickets = tickets + excluded.tickets, cost_usd = cost_usd + excluded.cost_usd, "
             "cache_read = cache_read + excluded.cache_read, input_other = input_other + excluded.input_other;")
 
