@@ -133,11 +133,13 @@ def system_prompt(triage: TriageConfig, examples: str = "") -> str:
     return text + examples
 
 
+@lru_cache(maxsize=8)
 def system_blocks(triage: TriageConfig, model: str, examples: str = "") -> list[dict[str, Any]]:
     """The shared prefix, marked for a 1-hour cache only when it reaches the model's cacheable minimum.
 
     Batches run for minutes to hours, so the 5-minute cache would mostly expire between requests;
-    below the minimum a marker is silently ignored, so we leave it out rather than pretend.
+    below the minimum a marker is silently ignored, so we leave it out rather than pretend. One list for
+    every request of a config (they are encoded, never changed: issue 22).
     """
     text = system_prompt(triage, examples)
     block: dict[str, Any] = {"type": "text", "text": text}
