@@ -56,3 +56,14 @@ def test_no_sort_of_every_waiting_row(tmp_path: Path) -> None:
     (sql,) = [s for s in statements if "from tickets" in s]
     plan = " ".join(str(row) for row in db.execute(f"explain query plan {sql}").fetchall())
     assert "idx_tickets_writable" in plan and "TEMP B-TREE" not in plan
+
+
+def test_the_queue_is_paged_in_id_order_without_a_sort(tmp_path: Path) -> None:
+    """submit reads the queue by keyset pages (``store.tickets.iter_rows``): the index on state alone (it holds the
+    rowid) gives each page in id order; without it every page sorted every queued row again."""
+    from zdtriage.store import tickets as queue
+
+    db = _db(tmp_path, 50)
+    sql = f"select * from tickets where state = 'queued' and {queue.READY} and id > ? order by id limit 1000"
+    plan = " ".join(str(row) for row in db.execute(f"explain query plan {sql}", [0, 0]).fetchall())
+    assert "TEMP B-TREE" not in plan

@@ -426,9 +426,3 @@ def m0051_totals_parse_once(db: sqlite_utils.Database) -> None:
 
     install(db)
 
-
-@migrations()
-def m0052_drop_state_index(db: sqlite_utils.Database) -> None:
-    # (state, changed_at, cost_usd) of m0010 begins with state: every lookup by state can use it, and the index on
-    # state alone was one more entry to move on every transition of every ticket (issue 22)
-    db.execute("drop index if exists idx_tickets_state")
