@@ -127,7 +127,9 @@ def observe_replies(ctx: Context, comments: Sequence[Mapping[str, Any]]) -> None
     public = [c for c in comments if c.get("public")]
     if not public:
         return
-    rows = queue.rows_by_id(ctx.db, sorted({c["ticket_id"] for c in public}))
+    # the few columns this reads (a ticket's description is kilobytes, read for nothing: issue 22)
+    rows = queue.rows_by_id(ctx.db, sorted({c["ticket_id"] for c in public}),
+                            columns=("id", "state", "answer", "requester_id", "triage_n", "written_at"))
     known = evaluations.observations_of(ctx.db, list(rows))
     for c in public:
         row = rows.get(c["ticket_id"])

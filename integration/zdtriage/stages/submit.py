@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from .. import batches as anth
@@ -27,6 +28,7 @@ from .common import TICKET_ERRORS, block, blocked_until, count_failure, held, ho
 if TYPE_CHECKING:
     from ..context import Context
 
+PAGE = 200  # queued tickets whose comments and authors are read at once
 FULL_BATCH = 500  # queued tickets that about fill one 8 MiB batch of typical tickets (bench: 677-813 each)
 FRESH_INGEST = 60.0  # an ingest this recent has read the ticket export already
 
@@ -227,22 +229,28 @@ def _named(chunk: list[tuple[tuple[int, int, float], dict[str, Any]]], exc: anth
     return [key[0] for key, request in chunk if exc.custom_id and request["custom_id"] == exc.custom_id]
 
 
-def _messages(ctx: Context, row: dict[str, Any]) -> list[prompt.Message]:
-    comments = [c for c in queue.conversation(ctx.db, row["id"]) if c["public"]]
+def _messages(ctx: Context, row: dict[str, Any], conversation: list[dict[str, Any]] | None = None,
+              roles: dict[int, str] | None = None) -> list[prompt.Message]:
+    """The ticket's public messages with their authors' labels (``conversation`` and ``roles``: read already for
+    a page of the queue, ``store.conversations`` and ``users.roles_of``)."""
+    talk = queue.conversation(ctx.db, row["id"]) if conversation is None else conversation
+    comments = [c for c in talk if c["public"]]
     if not comments:
         return [prompt.Message("customer", row["description"] or "")]
-    roles = users.roles_of(ctx.db, [c["author_id"] for c in comments])  # read by ingest (users/show_many)
+    if roles is None:
+        roles = users.roles_of(ctx.db, [c["author_id"] for c in comments])  # read by ingest (users/show_many)
     return [prompt.Message(prompt.author_label(c["author_id"], row["requester_id"], roles.get(c["author_id"])),
                            c["body"]) for c in comments]
 
 
 def build_request(ctx: Context, row: dict[str, Any], provided: dict[int, dict[str, Any]] | None = None, *,
-                  examples: str | None = None) -> dict[str, Any]:
+                  examples: str | None = None, conversation: list[dict[str, Any]] | None = None,
+                  roles: dict[int, str] | None = None) -> dict[str, Any]:
     """The batch request for one stored ticket (custom_id + params); the articles and macros it holds go into
-    ``provided[ticket id]`` when given. ``examples``: the shared prefix's examples when the caller read them
-    already (one read a run, not two a ticket)."""
+    ``provided[ticket id]`` when given. ``examples``, ``conversation`` and ``roles``: what the caller read already
+    (the examples once a run, the comments and their authors' roles once a page of the queue)."""
     a = ctx.config.anthropic
-    messages = _messages(ctx, row)
+    messages = _messages(ctx, row, conversation, roles)
     articles = grounding.articles_for(ctx, row["subject"] or "", messages)
     macros = grounding.macros_for(ctx, row["subject"] or "", messages)
     if provided is not None:  # kept until the batch is created: the reference, not the text
@@ -270,22 +278,29 @@ def queued_requests(ctx: Context, on_error: Callable[[dict[str, Any], Exception]
         sql, params = f"{sql} and {queue.READY}", [conversations.events_complete(ctx)]
     examples: str | None = None
     schema_chars: int | None = None  # every request of a run holds the same schema (one triage config)
-    for row in queue.iter_rows(ctx.db, sql, params):
+    rows = queue.iter_rows(ctx.db, sql, params)
+    while page := list(islice(rows, PAGE)):
+        # the page's comments and their authors' roles in two reads, not two a ticket (issue 22)
+        talk = store.conversations(ctx.db, [r["id"] for r in page])
+        roles = users.roles_of(ctx.db, [c["author_id"] for cs in talk.values() for c in cs if c["public"]])
         if examples is None:
             examples = grounding.shared_examples(ctx)
-        try:
-            request = build_request(ctx, row, provided, examples=examples)
-        except TICKET_ERRORS as exc:
-            if on_error is None:
+        for row in page:
+            try:
+                request = build_request(ctx, row, provided, examples=examples, conversation=talk.get(row["id"], []),
+                                        roles=roles)
+            except TICKET_ERRORS as exc:
+                if on_error is None:
+                    continue
+                on_error(row, exc)
                 continue
-            on_error(row, exc)
-            continue
-        params = request["params"]
-        if schema_chars is None:
-            schema_chars = len(json.dumps(params["output_config"]["format"]["schema"], separators=(",", ":")))
-        # the output schema is billed as input too (the API turns it into hidden instructions)
-        chars = sum(len(b["text"]) for b in params["system"]) + len(params["messages"][0]["content"]) + schema_chars
-        yield row, request, chars
+            params = request["params"]
+            if schema_chars is None:
+                schema_chars = len(json.dumps(params["output_config"]["format"]["schema"], separators=(",", ":")))
+            # the output schema is billed as input too (the API turns it into hidden instructions)
+            chars = (sum(len(b["text"]) for b in params["system"]) + len(params["messages"][0]["content"])
+                     + schema_chars)
+            yield row, request, chars
 
 
 def reconcile_creating(ctx: Context) -> dict[str, int]:

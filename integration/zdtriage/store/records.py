@@ -58,6 +58,20 @@ def log_event(db: sqlite_utils.Database, now: float, action: str, *, ticket_id: 
 # -- comments --------------------------------------------------------------------------
 
 
+def conversations(db: Reader, ticket_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """The stored comments of many tickets, each ticket's oldest first, as ``tickets.conversation`` gives one
+    ticket's (one query per 500 tickets: submit reads a page of the queue at once, issue 22)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    ids = sorted(set(ticket_ids))
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        marks = ", ".join("?" * len(part))
+        for c in reads.rows(db, "select ticket_id, id, author_id, public, body, created_at from comments "
+                                f"where ticket_id in ({marks}) order by ticket_id, created_at, id", part):
+            out.setdefault(c.pop("ticket_id"), []).append(c)
+    return out
+
+
 def save_comments(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> None:
     """Store comments by id: a comment read twice (export overlap, a re-read) is stored once."""
     db.table("comments").insert_all(rows, pk="id", replace=True)
