@@ -272,13 +272,18 @@ def list_recent_batches(client: anthropic.Anthropic, limit: int = 100,
     batch created but not recorded); with ``only``, just those of these ids. The page's JSON is read as it is:
     the SDK's model objects of every batch were most of poll's CPU, a list a minute (issue 22)."""
     import anthropic
-    import httpx2
 
     try:
-        # the client's documented raw GET: ``batches.list`` builds a ``SyncPage[MessageBatch]`` pydantic class
-        # and a page object around the same JSON on every call (a list a minute: most of poll's CPU, issue 22)
-        response = client.get("/v1/messages/batches", cast_to=httpx2.Response, options={"params": {"limit": limit}})
-        body = json.loads(response.text)
+        try:
+            import httpx2  # anthropic 2.17's HTTP client: its Response is the raw answer `cast_to` takes
+        except ImportError:  # an SDK on another HTTP client: its own list, read as raw JSON
+            text = client.messages.batches.with_raw_response.list(limit=limit).text()
+        else:
+            # the client's documented raw GET: ``batches.list`` builds a ``SyncPage[MessageBatch]`` pydantic class
+            # and a page object around the same JSON on every call (a list a minute: most of poll's CPU, issue 22)
+            raw = client.get("/v1/messages/batches", cast_to=httpx2.Response, options={"params": {"limit": limit}})
+            text = raw.text
+        body = json.loads(text)
         return [_batch_json(b) for b in body["data"] if only is None or b.get("id") in only]
     except anthropic.AnthropicError as exc:
         raise _translate(exc) from None

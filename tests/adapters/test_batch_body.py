@@ -68,3 +68,25 @@ def test_a_value_json_cannot_hold_is_refused_before_sending() -> None:
     with pytest.raises(ValueError):
         batches.create_batch(_client(sent), [{"custom_id": "zt-1-1", "params": {"temperature": float("nan")}}])
     assert not sent  # as the SDK's encoder (allow_nan=False): nothing half-sent
+
+
+def _list_client(asked: list[httpx2.Request]) -> anthropic.Anthropic:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        asked.append(request)
+        return httpx2.Response(200, json={"data": [BATCH, {**BATCH, "id": "msgbatch_other"}], "has_more": False,
+                                          "first_id": "msgbatch_01", "last_id": "msgbatch_other"})
+
+    return anthropic.Anthropic(api_key="k", base_url="https://api.example.test", max_retries=0,
+                               http_client=httpx2.Client(transport=httpx2.MockTransport(answer)))
+
+
+@pytest.mark.parametrize("raw_get", [True, False])
+def test_the_batch_list_reads_our_batches_through_either_path(raw_get: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Poll's list: the client's raw GET (anthropic 2.17, on httpx2), or the SDK's own list on an SDK without it;
+    the same request, and only the batches asked for."""
+    if not raw_get:
+        monkeypatch.setitem(__import__("sys").modules, "httpx2", None)  # `import httpx2` fails inside the call
+    asked: list[httpx2.Request] = []
+    got = batches.list_recent_batches(_list_client(asked), limit=7, only={"msgbatch_01"})
+    assert [b["id"] for b in got] == ["msgbatch_01"] and got[0]["request_counts"]["processing"] == 2
+    assert asked[0].url.path == "/v1/messages/batches" and asked[0].url.params["limit"] == "7"
