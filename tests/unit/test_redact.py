@@ -69,14 +69,17 @@ def test_addresses_kept_readable_by_cleaning_are_still_redacted():
 def test_redaction_time_grows_linearly(unit):
     import time
 
-    def cpu(text: str) -> float:
-        best = float("inf")
-        for _ in range(3):
-            start = time.process_time()
-            redact(text, ALL)
-            best = min(best, time.process_time() - start)
-        return best
+    def once(text: str) -> float:
+        start = time.process_time()
+        redact(text, ALL)
+        return time.process_time() - start
 
     small = (unit * (16_384 // len(unit) + 1))[:16_384]
     large = (unit * (65_536 // len(unit) + 1))[:65_536]
-    assert cpu(large) <= 6 * cpu(small) + 0.001
+    # the two sizes measured in turns, the best of five each: a slow moment of a shared machine (CI, other
+    # tests) falls on both instead of one; 4x the text may cost 8x (quadratic would be 16x)
+    best = {small: float("inf"), large: float("inf")}
+    for _ in range(5):
+        for text in (small, large):
+            best[text] = min(best[text], once(text))
+    assert best[large] <= 8 * best[small] + 0.001

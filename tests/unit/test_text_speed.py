@@ -32,9 +32,18 @@ def test_a_one_megabyte_paste_is_capped_before_any_regex():
 
 @pytest.mark.parametrize("unit", ["<script>", "<a ", "<!--", "&lt;a ", "x<", "<div>", "<a href='", "&amp;lt;b&amp;gt;"])
 def test_four_times_the_text_costs_about_four_times_the_time(unit):
-    def best(text: str) -> float:
-        return min(cpu(lambda: [prompt.clean_text(text) for _ in range(5)]) for _ in range(2))
+    def once(text: str) -> float:
+        start = time.process_time()
+        for _ in range(5):
+            prompt.clean_text(text)
+        return time.process_time() - start
 
     small = (unit * (16_384 // len(unit) + 1))[:16_384]
     large = (unit * (65_536 // len(unit) + 1))[:65_536]
-    assert best(large) <= 6 * best(small) + 0.001
+    # the two sizes measured in turns, the best of five each: a slow moment of a shared machine (CI, other
+    # tests) falls on both instead of one; 4x the text may cost 8x (quadratic would be 16x)
+    best = {small: float("inf"), large: float("inf")}
+    for _ in range(5):
+        for text in (small, large):
+            best[text] = min(best[text], once(text))
+    assert best[large] <= 8 * best[small] + 0.001
