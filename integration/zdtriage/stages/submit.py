@@ -153,27 +153,26 @@ def _read_exports(ctx: Context, out: dict[str, Any]) -> bool:
 
 
 def _send(ctx: Context, chunk: list[tuple[tuple[int, int, float], dict[str, Any]]], out: dict[str, Any],
-          provided: dict[int, dict[str, Any]] | None = None, bodies: list[bytes] | None = None) -> bool:
+          provided: dict[int, dict[str, Any]], bodies: list[bytes]) -> bool:
     """Create one batch for ``chunk``; False when the rest of this submit must wait (the account is refused,
     or the outcome is unknown). ``provided``: the Help Center articles and macros of each ticket's request,
     recorded with it so that poll knows which ``sources`` are real and write-back which links to add.
     ``bodies``: the requests already encoded (``batches.encode_request``), in the chunk's order."""
     now = ctx.now()
     local_id = uuid.uuid4().hex
-    sent: list[dict[str, Any] | bytes] = list(bodies) if bodies is not None else [r for _, r in chunk]
     with ctx.db.atomic():
         store.insert_batch(ctx.db, now, local_id, model=ctx.config.anthropic.model, request_count=len(chunk),
                            reserved_usd=sum(key[2] for key, _ in chunk),
-                           size=sum(anth.request_bytes(r) for r in sent))
+                           size=sum(anth.request_bytes(b) for b in bodies))
         queue.submit(ctx.db, now, local_id, [(ticket_id, request["custom_id"], chars, reserve)
                                              for (ticket_id, chars, reserve), request in chunk])
         for (ticket_id, _, _), request in chunk:
             parsed = prompt.parse_custom_id(request["custom_id"])
             if parsed is not None:  # nothing held also clears an earlier attempt's record
-                held = (provided or {}).pop(ticket_id, {})
+                held = provided.pop(ticket_id, {})
                 help_center.remember(ctx.db, ticket_id, parsed[1], held.get("articles", []), held.get("macros", []))
     try:
-        batch = anth.create_batch(ctx.anthropic, sent)
+        batch = anth.create_batch(ctx.anthropic, bodies)
     except anth.BatchError as exc:
         return _refused(ctx, local_id, chunk, exc, out)
     with ctx.db.atomic():

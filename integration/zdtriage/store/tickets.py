@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from ..timeutil import iso
 from . import reads
+from .records import conversations
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -376,11 +377,8 @@ def count(db: Reader, state: State) -> int:
 
 
 def conversation(db: sqlite_utils.Database, ticket_id: int) -> list[dict[str, Any]]:
-    """Stored comments of a ticket, oldest first."""
-    return reads.rows(
-        db, "select id, author_id, public, body, created_at from comments where ticket_id = ? order by created_at, id",
-        [ticket_id],
-    )
+    """Stored comments of a ticket, oldest first (``records.conversations`` of one ticket)."""
+    return conversations(db, [ticket_id]).get(ticket_id, [])
 
 
 def iter_rows(db: sqlite_utils.Database, sql: str, params: list[Any] | None = None, *,
