@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import anthropic
 
+from . import jsonfast
 from .config import AnthropicConfig
 from .timeutil import parse_time
 
@@ -308,7 +309,7 @@ def _malformed(raw: str, why: str) -> dict[str, Any]:
 def _result(raw: str) -> dict[str, Any]:
     """One results line as a small dict (see ``iter_results``); never raises."""
     try:
-        line = json.loads(raw)
+        line = jsonfast.loads(raw)
     except RecursionError:
         return _malformed(raw, "results line nested too deep to parse")
     except ValueError as exc:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import requests
     from zenpy import Zenpy
 
+from . import jsonfast
 from .config import ZendeskConfig
 from .zendesk_limit import Gate, install_gate
 
@@ -242,8 +243,8 @@ def _get_page(client: Zenpy, endpoint: Any, api: Any = None) -> dict[str, Any]:
 
 def json_body(response: requests.Response) -> dict[str, Any]:
     """A response's JSON object, or a one-line :class:`ZendeskError` for a body that is not one."""
-    try:
-        body = response.json()
+    try:  # what orjson refuses is read by requests as before (its charset rules included)
+        body = jsonfast.loads(response.content, response.json)
     except ValueError:
         raise ZendeskError(f"Zendesk answered {response.status_code} with a body that is not JSON") from None
     if not isinstance(body, dict):
