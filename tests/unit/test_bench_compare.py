@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is scripts at the root, not installed
 from bench import compare
 
@@ -22,6 +24,7 @@ def _result(day_cpu: float, backlog_cpu: float) -> dict[str, Any]:
                "pipeline": {"cpu_seconds": backlog_cpu * 18.062, "peak_rss_mb": 150.0}, "wall_seconds": 60.0,
                "peak_rss_mb": 150.0}  # the kept baseline holds it here
     startup = {"python_pass_cpu_s": 0.016, "floor_x_pass": 6.0,
+               "libraries": {"imports": ["click", "sqlite3"], "cpu_s": 0.07, "x_pass": 4.4},
                "commands": {"status": {"cpu_s": 0.08, "x_pass": 5.0, "heavy": []}}}
     return {"day": day, "backlog": backlog, "startup": startup, "load_average": {}}
 
@@ -56,3 +59,38 @@ def test_the_code_before_is_unpacked_from_git(tmp_path: Path) -> None:
 def test_a_clone_without_the_commits_compares_with_the_kept_baseline(tmp_path: Path) -> None:
     assert compare.before_tree(tmp_path, {"before_commit": "0" * 40, "bench_commit": "HEAD"}) is None
     assert compare.before_tree(tmp_path, {}) is None
+
+
+def test_the_libraries_start_up_is_shown_beside_the_commands_without_a_verdict() -> None:
+    lines = compare.rows(_result(2.0, 2.0), _result(2.85, 2.60))
+    libraries = [row for row in lines if "import click, sqlite3 alone" in row[0]]
+    assert libraries == [("   import click, sqlite3 alone, CPU-s", "0.070 (4.4x pass)", "-", "-", "-")]
+    status = next(row for row in lines if row[0].startswith("   zdtriage status"))
+    assert status[2] == "<= 6x pass" and status[3].endswith("met")  # 5.0x pass
+    old = _result(2.0, 2.0)
+    del old["startup"]["libraries"]  # a run of the bench before it measured them: no line
+    assert not [row for row in compare.rows(old, old) if "alone" in row[0]]
+
+
+def test_rounds_take_turns_and_keep_each_sides_least_cpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    order: list[tuple[str, str]] = []
+    cpu = {"before": iter([50.0, 44.0, 52.0, 9.0, 8.0, 9.5]), "ours": iter([38.0, 39.0, 37.0, 5.0, 6.0, 4.0])}
+
+    def scenario(module: str, *args: object, cwd: Path = compare.ROOT, env: dict[str, str] | None = None) -> Any:
+        side = "before" if cwd == tmp_path else "ours"
+        order.append((module, side))
+        if module == "startup":
+            return {"python_pass_cpu_s": 0.016, "floor_x_pass": 6.0, "commands": {}}
+        if module == "day":
+            return {"ours": {"pipeline_cpu_seconds": next(cpu[side]), "side": side}}
+        spent = next(cpu[side])
+        return {"pipeline": {"cpu_seconds": spent}, "triaged": 1000, "side": side}
+
+    monkeypatch.setattr(compare, "scenario", scenario)
+    out = compare.measure(tmp_path, rounds=3)
+    assert order[:6] == [("day", "before"), ("day", "ours")] * 3
+    assert order[6:12] == [("backlog", "before"), ("backlog", "ours")] * 3 and order[12:] == [("startup", "ours")]
+    assert out["day"]["pipeline_cpu_seconds"] == 37.0 and out["day"]["cpu_runs"] == [38.0, 39.0, 37.0]
+    assert out["before"]["day"]["pipeline_cpu_seconds"] == 44.0
+    assert out["backlog"]["cpu_s_per_1000_tickets"] == 4.0 and out["before"]["backlog"]["cpu_s_per_1000_tickets"] == 8.0
+    assert compare._runs(out["backlog"]) == "; least of 3 runs (4.0-6.0 CPU-s)" and compare._runs({}) == ""
