@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import cache
+from operator import attrgetter
 from typing import Any, cast
 
 from .pricing import PRICES, Price
@@ -32,7 +35,7 @@ class _Section:
     __slots__ = ()
 
     def _compared(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in fields(cast(Any, self)) if f.compare)
+        return cast(tuple[Any, ...], _compared_getter(cast(Any, self.__class__))(self))
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -45,6 +48,15 @@ class _Section:
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(cast(Any, self)) if f.repr)
         return f"{self.__class__.__qualname__}({shown})"
+
+
+@cache
+def _compared_getter(cls: Any) -> Callable[[Any], Any]:
+    """The compared fields of ``cls`` as one tuple, by an ``attrgetter`` made once a class: the prompt's caches are
+    keyed on the triage section and hash it with every ticket of a queue (issue 22)."""
+    names = [f.name for f in fields(cls) if f.compare]
+    # attrgetter of one name returns the value itself, not a 1-tuple
+    return attrgetter(*names) if len(names) > 1 else lambda obj: tuple(getattr(obj, n) for n in names)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

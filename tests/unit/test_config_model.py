@@ -60,3 +60,18 @@ def test_a_secret_is_never_in_the_repr():
     cfg = parse({"zendesk": {"subdomain": "a", "email": "a@b.c"}}, ENV)
     assert cfg.zendesk.token and cfg.anthropic.api_key
     assert "secret-token-1" not in repr(cfg) and "secret-key-2" not in repr(cfg)
+
+
+def test_a_section_of_one_field_compares_and_hashes_as_dataclass_would():
+    # the compared fields are read by one attrgetter a class; of a single name it returns no tuple by itself
+    @dataclasses.dataclass(frozen=True, eq=False, repr=False)
+    class One(model._Section):
+        """One field."""
+
+        x: int = 1
+
+    @dataclasses.dataclass(frozen=True)
+    class Twin:
+        x: int = 1
+
+    assert hash(One(2)) == hash(Twin(2)) and One(2) == One(2) and One(2) != One(3) and repr(One(2)) == "One(x=2)"
