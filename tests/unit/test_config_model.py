@@ -74,4 +74,4 @@ def test_a_section_of_one_field_compares_and_hashes_as_dataclass_would():
     class Twin:
         x: int = 1
 
-    assert hash(One(2)) == hash(Twin(2)) and One(2) == One(2) and One(2) != One(3) and repr(One(2)) == "One(x=2)"
+    assert hash(One(2)) == hash(Twin(2)) and One(2) == One(2) and One(2) != One(3) and repr(One(2)).endswith("One(x=2)")
