@@ -73,6 +73,20 @@ def test_time_grows_linearly_with_the_text(unit):
     assert t_large <= 6 * t_small + 0.001, (unit, t_small, t_large)
 
 
+# text.py's space patterns as they were before they matched only what changes (issue 22)
+EVERY_SPACE_RUN = re.compile("[ \t\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+EVERY_LINE_BREAK = re.compile(r" ?\n ?")
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.sampled_from(" \t\xa0\u3000\u2000\nab")))
+def test_the_space_patterns_change_what_the_old_ones_changed(text):
+    from zdtriage import text as t
+
+    assert t._SPACES.sub(" ", text) == EVERY_SPACE_RUN.sub(" ", text)
+    assert t._EDGE_SPACES.sub("\n", text) == EVERY_LINE_BREAK.sub("\n", text)
+
+
 def _every_round(text: str) -> str:
     """plain_text as it was before its shortcut (issue 22): the rounds always run, at least once."""
     from zdtriage import text as t
@@ -80,8 +94,8 @@ def _every_round(text: str) -> str:
     text = t._characters(text[:MAX_TEXT_CHARS])
     text = t._rounds(text)
     text = t._TAG_OPEN.sub("< ", text)
-    text = t._SPACES.sub(" ", text)
-    text = t._EDGE_SPACES.sub("\n", text)
+    text = EVERY_SPACE_RUN.sub(" ", text)
+    text = EVERY_LINE_BREAK.sub("\n", text)
     text = t._BLANKS.sub("\n\n", text)
     return text[:MAX_TEXT_CHARS].strip()
 
