@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from ..timeutil import iso
-from . import reads
+from . import bulk, reads
 from .records import conversations
 
 if TYPE_CHECKING:
@@ -134,20 +134,25 @@ del S
 
 
 @lru_cache(maxsize=256)
-def _sql(t: Transition, keys: tuple[str, ...], expect: tuple[str, ...], where: str = "id = ?") -> str:
-    """The guarded UPDATE of transition ``t`` setting ``keys``; parameters in the order of :func:`_params`."""
+def _sql(t: Transition, keys: tuple[str, ...], expect: tuple[str, ...], where: str = "id = ?", rows: int = 0) -> str:
+    """The guarded UPDATE of transition ``t`` setting ``keys``; parameters in the order of :func:`_params`.
+    ``rows``: one statement for that many tickets, each a row ``(id, *keys, *expect)`` of a VALUES list joined
+    on the id (parameters: :func:`_params` of no values, the rows, the sources; see :func:`_move_many_if`)."""
     unknown = set(keys) - set(t.sets) - set(t.adds)
     if unknown:
         raise ValueError(f"transition {t.name} does not set {sorted(unknown)}")
+    width = len(keys) + len(expect)  # a row's own values, in order: parameters, or its VALUES columns after the id
+    own = iter([f"v.column{i}" for i in range(2, 2 + width)] if rows else ["?"] * width)
     parts = ["[state] = ?", f"[{t.target.value}_at] = ?", "[changed_at] = ?"] if t.target is not None else []
-    parts += [f"[{k}] = coalesce([{k}], 0) + ?" if k in t.adds else f"[{k}] = ?" for k in keys]
+    parts += [f"[{k}] = coalesce([{k}], 0) + {next(own)}" if k in t.adds else f"[{k}] = {next(own)}" for k in keys]
     parts += [f"[{k}] = coalesce([{k}], 0) + 1" for k in t.bumps]
     parts += [f"[{k}] = ?" for k in t.clears]
     if not parts:
         raise ValueError(f"transition {t.name} changes nothing")
     guard = f" and ({t.guard})" if t.guard else ""
-    checks = "".join(f" and [{k}] is ?" for k in expect)
-    return (f"update tickets set {', '.join(parts)} where ({where}) "
+    checks = "".join(f" and [{k}] is {next(own)}" for k in expect)
+    source, where = (bulk.values(rows, 1 + width), "tickets.id = v.column1") if rows else ("", where)
+    return (f"update tickets set {', '.join(parts)}{source} where ({where}) "
             f"and state in ({', '.join('?' for _ in t.sources)}){guard}{checks}")
 
 
@@ -187,16 +192,10 @@ def _move_many(
     db: sqlite_utils.Database, name: str, now: float, items: Sequence[tuple[int, Mapping[str, Any]]]
 ) -> None:
     """Apply ``name`` to several tickets in one statement; all of them or IllegalTransition."""
-    if not items:
-        return
-    t = TRANSITIONS[name]
-    keys = tuple(items[0][1])
-    sql = _sql(t, keys, ())
-    rows = [[*_params(t, now, {k: values[k] for k in keys}), ticket_id, *_sources(t)] for ticket_id, values in items]
-    cursor = db.conn.executemany(sql, rows)
-    if cursor.rowcount != len(items):
-        raise IllegalTransition(f"{name}: {len(items) - cursor.rowcount} of {len(items)} tickets were not in "
-                                f"{', '.join(_sources(t))}")
+    moved = _move_many_if(db, name, now, [(ticket_id, values, {}) for ticket_id, values in items])
+    if moved != len(items):
+        raise IllegalTransition(f"{name}: {len(items) - moved} of {len(items)} tickets were not in "
+                                f"{', '.join(_sources(TRANSITIONS[name]))}")
 
 
 def _move_where(db: sqlite_utils.Database, name: str, now: float, where: str, params: Sequence[Any],
@@ -208,17 +207,22 @@ def _move_where(db: sqlite_utils.Database, name: str, now: float, where: str, pa
 
 def _move_many_if(db: sqlite_utils.Database, name: str, now: float,
                   items: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any]]]) -> int:
-    """Apply ``name`` in one statement to each ``(ticket_id, values, expect)`` whose ticket is in a source state
-    and still holds ``expect`` (as :func:`_move` with ``strict=False``, the same keys in every item); returns
-    how many moved, so a caller that needs each ticket's outcome replays the items one at a time when short."""
+    """Apply ``name`` to each ``(ticket_id, values, expect)`` whose ticket is in a source state and still holds
+    ``expect`` (as :func:`_move` with ``strict=False``, the same keys in every item), in one statement per
+    ``bulk.ROWS`` tickets; returns how many moved, so a caller that needs each ticket's outcome replays the
+    items one at a time when short. A ticket listed twice (each row must see the one before it), or a SQLite
+    without UPDATE … FROM: one-row UPDATEs."""
     if not items:
         return 0
     t = TRANSITIONS[name]
-    keys, checks = tuple(items[0][1]), tuple(items[0][2])
-    sql = _sql(t, keys, checks)
-    rows = [[*_params(t, now, {k: values[k] for k in keys}), ticket_id, *_sources(t), *(expect[k] for k in checks)]
-            for ticket_id, values, expect in items]
-    return int(db.conn.executemany(sql, rows).rowcount)
+    keys, checks, sources = tuple(items[0][1]), tuple(items[0][2]), _sources(t)
+    rows = [(ticket_id, *(values[k] for k in keys), *(expect[k] for k in checks)) for ticket_id, values, expect
+            in items]
+    if bulk.UPDATE_FROM and len({row[0] for row in rows}) == len(rows):
+        return bulk.update(db.conn, lambda n: _sql(t, keys, checks, rows=n), _params(t, now, {}), rows, sources)
+    return int(db.conn.executemany(_sql(t, keys, checks), [
+        [*_params(t, now, dict(zip(keys, row[1:], strict=False))), row[0], *sources, *row[1 + len(keys):]]
+        for row in rows]).rowcount)
 
 
 # -- creating tickets (ingest) ---------------------------------------------------------
