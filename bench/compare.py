@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import ROOT, machine, scenario
+from bench.run import ROOT, load, machine, scenario
 from bench.run import table as run_table
 
 BASELINE = Path(__file__).resolve().parent / "baseline.json"
@@ -35,11 +35,6 @@ DAY_TICKETS = 10_000
 BACKLOG_TICKETS = 20_000  # the 100,000 backlog is five times longer; CPU per 1,000 tickets is compared
 CALLS_X_FLOOR = 1.05  # issue 22: calls per ticket on the day at most 1.05x the cadence floor
 CPU_X_BASELINE = 0.6  # issue 22: CPU per 1,000 tickets, backlog and day, at most 0.6x the baseline
-
-
-def load() -> str:
-    """The 1, 5 and 15 minute load averages (the machine is shared: every CPU figure is read beside it)."""
-    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def before_tree(work: Path, base: dict[str, Any]) -> Path | None:

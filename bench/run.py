@@ -39,6 +39,11 @@ def scenario(module: str, *args: str | int, cwd: Path = ROOT, env: dict[str, str
     return result
 
 
+def load() -> str:
+    """The 1, 5 and 15 minute load averages (the machine is shared: every CPU figure is read beside it)."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine() -> str:
     """One line: cores, memory, CPU model, Python."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -144,19 +149,26 @@ def main(argv: list[str] | None = None) -> int:
     scale = 10 if args.quick else 1
     started = time.perf_counter()
     print("Running the benchmarks (about 15 minutes)...", file=sys.stderr)
-    results = {
-        "split": scenario("split", "--requests", BACKLOG // scale),
-        "day": scenario("day", "--tickets", 10_000 // scale),
-        "backlog_small": scenario("backlog", "--tickets", SMALL_BACKLOG // scale),
-        "backlog": scenario("backlog", "--tickets", BACKLOG // scale),
-        "pace_100": scenario("backlog", "--tickets", PACE_TICKETS // scale, "--updates-per-minute", 100),
-        "pace_300": scenario("backlog", "--tickets", PACE_TICKETS // scale, "--updates-per-minute", 300),
-        "ceiling_100": scenario("ceiling", "--hours", 24 / scale, "--updates-per-minute", 100),
-        "ceiling_300": scenario("ceiling", "--hours", 6 / scale, "--updates-per-minute", 300),
+    plan = {
+        "split": ("split", "--requests", BACKLOG // scale),
+        "day": ("day", "--tickets", 10_000 // scale),
+        "backlog_small": ("backlog", "--tickets", SMALL_BACKLOG // scale),
+        "backlog": ("backlog", "--tickets", BACKLOG // scale),
+        "pace_100": ("backlog", "--tickets", PACE_TICKETS // scale, "--updates-per-minute", 100),
+        "pace_300": ("backlog", "--tickets", PACE_TICKETS // scale, "--updates-per-minute", 300),
+        "ceiling_100": ("ceiling", "--hours", 24 / scale, "--updates-per-minute", 100),
+        "ceiling_300": ("ceiling", "--hours", 6 / scale, "--updates-per-minute", 300),
     }
+    results: dict[str, Any] = {}
+    loads: dict[str, str] = {}
+    for key, (module, *args) in plan.items():
+        loads[key] = load()  # the machine is shared: every figure is read beside the load it ran under
+        results[key] = scenario(str(module), *args)
+    results["load_average"] = loads
     lines = rows(results)
     print(f"\nzendesk-batch-triage benchmarks{' (QUICK: small sizes, not the figures)' if args.quick else ''}")
     print(f"Machine: {machine()}")
+    print("Load average (1 / 5 / 15 min) before each scenario: " + "; ".join(f"{k} {v}" for k, v in loads.items()))
     print(f"Total run time: {time.perf_counter() - started:.0f} s\n")
     print(table(lines))
     if args.json:
