@@ -210,6 +210,7 @@ def make_pipeline(sims: Sims, clock: SharedClock, *, paced: bool = True, **secti
         from zdtriage.stages import account
 
         ctx.zendesk = account.client(ctx)  # as `zdtriage run` builds it
+    pipeline.settle_heap()  # as `zdtriage run` does once it is set up
     return Pipeline(ctx=ctx, workdir=workdir)
 
 

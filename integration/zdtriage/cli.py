@@ -73,6 +73,7 @@ def run(ctx: click.Context, once: bool, metrics_port: int | None, metrics_textfi
     try:
         with single_instance(cfg.state.path):
             pctx = context(cfg, on_zendesk_call=metrics.zendesk_call if metrics else None)
+            pipeline.settle_heap()  # the set-up's objects out of every later full collection (issue 22)
             if once:
                 failed = pipeline.failed(pipeline.run_once(pctx, on_stage=reporter(metrics)))
                 if failed:  # each was logged as it ended; one more line (JSON too) for the exit status
