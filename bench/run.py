@@ -161,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     results: dict[str, Any] = {}
     loads: dict[str, str] = {}
-    for key, (module, *args) in plan.items():
+    for key, (module, *options) in plan.items():
         loads[key] = load()  # the machine is shared: every figure is read beside the load it ran under
-        results[key] = scenario(str(module), *args)
+        results[key] = scenario(str(module), *options)
     results["load_average"] = loads
     lines = rows(results)
     print(f"\nzendesk-batch-triage benchmarks{' (QUICK: small sizes, not the figures)' if args.quick else ''}")
