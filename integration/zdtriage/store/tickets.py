@@ -191,7 +191,8 @@ def _move(db: sqlite_utils.Database, name: str, ticket_id: int, now: float, *, s
 def _move_many(
     db: sqlite_utils.Database, name: str, now: float, items: Sequence[tuple[int, Mapping[str, Any]]]
 ) -> None:
-    """Apply ``name`` to several tickets in one statement; all of them or IllegalTransition."""
+    """Apply ``name`` to several tickets (one statement per ``bulk.ROWS``, :func:`_move_many_if`); all of them or
+    IllegalTransition."""
     moved = _move_many_if(db, name, now, [(ticket_id, values, {}) for ticket_id, values in items])
     if moved != len(items):
         raise IllegalTransition(f"{name}: {len(items) - moved} of {len(items)} tickets were not in "
