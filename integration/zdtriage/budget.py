@@ -7,11 +7,11 @@ UTC day and per UTC month, by the creation time of the batch that spent it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import store
 from .config import BudgetConfig
+from .frozen import Record
 from .store import evaluations
 from .store import tickets as queue
 from .timeutil import day_start, month_start
@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from .store import Reader
 
 
-@dataclass(frozen=True)
-class Spend:
+class Spend(Record):
     """Dollars spent today and this month, and reserved by the open batches."""
 
     spent: float  # today, actual

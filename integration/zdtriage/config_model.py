@@ -1,17 +1,17 @@
-"""The configuration's shape: one frozen dataclass per section, with the defaults (DESIGN §4)."""
+"""The configuration's shape: one frozen record (a dataclass, ``frozen.Record``) per section, with the defaults
+(DESIGN §4)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from functools import cache
-from operator import attrgetter
-from typing import Any, cast
+from dataclasses import field, fields
+from typing import Any
 
+from .frozen import Record
 from .pricing import PRICES, Price
 
 DEFAULT_PATH = "config/zdtriage.toml"
 DAY = 86400.0
+
 
 class ConfigError(Exception):
     """A bad or missing configuration value; ``str()`` is one line naming the key (and its source)."""
@@ -24,43 +24,7 @@ class ConfigError(Exception):
         self.source = source
 
 
-class _Section:
-    """``__eq__``, ``__hash__`` and ``__repr__`` of every class below, as ``dataclass(frozen=True)`` writes them
-    (same class, the fields compared as a tuple; ``Name(field=value, ...)`` without the ``repr=False`` fields), but
-    written once: dataclass() compiles each of them for each class at import, a third of what this module cost
-    every command's start-up (issue 22). dataclass() still makes the rest (``__init__``, frozen, ``fields``);
-    every class has a docstring too, or dataclass() would build one with inspect.signature().
-    tests/unit/test_config_model.py compares them with dataclass's own."""
-
-    __slots__ = ()
-
-    def _compared(self) -> tuple[Any, ...]:
-        return cast(tuple[Any, ...], _compared_getter(cast(Any, self.__class__))(self))
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._compared() == other._compared()
-
-    def __hash__(self) -> int:
-        return hash(self._compared())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(cast(Any, self)) if f.repr)
-        return f"{self.__class__.__qualname__}({shown})"
-
-
-@cache
-def _compared_getter(cls: Any) -> Callable[[Any], Any]:
-    """The compared fields of ``cls`` as one tuple, by an ``attrgetter`` made once a class: the prompt's caches are
-    keyed on the triage section and hash it with every ticket of a queue (issue 22)."""
-    names = [f.name for f in fields(cls) if f.compare]
-    # attrgetter of one name returns the value itself, not a 1-tuple
-    return attrgetter(*names) if len(names) > 1 else lambda obj: tuple(getattr(obj, n) for n in names)
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class ZendeskConfig(_Section):
+class ZendeskConfig(Record):
     """[zendesk]: the account, how we sign in, and how much of its API we may use."""
 
     subdomain: str
@@ -77,8 +41,7 @@ class ZendeskConfig(_Section):
     token: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class AnthropicConfig(_Section):
+class AnthropicConfig(Record):
     """[anthropic]: the key, the model and how a batch is retried and verified."""
 
     api_key_env: str = "ANTHROPIC_API_KEY"
@@ -92,8 +55,7 @@ class AnthropicConfig(_Section):
     api_key: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class ScheduleConfig(_Section):
+class ScheduleConfig(Record):
     """[schedule]: how often each stage runs, and how long a batch may wait to fill."""
 
     ingest_every: float = 600.0  # bench/README.md: 10 min keeps calls per ticket near 0.05
@@ -105,8 +67,7 @@ class ScheduleConfig(_Section):
     max_wait: float = 600.0
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class TriageConfig(_Section):
+class TriageConfig(Record):
     """[triage]: the values asked for, which tickets are triaged, and what a request holds."""
 
     tag_prefix: str = "ai_"
@@ -132,32 +93,28 @@ class TriageConfig(_Section):
     knowledge: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class PrivacyConfig(_Section):
+class PrivacyConfig(Record):
     """[privacy]: what is redacted before sending, and whether text is kept after write-back."""
 
     redact: tuple[str, ...] = ()
     drop_text_after_write: bool = False
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class BudgetConfig(_Section):
+class BudgetConfig(Record):
     """[budget]: the daily and monthly spending caps (0: none)."""
 
     daily_usd: float = 50.0
     monthly_usd: float = 0.0
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class StateConfig(_Section):
+class StateConfig(Record):
     """[state]: where the state database is, and how long done tickets stay in it."""
 
     path: str = "state/zdtriage.db"
     keep_days: int = 90  # done tickets older than this are pruned; 0 = keep forever
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class WritebackConfig(_Section):
+class WritebackConfig(Record):
     """[writeback]: what is written to Zendesk."""
 
     mode: str = "full"  # "full": tags and note; "tags": tags only; "off": nothing written to Zendesk
@@ -167,8 +124,7 @@ ZENDESK_PRIORITIES = ("urgent", "high", "normal", "low")
 ZENDESK_TYPES = ("problem", "incident", "question", "task")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class EvaluateConfig(_Section):
+class EvaluateConfig(Record):
     """[evaluate]: how ``zdtriage evaluate`` reads the truth from Zendesk's values."""
 
     category_field: str | int | None = None  # "type", a custom ticket field id, or None (no category truth)
@@ -176,8 +132,7 @@ class EvaluateConfig(_Section):
     priority_map: tuple[tuple[str, str], ...] = (("urgent", "P1"), ("high", "P2"), ("normal", "P3"), ("low", "P4"))
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class MetricsConfig(_Section):
+class MetricsConfig(Record):
     """[metrics]: the Prometheus server and the node_exporter textfile."""
 
     port: int = 0  # 0 = no metrics server
@@ -185,8 +140,7 @@ class MetricsConfig(_Section):
     textfile: str | None = None  # node_exporter textfile collector file (*.prom)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Config(_Section):
+class Config(Record):
     """The whole configuration, one attribute per section."""
 
     zendesk: ZendeskConfig

@@ -12,10 +12,11 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+
+from .frozen import Record
 
 PREFIX = "ZDTRIAGE_"
 # ZDTRIAGE_ variables that are not config keys (read by the CLI itself)
@@ -158,8 +159,7 @@ def absolute(path: str, base: Path) -> str:
     return os.path.normpath(p if p.is_absolute() else base / p)
 
 
-@dataclass(frozen=True)
-class FileRead:
+class FileRead(Record):
     """A file's bytes, and whether others may read it (a secret file should not be)."""
 
     data: bytes

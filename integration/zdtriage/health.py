@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import store
 from .config import Config
+from .frozen import Record
 from .timeutil import iso, parse_time
 
 if TYPE_CHECKING:
@@ -95,8 +96,7 @@ def stale_after(config: Config, stage: str) -> float:
 # -- the verdict -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Record):
     """Healthy or not, the one line saying why, every problem found, and the heartbeats it rests on."""
 
     healthy: bool

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from .frozen import Record
 
 BATCH_DISCOUNT = 0.5
 CACHE_WRITE_5M = 1.25
@@ -17,8 +18,7 @@ CACHE_WRITE_1H = 2.0
 CACHE_READ = 0.1
 
 
-@dataclass(frozen=True)
-class Price:
+class Price(Record):
     """A model's standard price per million tokens, input and output."""
 
     input: float  # $/MTok, standard

@@ -7,9 +7,9 @@ other tool of the account too. Each bucket counts what was taken in the last ``w
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..frozen import Record
 from . import reads
 
 if TYPE_CHECKING:
@@ -61,8 +61,7 @@ def free_at(db: sqlite_utils.Database, bucket: str, now: float, limit: int, n: i
     return now
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(Record):
     """The account's Zendesk API limit as the last response said it."""
 
     limit: int

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
+from ..frozen import Record
 from ..timeutil import iso
 from . import bulk, reads
 from .records import conversations
@@ -73,8 +73,7 @@ _IN_BATCH = ("batch", "reserved_usd")
 _COUNTERS = {"reserved_usd": 0.0, "attempts": 0, "invalid_answers": 0, "write_attempts": 0, "failed_tag_attempts": 0}
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(Record):
     """One declared change. ``target`` None means the state stays (a write-intent change)."""
 
     name: str
