@@ -146,7 +146,7 @@ def config_init(ctx: click.Context, target: str | None, force: bool) -> None:
 
     from . import config as config_mod
 
-    path = Path(target) if target else config_mod.resolve_path(ctx.find_root().obj.get("config_path"), os.environ)
+    path = Path(target or config_mod.resolve_path(ctx.find_root().obj.get("config_path"), os.environ))
     if path.exists() and not force:
         raise UsageProblem(f"{path} exists; pass --force to overwrite it")
     example = files("zdtriage").joinpath("data/zdtriage.example.toml").read_text(encoding="utf-8")
@@ -173,7 +173,7 @@ def config_check(ctx: click.Context) -> None:
     cfg = load_config(root, warn=False)  # printed below, whatever the log level
     path = config_mod.locate(root.obj.get("config_path"), os.environ)
     variables = sorted(n for n in os.environ if n.startswith("ZDTRIAGE_") and "__" in n)
-    click.echo(f"# file: {path.absolute() if path else '(none: environment only)'}")
+    click.echo(f"# file: {os.path.abspath(path) if path else '(none: environment only)'}")
     if variables:
         click.echo(f"# from the environment: {', '.join(variables)}")
     click.echo("")

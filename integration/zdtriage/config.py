@@ -15,7 +15,6 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from . import config_sources as sources
@@ -84,7 +83,7 @@ def _section(raw: Mapping[str, Any], name: str, *, required: tuple[str, ...] = (
 
 
 def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: bool = True,
-          base: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+          base: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
     """Validate a parsed TOML document, overridden by ``ZDTRIAGE_<SECTION>__<KEY>`` variables of
     ``environ`` and then by ``overrides`` (dotted keys from command-line flags), and resolve secrets.
 
@@ -92,7 +91,7 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: b
     :func:`load` has already resolved the file's own against the file's folder. With
     ``need_secrets=False`` a missing secret is no error and secret files are not read.
     """
-    base = base or Path.cwd()
+    base = os.getcwd() if base is None else os.fspath(base)
     try:
         env_doc, origins = sources.environment_overrides(environ, {name: keys(name) for name in [*SECTIONS, "prices"]})
     except sources.SourceError as exc:
@@ -129,7 +128,7 @@ def _origin(key: str, origins: Mapping[str, str]) -> str | None:
     return None
 
 
-def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: bool, base: Path) -> Config:
+def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: bool, base: str) -> Config:
     for name in raw:
         if name not in SECTIONS and name != "prices":
             raise ConfigError(name, "unknown section")
@@ -254,7 +253,7 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
 
 
 def _secret(section: str, name: str, data: Mapping[str, Any], default_env: str, environ: Mapping[str, str],
-            need_secrets: bool, warnings: list[str], base: Path) -> tuple[str, str | None, str]:
+            need_secrets: bool, warnings: list[str], base: str) -> tuple[str, str | None, str]:
     """(variable name, file, secret) of one secret: ``<name>_file`` wins over ``<name>_env``."""
     env_key, file_key = f"{section}.{name}_env", f"{section}.{name}_file"
     variable = string(env_key, data.get(f"{name}_env", default_env))
@@ -283,7 +282,7 @@ def _secret(section: str, name: str, data: Mapping[str, Any], default_env: str, 
     return variable, None, secret
 
 
-def _triage(t: dict[str, Any], base: Path) -> TriageConfig:
+def _triage(t: dict[str, Any], base: str) -> TriageConfig:
     prefix = string("triage.tag_prefix", t.get("tag_prefix", "ai_"))
     if not re.match(r"^[a-z0-9][a-z0-9_]*$", prefix):
         raise ConfigError("triage.tag_prefix", f"use lower-case letters, digits and _ only, got {prefix!r}")
@@ -385,12 +384,13 @@ def _knowledge(path: str | None) -> str:
     return text.strip()
 
 
-def resolve_path(path: str | None, environ: Mapping[str, str]) -> Path:
+def resolve_path(path: str | None, environ: Mapping[str, str]) -> str:
     """The config path: ``--config``, then ``$ZDTRIAGE_CONFIG``, then ``config/zdtriage.toml``."""
-    return Path(path or environ.get("ZDTRIAGE_CONFIG") or DEFAULT_PATH)
+    # plain strings and os.path here and in load(): pathlib's import was a tenth of `status`'s own start-up
+    return path or environ.get("ZDTRIAGE_CONFIG") or DEFAULT_PATH
 
 
-def locate(path: str | None, environ: Mapping[str, str]) -> Path | None:
+def locate(path: str | None, environ: Mapping[str, str]) -> str | None:
     """The config file to read, or ``None`` for a configuration from the environment alone.
 
     An explicit ``--config`` or ``$ZDTRIAGE_CONFIG`` is always read (missing is an error). Without
@@ -398,14 +398,14 @@ def locate(path: str | None, environ: Mapping[str, str]) -> Path | None:
     ``ZDTRIAGE_<SECTION>__<KEY>`` variable is set, there is no file.
     """
     chosen = resolve_path(path, environ)
-    if path or environ.get("ZDTRIAGE_CONFIG") or chosen.exists():
+    if path or environ.get("ZDTRIAGE_CONFIG") or os.path.exists(chosen):
         return chosen
     if any(name.startswith(sources.PREFIX) and "__" in name for name in environ):
         return None
     return chosen
 
 
-def load(path: Path | None, environ: Mapping[str, str] | None = None, *, need_secrets: bool = True,
+def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None, *, need_secrets: bool = True,
          overrides: Mapping[str, Any] | None = None) -> Config:
     """Read and validate the TOML file at ``path`` (``None``: the environment alone) with the
     environment and ``overrides`` over it; raises :class:`ConfigError`."""
@@ -413,7 +413,8 @@ def load(path: Path | None, environ: Mapping[str, str] | None = None, *, need_se
     if path is None:
         return parse({}, environ, need_secrets=need_secrets, overrides=overrides)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
     except FileNotFoundError:
         raise ConfigError("", f"config file {path} not found (pass --config, set ZDTRIAGE_CONFIG, run `zdtriage config "
                               "init`, or configure through ZDTRIAGE_<SECTION>__<KEY> variables)") from None
@@ -423,5 +424,5 @@ def load(path: Path | None, environ: Mapping[str, str] | None = None, *, need_se
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
-    raw = sources.resolve_paths(raw, Path(path).absolute().parent)
+    raw = sources.resolve_paths(raw, os.path.dirname(os.path.abspath(path)))
     return parse(raw, environ, need_secrets=need_secrets, overrides=overrides)

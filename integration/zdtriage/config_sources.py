@@ -13,7 +13,6 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime, time
-from pathlib import Path
 from typing import Any
 
 from .frozen import Record
@@ -138,7 +137,7 @@ def dotted(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def resolve_paths(raw: Mapping[str, Any], base: Path) -> dict[str, Any]:
+def resolve_paths(raw: Mapping[str, Any], base: str) -> dict[str, Any]:
     """A copy of ``raw`` whose relative path keys (:data:`PATH_KEYS`) are made absolute against ``base``.
 
     Values of the wrong type are left for validation to report.
@@ -151,12 +150,12 @@ def resolve_paths(raw: Mapping[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
-def absolute(path: str, base: Path) -> str:
+def absolute(path: str, base: str) -> str:
     """``path`` with ``~`` expanded, joined to ``base`` when relative (``:memory:`` and ``""`` stay)."""
     if path in (":memory:", "") or not path.strip():
         return path
-    p = Path(path).expanduser()
-    return os.path.normpath(p if p.is_absolute() else base / p)
+    p = os.path.expanduser(path)
+    return os.path.normpath(os.path.join(base, p))  # join keeps an absolute p as it is
 
 
 class FileRead(Record):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .reader import ReadConnection, Reader, Schema
@@ -146,7 +145,7 @@ class StoreError(Exception):
     """The state database cannot be used as asked; ``str()`` is one line saying what to do."""
 
 
-def unwritable(path: str | Path, exc: OSError | sqlite3.Error) -> StoreError:
+def unwritable(path: str | os.PathLike[str], exc: OSError | sqlite3.Error) -> StoreError:
     """The error for a state file or folder this process may not write: names the path and the user we run as
     (in a container the uid alone: the image's user has no home the admin knows)."""
     import pwd
@@ -157,22 +156,23 @@ def unwritable(path: str | Path, exc: OSError | sqlite3.Error) -> StoreError:
     except KeyError:
         user = f"uid {uid}"
     reason = getattr(exc, "strerror", None) or str(exc)
+    folder = os.path.dirname(os.fspath(path)) or "."
     return StoreError(f"cannot write the state at {path} as user {user}: {reason}; make its folder "
-                      f"{Path(path).parent} writable by that user (chown, or the volume's owner), or set state.path")
+                      f"{folder} writable by that user (chown, or the volume's owner), or set state.path")
 
 
-def _private(path: Path) -> None:
+def _private(path: str) -> None:
     # the database holds ticket text: readable by the service user only, and so are its -wal and -shm
     # files, which SQLite creates with the database's own mode (a restored 0644 file would leak them)
-    for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+    for part in (path, f"{path}-wal", f"{path}-shm"):
         try:
-            if part.exists() and part.stat().st_mode & 0o077:
-                part.chmod(0o600)
+            if os.path.exists(part) and os.stat(part).st_mode & 0o077:
+                os.chmod(part, 0o600)
         except PermissionError:
             raise StoreError(f"{part} is readable by others and not ours to tighten (chmod 600 it)") from None
 
 
-def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+def open_db(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite_utils.Database:
     """Open the state database, apply migrations, enable WAL; created with mode 0600 when missing.
 
     ``readonly`` (``status``, ``report``, ``estimate``): never creates, migrates or writes; a missing
@@ -180,20 +180,20 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
     """
     import sqlite_utils
 
-    if str(path) == ":memory:":
+    path = os.fspath(path)  # os.path, not pathlib: its import was a tenth of `status`'s own start-up (issue 22)
+    if path == ":memory:":
         db = sqlite_utils.Database(memory=True)
         migrations.apply(db)
         return db
-    path = Path(path)
     if readonly:
         return sqlite_utils.Database(open_reader(path))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        if not os.path.exists(path):
             fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
         _private(path)
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         db = sqlite_utils.Database(conn)
         _check(db, path)
         db.enable_wal()
@@ -214,12 +214,12 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
     return db
 
 
-def open_reader(path: str | Path) -> ReadConnection:
+def open_reader(path: str | os.PathLike[str]) -> ReadConnection:
     """The state database opened read-only as a plain connection (``status``, ``report``, ``status --check``):
     never creates, migrates or writes; a missing database is a :class:`StoreError`, and so is one that is
     corrupt, not a database at all, or from an older version."""
-    path = Path(path)
-    if not path.exists():
+    path = os.fspath(path)
+    if not os.path.exists(path):
         raise StoreError(f"no state database at {path} yet: the service creates it on its first run "
                          "(check state.path)")
     try:
@@ -236,7 +236,7 @@ def open_reader(path: str | Path) -> ReadConnection:
     return conn
 
 
-def _check(db: Reader, path: Path) -> None:
+def _check(db: Reader, path: str) -> None:
     try:
         db.execute("select count(*) from sqlite_master").fetchone()
     except sqlite3.OperationalError:
