@@ -9,12 +9,13 @@ import time
 
 import click
 
-from . import cli_admin, cli_doctor, cli_tools, logs
+from . import logs
 from .cli_common import Group, UsageProblem, context, emit, load_config, open_state, read_state, setup_logging
 from .timeutil import iso, parse_time
 
 # the store, the config and each command's own modules are imported by the commands that use them: every
-# command's start-up pays for what this module imports, and `zdtriage --version` needs none of them (issue 22)
+# command's start-up pays for what this module imports, and `zdtriage --version` needs none of them (issue 22);
+# the commands of cli_tools, cli_doctor and cli_admin are imported when named (cli_common.LAZY)
 
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -347,13 +348,6 @@ def backfill(ctx: click.Context, since: str) -> None:
     except zd.ZendeskError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{queued} ticket(s) queued")
-
-
-for command in (cli_tools.config_group, cli_tools.evaluate, cli_tools.demo, cli_tools.sim):
-    cli.add_command(command)
-cli.add_command(cli_doctor.doctor)
-cli.add_command(cli_doctor.resume)
-cli.add_command(cli_admin.backup)
 
 
 def main() -> None:

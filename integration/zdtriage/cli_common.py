@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -26,11 +27,27 @@ class UsageProblem(click.ClickException):
 
 
 GLOBAL_OPTIONS = ("--config", "--log-format", "--log-level")
+# command name → "module:attribute" of the commands kept in their own modules (Group.get_command)
+LAZY = {"config": "cli_tools:config_group", "evaluate": "cli_tools:evaluate", "demo": "cli_tools:demo",
+        "sim": "cli_tools:sim", "doctor": "cli_doctor:doctor", "resume": "cli_doctor:resume",
+        "backup": "cli_admin:backup"}
 
 
 class Group(click.Group):
     """The root group: a global option written after the command gets a hint instead of click's bare
-    "No such option" (the admin's first try is often ``zdtriage run --config F``)."""
+    "No such option" (the admin's first try is often ``zdtriage run --config F``).
+
+    The commands of :data:`LAZY` are imported when named, as click's "Lazily Loading Subcommands" does: every
+    command's start-up paid for those modules and their options (issue 22). ``--help`` lists them all."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY:
+            module, _, attr = LAZY[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(f"{__package__}.{module}"), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

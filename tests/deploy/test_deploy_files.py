@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 
@@ -95,7 +96,7 @@ def assert_cli_accepts(argv: list[str]) -> None:
         if "=" not in flag and not getattr(group[name], "is_flag", False):
             args.pop(0)  # its value
     assert args, "no command"
-    command = cli.commands.get(args[0])
+    command = cli.get_command(click.Context(cli), args[0])  # the lazily imported commands too
     assert command is not None, f"zdtriage has no command {args[0]!r}"
     opts = {o for p in command.params for o in p.opts}
     for arg in args[1:]:

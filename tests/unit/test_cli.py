@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -176,6 +177,6 @@ def test_second_daemon_on_same_state_exits_2(cfg_file, tmp_path):
 
 def test_every_command_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
-    names = [n for n in cli.commands if n != "config"] + ["config check"]
+    names = [n for n in cli.list_commands(click.Context(cli)) if n != "config"] + ["config check"]
     for name in names:
         assert re.search(rf"zdtriage {name}\b", readme), f"`zdtriage {name}` missing from README"

@@ -175,3 +175,18 @@ def test_main_freezes_once_after_the_command_whatever_it_ends_with(monkeypatch, 
     with pytest.raises(SystemExit) as exit_:
         cli.main()
     assert exit_.value.code == code and calls == ["command", "freeze"]
+
+
+def test_the_commands_kept_in_their_own_modules_are_imported_only_when_named():
+    """Issue 22: cli_tools, cli_doctor and cli_admin (and their options) were built by every command."""
+    probe = ("import sys, json, click; from zdtriage.cli import cli; ctx = click.Context(cli); "
+             "before = [m for m in ('zdtriage.cli_tools', 'zdtriage.cli_doctor', 'zdtriage.cli_admin') "
+             "if m in sys.modules]; names = cli.list_commands(ctx); "
+             "print(json.dumps([before, names, cli.get_command(ctx, 'doctor').name, "
+             "'zdtriage.cli_doctor' in sys.modules, 'zdtriage.cli_tools' in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    before, names, doctor, doctor_loaded, tools_loaded = json.loads(done.stdout)
+    assert before == [] and doctor == "doctor" and doctor_loaded and not tools_loaded
+    assert {"backup", "config", "demo", "doctor", "evaluate", "resume", "sim", "status", "run"} <= set(names)
+    assert names == sorted(names)

@@ -19,7 +19,10 @@ NOT_KEYS = {"zendesk.token", "anthropic.api_key", "triage.knowledge"}
 
 def _commands(group: click.Group, prefix: str = "zdtriage") -> list[str]:
     out = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the lazily imported commands too (cli_common.LAZY)
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             out += _commands(command, f"{prefix} {name}")
         else:
