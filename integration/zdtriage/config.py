@@ -53,7 +53,6 @@ from .config_values import (
     zendesk_tags,
 )
 from .pricing import PRICES, price_for
-from .redact import KINDS as REDACT_KINDS
 
 # the configuration's public module: the dataclasses and a few helpers live in config_model/config_values and are
 # re-exported from here, where callers import them
@@ -220,6 +219,8 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
 
     pv = _section(raw, "privacy")
     kinds = strings("privacy.redact", pv.get("redact", []), allow_empty=True)
+    if kinds:  # here: redact compiles its patterns as it is imported, and most configs redact nothing (issue 22)
+        from .redact import KINDS as REDACT_KINDS
     for kind in kinds:
         if kind not in REDACT_KINDS:
             raise ConfigError("privacy.redact", f"{kind!r} is not one of {', '.join(REDACT_KINDS)}")
