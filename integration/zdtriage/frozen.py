@@ -2,9 +2,9 @@
 
 ``dataclass(frozen=True)`` writes six methods for each class (``__init__``, ``__eq__``, ``__hash__``, ``__repr__``,
 ``__setattr__``, ``__delattr__``) as source text and compiles each with ``exec`` while the module is imported. For
-the seventeen records that ``zdtriage status`` imports (the config's sections, the health verdict, prices, spend,
-the account's limit, the declared transitions) that compiling was about a fifth of what our own code added to the
-command's start-up (issue 22, ``bench/startup.py``).
+the eighteen records that ``zdtriage status`` and ``report`` import (the config's sections, the health verdict,
+prices, spend, the account's limit, the declared transitions, the quality settings) that compiling was more than a
+third of what our own code added to the commands' start-up (issue 22, ``bench/startup.py``).
 
 A :class:`Record` subclass is still a dataclass: ``dataclass(init=False, eq=False, repr=False)`` collects its
 fields, so ``dataclasses.fields``, ``replace`` and ``asdict`` work and defaults are declared as usual (``field``

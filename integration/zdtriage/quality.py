@@ -17,10 +17,11 @@ import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, TriageConfig
+from .frozen import Record
 from .store import evaluations
 
 if TYPE_CHECKING:
@@ -35,8 +36,7 @@ class QualityError(ValueError):
     """A bad ``[evaluate]`` setting; ``str()`` is one line naming the key."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     """Where the truth comes from (``[evaluate]``): the category field and the two value maps."""
 
     category_field: str | int | None = None  # "type", a custom field id, or None (no category truth)

@@ -44,7 +44,7 @@ def twin_of(cls: type) -> type:
 def test_the_records_status_imports_are_all_found():
     names = {c.__name__ for c in RECORDS}
     assert {"Config", "ZendeskConfig", "TriageConfig", "Price", "Spend", "Seen", "Transition", "Verdict",
-            "FileRead"} <= names
+            "FileRead", "Settings"} <= names
 
 
 def _outcome(make: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
