@@ -5,6 +5,7 @@ field can be set or deleted (issue 22: records no longer compile their methods a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import pkgutil
 from typing import Any
@@ -32,6 +33,7 @@ def _records() -> list[type]:
 RECORDS = _records()
 
 
+@functools.cache
 def twin_of(cls: type) -> type:
     """The same fields through dataclass's own generated methods, under the same qualified name."""
     specs = [(f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory, repr=f.repr,
