@@ -67,6 +67,7 @@ def test_the_libraries_start_up_is_shown_beside_the_commands_without_a_verdict()
     assert libraries == [("   import click, sqlite3 alone, CPU-s", "0.070 (4.4x pass)", "-", "-", "-")]
     status = next(row for row in lines if row[0].startswith("   zdtriage status"))
     assert status[2] == "<= 6x pass" and status[3].endswith("met")  # 5.0x pass
+    assert status[1] == "0.080 (5.0x pass; no pydantic, no client)"  # a run without the cross-checks
     old = _result(2.0, 2.0)
     del old["startup"]["libraries"]  # a run of the bench before it measured them: no line
     assert not [row for row in compare.rows(old, old) if "alone" in row[0]]
@@ -94,3 +95,15 @@ def test_rounds_take_turns_and_keep_each_sides_least_cpu(monkeypatch: pytest.Mon
     assert out["before"]["day"]["pipeline_cpu_seconds"] == 44.0
     assert out["backlog"]["cpu_s_per_1000_tickets"] == 4.0 and out["before"]["backlog"]["cpu_s_per_1000_tickets"] == 8.0
     assert compare._runs(out["backlog"]) == "; least of 3 runs (4.0-6.0 CPU-s)" and compare._runs({}) == ""
+
+
+def test_the_start_up_rows_carry_the_rounds_median_and_the_instruction_ratio_beside_the_verdict() -> None:
+    ours = _result(2.0, 2.0)
+    ours["startup"]["commands"]["status"].update(x_pass=5.9, x_pass_median=6.3, instructions_x_pass=6.4)
+    ours["startup"]["libraries"].update(x_pass_median=4.6, instructions_x_pass=5.3)
+    lines = compare.rows(ours, _result(2.85, 2.60))
+    status = next(row for row in lines if row[0].startswith("   zdtriage status"))
+    assert status[1] == "0.080 (5.9x pass; rounds' median 6.3x; instructions 6.4x; no pydantic, no client)"
+    assert status[3].endswith("met")  # judged on the least CPU, as the issue states the target
+    libraries = next(row for row in lines if "alone" in row[0])
+    assert libraries[1] == "0.070 (4.4x pass; rounds' median 4.6x; instructions 5.3x)"
