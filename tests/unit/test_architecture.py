@@ -15,7 +15,7 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "sim" not in p.relative_to(
 NETWORK = {"zendesk.py", "zendesk_http.py", "zendesk_limit.py", "zendesk_hc.py", "zendesk_admin.py", "batches.py"}
 STORE = PACKAGE / "store"
 PURE = {"prompt.py", "answer.py", "retrieval.py", "pricing.py", "redact.py", "timeutil.py", "text.py", "config.py",
-        "config_model.py", "config_values.py", "config_sources.py", "doctor.py"}
+        "config_model.py", "config_values.py", "config_sources.py", "doctor.py", "frozen.py"}
 CLIENTS = {"zenpy", "anthropic", "requests", "httpx", "urllib3"}
 DATABASE = {"sqlite3", "sqlite_utils"}
 
@@ -71,6 +71,11 @@ def test_pure_modules_import_no_client_and_no_database(name):
     found = imports(PACKAGE / name)
     assert not _top(found) & (CLIENTS | DATABASE), name
     assert not _is(found, "zdtriage.store") and not _is(found, "zdtriage.zendesk")
+
+
+def test_frozen_records_import_nothing_of_the_package():
+    # every record of status's path subclasses it: an import here would be paid by every command
+    assert not _is(imports(PACKAGE / "frozen.py"), "zdtriage")
 
 
 _WRITES_TICKETS = re.compile(
