@@ -9,7 +9,7 @@ third of what our own code added to the commands' start-up (issue 22, ``bench/st
 A :class:`Record` subclass is still a dataclass: ``dataclass(init=False, eq=False, repr=False)`` collects its
 fields, so ``dataclasses.fields``, ``replace`` and ``asdict`` work and defaults are declared as usual (``field``
 with ``default_factory``, ``repr=False``, ``compare=False`` too). The six methods are written once, here, and do
-what dataclass's own would: tests/unit/test_frozen.py holds every record class to a twin made by
+what dataclass's own would: tests/property/test_frozen_props.py holds every record class to a twin made by
 ``dataclass(frozen=True)``. Type checkers see the usual typed ``__init__`` through ``dataclass_transform``.
 
 Modules no quick command imports keep ``@dataclass``: there the compile cost is paid once by a long process.
