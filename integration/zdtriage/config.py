@@ -221,9 +221,10 @@ def _build(raw: Mapping[str, Any], environ: Mapping[str, str], *, need_secrets: 
     kinds = strings("privacy.redact", pv.get("redact", []), allow_empty=True)
     if kinds:  # here: redact compiles its patterns as it is imported, and most configs redact nothing (issue 22)
         from .redact import KINDS as REDACT_KINDS
-    for kind in kinds:
-        if kind not in REDACT_KINDS:
-            raise ConfigError("privacy.redact", f"{kind!r} is not one of {', '.join(REDACT_KINDS)}")
+
+        for kind in kinds:
+            if kind not in REDACT_KINDS:
+                raise ConfigError("privacy.redact", f"{kind!r} is not one of {', '.join(REDACT_KINDS)}")
     drop = pv.get("drop_text_after_write", False)
     privacy = PrivacyConfig(redact=kinds, drop_text_after_write=expect("privacy.drop_text_after_write", drop, bool,
                                                                          "true or false"))

@@ -1,6 +1,7 @@
 """Every ``frozen.Record`` of the package behaves as the same class made by ``dataclass(frozen=True)``: the same
 calls construct it to the same values or fail with ``TypeError``; instances compare, hash and print alike; no
-field can be set or deleted (issue 22: records no longer compile their methods at import)."""
+field can be set or deleted (issue 22: records no longer compile their methods at import). The config classes
+are held to their twins on a loaded config's values too."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zdtriage
+from zdtriage import config_model as model
+from zdtriage.config import parse
 from zdtriage.frozen import Record
 
 
@@ -41,6 +44,54 @@ def twin_of(cls: type) -> type:
     twin = dataclasses.make_dataclass(cls.__name__, specs, frozen=True)
     twin.__qualname__ = cls.__qualname__
     return twin
+
+
+# -- the config classes on a loaded config's values ----------------------------------------------------------------
+
+CLASSES = [*model.SECTIONS.values(), model.Config]
+ENV = {"ZENDESK_API_TOKEN": "secret-token-1", "ANTHROPIC_API_KEY": "secret-key-2"}
+
+
+def values() -> dict[type, list[object]]:
+    """Two instances of each class: its defaults (or the loaded config's), and one with other values."""
+    one = parse({"zendesk": {"subdomain": "a", "email": "a@b.c"}}, ENV)
+    two = parse({"zendesk": {"subdomain": "b", "email": "x@b.c", "auth": "oauth"}, "triage": {"retriage": True},
+                 "budget": {"daily_usd": 0}, "prices": {"m": {"input": 1, "output": 2}},
+                 "evaluate": {"category_field": 7, "category_map": {"x": "other"}}, "anthropic": {"max_tokens": 600},
+                 "schedule": {"poll_every": 120}, "privacy": {"drop_text_after_write": True},
+                 "state": {"keep_days": 30}, "writeback": {"mode": "tags"}, "metrics": {"port": 9100}}, ENV)
+    out = {model.Config: [one, two]}
+    for name, cls in model.SECTIONS.items():
+        out[cls] = [getattr(one, name), getattr(two, name)]
+    return out
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_eq_hash_and_repr_are_dataclasss(cls):
+    twin = twin_of(cls)
+    made = values()[cls]
+    assert made[0] != made[1]  # the two differ, or this compares nothing
+    for ours in made:
+        theirs = twin(**{f.name: getattr(ours, f.name) for f in dataclasses.fields(cls)})
+        assert repr(ours) == repr(theirs)
+        assert hash(ours) == hash(theirs)
+        same = dataclasses.replace(ours)
+        assert same is not ours and same == ours and hash(same) == hash(ours)
+        assert ours != theirs and ours.__eq__(theirs) is NotImplemented  # another class: never equal
+        sub = type("Sub", (cls,), {})(**{f.name: getattr(ours, f.name) for f in dataclasses.fields(cls)})
+        assert ours != sub and ours.__eq__(sub) is NotImplemented  # not even a subclass with the same values
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            ours.__setattr__(dataclasses.fields(cls)[0].name, None)
+    assert (made[0] == made[1]) == (twin(**vars(made[0])) == twin(**vars(made[1])))
+
+
+def test_a_secret_is_never_in_the_repr():
+    cfg = parse({"zendesk": {"subdomain": "a", "email": "a@b.c"}}, ENV)
+    assert cfg.zendesk.token and cfg.anthropic.api_key
+    assert "secret-token-1" not in repr(cfg) and "secret-key-2" not in repr(cfg)
+
+
+# -- every record on made-up values ---------------------------------------------------------------------------------
 
 
 def test_the_records_status_imports_are_all_found():
